@@ -1,0 +1,137 @@
+use crate::{Error, Result, Toolchain, process::ManagedChild};
+use std::{fs, process::Command, time::Duration};
+use tempfile::TempDir;
+
+/// How long anvil may take to listen.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A funded account of the dev chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DevAccount {
+    /// The checksummed address, `0x`-prefixed.
+    pub address: String,
+    /// The private key, `0x`-prefixed hex.
+    pub private_key: String,
+}
+
+/// Options for a new [`Anvil`].
+#[derive(Clone, Debug)]
+pub struct AnvilBuilder {
+    accounts: u32,
+    block_time: Option<Duration>,
+    chain_id: u64,
+}
+
+impl Default for AnvilBuilder {
+    fn default() -> Self {
+        Self { accounts: 10, block_time: None, chain_id: 31337 }
+    }
+}
+
+impl AnvilBuilder {
+    /// How many funded dev accounts to create.
+    pub fn accounts(mut self, accounts: u32) -> Self {
+        self.accounts = accounts;
+        self
+    }
+
+    /// Mine a block at this interval instead of one per transaction.
+    pub fn block_time(mut self, block_time: Duration) -> Self {
+        self.block_time = Some(block_time);
+        self
+    }
+
+    /// The chain id to report.
+    pub fn chain_id(mut self, chain_id: u64) -> Self {
+        self.chain_id = chain_id;
+        self
+    }
+
+    /// Starts anvil on a free loopback port and waits until it listens.
+    pub fn spawn(self, toolchain: &Toolchain) -> Result<Anvil> {
+        let dir = tempfile::Builder::new()
+            .prefix("tessera-anvil-")
+            .tempdir()
+            .map_err(|e| Error::io("creating anvil's folder", e))?;
+        let config_out = dir.path().join("accounts.json");
+        let mut command = Command::new(toolchain.bin("anvil")?);
+        command
+            .args(["--host", "127.0.0.1", "--port", "0"])
+            .args(["--accounts", &self.accounts.to_string()])
+            .args(["--chain-id", &self.chain_id.to_string()])
+            .arg("--config-out")
+            .arg(&config_out);
+        if let Some(block_time) = self.block_time {
+            command.args(["--block-time", &block_time.as_secs_f64().to_string()]);
+        }
+        let mut child = ManagedChild::spawn("anvil", command, &dir.path().join("anvil.log"))?;
+        let line = child.wait_for_line("Listening on ", READY_TIMEOUT)?;
+        let address = line.rsplit("Listening on ").next().unwrap_or_default().trim();
+        let accounts = read_accounts(&config_out)?;
+        Ok(Anvil { url: format!("http://{address}"), chain_id: self.chain_id, accounts, child, _dir: dir })
+    }
+}
+
+/// A running anvil, killed when dropped.
+#[derive(Debug)]
+pub struct Anvil {
+    url: String,
+    chain_id: u64,
+    accounts: Vec<DevAccount>,
+    child: ManagedChild,
+    _dir: TempDir,
+}
+
+impl Anvil {
+    /// Options for a new chain.
+    pub fn builder() -> AnvilBuilder {
+        AnvilBuilder::default()
+    }
+
+    /// The JSON-RPC endpoint, `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The chain id it reports.
+    pub fn chain_id(&self) -> u64 {
+        self.chain_id
+    }
+
+    /// The funded dev accounts, in anvil's order.
+    pub fn accounts(&self) -> &[DevAccount] {
+        &self.accounts
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Stops the chain now, for tests of a dead RPC endpoint.
+    pub fn kill(&mut self) {
+        self.child.kill();
+    }
+}
+
+fn read_accounts(path: &std::path::Path) -> Result<Vec<DevAccount>> {
+    let json_error = |reason: &str| Error::Json { path: path.to_path_buf(), reason: reason.to_owned() };
+    let text = fs::read_to_string(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    let config: serde_json::Value = serde_json::from_str(&text).map_err(|e| json_error(&e.to_string()))?;
+    let strings = |key: &str| -> Result<Vec<String>> {
+        config[key]
+            .as_array()
+            .ok_or_else(|| json_error(&format!("`{key}` is not an array")))?
+            .iter()
+            .map(|value| {
+                value.as_str().map(str::to_owned).ok_or_else(|| json_error(&format!("`{key}` holds a non-string")))
+            })
+            .collect()
+    };
+    let addresses = strings("available_accounts")?;
+    let keys = strings("private_keys")?;
+    if addresses.len() != keys.len() {
+        return Err(json_error("as many addresses as keys expected"));
+    }
+    Ok(addresses.into_iter().zip(keys).map(|(address, private_key)| DevAccount { address, private_key }).collect())
+}
