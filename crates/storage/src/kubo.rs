@@ -9,8 +9,8 @@ use serde_json::Value;
 use std::{path::Path, time::Duration};
 use tokio::io::AsyncReadExt;
 
-/// Timeouts and retries of a [`KuboClient`].
-#[derive(Clone, Debug)]
+/// Timeouts, retries and credentials of a [`KuboClient`].
+#[derive(Clone)]
 pub struct ClientConfig {
     /// The limit for one request, body included. A node searching for an unknown CID hangs
     /// until this expires.
@@ -23,6 +23,21 @@ pub struct ClientConfig {
     pub retries: u32,
     /// The first pause before a retry; it doubles with each retry.
     pub backoff: Duration,
+    /// An `Authorization` header value (`Basic …` or `Bearer …`) for pinning services that want one.
+    pub authorization: Option<String>,
+}
+
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("request_timeout", &self.request_timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("read_timeout", &self.read_timeout)
+            .field("retries", &self.retries)
+            .field("backoff", &self.backoff)
+            .field("authorization", &self.authorization.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 impl Default for ClientConfig {
@@ -33,6 +48,7 @@ impl Default for ClientConfig {
             read_timeout: Duration::from_secs(30),
             retries: 3,
             backoff: Duration::from_millis(200),
+            authorization: None,
         }
     }
 }
@@ -77,7 +93,15 @@ pub struct KuboClient {
 impl KuboClient {
     /// A client of the node whose API is at `base_url` (such as `http://127.0.0.1:5001`).
     pub fn new(base_url: &str, config: ClientConfig) -> Result<Self> {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(value) = &config.authorization {
+            let mut value = reqwest::header::HeaderValue::from_str(value)
+                .map_err(|e| Error::Protocol { operation: "client setup", reason: format!("authorization: {e}") })?;
+            value.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
         let http = reqwest::Client::builder()
+            .default_headers(headers)
             .connect_timeout(config.connect_timeout)
             .read_timeout(config.read_timeout)
             .build()
@@ -251,6 +275,29 @@ fn protocol(operation: &'static str, reason: &dyn std::fmt::Display) -> Error {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[tokio::test]
+    async fn sends_the_authorization_header_and_keeps_it_out_of_debug_output() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = vec![0; 4096];
+            let read = socket.read(&mut request).await.unwrap();
+            let body = r#"{"ID":"peer","AgentVersion":"kubo/0.30.0"}"#;
+            let response = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}", body.len());
+            socket.write_all(response.as_bytes()).await.unwrap();
+            String::from_utf8_lossy(&request[..read]).to_ascii_lowercase()
+        });
+        let config = ClientConfig { authorization: Some("Bearer s3cret".into()), ..ClientConfig::default() };
+        assert!(!format!("{config:?}").contains("s3cret"));
+        let id = KuboClient::new(&url, config).unwrap().id().await.unwrap();
+        assert_eq!(id.agent_version, "kubo/0.30.0");
+        let request = server.await.unwrap();
+        assert!(request.starts_with("post /api/v0/id"), "{request}");
+        assert!(request.contains("authorization: bearer s3cret"), "{request}");
+    }
 
     #[test]
     fn size_is_read_as_number_or_string() {

@@ -1,0 +1,604 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @title IMarketplace — the on-chain half of Tessera, a federated-training marketplace
+/// @notice A requester escrows an ERC-20 reward pool for a training task; workers escrow a stake in the same
+/// token to join; the task's coordinator opens rounds and finalizes each one with a Merkle root committing to
+/// every worker's CUMULATIVE earnings in the task, plus a short list of slashes. Workers pull their rewards with
+/// one `claim` covering any number of rounds (cumulative Merkle distributor pattern).
+///
+/// Conventions shared with the Rust client:
+/// - Every `...Cid` is a bytes32 holding the sha2-256 digest of a CIDv0 (dag-pb, multihash prefix 0x12 0x20):
+///   the CID is base58btc(0x12 ‖ 0x20 ‖ digest). bytes32(0) means "no CID".
+/// - Task ids start at 1 and increment. Rounds are numbered from 1 to `numRounds`; round 0 does not exist.
+/// - Reward leaf: `keccak256(bytes.concat(keccak256(abi.encode(uint256 taskId, address account,
+///   uint256 cumulativeAmount))))`. Internal nodes are `keccak256(a ‖ b)` with the pair sorted (a <= b), so any
+///   sorted-pair tree verifies, including OpenZeppelin's StandardMerkleTree over the types
+///   ["uint256", "address", "uint256"] with values [taskId, account, cumulativeAmount].
+/// - Allowlist leaf: `keccak256(bytes.concat(keccak256(abi.encode(address account))))`, same tree rules
+///   (StandardMerkleTree over ["address"]).
+/// - Amounts are in the task's reward token's smallest unit. Reward pools fit in uint128, stakes in uint120.
+/// - Token assumptions: standard ERC-20 (missing return values are tolerated via SafeERC20). Deposits
+///   (reward pool, stakes) must arrive in full: fee-on-transfer tokens revert with
+///   `MarketplaceTransferAmountMismatch`. Rebasing tokens are not supported.
+/// - Pause (PAUSER_ROLE) blocks new commitments and round progress: `createTask`, `join`, `startRound`,
+///   `finalizeRound`, and `expireTask` (a paused coordinator cannot finalize, so its grace period must not run
+///   out because of the pause). Every exit stays open while paused: `leaveTask` (between rounds), `withdrawStake`,
+///   `claim` (against already committed roots), `withdrawUnspent`, `cancelTask`, `revealValidationSet`.
+interface IMarketplace {
+    // ---------------------------------------------------------------------------------------------------------
+    // Types
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @notice Lifecycle of a task.
+    /// @dev None: does not exist. Open: created, no round started yet (workers may join, requester may cancel).
+    /// Running: at least one round started. Ended: the final round was finalized, or the task expired.
+    /// Cancelled: the requester cancelled it before the first round.
+    enum TaskStatus {
+        None,
+        Open,
+        Running,
+        Ended,
+        Cancelled
+    }
+
+    /// @notice Membership of a worker in a task. Never returns to None once a worker has joined.
+    enum WorkerStatus {
+        None,
+        Active,
+        Exited
+    }
+
+    /// @notice Why the coordinator slashed a worker.
+    enum SlashReason {
+        FreeRider,
+        Poisoning,
+        Copy,
+        NoShow,
+        Other
+    }
+
+    /// @notice Parameters of a new task, passed to `createTask`.
+    /// @param rewardToken ERC-20 paid as reward; stakes are escrowed in the same token.
+    /// @param rewardPool Amount the requester escrows for rewards (must be > 0 and <= type(uint128).max).
+    /// @param stakeRequired Stake each worker escrows on `join` (may be 0; <= type(uint120).max).
+    /// @param numRounds Number of training rounds (> 0). Finalizing round `numRounds` ends the task.
+    /// @param maxWorkers Maximum number of simultaneously active workers (> 0).
+    /// @param submissionWindow Seconds between `startRound` and the round's submission deadline (> 0).
+    /// @param coordinator Address allowed to start and finalize rounds (!= address(0)).
+    /// @param modelArchitectureId Identifier of the model architecture (opaque to the contract).
+    /// @param initialModelCid Initial checkpoint, sha2-256 digest of its CIDv0 (!= 0).
+    /// @param validationSetCommitment Commitment to the validation set revealed after the task ends (opaque).
+    /// @param allowlistRoot Merkle root of allowed workers; bytes32(0) means anyone may join.
+    /// @param slashToRequester If true slashed stake goes to the requester, otherwise back into the reward pool.
+    struct TaskConfig {
+        address rewardToken;
+        uint256 rewardPool;
+        uint256 stakeRequired;
+        uint32 numRounds;
+        uint32 maxWorkers;
+        uint32 submissionWindow;
+        address coordinator;
+        bytes32 modelArchitectureId;
+        bytes32 initialModelCid;
+        bytes32 validationSetCommitment;
+        bytes32 allowlistRoot;
+        bool slashToRequester;
+    }
+
+    /// @notice Stored state of a task, as returned by `getTask`. Field order is the storage layout (packed).
+    /// @param rewardToken Reward and stake token.
+    /// @param currentRound Number of rounds started so far (the latest round's number; 0 before the first).
+    /// @param numRounds Configured number of rounds.
+    /// @param status Lifecycle status.
+    /// @param roundOpen Whether round `currentRound` is open (started, not finalized).
+    /// @param slashToRequester Where slashed stake goes (see TaskConfig).
+    /// @param coordinator Coordinator address.
+    /// @param maxWorkers Worker cap.
+    /// @param workerCount Currently active workers (joined, not left nor withdrawn).
+    /// @param submissionWindow Seconds from round start to the round's deadline.
+    /// @param requester Address that created (and funded) the task.
+    /// @param unspentWithdrawn Whether the requester already took back the unspent pool (or the cancel refund).
+    /// @param rewardPool Escrowed reward pool.
+    /// @param slashedToPool Stake slashed in this task and added to the reward pool.
+    /// @param paidOut Rewards claimed so far in this task.
+    /// @param committedRewards `cumulativeRewardsTotal` of the latest finalized round: the sum of all cumulative
+    /// amounts in `rewardsRoot`. Claims of this task never pay out more than this in total.
+    /// @param stakeRequired Stake per worker.
+    /// @param slashedToRequester Stake slashed in this task owed to the requester (paid by `withdrawUnspent`).
+    /// @param rewardsRoot Latest rewards root (bytes32(0) before the first finalize).
+    /// @param modelArchitectureId See TaskConfig.
+    /// @param initialModelCid See TaskConfig.
+    /// @param validationSetCommitment See TaskConfig.
+    /// @param validationSetCid Revealed validation set CID digest (bytes32(0) until revealed).
+    /// @param allowlistRoot See TaskConfig.
+    struct Task {
+        address rewardToken;
+        uint32 currentRound;
+        uint32 numRounds;
+        TaskStatus status;
+        bool roundOpen;
+        bool slashToRequester;
+        address coordinator;
+        uint32 maxWorkers;
+        uint32 workerCount;
+        uint32 submissionWindow;
+        address requester;
+        bool unspentWithdrawn;
+        uint128 rewardPool;
+        uint128 slashedToPool;
+        uint128 paidOut;
+        uint128 committedRewards;
+        uint128 stakeRequired;
+        uint128 slashedToRequester;
+        bytes32 rewardsRoot;
+        bytes32 modelArchitectureId;
+        bytes32 initialModelCid;
+        bytes32 validationSetCommitment;
+        bytes32 validationSetCid;
+        bytes32 allowlistRoot;
+    }
+
+    /// @notice Stored state of one round, as returned by `getRound`.
+    /// @param globalModelCid Global checkpoint the round trains from (set by `startRound`).
+    /// @param newModelCid Aggregated checkpoint produced by the round (set by `finalizeRound`).
+    /// @param manifestCid Round manifest (submissions, scores, rewards) published by the coordinator.
+    /// @param rewardsRoot Rewards root posted when the round was finalized.
+    /// @param cumulativeRewardsTotal Sum of all cumulative amounts in `rewardsRoot`.
+    /// @param startedAt Block timestamp of `startRound`.
+    /// @param deadline Submission deadline: `startedAt + submissionWindow`.
+    /// @param finalizedAt Block timestamp of `finalizeRound` (0 while open or if never finalized).
+    struct Round {
+        bytes32 globalModelCid;
+        bytes32 newModelCid;
+        bytes32 manifestCid;
+        bytes32 rewardsRoot;
+        uint128 cumulativeRewardsTotal;
+        uint40 startedAt;
+        uint40 deadline;
+        uint40 finalizedAt;
+    }
+
+    /// @notice A worker's record in a task (one storage slot), as returned by `getWorker`.
+    /// @param claimed Cumulative rewards already paid to this account in this task.
+    /// @param stake Remaining escrowed stake (after slashes; 0 once returned).
+    /// @param status Membership status.
+    struct WorkerInfo {
+        uint128 claimed;
+        uint120 stake;
+        WorkerStatus status;
+    }
+
+    /// @notice One slash applied by `finalizeRound`.
+    /// @param worker Active worker of the task to slash.
+    /// @param amount Requested amount; clamped to the worker's remaining stake.
+    /// @param reason Reason code.
+    struct Slash {
+        address worker;
+        uint256 amount;
+        SlashReason reason;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Errors
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @notice Thrown when an address argument that must be set is address(0).
+    error MarketplaceZeroAddress();
+
+    /// @notice Thrown when a task is created with an empty reward pool.
+    error MarketplaceZeroRewardPool();
+
+    /// @notice Thrown when a task is created with zero rounds.
+    error MarketplaceZeroRounds();
+
+    /// @notice Thrown when a task is created with a worker cap of zero.
+    error MarketplaceZeroMaxWorkers();
+
+    /// @notice Thrown when a task is created with a submission window of zero seconds.
+    error MarketplaceZeroSubmissionWindow();
+
+    /// @notice Thrown when a CID digest that must be set is bytes32(0).
+    error MarketplaceZeroCid();
+
+    /// @notice Thrown when an amount does not fit the storage type reserved for it.
+    /// @param amount The amount given.
+    /// @param max The largest amount accepted.
+    error MarketplaceAmountTooLarge(uint256 amount, uint256 max);
+
+    /// @notice Thrown when a token deposit delivered a different amount than requested (e.g. fee-on-transfer).
+    /// @param expected Amount requested from the sender.
+    /// @param received Amount the contract's balance actually grew by.
+    error MarketplaceTransferAmountMismatch(uint256 expected, uint256 received);
+
+    /// @notice Thrown when the task id does not exist.
+    /// @param taskId The task id given.
+    error MarketplaceTaskNotFound(uint256 taskId);
+
+    /// @notice Thrown when the caller is not the task's requester.
+    /// @param taskId The task.
+    /// @param caller The caller.
+    error MarketplaceNotRequester(uint256 taskId, address caller);
+
+    /// @notice Thrown when the caller is not the task's coordinator.
+    /// @param taskId The task.
+    /// @param caller The caller.
+    error MarketplaceNotCoordinator(uint256 taskId, address caller);
+
+    /// @notice Thrown when the caller is neither the task's requester nor its coordinator.
+    /// @param taskId The task.
+    /// @param caller The caller.
+    error MarketplaceNotRequesterOrCoordinator(uint256 taskId, address caller);
+
+    /// @notice Thrown when the action needs an Open or Running task but it has ended or was cancelled.
+    /// @param taskId The task.
+    /// @param status Its current status.
+    error MarketplaceTaskNotActive(uint256 taskId, TaskStatus status);
+
+    /// @notice Thrown when the action needs an ended (or, for stake withdrawals, cancelled) task.
+    /// @param taskId The task.
+    /// @param status Its current status.
+    error MarketplaceTaskNotEnded(uint256 taskId, TaskStatus status);
+
+    /// @notice Thrown when the requester tries to cancel a task whose first round already started (or that is
+    /// not Open for another reason).
+    /// @param taskId The task.
+    /// @param status Its current status.
+    error MarketplaceTaskNotCancellable(uint256 taskId, TaskStatus status);
+
+    /// @notice Thrown when joining, leaving or starting a round while a round is open.
+    /// @param taskId The task.
+    /// @param round The open round.
+    error MarketplaceRoundOpen(uint256 taskId, uint32 round);
+
+    /// @notice Thrown when finalizing while no round is open.
+    /// @param taskId The task.
+    error MarketplaceNoOpenRound(uint256 taskId);
+
+    /// @notice Thrown when finalizing a round other than the open one.
+    /// @param taskId The task.
+    /// @param expected The open round.
+    /// @param given The round passed.
+    error MarketplaceWrongRound(uint256 taskId, uint32 expected, uint32 given);
+
+    /// @notice Thrown when joining a task that already has `maxWorkers` active workers.
+    /// @param taskId The task.
+    /// @param maxWorkers The cap.
+    error MarketplaceWorkerCapReached(uint256 taskId, uint32 maxWorkers);
+
+    /// @notice Thrown when an active worker tries to join the same task again.
+    /// @param taskId The task.
+    /// @param worker The worker.
+    error MarketplaceAlreadyWorker(uint256 taskId, address worker);
+
+    /// @notice Thrown when the account is not an active worker of the task (leaveTask, withdrawStake, slash).
+    /// @param taskId The task.
+    /// @param account The account.
+    error MarketplaceNotWorker(uint256 taskId, address account);
+
+    /// @notice Thrown when joining an allowlisted task without a valid allowlist proof.
+    /// @param taskId The task.
+    /// @param account The account that tried to join.
+    error MarketplaceNotAllowlisted(uint256 taskId, address account);
+
+    /// @notice Thrown when a round's cumulative rewards total is lower than the previous round's.
+    /// @param taskId The task.
+    /// @param previous The committed total so far.
+    /// @param given The total passed.
+    error MarketplaceRewardsTotalDecreased(uint256 taskId, uint256 previous, uint256 given);
+
+    /// @notice Thrown when a round's cumulative rewards total exceeds the task's reward pool plus the stake
+    /// slashed into it.
+    /// @param taskId The task.
+    /// @param total The total passed.
+    /// @param available rewardPool + slashedToPool (after this round's slashes).
+    error MarketplaceRewardsExceedFunds(uint256 taskId, uint256 total, uint256 available);
+
+    /// @notice Thrown when claiming from a task that has no rewards root yet (or does not exist).
+    /// @param taskId The task.
+    error MarketplaceNoRewardsRoot(uint256 taskId);
+
+    /// @notice Thrown when a reward claim's Merkle proof does not match the task's latest rewards root.
+    /// @param taskId The task.
+    /// @param account The claimant.
+    /// @param cumulativeAmount The cumulative amount claimed.
+    error MarketplaceInvalidRewardProof(uint256 taskId, address account, uint256 cumulativeAmount);
+
+    /// @notice Thrown when the proven cumulative amount is not above what the account already claimed.
+    /// @param taskId The task.
+    /// @param account The claimant.
+    /// @param alreadyClaimed What the account was already paid in this task.
+    error MarketplaceNothingToClaim(uint256 taskId, address account, uint256 alreadyClaimed);
+
+    /// @notice Thrown when a claim would take the task's total payout above its committed rewards total (only
+    /// possible if a coordinator posted a tree whose leaves sum to more than its `cumulativeRewardsTotal`).
+    /// @param taskId The task.
+    /// @param paidOut What the task paid out so far.
+    /// @param amount The payout this claim asked for.
+    /// @param committed The committed rewards total of the latest root.
+    error MarketplaceClaimExceedsCommitted(uint256 taskId, uint256 paidOut, uint256 amount, uint256 committed);
+
+    /// @notice Thrown when the requester withdraws the unspent pool a second time.
+    /// @param taskId The task.
+    error MarketplaceUnspentAlreadyWithdrawn(uint256 taskId);
+
+    /// @notice Thrown when the validation set of a task was already revealed.
+    /// @param taskId The task.
+    error MarketplaceValidationSetAlreadyRevealed(uint256 taskId);
+
+    /// @notice Thrown when `expireTask` is called on a task that is not Running.
+    /// @param taskId The task.
+    /// @param status Its current status.
+    error MarketplaceTaskNotExpirable(uint256 taskId, TaskStatus status);
+
+    /// @notice Thrown when `expireTask` is called before the coordinator's grace period ran out.
+    /// @param taskId The task.
+    /// @param expiresAt First timestamp at which the task can be expired.
+    error MarketplaceTaskNotExpired(uint256 taskId, uint256 expiresAt);
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Events
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @notice Emitted when a task is created and its reward pool escrowed.
+    /// @param taskId The new task's id.
+    /// @param requester The creator, who funded the pool.
+    /// @param coordinator The task's coordinator.
+    /// @param config The full configuration as passed to `createTask`.
+    event TaskCreated(
+        uint256 indexed taskId, address indexed requester, address indexed coordinator, TaskConfig config
+    );
+
+    /// @notice Emitted when a worker joins a task and escrows its stake.
+    /// @param taskId The task.
+    /// @param worker The worker.
+    /// @param stake The stake escrowed.
+    event WorkerJoined(uint256 indexed taskId, address indexed worker, uint256 stake);
+
+    /// @notice Emitted when a worker leaves a task between rounds.
+    /// @param taskId The task.
+    /// @param worker The worker.
+    /// @param stakeReturned Remaining stake returned to the worker (stake minus slashes).
+    event WorkerLeft(uint256 indexed taskId, address indexed worker, uint256 stakeReturned);
+
+    /// @notice Emitted when a worker takes its stake back after the task ended or was cancelled.
+    /// @param taskId The task.
+    /// @param worker The worker.
+    /// @param amount Remaining stake returned (stake minus slashes).
+    event StakeWithdrawn(uint256 indexed taskId, address indexed worker, uint256 amount);
+
+    /// @notice Emitted when the coordinator opens a round.
+    /// @param taskId The task.
+    /// @param round The round number (1-based).
+    /// @param globalModelCid Checkpoint the round trains from.
+    /// @param deadline Submission deadline (unix seconds).
+    event RoundStarted(uint256 indexed taskId, uint32 indexed round, bytes32 globalModelCid, uint256 deadline);
+
+    /// @notice Emitted when the coordinator finalizes a round.
+    /// @param taskId The task.
+    /// @param round The round number.
+    /// @param newModelCid Aggregated checkpoint produced by the round.
+    /// @param manifestCid Round manifest.
+    /// @param rewardsRoot Root committing to every worker's cumulative earnings in the task.
+    /// @param cumulativeRewardsTotal Sum of all cumulative amounts in `rewardsRoot`.
+    event RoundFinalized(
+        uint256 indexed taskId,
+        uint32 indexed round,
+        bytes32 newModelCid,
+        bytes32 manifestCid,
+        bytes32 rewardsRoot,
+        uint256 cumulativeRewardsTotal
+    );
+
+    /// @notice Emitted for every entry of a round's slash list.
+    /// @param taskId The task.
+    /// @param round The round being finalized.
+    /// @param worker The slashed worker.
+    /// @param amount Amount actually slashed (the requested amount clamped to the remaining stake).
+    /// @param reason Reason code.
+    /// @param toRequester True if the amount goes to the requester, false if it joins the reward pool.
+    event WorkerSlashed(
+        uint256 indexed taskId,
+        uint32 indexed round,
+        address indexed worker,
+        uint256 amount,
+        SlashReason reason,
+        bool toRequester
+    );
+
+    /// @notice Emitted when a task ends: its final round was finalized, or it expired.
+    /// @param taskId The task.
+    /// @param roundsCompleted Number of finalized rounds.
+    /// @param expired True if ended by `expireTask` (coordinator inactive), false if the final round finalized.
+    event TaskEnded(uint256 indexed taskId, uint32 roundsCompleted, bool expired);
+
+    /// @notice Emitted when a worker claims rewards.
+    /// @param taskId The task.
+    /// @param account The claimant (and recipient).
+    /// @param amount Amount paid by this claim.
+    /// @param cumulativeAmount The account's cumulative amount in the root, i.e. its total claimed afterwards.
+    event RewardClaimed(uint256 indexed taskId, address indexed account, uint256 amount, uint256 cumulativeAmount);
+
+    /// @notice Emitted when the requester cancels a task before its first round.
+    /// @param taskId The task.
+    /// @param refunded Reward pool returned to the requester.
+    event TaskCancelled(uint256 indexed taskId, uint256 refunded);
+
+    /// @notice Emitted when the requester takes back what no rewards root committed, plus stake slashed to it.
+    /// @param taskId The task.
+    /// @param requester The requester (recipient).
+    /// @param unspentPool rewardPool + slashedToPool - committedRewards.
+    /// @param slashedStake Stake slashed to the requester (tasks with slashToRequester).
+    event UnspentWithdrawn(
+        uint256 indexed taskId, address indexed requester, uint256 unspentPool, uint256 slashedStake
+    );
+
+    /// @notice Emitted when the validation set of an ended task is revealed.
+    /// @param taskId The task.
+    /// @param validationSetCid CIDv0 sha2-256 digest of the validation set.
+    /// @param revealer The requester or coordinator that revealed it.
+    event ValidationSetRevealed(uint256 indexed taskId, bytes32 validationSetCid, address indexed revealer);
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Requester
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @notice Creates a task and escrows `config.rewardPool` of `config.rewardToken` from the caller (approve
+    /// first). Blocked while paused.
+    /// @param config Task parameters (see TaskConfig).
+    /// @return taskId The new task's id (1, 2, 3, ...).
+    function createTask(TaskConfig calldata config) external returns (uint256 taskId);
+
+    /// @notice Cancels an Open task (no round started yet) and refunds the whole reward pool to the requester.
+    /// Workers then take their stake back with `withdrawStake`. Only the requester.
+    /// @param taskId The task.
+    function cancelTask(uint256 taskId) external;
+
+    /// @notice After the task ended, pays the requester `rewardPool + slashedToPool - committedRewards` (what no
+    /// rewards root committed; committed but unclaimed rewards stay claimable) plus `slashedToRequester`.
+    /// Once per task. Only the requester.
+    /// @param taskId The task.
+    function withdrawUnspent(uint256 taskId) external;
+
+    /// @notice Records the validation set's CID after the task ended. Once per task. Only the requester or the
+    /// coordinator. The contract does not check it against `validationSetCommitment` (verification is off-chain).
+    /// @param taskId The task.
+    /// @param validationSetCid CIDv0 sha2-256 digest of the validation set (!= 0).
+    function revealValidationSet(uint256 taskId, bytes32 validationSetCid) external;
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Workers
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @notice Joins a task and escrows `stakeRequired` from the caller (approve first). Not while a round is
+    /// open, not after the task ended, not above `maxWorkers`. A worker that left may join again.
+    /// Blocked while paused.
+    /// @param taskId The task.
+    /// @param allowlistProof Proof of the caller's allowlist leaf (ignored, may be empty, when the task has no
+    /// allowlist).
+    function join(uint256 taskId, bytes32[] calldata allowlistProof) external;
+
+    /// @notice Leaves a task between rounds (no round open) and returns the remaining stake (after slashes).
+    /// Rewards already committed stay claimable.
+    /// @param taskId The task.
+    function leaveTask(uint256 taskId) external;
+
+    /// @notice Returns the caller's remaining stake after the task ended or was cancelled.
+    /// @param taskId The task.
+    function withdrawStake(uint256 taskId) external;
+
+    /// @notice Pays the caller `cumulativeAmount - claimed(taskId, caller)`, proven against the task's latest
+    /// rewards root with leaf `keccak256(bytes.concat(keccak256(abi.encode(taskId, msg.sender,
+    /// cumulativeAmount))))`. One claim covers any number of rounds.
+    /// @param taskId The task.
+    /// @param cumulativeAmount The caller's cumulative earnings in the task, as committed by the root.
+    /// @param proof Sorted-pair Merkle proof of the leaf.
+    function claim(uint256 taskId, uint256 cumulativeAmount, bytes32[] calldata proof) external;
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Coordinator
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @notice Opens the next round with deadline `block.timestamp + submissionWindow`. Only the coordinator, not
+    /// while a round is open, not after the task ended. Blocked while paused.
+    /// @param taskId The task.
+    /// @param globalModelCid Global checkpoint the round trains from (!= 0).
+    function startRound(uint256 taskId, bytes32 globalModelCid) external;
+
+    /// @notice Finalizes the open round: applies the slashes (each clamped to the worker's remaining stake),
+    /// records the new model, the manifest and the rewards root, and ends the task after the final round.
+    /// Gas grows with `slashes.length` only, never with the number of workers. Only the coordinator.
+    /// Blocked while paused.
+    /// @param taskId The task.
+    /// @param round The open round's number (guards against stale transactions).
+    /// @param newModelCid Aggregated checkpoint (!= 0).
+    /// @param manifestCid Round manifest (!= 0).
+    /// @param rewardsRoot Root of the tree of every worker's cumulative earnings in this task.
+    /// @param cumulativeRewardsTotal Sum of all cumulative amounts in the tree: non-decreasing across rounds and
+    /// at most rewardPool + slashedToPool (after this round's slashes).
+    /// @param slashes Slashes to apply; every worker must be an active worker of the task.
+    function finalizeRound(
+        uint256 taskId,
+        uint32 round,
+        bytes32 newModelCid,
+        bytes32 manifestCid,
+        bytes32 rewardsRoot,
+        uint256 cumulativeRewardsTotal,
+        Slash[] calldata slashes
+    ) external;
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Anyone
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @notice Ends a Running task whose coordinator went silent: a round open for more than
+    /// `FINALIZE_GRACE_PERIOD` past its deadline, or no new round for `FINALIZE_GRACE_PERIOD` after the last
+    /// finalize. An open round is abandoned (no rewards for it); earlier roots stay claimable. Blocked while
+    /// paused.
+    /// @param taskId The task.
+    function expireTask(uint256 taskId) external;
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Views
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @notice Grace period after which a silent coordinator's task can be expired (seconds).
+    /// @return The grace period.
+    function FINALIZE_GRACE_PERIOD() external view returns (uint256);
+
+    /// @notice Number of tasks created; task ids are 1..taskCount().
+    /// @return The count.
+    function taskCount() external view returns (uint256);
+
+    /// @notice A task's stored state. Reverts with MarketplaceTaskNotFound for unknown ids.
+    /// @param taskId The task.
+    /// @return The task.
+    function getTask(uint256 taskId) external view returns (Task memory);
+
+    /// @notice A round's stored state (all zero for rounds not started). Reverts for unknown tasks.
+    /// @param taskId The task.
+    /// @param round The round number (1-based).
+    /// @return The round.
+    function getRound(uint256 taskId, uint32 round) external view returns (Round memory);
+
+    /// @notice A worker's record in a task.
+    /// @param taskId The task.
+    /// @param worker The worker.
+    /// @return The record.
+    function getWorker(uint256 taskId, address worker) external view returns (WorkerInfo memory);
+
+    /// @notice A worker's remaining escrowed stake in a task.
+    /// @param taskId The task.
+    /// @param worker The worker.
+    /// @return The stake.
+    function stakeOf(uint256 taskId, address worker) external view returns (uint256);
+
+    /// @notice Whether the account is an active worker of the task.
+    /// @param taskId The task.
+    /// @param account The account.
+    /// @return True if active.
+    function isWorker(uint256 taskId, address account) external view returns (bool);
+
+    /// @notice Number of active workers of a task.
+    /// @param taskId The task.
+    /// @return The count.
+    function workerCount(uint256 taskId) external view returns (uint256);
+
+    /// @notice Cumulative rewards already paid to an account in a task.
+    /// @param taskId The task.
+    /// @param account The account.
+    /// @return The amount.
+    function claimed(uint256 taskId, address account) external view returns (uint256);
+
+    /// @notice The reward leaf the contract verifies, for clients to cross-check their encoding.
+    /// @param taskId The task.
+    /// @param account The account.
+    /// @param cumulativeAmount The cumulative amount.
+    /// @return keccak256(bytes.concat(keccak256(abi.encode(taskId, account, cumulativeAmount)))).
+    function rewardLeaf(uint256 taskId, address account, uint256 cumulativeAmount) external pure returns (bytes32);
+
+    /// @notice The allowlist leaf the contract verifies on `join`.
+    /// @param account The account.
+    /// @return keccak256(bytes.concat(keccak256(abi.encode(account)))).
+    function allowlistLeaf(address account) external pure returns (bytes32);
+}
