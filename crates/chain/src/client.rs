@@ -12,7 +12,8 @@ use alloy::{
     signers::local::PrivateKeySigner,
     sol_types::SolCall,
 };
-use std::time::Duration;
+use futures_util::{Stream, stream};
+use std::{collections::VecDeque, time::Duration};
 
 /// How long to wait for a transaction to be mined.
 const RECEIPT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -182,6 +183,41 @@ impl MarketplaceClient {
         let filter = Filter::new().address(self.address()).from_block(from).to_block(to);
         let logs = self.provider().get_logs(&filter).await?;
         logs.iter().map(ChainEvent::decode).collect()
+    }
+
+    /// Every marketplace event from block `from` on, as blocks are mined, polling every
+    /// `interval`. A failed poll yields its error and is retried at the next interval from the
+    /// same block, so no event is skipped.
+    pub fn event_stream(&self, from: u64, interval: Duration) -> impl Stream<Item = Result<ChainEvent>> + use<> {
+        let state = (self.clone(), from, VecDeque::<ChainEvent>::new());
+        stream::unfold(state, move |(client, mut next, mut ready)| async move {
+            loop {
+                if let Some(event) = ready.pop_front() {
+                    return Some((Ok(event), (client, next, ready)));
+                }
+                let polled = async {
+                    let latest = client.block_number().await?;
+                    if latest < next {
+                        return Ok(None);
+                    }
+                    client.events(next, latest).await.map(|events| Some((events, latest)))
+                };
+                match polled.await {
+                    Ok(Some((events, latest))) => {
+                        ready.extend(events);
+                        next = latest + 1;
+                    }
+                    Ok(None) => {}
+                    Err(error) => {
+                        tokio::time::sleep(interval).await;
+                        return Some((Err(error), (client, next, ready)));
+                    }
+                }
+                if ready.is_empty() {
+                    tokio::time::sleep(interval).await;
+                }
+            }
+        })
     }
 
     /// The latest block number.

@@ -9,6 +9,7 @@
 pub mod bindings;
 mod client;
 mod deploy;
+pub mod eip712;
 mod error;
 mod events;
 mod merkle;

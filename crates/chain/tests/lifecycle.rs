@@ -5,6 +5,7 @@ use alloy::{
     primitives::{Address, B256, U256},
     providers::{DynProvider, Provider},
 };
+use futures_util::StreamExt;
 use tessera_chain::{
     ChainEvent, FinalizeRound, IMarketplace, Marketplace::MarketplaceErrors, Marketplace::MarketplaceEvents,
     MarketplaceClient, RewardTree, TestToken, connect, deploy_marketplace, deploy_test_token,
@@ -168,6 +169,16 @@ async fn three_workers_two_rounds_a_slash_and_claims() {
             .windows(2)
             .all(|pair| (pair[0].block_number, pair[0].log_index) < (pair[1].block_number, pair[1].log_index))
     );
+
+    // The same events arrive through the polling stream the coordinator's indexer follows.
+    let streamed: Vec<ChainEvent> = requester
+        .client
+        .event_stream(0, std::time::Duration::from_millis(50))
+        .take(events.len())
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    assert_eq!(streamed, events);
 }
 
 #[tokio::test]
