@@ -173,6 +173,11 @@ impl MarketplaceClient {
         Ok(self.contract.getWorker(task_id, worker).call().await?)
     }
 
+    /// Whether `account` is an active worker of a task.
+    pub async fn is_worker(&self, task_id: U256, account: Address) -> Result<bool> {
+        Ok(self.contract.isWorker(task_id, account).call().await?)
+    }
+
     /// How many tasks exist.
     pub async fn task_count(&self) -> Result<U256> {
         Ok(self.contract.taskCount().call().await?)

@@ -1,0 +1,172 @@
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    Amount, Error, Result, Store,
+    codec::{self, int, parse, uint},
+    error::unique_violation,
+    store::{BeginWrite, dispatch},
+};
+
+/// One worker's result in a round, as the engine computed it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewScore {
+    /// The worker (0x-hex address).
+    pub worker: String,
+    /// The contribution score (finite).
+    pub score: f64,
+    /// The reward for this round.
+    pub reward: Amount,
+    /// Why the contribution was suspect: `copy`, `low_reputation`, `invalid_update`, …
+    pub flags: Vec<String>,
+    /// Stake slashed this round.
+    pub slashed: Amount,
+    /// Why, when slashed.
+    pub slash_reason: Option<String>,
+}
+
+/// A stored score.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Score {
+    /// The task.
+    pub task_id: u64,
+    /// The round.
+    pub round: u32,
+    /// The worker (0x-hex address).
+    pub worker: String,
+    /// The contribution score.
+    pub score: f64,
+    /// The reward for this round.
+    pub reward: Amount,
+    /// Why the contribution was suspect.
+    pub flags: Vec<String>,
+    /// Stake slashed this round.
+    pub slashed: Amount,
+    /// Why, when slashed.
+    pub slash_reason: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ScoreRow {
+    task_id: i64,
+    round: i64,
+    worker: String,
+    score: f64,
+    reward: String,
+    flags: String,
+    slashed: String,
+    slash_reason: Option<String>,
+}
+
+impl TryFrom<ScoreRow> for Score {
+    type Error = Error;
+
+    fn try_from(row: ScoreRow) -> Result<Self> {
+        Ok(Self {
+            task_id: uint(row.task_id, "scores.task_id")?,
+            round: uint(row.round, "scores.round")?,
+            worker: row.worker,
+            score: row.score,
+            reward: parse(&row.reward, "scores.reward")?,
+            flags: codec::from_json(&row.flags, "scores.flags")?,
+            slashed: parse(&row.slashed, "scores.slashed")?,
+            slash_reason: row.slash_reason,
+        })
+    }
+}
+
+const COLUMNS: &str = "task_id, round, worker, score, reward, flags, slashed, slash_reason";
+
+/// A score's values as bound: worker, score, reward, flags, slashed, slash reason.
+type Bound<'a> = (String, f64, String, String, String, Option<&'a str>);
+
+fn bound(score: &NewScore) -> Result<Bound<'_>> {
+    Ok((
+        codec::hex(&score.worker, "worker")?,
+        codec::finite(score.score, "score")?,
+        score.reward.to_string(),
+        codec::to_json(&score.flags, "flags")?,
+        score.slashed.to_string(),
+        score.slash_reason.as_deref(),
+    ))
+}
+
+impl Store {
+    /// Replaces a round's scores with `scores`, in one transaction: readers see the old set or the new one, and a
+    /// failure (a duplicate worker, a missing round) leaves the old set. Re-running a step after a crash is safe.
+    pub async fn replace_scores(&self, task_id: u64, round: u32, scores: &[NewScore]) -> Result<()> {
+        let id = int(task_id, "task_id")?;
+        let rows = scores.iter().map(bound).collect::<Result<Vec<_>>>()?;
+        let sql = format!("INSERT INTO scores ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
+        let written: std::result::Result<(), sqlx::Error> = dispatch!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            // Lock the round's row first: on PostgreSQL two replacements would otherwise each delete only the
+            // rows they saw and both insert, leaving the union.
+            let round_rows = sqlx::query("UPDATE rounds SET phase = phase WHERE task_id = $1 AND round = $2")
+                .bind(id)
+                .bind(i64::from(round))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if round_rows == 0 {
+                tx.rollback().await?;
+                return Err(Error::not_found(format!("round {task_id}/{round}")));
+            }
+            sqlx::query("DELETE FROM scores WHERE task_id = $1 AND round = $2")
+                .bind(id)
+                .bind(i64::from(round))
+                .execute(&mut *tx)
+                .await?;
+            let mut written = Ok(());
+            for (worker, score, reward, flags, slashed, reason) in &rows {
+                let inserted = sqlx::query(&sql)
+                    .bind(id)
+                    .bind(i64::from(round))
+                    .bind(worker)
+                    .bind(score)
+                    .bind(reward)
+                    .bind(flags)
+                    .bind(slashed)
+                    .bind(reason)
+                    .execute(&mut *tx)
+                    .await;
+                if let Err(e) = inserted {
+                    written = Err(e);
+                    break;
+                }
+            }
+            match written {
+                Ok(()) => tx.commit().await,
+                Err(e) => {
+                    tx.rollback().await?;
+                    Err(e)
+                }
+            }
+        });
+        match written {
+            Ok(()) => Ok(()),
+            Err(e) if unique_violation(&e).is_some() => Err(Error::Duplicate { what: "score for this worker" }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A round's scores, by worker address.
+    pub async fn list_scores(&self, task_id: u64, round: u32) -> Result<Vec<Score>> {
+        let sql = format!("SELECT {COLUMNS} FROM scores WHERE task_id = $1 AND round = $2 ORDER BY worker");
+        let task_id = int(task_id, "task_id")?;
+        let rows: Vec<ScoreRow> = dispatch!(self, pool => {
+            sqlx::query_as(&sql).bind(task_id).bind(i64::from(round)).fetch_all(pool).await?
+        });
+        rows.into_iter().map(Score::try_from).collect()
+    }
+
+    /// A worker's scores in a task, round by round.
+    pub async fn worker_scores(&self, task_id: u64, worker: &str) -> Result<Vec<Score>> {
+        let sql = format!("SELECT {COLUMNS} FROM scores WHERE task_id = $1 AND worker = $2 ORDER BY round");
+        let task_id = int(task_id, "task_id")?;
+        let worker = codec::hex(worker, "worker")?;
+        let rows: Vec<ScoreRow> = dispatch!(self, pool => {
+            sqlx::query_as(&sql).bind(task_id).bind(&worker).fetch_all(pool).await?
+        });
+        rows.into_iter().map(Score::try_from).collect()
+    }
+}
