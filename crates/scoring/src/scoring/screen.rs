@@ -1,0 +1,58 @@
+//! Checks before aggregating: copies, (near) zero updates, and noise.
+
+use super::{
+    CosineHistory, ScoringConfig, copies::copies_from, free_rider::cosines_to_others, is_tiny, median, round::RoundWork,
+};
+use crate::{Evidence, Reason, vector::Pairwise};
+
+impl RoundWork<'_, '_> {
+    /// Flags and excludes copies, tiny updates and updates that stay uncorrelated with the others, and
+    /// records every live worker's cosine to the others in `history`.
+    pub(super) fn screen(&mut self, config: &ScoringConfig, history: &mut CosineHistory) {
+        let live = self.live();
+        let norms: Vec<f64> = live.iter().map(|&i| self.rows[i].norm).collect();
+        let median_norm = median(&norms);
+        let deltas: Vec<&[f32]> = live.iter().map(|&i| self.subs[i].delta).collect();
+        let receipts: Vec<u64> = live.iter().map(|&i| self.subs[i].receipt).collect();
+        let pairwise = Pairwise::compute(&deltas, true);
+
+        for c in copies_from(&pairwise, &receipts, config.copy_min_cosine, config.copy_max_relative_distance) {
+            let (copy, original) = (live[c.copy], live[c.original]);
+            self.rows[copy].excluded = true;
+            let evidence = Evidence::NearCopy {
+                original: self.subs[original].worker.clone(),
+                cosine: c.cosine,
+                relative_distance: c.relative_distance,
+                original_receipt: self.subs[original].receipt,
+                receipt: self.subs[copy].receipt,
+            };
+            self.flag(copy, Reason::Copy, evidence);
+        }
+        for &i in &live {
+            let norm = self.rows[i].norm;
+            if is_tiny(norm, median_norm, config.min_norm_ratio) {
+                self.rows[i].excluded = true;
+                let evidence = Evidence::TinyNorm { norm, median_norm, min_ratio: config.min_norm_ratio };
+                self.flag(i, Reason::FreeRider, evidence);
+            }
+        }
+
+        // Noise: a cosine to the other candidates that stays within chance of zero (or below it) over rounds.
+        // Unlike the cosine to the aggregate, it is not inflated by the worker's own share of the aggregate.
+        let bar = self.noise_bar(config);
+        let candidates: Vec<bool> = live.iter().map(|&i| !self.rows[i].excluded).collect();
+        for (k, others) in cosines_to_others(&pairwise, &candidates).into_iter().enumerate() {
+            let i = live[k];
+            self.rows[i].cosine_to_others = others;
+            let Some(cosine) = others else { continue };
+            let worker = &self.subs[i].worker;
+            history.record(worker, cosine, config.cosine_window as usize);
+            let Some((mean, rounds)) = history.mean(worker) else { continue };
+            if !self.rows[i].excluded && rounds >= config.noise_min_rounds && mean <= bar {
+                let reason = if mean >= -bar { Reason::FreeRider } else { Reason::Poisoning };
+                self.rows[i].excluded = true;
+                self.flag(i, reason, Evidence::Uncorrelated { mean_cosine: mean, rounds, max_cosine: bar });
+            }
+        }
+    }
+}

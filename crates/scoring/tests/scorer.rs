@@ -1,0 +1,211 @@
+//! The scorer end to end on synthetic rounds: detection, reputation, FedAU, the validation signal, rewards.
+
+mod common;
+
+use common::{Behaviour, Rng, deltas, ids, submissions};
+use tessera_scoring::{
+    Evaluator, Evidence, FedAvg, Reason, RoundInput, RoundResult, Scorer, ScoringConfig, Strategy, WorkerStatus,
+    mock::MockEvaluator,
+};
+
+const REWARD: u128 = 1_000_000_000_000_000_000_000;
+
+fn run(
+    behaviours: &[Behaviour],
+    rounds: u64,
+    len: usize,
+    strategy: &mut dyn Strategy,
+    mut evaluator: Option<&mut (dyn Evaluator + '_)>,
+    expected_all: bool,
+) -> Vec<RoundResult> {
+    let ids = ids(behaviours.len());
+    let mut scorer = Scorer::new(ScoringConfig::default()).unwrap();
+    let mut rng = Rng::new(7);
+    let global = vec![0.0f32; len];
+    let mut results = Vec::new();
+    for round in 1..=rounds {
+        let deltas = deltas(round, behaviours, len, &mut rng);
+        let subs = submissions(&ids, &deltas);
+        let expected = if expected_all { ids.clone() } else { Vec::new() };
+        let input = RoundInput {
+            round,
+            global: &global,
+            submissions: &subs,
+            failures: &[],
+            expected: &expected,
+            roster: &ids,
+            reward: REWARD,
+        };
+        results.push(scorer.score_round(&input, strategy, evaluator.as_deref_mut()).unwrap().result);
+    }
+    results
+}
+
+fn flags_of(result: &RoundResult, worker: usize) -> Vec<(Reason, &Evidence)> {
+    let id = &ids(worker + 1)[worker];
+    result.flags.iter().filter(|f| &f.worker == id).map(|f| (f.reason, &f.evidence)).collect()
+}
+
+fn assert_rewards_exact(result: &RoundResult) {
+    let total: u128 = result.workers.iter().map(|w| w.reward).sum();
+    assert_eq!(total + result.unallocated, result.reward);
+    assert_eq!(result.unallocated, 0);
+}
+
+#[test]
+fn flags_copies_free_riders_noise_and_sign_flippers() {
+    use Behaviour::*;
+    let behaviours = [Honest, Honest, Honest, Honest, Honest, Zero, SignFlip, Copy(0), Noise];
+    let results = run(&behaviours, 4, 4096, &mut FedAvg, None, false);
+    let r1 = &results[0];
+
+    let copy = flags_of(r1, 7);
+    assert_eq!(copy.len(), 1);
+    match copy[0] {
+        (Reason::Copy, Evidence::NearCopy { original, cosine, relative_distance, original_receipt, receipt }) => {
+            assert_eq!(original, &ids(1)[0]);
+            assert!(*cosine > 0.999 && *relative_distance < 1e-3);
+            assert!(original_receipt < receipt);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(matches!(flags_of(r1, 5)[..], [(Reason::FreeRider, Evidence::TinyNorm { norm: 0.0, .. })]));
+    // The sign-flipper: RFFL removes it in round 2 and ignores it after.
+    assert!(flags_of(r1, 6).is_empty());
+    assert!(matches!(flags_of(&results[1], 6)[..], [(Reason::Poisoning, Evidence::LowReputation { .. })]));
+    assert_eq!(results[2].workers[6].status, WorkerStatus::Removed);
+    assert!(flags_of(&results[2], 6).is_empty());
+    // Noise: uncorrelated with the others for three rounds.
+    assert!(flags_of(&results[1], 8).is_empty());
+    match flags_of(&results[2], 8)[..] {
+        [(Reason::FreeRider, Evidence::Uncorrelated { mean_cosine, rounds: 3, .. })] => {
+            assert!(mean_cosine.abs() < 0.05)
+        }
+        ref other => panic!("unexpected {other:?}"),
+    }
+
+    for result in &results {
+        assert_rewards_exact(result);
+        for (i, w) in result.workers.iter().enumerate() {
+            assert_eq!(w.worker, ids(9)[i]);
+            if i < 5 {
+                assert_eq!(w.status, WorkerStatus::Aggregated);
+                assert!(w.reward > 0 && w.score > 0.0, "honest worker {i} earned nothing in round {}", result.round);
+            } else if i != 8 || result.round >= 3 {
+                assert_eq!((w.reward, w.score_units), (0, 0), "worker {i} paid in round {}", result.round);
+            }
+        }
+    }
+    let slashes: Vec<(String, Reason, u16)> =
+        r1.slashes.iter().map(|s| (s.worker.to_string(), s.reason, s.bps)).collect();
+    assert_eq!(slashes, vec![("0x05".into(), Reason::FreeRider, 1_000), ("0x07".into(), Reason::Copy, 5_000)]);
+    assert!(
+        results[1].slashes.iter().any(|s| s.worker == ids(7)[6] && s.reason == Reason::Poisoning && s.bps == 5_000)
+    );
+}
+
+#[test]
+fn intermittent_worker_gets_fedau_weight_and_no_show_only_when_expected() {
+    use Behaviour::*;
+    let behaviours = [Honest, Honest, Honest, Honest, Every(3)];
+    let results = run(&behaviours, 6, 1024, &mut FedAvg, None, false);
+    for result in &results {
+        assert!(result.flags.is_empty(), "round {}: {:?}", result.round, result.flags);
+        assert_rewards_exact(result);
+    }
+    let intermittent = |r: &RoundResult| r.workers.iter().find(|w| w.worker == ids(5)[4]).cloned();
+    assert!(intermittent(&results[0]).is_none());
+    let third = intermittent(&results[2]).unwrap();
+    assert_eq!(third.participation_weight, Some(3.0));
+    assert_eq!(third.status, WorkerStatus::Aggregated);
+    assert!(third.reward > 0);
+    assert_eq!(results[2].workers[0].participation_weight, Some(1.0));
+    assert_eq!(intermittent(&results[5]).unwrap().participation_weight, Some(3.0));
+
+    // When every worker is due each round, the skipped rounds are no-shows.
+    let results = run(&behaviours, 2, 1024, &mut FedAvg, None, true);
+    let absent = intermittent(&results[0]).unwrap();
+    assert_eq!((absent.status, absent.reward), (WorkerStatus::NoShow, 0));
+    assert!(matches!(flags_of(&results[0], 4)[..], [(Reason::NoShow, Evidence::Missing)]));
+    assert_eq!(results[0].slashes.len(), 1);
+    assert_eq!((results[0].slashes[0].reason, results[0].slashes[0].bps), (Reason::NoShow, 100));
+}
+
+#[test]
+fn leave_one_out_scores_helpers_and_flags_harm() {
+    use Behaviour::*;
+    let len = 512;
+    let behaviours = [Honest, Honest, Honest, Honest, SignFlip];
+    let mut evaluator = MockEvaluator::new(Rng::new(1001).vector(len, 1.0));
+    let results = run(&behaviours, 1, len, &mut FedAvg, Some(&mut evaluator), false);
+    let r = &results[0];
+    // Base, five leave-one-outs, and the model rebuilt without the flagged update.
+    assert_eq!(evaluator.calls(), 7);
+    match flags_of(r, 4)[..] {
+        [(Reason::Poisoning, Evidence::ValidationHarm { relative_increase, threshold, .. })] => {
+            assert!(*relative_increase > *threshold)
+        }
+        ref other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(r.workers[4].status, WorkerStatus::Excluded);
+    for w in &r.workers[..4] {
+        let v = w.validation.unwrap();
+        assert!(v.loss_gain > 0.0 && v.accuracy_gain > 0.0);
+        assert_eq!(w.status, WorkerStatus::Aggregated);
+    }
+    let score_sum: f64 = r.workers.iter().map(|w| w.score).sum();
+    assert!((score_sum - 1.0).abs() < 1e-12);
+    // The published metrics are the rebuilt model's: better than with the flipper.
+    let metrics = r.metrics.unwrap();
+    assert!(metrics.loss < r.workers[4].validation.unwrap().loss_without + 1e-12);
+    assert_rewards_exact(r);
+}
+
+#[test]
+fn nothing_to_aggregate_leaves_the_reward_unallocated() {
+    let results = run(&[Behaviour::Zero, Behaviour::Zero], 1, 16, &mut FedAvg, None, false);
+    let r = &results[0];
+    assert_eq!(r.unallocated, REWARD);
+    assert_eq!(r.aggregate_sha256, None);
+    assert!(r.workers.iter().all(|w| w.reward == 0 && w.status == WorkerStatus::Excluded));
+}
+
+#[test]
+fn updates_left_out_by_multi_krum_earn_nothing() {
+    use Behaviour::*;
+    let len = 512;
+    let behaviours = [Honest, Honest, Honest, Honest, SignFlip];
+    let mut evaluator = MockEvaluator::new(Rng::new(1001).vector(len, 1.0));
+    let mut krum = tessera_scoring::MultiKrum { f: 1, m: None };
+    let r = &run(&behaviours, 1, len, &mut krum, Some(&mut evaluator), false)[0];
+    // Base and one leave-one-out per selected update; the left-out update gets none.
+    assert_eq!(evaluator.calls(), 5);
+    let flipper = &r.workers[4];
+    assert_eq!((flipper.status, flipper.validation, flipper.reward), (WorkerStatus::Excluded, None, 0));
+    assert!(r.workers[..4].iter().all(|w| w.status == WorkerStatus::Aggregated && w.reward > 0));
+    assert_rewards_exact(r);
+}
+
+#[test]
+fn reported_failures_are_no_shows() {
+    let ids = ids(2);
+    let delta = vec![1.0f32, 2.0];
+    let subs = [tessera_scoring::Submission { worker: ids[0].clone(), delta: &delta, num_samples: 1, receipt: 0 }];
+    let failures = [tessera_scoring::Failure { worker: ids[1].clone(), reason: "out of memory".into() }];
+    let input = RoundInput {
+        round: 1,
+        global: &[],
+        submissions: &subs,
+        failures: &failures,
+        expected: &ids,
+        roster: &ids,
+        reward: 10,
+    };
+    let mut scorer = Scorer::new(ScoringConfig::default()).unwrap();
+    let r = scorer.score_round(&input, &mut FedAvg, None).unwrap().result;
+    assert_eq!(r.workers[1].status, WorkerStatus::Failed);
+    assert!(matches!(&r.flags[..], [f] if f.reason == Reason::NoShow
+        && f.evidence == Evidence::Failed { reason: "out of memory".into() }));
+    assert_eq!((r.workers[0].reward, r.workers[1].reward), (10, 0));
+    assert_eq!(r.slashes.len(), 1);
+}
