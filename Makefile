@@ -5,7 +5,7 @@ FORGE := $(CURDIR)/.tessera/bin/forge
 # Their gas depends on the random inputs, so the committed gas snapshot leaves them out.
 FUZZ_TESTS := testFuzz_|invariant_
 
-.PHONY: setup demo test lint fmt contracts
+.PHONY: setup demo test lint fmt contracts bench
 
 ## Install every tool, library and data set from the package registries (skips what is there).
 setup:
@@ -16,6 +16,8 @@ demo: setup
 	$(CARGO) run -p tessera-demo -- $(ARGS)
 
 ## Run every check: formatting, lints, contract tests, Rust tests.
+# Some tests check results against PyTorch in Python, whose `import torch` needs the full torch set.
+test: export TESSERA_TORCH := $(or $(TESSERA_TORCH),cuda)
 test: setup lint
 	cd contracts && $(FORGE) test
 	cd contracts && $(FORGE) snapshot --check --no-match-test '$(FUZZ_TESTS)'
@@ -25,6 +27,15 @@ lint: setup
 	$(CARGO) fmt --all --check
 	cd contracts && $(FORGE) fmt --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## Run the benchmarks BENCHMARKS.md reports (release builds; several minutes).
+bench: export TESSERA_TORCH := $(or $(TESSERA_TORCH),cuda)
+bench: setup
+	$(CARGO) run --release -p tessera-storage --example throughput
+	$(CARGO) run --release -p tessera-scoring --example aggregation_speed
+	benches/train/throughput.sh
+	cd contracts && $(FORGE) test --match-path 'test/gas/*' -vv
+	cd contracts && $(FORGE) test --match-contract NxNScoresGasTest -vv
 
 ## Format Rust and Solidity in place.
 fmt: setup

@@ -1,0 +1,129 @@
+use axum::{
+    Json,
+    extract::{FromRequest, Request, rejection::JsonRejection},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde::{Serialize, de::DeserializeOwned};
+use serde_json::json;
+
+/// Every way an API request fails, each with its status and a stable code. Internal details are
+/// logged and never sent.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body or a parameter is not well formed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The request body is larger than the API accepts.
+    #[error("the request body is larger than this server accepts")]
+    PayloadTooLarge,
+    /// The signature does not verify, or was not made by the worker it names.
+    #[error("the signature does not verify for worker {0}")]
+    BadSignature(String),
+    /// Admin actions need the admin bearer token.
+    #[error("this action needs the admin token")]
+    Unauthorized,
+    /// The worker has not joined the task on-chain.
+    #[error("worker {worker} has not joined task {task}")]
+    NotJoined {
+        /// The worker.
+        worker: String,
+        /// The task.
+        task: u64,
+    },
+    /// No such task, round or object.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The submission names another round than the open one, or a task that is not running.
+    #[error("{0}")]
+    WrongRound(String),
+    /// The round's submission window has closed.
+    #[error("the submission window of round {round} closed at {deadline_ms} ms")]
+    WindowClosed {
+        /// The round.
+        round: u32,
+        /// When it closed, unix milliseconds.
+        deadline_ms: i64,
+    },
+    /// The worker already submitted in this round, or this exact message was seen before.
+    #[error("{0}")]
+    Replay(String),
+    /// The update could not be fetched from IPFS in time.
+    #[error("the update {cid} could not be fetched: {reason}")]
+    UpdateUnavailable {
+        /// The CID.
+        cid: String,
+        /// Why.
+        reason: String,
+    },
+    /// The update was fetched but is not a valid update for the task's model.
+    #[error("the update {cid} is malformed: {reason}")]
+    MalformedUpdate {
+        /// The CID.
+        cid: String,
+        /// Why.
+        reason: String,
+    },
+    /// Something failed on the coordinator's side.
+    #[error("internal error")]
+    Internal(#[source] eyre::Report),
+}
+
+impl ApiError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::BadSignature(_) => (StatusCode::UNAUTHORIZED, "bad_signature"),
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::NotJoined { .. } => (StatusCode::FORBIDDEN, "not_joined"),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::WrongRound(_) => (StatusCode::CONFLICT, "wrong_round"),
+            Self::WindowClosed { .. } => (StatusCode::CONFLICT, "window_closed"),
+            Self::Replay(_) => (StatusCode::CONFLICT, "replay"),
+            Self::UpdateUnavailable { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "update_unavailable"),
+            Self::MalformedUpdate { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "malformed_update"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        if let Self::Internal(report) = &self {
+            tracing::error!(error = ?report, "request failed");
+        }
+        (status, Json(json!({ "error": { "code": code, "message": self.to_string() } }))).into_response()
+    }
+}
+
+impl From<eyre::Report> for ApiError {
+    fn from(report: eyre::Report) -> Self {
+        Self::Internal(report)
+    }
+}
+
+/// `axum::Json`, whose rejections answer in the API's error shape.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(JsonRejection::BytesRejection(rejection)) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::PayloadTooLarge)
+            }
+            Err(rejection) => Err(ApiError::BadRequest(rejection.body_text())),
+        }
+    }
+}
+
+impl<T: Serialize> IntoResponse for ApiJson<T> {
+    fn into_response(self) -> Response {
+        Json(self.0).into_response()
+    }
+}

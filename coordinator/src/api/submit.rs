@@ -1,0 +1,199 @@
+//! `POST /api/v1/tasks/{task}/rounds/{round}/submissions`: a worker's EIP-712 signed update.
+
+use super::{ApiError, ApiJson, read::internal};
+use crate::{AppState, now_ms};
+use alloy::primitives::{Address, B256, U256};
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+};
+use serde::{Deserialize, Serialize};
+use tessera_chain::eip712::{self, Submission, SubmissionReceipt};
+use tessera_db::{NewSubmission, RoundPhase, TaskStatus};
+use tessera_storage::Cid;
+use tessera_train::{ArchitectureId, DecodeLimits, FileKind, WeightsFile};
+
+/// A worker's submission, signed over the EIP-712 `Submission` of the path's task and round.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmissionRequest {
+    /// The worker's address, 0x-hex.
+    pub worker: String,
+    /// The update's CID (`Qm…` or `bafy…`).
+    pub update_cid: String,
+    /// The samples the update was trained on.
+    pub num_samples: u64,
+    /// The worker's 65-byte signature, 0x-hex.
+    pub signature: String,
+}
+
+/// The coordinator's signed receipt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmissionResponse {
+    /// The task.
+    pub task_id: u64,
+    /// The round.
+    pub round: u32,
+    /// The worker, lowercase 0x-hex.
+    pub worker: String,
+    /// The update's CIDv0.
+    pub update_cid: String,
+    /// The samples claimed.
+    pub num_samples: u64,
+    /// The submission's place in the round's receipt order, from 0.
+    pub sequence: u64,
+    /// When it was accepted, unix milliseconds.
+    pub received_at_ms: i64,
+    /// The coordinator's address, which signed the receipt.
+    pub coordinator: String,
+    /// The coordinator's signature over the EIP-712 `SubmissionReceipt`.
+    pub receipt_signature: String,
+}
+
+pub(super) async fn submit(
+    State(state): State<AppState>,
+    Path((task_id, round)): Path<(u64, u32)>,
+    ApiJson(request): ApiJson<SubmissionRequest>,
+) -> Result<(StatusCode, ApiJson<SubmissionResponse>), ApiError> {
+    let worker: Address =
+        request.worker.parse().map_err(|_| ApiError::BadRequest(format!("{:?} is not an address", request.worker)))?;
+    let cid: Cid = request.update_cid.parse().map_err(|e| ApiError::BadRequest(format!("update_cid: {e}")))?;
+    let signature = eip712::parse_signature(&request.signature).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let typed = Submission {
+        taskId: U256::from(task_id),
+        round,
+        updateCid: B256::from(cid.to_bytes32()),
+        numSamples: request.num_samples,
+    };
+    let signer = eip712::recover_signer(&typed, &state.domain, &signature)
+        .map_err(|_| ApiError::BadSignature(request.worker.clone()))?;
+    if signer != worker {
+        return Err(ApiError::BadSignature(request.worker));
+    }
+    let worker_hex = format!("{worker:#x}");
+
+    let task =
+        state.db.get_task(task_id).await.map_err(internal)?.ok_or(ApiError::NotFound(format!("task {task_id}")))?;
+    if task.status != TaskStatus::Running || task.current_round != round {
+        return Err(ApiError::WrongRound(format!(
+            "task {task_id} is {:?} in round {}, not accepting round {round}",
+            task.status, task.current_round
+        )));
+    }
+    let open = state
+        .db
+        .get_round(task_id, round)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| ApiError::NotFound(format!("round {round} of task {task_id}")))?;
+    let received_at_ms = now_ms();
+    if open.phase != RoundPhase::Collecting || received_at_ms > open.deadline_ms {
+        return Err(ApiError::WindowClosed { round, deadline_ms: open.deadline_ms });
+    }
+    if !state.membership.is_worker(task_id, worker).await? {
+        return Err(ApiError::NotJoined { worker: worker_hex, task: task_id });
+    }
+    if state.db.get_submission(task_id, round, &worker_hex).await.map_err(internal)?.is_some() {
+        return Err(ApiError::Replay(format!("worker {worker_hex} already submitted in round {round}")));
+    }
+
+    check_update(&state, &task.model_architecture_id, cid, round, request.num_samples).await?;
+
+    let digest = eip712::digest(&typed, &state.domain);
+    let stored = state
+        .db
+        .insert_submission(&NewSubmission {
+            task_id,
+            round,
+            worker: worker_hex.clone(),
+            update_cid: cid.to_string(),
+            num_samples: request.num_samples,
+            signature: signature.to_string(),
+            digest: format!("{digest:#x}"),
+            received_at_ms,
+        })
+        .await
+        .map_err(|e| match e {
+            tessera_db::Error::Duplicate { what } => ApiError::Replay(format!("duplicate {what}")),
+            // The engine closed the round while this request was being checked.
+            tessera_db::Error::PhaseConflict { .. } => ApiError::WindowClosed { round, deadline_ms: open.deadline_ms },
+            other => internal(other),
+        })?;
+
+    let receipt = SubmissionReceipt {
+        taskId: U256::from(task_id),
+        round,
+        worker,
+        updateCid: typed.updateCid,
+        numSamples: request.num_samples,
+        sequence: stored.sequence,
+        receivedAtMs: u64::try_from(received_at_ms).unwrap_or_default(),
+    };
+    let receipt_signature =
+        eip712::sign(&state.signer, &receipt, &state.domain).map_err(|e| ApiError::Internal(e.into()))?.to_string();
+    state.db.set_receipt_signature(task_id, round, &worker_hex, &receipt_signature).await.map_err(internal)?;
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(SubmissionResponse {
+            task_id,
+            round,
+            worker: worker_hex,
+            update_cid: cid.to_string(),
+            num_samples: request.num_samples,
+            sequence: stored.sequence,
+            received_at_ms,
+            coordinator: format!("{:#x}", state.signer.address()),
+            receipt_signature,
+        }),
+    ))
+}
+
+/// Fetches the update within the time limit and checks it is an update of the task's model for
+/// this round, with the sample count the worker signed.
+async fn check_update(
+    state: &AppState,
+    architecture_hex: &str,
+    cid: Cid,
+    round: u32,
+    num_samples: u64,
+) -> Result<(), ApiError> {
+    let architecture = architecture_of(architecture_hex)?;
+    let limits = DecodeLimits::expecting(architecture, FileKind::Update);
+    let fetch = state.content.get(&cid, limits.max_bytes as u64);
+    let bytes = match tokio::time::timeout(state.config.fetch_timeout, fetch).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(tessera_storage::Error::TooLarge { limit, .. })) => {
+            return Err(malformed(
+                cid,
+                format!("larger than the {limit} bytes an update of {} can take", architecture.name()),
+            ));
+        }
+        Ok(Err(error)) => return Err(ApiError::UpdateUnavailable { cid: cid.to_string(), reason: error.to_string() }),
+        Err(_) => {
+            let reason = format!("not fetched within {:?}", state.config.fetch_timeout);
+            return Err(ApiError::UpdateUnavailable { cid: cid.to_string(), reason });
+        }
+    };
+    let file = WeightsFile::decode(&bytes, &limits).map_err(|e| malformed(cid, e.to_string()))?;
+    if file.header.round != u64::from(round) || file.header.num_samples != num_samples {
+        let reason = format!(
+            "its header says round {} with {} samples, the submission round {round} with {num_samples}",
+            file.header.round, file.header.num_samples
+        );
+        return Err(malformed(cid, reason));
+    }
+    Ok(())
+}
+
+fn architecture_of(hex: &str) -> Result<ArchitectureId, ApiError> {
+    let word: B256 =
+        hex.parse().map_err(|_| ApiError::Internal(eyre::eyre!("stored architecture {hex:?} is not bytes32")))?;
+    ArchitectureId::ALL
+        .into_iter()
+        .find(|arch| arch.to_bytes32() == word.0)
+        .ok_or_else(|| ApiError::Internal(eyre::eyre!("task uses unknown architecture {hex}")))
+}
+
+fn malformed(cid: Cid, reason: String) -> ApiError {
+    ApiError::MalformedUpdate { cid: cid.to_string(), reason }
+}

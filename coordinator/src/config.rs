@@ -1,0 +1,225 @@
+//! Where the coordinator finds everything it talks to: defaults, then a TOML file, then
+//! `TESSERA_*` environment variables, each overriding the one before.
+
+use serde::Deserialize;
+use std::{fmt, net::SocketAddr, path::Path, time::Duration};
+
+/// The coordinator's settings.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The chain's JSON-RPC endpoint (`TESSERA_CHAIN_RPC_URL`).
+    pub chain_rpc_url: String,
+    /// The coordinator's private key, hex (`TESSERA_PRIVATE_KEY`); never printed.
+    pub private_key: Option<String>,
+    /// The marketplace contract's address (`TESSERA_MARKETPLACE`).
+    pub marketplace: Option<String>,
+    /// The IPFS node's Kubo RPC API (`TESSERA_IPFS_API_URL`).
+    pub ipfs_api_url: String,
+    /// `sqlite://…` (the default, a file) or `postgres://…` (`TESSERA_DATABASE_URL`).
+    pub database_url: String,
+    /// The HTTP API's address (`TESSERA_LISTEN`).
+    pub listen: SocketAddr,
+    /// The bearer token admin endpoints require (`TESSERA_ADMIN_TOKEN`); admin actions are off without one.
+    pub admin_token: Option<String>,
+    /// The largest request body accepted, in bytes (`TESSERA_MAX_BODY_BYTES`).
+    pub max_body_bytes: usize,
+    /// The longest a request may take (`TESSERA_REQUEST_TIMEOUT_SECS`).
+    pub request_timeout: Duration,
+    /// The largest model update fetched from IPFS, in bytes (`TESSERA_MAX_UPDATE_BYTES`).
+    pub max_update_bytes: u64,
+    /// How long fetching a submitted update may take (`TESSERA_FETCH_TIMEOUT_SECS`).
+    pub fetch_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            chain_rpc_url: "http://127.0.0.1:8545".into(),
+            private_key: None,
+            marketplace: None,
+            ipfs_api_url: "http://127.0.0.1:5001".into(),
+            database_url: "sqlite://tessera.db?mode=rwc".into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            admin_token: None,
+            max_body_bytes: 64 * 1024,
+            request_timeout: Duration::from_secs(30),
+            max_update_bytes: 64 << 20,
+            fetch_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redacted = |secret: &Option<String>| secret.as_ref().map(|_| "<redacted>");
+        f.debug_struct("Config")
+            .field("chain_rpc_url", &self.chain_rpc_url)
+            .field("private_key", &redacted(&self.private_key))
+            .field("marketplace", &self.marketplace)
+            .field("ipfs_api_url", &self.ipfs_api_url)
+            .field("database_url", &self.database_url)
+            .field("listen", &self.listen)
+            .field("admin_token", &redacted(&self.admin_token))
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("request_timeout", &self.request_timeout)
+            .field("max_update_bytes", &self.max_update_bytes)
+            .field("fetch_timeout", &self.fetch_timeout)
+            .finish()
+    }
+}
+
+/// The same settings, each optional: one layer (a file, or the environment).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Layer {
+    chain_rpc_url: Option<String>,
+    private_key: Option<String>,
+    marketplace: Option<String>,
+    ipfs_api_url: Option<String>,
+    database_url: Option<String>,
+    listen: Option<SocketAddr>,
+    admin_token: Option<String>,
+    max_body_bytes: Option<usize>,
+    request_timeout_secs: Option<u64>,
+    max_update_bytes: Option<u64>,
+    fetch_timeout_secs: Option<u64>,
+}
+
+/// Why the settings could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for these settings.
+    #[error("parsing {path}: {reason}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// An environment variable holds a value of the wrong kind.
+    #[error("{name}={value:?} is not valid: {reason}")]
+    Env {
+        /// The variable.
+        name: String,
+        /// Its value.
+        value: String,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+impl Config {
+    /// Defaults, then `file` when given, then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, |name| std::env::var(name).ok())
+    }
+
+    /// As [`Config::load`], with the environment given as a lookup function.
+    pub fn load_from(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut config = Self::default();
+        if let Some(path) = file {
+            let shown = path.display().to_string();
+            let text =
+                std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: shown.clone(), source })?;
+            let layer: Layer =
+                toml::from_str(&text).map_err(|e| ConfigError::Parse { path: shown, reason: e.to_string() })?;
+            config.apply(layer);
+        }
+        config.apply(env_layer(env)?);
+        Ok(config)
+    }
+
+    fn apply(&mut self, layer: Layer) {
+        let Layer {
+            chain_rpc_url,
+            private_key,
+            marketplace,
+            ipfs_api_url,
+            database_url,
+            listen,
+            admin_token,
+            max_body_bytes,
+            request_timeout_secs,
+            max_update_bytes,
+            fetch_timeout_secs,
+        } = layer;
+        self.chain_rpc_url = chain_rpc_url.unwrap_or_else(|| self.chain_rpc_url.clone());
+        self.private_key = private_key.or_else(|| self.private_key.take());
+        self.marketplace = marketplace.or_else(|| self.marketplace.take());
+        self.ipfs_api_url = ipfs_api_url.unwrap_or_else(|| self.ipfs_api_url.clone());
+        self.database_url = database_url.unwrap_or_else(|| self.database_url.clone());
+        self.listen = listen.unwrap_or(self.listen);
+        self.admin_token = admin_token.or_else(|| self.admin_token.take());
+        self.max_body_bytes = max_body_bytes.unwrap_or(self.max_body_bytes);
+        self.request_timeout = request_timeout_secs.map_or(self.request_timeout, Duration::from_secs);
+        self.max_update_bytes = max_update_bytes.unwrap_or(self.max_update_bytes);
+        self.fetch_timeout = fetch_timeout_secs.map_or(self.fetch_timeout, Duration::from_secs);
+    }
+}
+
+fn env_layer(env: impl Fn(&str) -> Option<String>) -> Result<Layer, ConfigError> {
+    fn parsed<T: std::str::FromStr>(env: &impl Fn(&str) -> Option<String>, name: &str) -> Result<Option<T>, ConfigError>
+    where
+        T::Err: fmt::Display,
+    {
+        env(name)
+            .map(|value| {
+                value.parse().map_err(|e: T::Err| ConfigError::Env { name: name.into(), value, reason: e.to_string() })
+            })
+            .transpose()
+    }
+    Ok(Layer {
+        chain_rpc_url: env("TESSERA_CHAIN_RPC_URL"),
+        private_key: env("TESSERA_PRIVATE_KEY"),
+        marketplace: env("TESSERA_MARKETPLACE"),
+        ipfs_api_url: env("TESSERA_IPFS_API_URL"),
+        database_url: env("TESSERA_DATABASE_URL"),
+        listen: parsed(&env, "TESSERA_LISTEN")?,
+        admin_token: env("TESSERA_ADMIN_TOKEN"),
+        max_body_bytes: parsed(&env, "TESSERA_MAX_BODY_BYTES")?,
+        request_timeout_secs: parsed(&env, "TESSERA_REQUEST_TIMEOUT_SECS")?,
+        max_update_bytes: parsed(&env, "TESSERA_MAX_UPDATE_BYTES")?,
+        fetch_timeout_secs: parsed(&env, "TESSERA_FETCH_TIMEOUT_SECS")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn environment_overrides_the_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("coordinator.toml");
+        std::fs::write(
+            &file,
+            "ipfs_api_url = \"http://127.0.0.1:6001\"\nlisten = \"127.0.0.1:9000\"\nprivate_key = \"0x01\"\n",
+        )
+        .unwrap();
+        let env: HashMap<&str, &str> = [("TESSERA_LISTEN", "127.0.0.1:9100")].into();
+        let config = Config::load_from(Some(&file), |name| env.get(name).map(|v| (*v).to_owned())).unwrap();
+        assert_eq!(config.ipfs_api_url, "http://127.0.0.1:6001");
+        assert_eq!(config.listen, "127.0.0.1:9100".parse().unwrap());
+        assert_eq!(config.chain_rpc_url, Config::default().chain_rpc_url);
+        assert!(!format!("{config:?}").contains("0x01"), "the key leaked into debug output");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let error = Config::load_from(None, |name| (name == "TESSERA_LISTEN").then(|| "nowhere".into())).unwrap_err();
+        assert!(error.to_string().contains("TESSERA_LISTEN"), "{error}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "listen_port = 1\n").unwrap();
+        assert!(matches!(Config::load_from(Some(&file), |_| None), Err(ConfigError::Parse { .. })));
+    }
+}

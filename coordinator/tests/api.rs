@@ -1,0 +1,306 @@
+//! The router driven with `oneshot`, no socket: every way a submission is refused, and the receipt
+//! of one that is accepted. The database is a real SQLite file; IPFS is the in-memory store with
+//! the same CIDs; membership is a fixed set.
+
+use alloy::{
+    primitives::{Address, B256, U256},
+    signers::local::PrivateKeySigner,
+};
+use axum::{
+    body::Body,
+    http::{Request, StatusCode},
+};
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use std::{collections::HashSet, sync::Arc, time::Duration};
+use tessera_chain::eip712::{self, Submission, SubmissionReceipt};
+use tessera_coordinator::{
+    AppState, Config, Membership,
+    api::{SubmissionResponse, app},
+};
+use tessera_db::{Amount, NewRound, NewTask, Store};
+use tessera_storage::{Cid, ContentStore, DagBuilder, MemoryStore};
+use tessera_train::{ArchitectureId, FileKind, Header, Parameters, WeightsFile, WireDtype};
+use tower::ServiceExt;
+
+const TASK: u64 = 1;
+const ROUND: u32 = 1;
+const SAMPLES: u64 = 600;
+
+struct Members(HashSet<Address>);
+
+#[async_trait::async_trait]
+impl Membership for Members {
+    async fn is_worker(&self, _task: u64, worker: Address) -> eyre::Result<bool> {
+        Ok(self.0.contains(&worker))
+    }
+}
+
+struct Harness {
+    state: AppState,
+    content: MemoryStore,
+    worker: PrivateKeySigner,
+    _dir: tempfile::TempDir,
+}
+
+fn update_bytes(round: u64, num_samples: u64) -> Vec<u8> {
+    let arch = ArchitectureId::Lenet5MnistV1;
+    let values = (0..arch.num_parameters()).map(|i| ((i % 17) as f32 - 8.0) * 1e-4).collect();
+    WeightsFile {
+        header: Header {
+            architecture: arch,
+            kind: FileKind::Update,
+            round,
+            parent_cid: "QmZULkCELmmk5XNfCgTnCyFgAVxBRBXyDHGGMVoLFLiXEN".into(),
+            num_samples,
+            dtype: WireDtype::F32,
+        },
+        parameters: Parameters::for_architecture(arch, values).unwrap(),
+    }
+    .encode()
+    .unwrap()
+}
+
+async fn harness(deadline_in: Duration) -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("coordinator.db").display());
+    let db = Store::connect(&url).await.unwrap();
+    let coordinator = PrivateKeySigner::random();
+    let worker = PrivateKeySigner::random();
+    db.upsert_task(&NewTask {
+        task_id: TASK,
+        requester: format!("{:#x}", Address::repeat_byte(1)),
+        coordinator: format!("{:#x}", coordinator.address()),
+        reward_token: format!("{:#x}", Address::repeat_byte(2)),
+        reward_pool: Amount(1_000_000),
+        stake_required: Amount(1_000),
+        num_rounds: 3,
+        max_workers: 10,
+        submission_window_secs: 60,
+        model_architecture_id: format!("{:#x}", B256::from(ArchitectureId::Lenet5MnistV1.to_bytes32())),
+        initial_model_cid: "QmZULkCELmmk5XNfCgTnCyFgAVxBRBXyDHGGMVoLFLiXEN".into(),
+        created_at_ms: 0,
+        config: json!({}),
+    })
+    .await
+    .unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    db.insert_round(&NewRound {
+        task_id: TASK,
+        round: ROUND,
+        global_model_cid: "QmZULkCELmmk5XNfCgTnCyFgAVxBRBXyDHGGMVoLFLiXEN".into(),
+        deadline_ms: now + deadline_in.as_millis() as i64,
+        started_at_ms: now,
+    })
+    .await
+    .unwrap();
+
+    let content = MemoryStore::new();
+    let config = Config { fetch_timeout: Duration::from_secs(2), ..Config::default() };
+    let state = AppState {
+        db,
+        content: Arc::new(content.clone()),
+        membership: Arc::new(Members(HashSet::from([worker.address()]))),
+        signer: Arc::new(coordinator),
+        domain: Arc::new(eip712::domain(31337, Address::repeat_byte(9))),
+        config: Arc::new(config),
+    };
+    Harness { state, content, worker, _dir: dir }
+}
+
+impl Harness {
+    async fn stored_update(&self) -> Cid {
+        self.content.put(Bytes::from(update_bytes(ROUND.into(), SAMPLES))).await.unwrap()
+    }
+
+    fn body(&self, signer: &PrivateKeySigner, round: u32, cid: Cid, num_samples: u64) -> Value {
+        let typed = Submission {
+            taskId: U256::from(TASK),
+            round,
+            updateCid: B256::from(cid.to_bytes32()),
+            numSamples: num_samples,
+        };
+        let signature = eip712::sign(signer, &typed, &self.state.domain).unwrap();
+        json!({
+            "worker": format!("{:#x}", signer.address()),
+            "update_cid": cid.to_string(),
+            "num_samples": num_samples,
+            "signature": signature.to_string(),
+        })
+    }
+
+    async fn post(&self, round: u32, body: String) -> (StatusCode, Value) {
+        let request = Request::post(format!("/api/v1/tasks/{TASK}/rounds/{round}/submissions"))
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        let response = app(self.state.clone()).oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    async fn submit(&self, body: &Value) -> (StatusCode, Value) {
+        self.post(ROUND, body.to_string()).await
+    }
+}
+
+fn code(answer: &Value) -> &str {
+    answer["error"]["code"].as_str().unwrap_or("<no error code>")
+}
+
+#[tokio::test]
+async fn an_accepted_submission_gets_a_receipt_signed_by_the_coordinator() {
+    let h = harness(Duration::from_secs(60)).await;
+    let cid = h.stored_update().await;
+    let (status, answer) = h.submit(&h.body(&h.worker, ROUND, cid, SAMPLES)).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    let receipt: SubmissionResponse = serde_json::from_value(answer).unwrap();
+    assert_eq!(receipt.sequence, 0, "the first of its round");
+    let typed = SubmissionReceipt {
+        taskId: U256::from(TASK),
+        round: ROUND,
+        worker: h.worker.address(),
+        updateCid: B256::from(cid.to_bytes32()),
+        numSamples: SAMPLES,
+        sequence: 0,
+        receivedAtMs: receipt.received_at_ms as u64,
+    };
+    let signature = eip712::parse_signature(&receipt.receipt_signature).unwrap();
+    assert_eq!(eip712::recover_signer(&typed, &h.state.domain, &signature).unwrap(), h.state.signer.address());
+    let stored = h.state.db.list_submissions(TASK, ROUND).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].receipt_signature.as_deref(), Some(receipt.receipt_signature.as_str()));
+}
+
+#[tokio::test]
+async fn a_bad_signature_is_refused() {
+    let h = harness(Duration::from_secs(60)).await;
+    let cid = h.stored_update().await;
+    let mut body = h.body(&PrivateKeySigner::random(), ROUND, cid, SAMPLES);
+    body["worker"] = json!(format!("{:#x}", h.worker.address()));
+    let (status, answer) = h.submit(&body).await;
+    assert_eq!((status, code(&answer)), (StatusCode::UNAUTHORIZED, "bad_signature"), "{answer}");
+
+    // A valid signature over other numbers does not cover these.
+    let mut body = h.body(&h.worker, ROUND, cid, SAMPLES);
+    body["num_samples"] = json!(SAMPLES * 10);
+    let (status, answer) = h.submit(&body).await;
+    assert_eq!((status, code(&answer)), (StatusCode::UNAUTHORIZED, "bad_signature"), "{answer}");
+    assert!(h.state.db.list_submissions(TASK, ROUND).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_replay_is_refused() {
+    let h = harness(Duration::from_secs(60)).await;
+    let cid = h.stored_update().await;
+    let body = h.body(&h.worker, ROUND, cid, SAMPLES);
+    assert_eq!(h.submit(&body).await.0, StatusCode::CREATED);
+    let (status, answer) = h.submit(&body).await;
+    assert_eq!((status, code(&answer)), (StatusCode::CONFLICT, "replay"), "{answer}");
+    assert_eq!(h.state.db.list_submissions(TASK, ROUND).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_wrong_round_or_task_is_refused() {
+    let h = harness(Duration::from_secs(60)).await;
+    let cid = h.stored_update().await;
+    let (status, answer) = h.post(ROUND + 1, h.body(&h.worker, ROUND + 1, cid, SAMPLES).to_string()).await;
+    assert_eq!((status, code(&answer)), (StatusCode::CONFLICT, "wrong_round"), "{answer}");
+
+    let request = Request::post(format!("/api/v1/tasks/{}/rounds/{ROUND}/submissions", TASK + 1))
+        .header("content-type", "application/json")
+        .body(Body::from(h.body(&h.worker, ROUND, cid, SAMPLES).to_string()))
+        .unwrap();
+    let response = app(h.state.clone()).oneshot(request).await.unwrap();
+    // Signed for task 1, so it does not verify as a submission to task 2.
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_worker_who_has_not_joined_is_refused() {
+    let h = harness(Duration::from_secs(60)).await;
+    let cid = h.stored_update().await;
+    let (status, answer) = h.submit(&h.body(&PrivateKeySigner::random(), ROUND, cid, SAMPLES)).await;
+    assert_eq!((status, code(&answer)), (StatusCode::FORBIDDEN, "not_joined"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_closed_window_is_refused() {
+    let h = harness(Duration::ZERO).await;
+    let cid = h.stored_update().await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let (status, answer) = h.submit(&h.body(&h.worker, ROUND, cid, SAMPLES)).await;
+    assert_eq!((status, code(&answer)), (StatusCode::CONFLICT, "window_closed"), "{answer}");
+}
+
+#[tokio::test]
+async fn an_oversize_body_is_refused() {
+    let h = harness(Duration::from_secs(60)).await;
+    let cid = h.stored_update().await;
+    let mut body = h.body(&h.worker, ROUND, cid, SAMPLES);
+    body["padding"] = json!("x".repeat(h.state.config.max_body_bytes + 1));
+    let (status, answer) = h.post(ROUND, body.to_string()).await;
+    assert_eq!((status, code(&answer)), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_cid_that_cannot_be_fetched_is_refused() {
+    let h = harness(Duration::from_secs(60)).await;
+    let missing = DagBuilder::cid_of(b"never stored");
+    let (status, answer) = h.submit(&h.body(&h.worker, ROUND, missing, SAMPLES)).await;
+    assert_eq!((status, code(&answer)), (StatusCode::UNPROCESSABLE_ENTITY, "update_unavailable"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_malformed_update_is_refused() {
+    let h = harness(Duration::from_secs(60)).await;
+    let garbage = h.content.put(Bytes::from_static(b"not safetensors at all")).await.unwrap();
+    let (status, answer) = h.submit(&h.body(&h.worker, ROUND, garbage, SAMPLES)).await;
+    assert_eq!((status, code(&answer)), (StatusCode::UNPROCESSABLE_ENTITY, "malformed_update"), "{answer}");
+
+    // A well-formed file that claims other samples than the signed submission.
+    let mismatched = h.content.put(Bytes::from(update_bytes(ROUND.into(), SAMPLES + 1))).await.unwrap();
+    let (status, answer) = h.submit(&h.body(&h.worker, ROUND, mismatched, SAMPLES)).await;
+    assert_eq!((status, code(&answer)), (StatusCode::UNPROCESSABLE_ENTITY, "malformed_update"), "{answer}");
+    assert!(h.state.db.list_submissions(TASK, ROUND).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn malformed_json_answers_in_the_error_shape() {
+    let h = harness(Duration::from_secs(60)).await;
+    let (status, answer) = h.post(ROUND, "{not json".into()).await;
+    assert_eq!((status, code(&answer)), (StatusCode::BAD_REQUEST, "bad_request"), "{answer}");
+}
+
+#[tokio::test]
+async fn read_endpoints_serve_the_database() {
+    let h = harness(Duration::from_secs(60)).await;
+    let cid = h.stored_update().await;
+    assert_eq!(h.submit(&h.body(&h.worker, ROUND, cid, SAMPLES)).await.0, StatusCode::CREATED);
+    for (path, check) in [("/health", json!({ "status": "ok" }))] {
+        let response = app(h.state.clone()).oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(serde_json::from_slice::<Value>(&bytes).unwrap(), check);
+    }
+    let get = |path: String| {
+        let state = h.state.clone();
+        async move {
+            let response = app(state).oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+            let status = response.status();
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap())
+        }
+    };
+    let (status, task) = get(format!("/api/v1/tasks/{TASK}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(task["status"], "running");
+    let (_, rounds) = get(format!("/api/v1/tasks/{TASK}/rounds")).await;
+    assert_eq!(rounds.as_array().unwrap().len(), 1);
+    let (_, submissions) = get(format!("/api/v1/tasks/{TASK}/rounds/{ROUND}/submissions")).await;
+    assert_eq!(submissions[0]["update_cid"], cid.to_string());
+    let (status, missing) = get("/api/v1/tasks/99".into()).await;
+    assert_eq!((status, code(&missing)), (StatusCode::NOT_FOUND, "not_found"));
+}

@@ -1,0 +1,81 @@
+//! The indexer against a real anvil: tasks and workers reach the database, and indexing again
+//! changes nothing.
+
+use alloy::primitives::{Address, B256, U256};
+use tessera_chain::{IMarketplace, MarketplaceClient, TestToken, connect, deploy_marketplace, deploy_test_token};
+use tessera_coordinator::indexer::index_once;
+use tessera_db::{Store, TaskStatus, WorkerStatus};
+use tessera_harness::{Anvil, Toolchain};
+
+#[tokio::test]
+async fn tasks_and_workers_reach_the_database_once() {
+    let anvil = Anvil::builder().spawn(&Toolchain::discover().expect("run `make setup` first")).unwrap();
+    let accounts = anvil.accounts();
+    let deployer = connect(anvil.url(), &accounts[0].private_key).unwrap();
+    let requester: Address = accounts[0].address.parse().unwrap();
+    let token = deploy_test_token(&deployer, "Test", "TST").await.unwrap();
+    let marketplace = deploy_marketplace(&deployer, requester).await.unwrap();
+    let minter = TestToken::new(token, &deployer);
+    let client = |i: usize| {
+        let provider = connect(anvil.url(), &accounts[i].private_key).unwrap();
+        MarketplaceClient::new(provider, marketplace, accounts[i].address.parse().unwrap())
+    };
+    for account in &accounts[..4] {
+        minter
+            .mint(account.address.parse().unwrap(), U256::from(10_000))
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+    }
+
+    let owner = client(0);
+    owner.approve(token, U256::from(5_000)).await.unwrap();
+    let (task, _) = owner
+        .create_task(IMarketplace::TaskConfig {
+            rewardToken: token,
+            rewardPool: U256::from(5_000),
+            stakeRequired: U256::from(100),
+            numRounds: 2,
+            maxWorkers: 5,
+            submissionWindow: 60,
+            coordinator: accounts[1].address.parse().unwrap(),
+            modelArchitectureId: B256::with_last_byte(1),
+            initialModelCid: B256::repeat_byte(0x11),
+            validationSetCommitment: B256::repeat_byte(0x22),
+            allowlistRoot: B256::ZERO,
+            slashToRequester: false,
+        })
+        .await
+        .unwrap();
+    for i in [2, 3] {
+        let worker = client(i);
+        worker.approve(token, U256::from(100)).await.unwrap();
+        worker.join(task, vec![]).await.unwrap();
+    }
+    client(3).leave(task).await.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = Store::connect(&format!("sqlite://{}?mode=rwc", dir.path().join("db").display())).await.unwrap();
+    // A small block range per call, so indexing takes several steps.
+    let mut stored = 0;
+    for _ in 0..20 {
+        stored += index_once(&owner, &db, 3).await.unwrap();
+    }
+    // Deploying granted two roles; then one TaskCreated, two WorkerJoined, one WorkerLeft.
+    assert_eq!(stored, 6);
+
+    let row = db.get_task(1).await.unwrap().expect("the task was indexed");
+    assert_eq!((row.status, row.num_rounds, row.reward_pool.0), (TaskStatus::Open, 2, 5_000));
+    assert_eq!(row.coordinator, accounts[1].address.to_lowercase());
+    let workers = db.list_workers(1).await.unwrap();
+    let status_of =
+        |i: usize| workers.iter().find(|w| w.worker == accounts[i].address.to_lowercase()).map(|w| w.status);
+    assert_eq!(status_of(2), Some(WorkerStatus::Active));
+    assert_eq!(status_of(3), Some(WorkerStatus::Exited));
+
+    assert_eq!(index_once(&owner, &db, 100).await.unwrap(), 0, "nothing new to index");
+    assert_eq!(db.list_events(Some(1)).await.unwrap().len(), 4);
+}

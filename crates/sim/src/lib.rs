@@ -1,0 +1,158 @@
+//! A federated-training simulation on MNIST: honest and adversarial workers train LeNet with
+//! `tessera-train`, and `tessera-scoring` aggregates, scores, rewards and flags them round by round.
+//!
+//! [`run`] is the whole program; `main.rs` only parses [`Args`].
+
+mod args;
+mod evaluator;
+mod report;
+mod workers;
+
+pub use args::{Args, PartitionKind, Role, StrategyKind};
+
+use eyre::{Context, Result, bail};
+use std::{fs::File, io::Write, time::Instant};
+use tessera_scoring::{
+    ClipBound, FedAdam, FedAvg, Median, MultiKrum, NormClip, ReputationFedAvg, RoundInput, Scorer, ScoringConfig,
+    Strategy, Submission, TrimmedMean, WorkerId, apply,
+};
+use tessera_train::{ArchitectureId, Dataset, Partitioning, Split};
+
+/// Token base units per whole token.
+const UNIT: u128 = 1_000_000_000_000_000_000;
+
+/// Runs the simulation and prints every round.
+pub fn run(args: &Args) -> Result<()> {
+    let arch = ArchitectureId::Lenet5MnistV1;
+    let roles = roles(args)?;
+    let dir = args.mnist_dir.clone().unwrap_or_else(tessera_harness::mnist_dir);
+    let train = Dataset::mnist(&dir, Split::Train).wrap_err_with(|| format!("MNIST in {}", dir.display()))?;
+    let test = Dataset::mnist(&dir, Split::Test).wrap_err("MNIST test split")?;
+
+    // The requester's validation set is held out of the training split; workers share the rest.
+    let pool_len = train
+        .len()
+        .checked_sub(args.validation_samples)
+        .filter(|&n| n > 0)
+        .ok_or_else(|| eyre::eyre!("--validation-samples {} leaves no training data", args.validation_samples))?;
+    let validation = train.subset(&(pool_len..train.len()).collect::<Vec<_>>())?;
+    let partitioning = match args.partition {
+        PartitionKind::Iid => Partitioning::Iid,
+        PartitionKind::Dirichlet => Partitioning::Dirichlet { alpha: args.alpha, min_samples: 10 },
+    };
+    let shards = partitioning.split(&train.labels()[..pool_len], args.workers, args.seed)?;
+    let shards: Vec<Dataset> = shards
+        .iter()
+        .map(|shard| train.subset(&shard[..shard.len().min(args.samples_per_worker)]))
+        .collect::<Result<_, _>>()?;
+    let ids: Vec<WorkerId> = (0..args.workers).map(|i| WorkerId::new(format!("w{i:02}"))).collect();
+    let mut team = workers::Team::new(arch, &roles, &shards, args)?;
+
+    let mut strategy = strategy(args)?;
+    let mut scorer = Scorer::new(ScoringConfig::default())?;
+    let mut global = arch.init_parameters(args.seed).into_values();
+    let mut validator = evaluator::TorchEvaluator::new(arch, validation)?;
+    let mut tester = evaluator::TorchEvaluator::new(arch, test)?;
+    let mut json = args.json.as_ref().map(File::create).transpose().wrap_err("--json file")?;
+    let mut totals = report::Totals::new(&ids);
+
+    report::header(args, &roles, &shards, &strategy.name());
+    let initial = tester.metrics(&global)?;
+    println!("round 0: test accuracy {:.2}%", 100.0 * initial.accuracy);
+    for round in 1..=args.rounds {
+        let started = Instant::now();
+        let deltas = team.round(round, &global)?;
+        let trained = started.elapsed();
+        let submissions: Vec<Submission<'_>> = ids
+            .iter()
+            .zip(&deltas)
+            .enumerate()
+            .filter_map(|(i, (worker, delta))| {
+                let delta = delta.as_deref()?;
+                Some(Submission {
+                    worker: worker.clone(),
+                    delta,
+                    num_samples: shards[i].len() as u64,
+                    receipt: i as u64,
+                })
+            })
+            .collect();
+        let input = RoundInput {
+            round,
+            global: &global,
+            submissions: &submissions,
+            failures: &[],
+            expected: &[],
+            roster: &ids,
+            reward: u128::from(args.reward_tokens) * UNIT,
+        };
+        let scoring_started = Instant::now();
+        let outcome = scorer.score_round(&input, strategy.as_mut(), Some(&mut validator))?;
+        let scored = scoring_started.elapsed();
+        if let Some(aggregate) = &outcome.aggregate {
+            global = apply(&global, &aggregate.delta);
+        }
+        let test_metrics = tester.metrics(&global)?;
+        report::round(&outcome.result, &roles, &ids, test_metrics, trained, scored);
+        totals.add(&outcome.result);
+        if let Some(file) = json.as_mut() {
+            writeln!(file, "{}", serde_json::to_string(&outcome.result)?)?;
+        }
+    }
+    totals.print(&roles, scorer.state());
+    Ok(())
+}
+
+/// Each worker's role: honest first, then `--adversaries` in order.
+fn roles(args: &Args) -> Result<Vec<Role>> {
+    let Some(honest) = args.workers.checked_sub(args.adversaries.len()) else {
+        bail!("{} adversaries need more than {} workers", args.adversaries.len(), args.workers);
+    };
+    let copies = args.adversaries.iter().any(|r| matches!(r, Role::Copycat | Role::CopycatNoisy));
+    if honest == 0 && copies {
+        bail!("copycats copy worker 0, which must be honest");
+    }
+    Ok(std::iter::repeat_n(Role::Honest, honest).chain(args.adversaries.iter().copied()).collect())
+}
+
+/// The strategy from the options: `NormClip(FedAdam(base))`, each wrapper optional.
+fn strategy(args: &Args) -> Result<Box<dyn Strategy>> {
+    let base: Box<dyn Strategy> = match args.strategy {
+        StrategyKind::Fedavg => Box::new(FedAvg),
+        StrategyKind::Reputation => Box::new(ReputationFedAvg::default()),
+        StrategyKind::Median => Box::new(Median),
+        StrategyKind::TrimmedMean => Box::new(TrimmedMean::new(args.beta)?),
+        StrategyKind::Krum => Box::new(MultiKrum { f: args.krum_f, m: None }),
+    };
+    let base: Box<dyn Strategy> =
+        if args.server_adam > 0.0 { Box::new(FedAdam::new(base, args.server_adam, 0.9, 0.99, 1e-3)?) } else { base };
+    Ok(if args.clip_multiple > 0.0 {
+        Box::new(NormClip::new(base, ClipBound::MedianMultiple(args.clip_multiple))?)
+    } else {
+        base
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn adversaries_take_the_last_workers() {
+        let args = Args::parse_from(["tessera-sim", "--workers", "4", "--adversaries", "sign-flip,copycat"]);
+        assert_eq!(roles(&args).unwrap(), vec![Role::Honest, Role::Honest, Role::SignFlip, Role::Copycat]);
+        let args = Args::parse_from(["tessera-sim", "--workers", "1", "--adversaries", "copycat"]);
+        assert!(roles(&args).is_err());
+        let defaults = Args::parse_from(["tessera-sim"]);
+        assert_eq!(roles(&defaults).unwrap().iter().filter(|r| **r == Role::Honest).count(), 3);
+    }
+
+    #[test]
+    fn wrappers_nest_clip_outside_the_server_optimiser() {
+        let args = Args::parse_from(["tessera-sim", "--strategy", "median", "--server-adam", "0.1"]);
+        assert_eq!(strategy(&args).unwrap().name(), "clip(2xmedian,fedadam(eta=0.1,b1=0.9,b2=0.99,tau=0.001,median))");
+        let args = Args::parse_from(["tessera-sim", "--strategy", "krum", "--clip-multiple", "0"]);
+        assert_eq!(strategy(&args).unwrap().name(), "multi-krum(f=3)");
+    }
+}
