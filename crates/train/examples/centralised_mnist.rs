@@ -1,7 +1,7 @@
 //! Trains LeNet on all 60,000 MNIST training images and reports test accuracy after each epoch.
 //!
-//! cargo run --release -p tessera-train --example centralised_mnist -- --epochs 3 --threads 2
-//! Options (defaults): --epochs 3, --batch 64, --lr 1e-3 (Adam), --lr-decay 1 (the factor applied to the
+//! cargo run --release -p tessera-train --example centralised_mnist -- --epochs 4 --threads 2
+//! Options (defaults): --epochs 4, --batch 64, --lr 1e-3 (Adam), --lr-decay 1 (the factor applied to the
 //! learning rate after each epoch), --seed 0, --threads 2, --cpu (else CUDA if there is a GPU).
 
 use std::{str::FromStr, time::Instant};
@@ -19,7 +19,7 @@ fn main() -> tessera_train::Result<()> {
     let cpu = std::env::args().any(|a| a == "--cpu");
     let (mut lr, decay) = (arg("--lr", 1e-3), arg("--lr-decay", 1.0));
     let config = TrainConfig {
-        epochs: arg("--epochs", 3),
+        epochs: arg("--epochs", 4),
         batch_size: arg("--batch", 64),
         optimizer: Optimizer::adam(lr),
         seed: arg("--seed", 0),
@@ -30,6 +30,7 @@ fn main() -> tessera_train::Result<()> {
     let arch = ArchitectureId::Lenet5MnistV1;
     let mut trainer = Trainer::new(arch, &arch.init_parameters(config.seed), config)?;
     let started = Instant::now();
+    let mut accuracies = Vec::new();
     for epoch in 1..=config.epochs {
         let epoch_started = Instant::now();
         let metrics = trainer.train_epoch(&train, |p| {
@@ -48,8 +49,12 @@ fn main() -> tessera_train::Result<()> {
             epoch_started.elapsed().as_secs_f64() - train_seconds,
             started.elapsed().as_secs_f64()
         );
+        accuracies.push(eval.accuracy);
         lr *= decay;
         trainer.set_learning_rate(lr);
     }
+    let first = accuracies.iter().position(|&a| a >= 0.99).map_or("none".into(), |i| format!("epoch {}", i + 1));
+    let best = accuracies.iter().copied().fold(0.0, f64::max);
+    println!("best test accuracy {:.2}%; first epoch at or above 99.00%: {first}", 100.0 * best);
     Ok(())
 }

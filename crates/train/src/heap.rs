@@ -2,10 +2,10 @@
 //!
 //! A training step allocates and frees tens of MiB of activations and gradients. With glibc's default
 //! settings the heap top is trimmed once more than a few MiB are free, so every step faults the same pages
-//! back in (about 5,000 page faults per LeNet step, a quarter of the step's time on 2 cores). glibc raises its
-//! mmap and trim thresholds when a block it had mmapped is freed (mallopt(3), "dynamic mmap threshold"), so
-//! allocating and freeing one such block of just under its 32 MiB cap keeps up to 64 MiB of freed heap for
-//! reuse. No unsafe code and no effect on other allocators beyond one short-lived allocation.
+//! back in: about 5,000 page faults per LeNet step, and a quarter of the process's time in the kernel. glibc
+//! raises its mmap and trim thresholds when a block it had mmapped is freed (mallopt(3), "dynamic mmap
+//! threshold"), so allocating and freeing one such block of just under its 32 MiB cap keeps up to 64 MiB of
+//! freed heap for reuse. No unsafe code, and no effect on other allocators beyond one short-lived allocation.
 
 use std::sync::Once;
 
