@@ -1,11 +1,17 @@
 //! Where the coordinator finds everything it talks to: defaults, then a TOML file, then
 //! `TESSERA_*` environment variables, each overriding the one before.
 
+use crate::round::StrategySpec;
 use serde::Deserialize;
-use std::{fmt, net::SocketAddr, path::Path, time::Duration};
+use std::{
+    fmt,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 /// The coordinator's settings.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq)]
 pub struct Config {
     /// The chain's JSON-RPC endpoint (`TESSERA_CHAIN_RPC_URL`).
     pub chain_rpc_url: String,
@@ -29,6 +35,19 @@ pub struct Config {
     pub max_update_bytes: u64,
     /// How long fetching a submitted update may take (`TESSERA_FETCH_TIMEOUT_SECS`).
     pub fetch_timeout: Duration,
+    /// Workers that must join before a task's first round starts (`TESSERA_MIN_WORKERS`).
+    pub min_workers: u64,
+    /// The round engine's pause between passes, in milliseconds (`TESSERA_TICK_MS`).
+    pub tick_ms: u64,
+    /// How updates are aggregated (`[strategy]` in the file; `TESSERA_STRATEGY` sets its kind).
+    pub strategy: StrategySpec,
+    /// An MNIST-format folder holding the requester's validation set (`TESSERA_VALIDATION_DIR`); without one,
+    /// rounds have no accuracy and scores no validation signal.
+    pub validation_dir: Option<PathBuf>,
+    /// Which split of that folder: `train` or `test` (`TESSERA_VALIDATION_SPLIT`).
+    pub validation_split: String,
+    /// How many of its first examples (`TESSERA_VALIDATION_SAMPLES`).
+    pub validation_samples: usize,
 }
 
 impl Default for Config {
@@ -45,6 +64,12 @@ impl Default for Config {
             request_timeout: Duration::from_secs(30),
             max_update_bytes: 64 << 20,
             fetch_timeout: Duration::from_secs(20),
+            min_workers: 1,
+            tick_ms: 500,
+            strategy: StrategySpec::default(),
+            validation_dir: None,
+            validation_split: "test".into(),
+            validation_samples: 2000,
         }
     }
 }
@@ -64,6 +89,12 @@ impl fmt::Debug for Config {
             .field("request_timeout", &self.request_timeout)
             .field("max_update_bytes", &self.max_update_bytes)
             .field("fetch_timeout", &self.fetch_timeout)
+            .field("min_workers", &self.min_workers)
+            .field("tick_ms", &self.tick_ms)
+            .field("strategy", &self.strategy)
+            .field("validation_dir", &self.validation_dir)
+            .field("validation_split", &self.validation_split)
+            .field("validation_samples", &self.validation_samples)
             .finish()
     }
 }
@@ -83,6 +114,12 @@ struct Layer {
     request_timeout_secs: Option<u64>,
     max_update_bytes: Option<u64>,
     fetch_timeout_secs: Option<u64>,
+    min_workers: Option<u64>,
+    tick_ms: Option<u64>,
+    strategy: Option<StrategySpec>,
+    validation_dir: Option<PathBuf>,
+    validation_split: Option<String>,
+    validation_samples: Option<usize>,
 }
 
 /// Why the settings could not be read.
@@ -150,6 +187,12 @@ impl Config {
             request_timeout_secs,
             max_update_bytes,
             fetch_timeout_secs,
+            min_workers,
+            tick_ms,
+            strategy,
+            validation_dir,
+            validation_split,
+            validation_samples,
         } = layer;
         self.chain_rpc_url = chain_rpc_url.unwrap_or_else(|| self.chain_rpc_url.clone());
         self.private_key = private_key.or_else(|| self.private_key.take());
@@ -162,6 +205,12 @@ impl Config {
         self.request_timeout = request_timeout_secs.map_or(self.request_timeout, Duration::from_secs);
         self.max_update_bytes = max_update_bytes.unwrap_or(self.max_update_bytes);
         self.fetch_timeout = fetch_timeout_secs.map_or(self.fetch_timeout, Duration::from_secs);
+        self.min_workers = min_workers.unwrap_or(self.min_workers);
+        self.tick_ms = tick_ms.unwrap_or(self.tick_ms);
+        self.strategy = strategy.unwrap_or_else(|| self.strategy.clone());
+        self.validation_dir = validation_dir.or_else(|| self.validation_dir.take());
+        self.validation_split = validation_split.unwrap_or_else(|| self.validation_split.clone());
+        self.validation_samples = validation_samples.unwrap_or(self.validation_samples);
     }
 }
 
@@ -188,6 +237,12 @@ fn env_layer(env: impl Fn(&str) -> Option<String>) -> Result<Layer, ConfigError>
         request_timeout_secs: parsed(&env, "TESSERA_REQUEST_TIMEOUT_SECS")?,
         max_update_bytes: parsed(&env, "TESSERA_MAX_UPDATE_BYTES")?,
         fetch_timeout_secs: parsed(&env, "TESSERA_FETCH_TIMEOUT_SECS")?,
+        min_workers: parsed(&env, "TESSERA_MIN_WORKERS")?,
+        tick_ms: parsed(&env, "TESSERA_TICK_MS")?,
+        strategy: env("TESSERA_STRATEGY").map(|kind| StrategySpec { kind, ..StrategySpec::default() }),
+        validation_dir: env("TESSERA_VALIDATION_DIR").map(PathBuf::from),
+        validation_split: env("TESSERA_VALIDATION_SPLIT"),
+        validation_samples: parsed(&env, "TESSERA_VALIDATION_SAMPLES")?,
     })
 }
 

@@ -8,9 +8,17 @@
 pub mod api;
 pub mod cli;
 mod config;
+pub mod engine;
+pub mod fault;
 pub mod indexer;
+mod live;
+pub mod round;
+pub mod validation;
+pub mod verify;
+pub mod writer;
 
 pub use config::{Config, ConfigError};
+pub use live::{Counters, Live, LiveEvent};
 
 use alloy::{primitives::Address, signers::local::PrivateKeySigner, sol_types::Eip712Domain};
 use std::sync::Arc;
@@ -47,6 +55,8 @@ pub struct AppState {
     pub domain: Arc<Eip712Domain>,
     /// The settings.
     pub config: Arc<Config>,
+    /// Live events and counters.
+    pub live: Live,
 }
 
 /// Unix time in milliseconds.

@@ -105,6 +105,7 @@ async fn harness(deadline_in: Duration) -> Harness {
         signer: Arc::new(coordinator),
         domain: Arc::new(eip712::domain(31337, Address::repeat_byte(9))),
         config: Arc::new(config),
+        live: tessera_coordinator::Live::new(),
     };
     Harness { state, content, worker, _dir: dir }
 }

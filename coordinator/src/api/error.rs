@@ -23,6 +23,9 @@ pub enum ApiError {
     /// Admin actions need the admin bearer token.
     #[error("this action needs the admin token")]
     Unauthorized,
+    /// Admin actions are off: no admin token is configured.
+    #[error("admin actions are off on this coordinator (no admin token is set)")]
+    AdminDisabled,
     /// The worker has not joined the task on-chain.
     #[error("worker {worker} has not joined task {task}")]
     NotJoined {
@@ -70,12 +73,18 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The stable code clients match on.
+    pub fn code(&self) -> &'static str {
+        self.status_and_code().1
+    }
+
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::BadSignature(_) => (StatusCode::UNAUTHORIZED, "bad_signature"),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::AdminDisabled => (StatusCode::FORBIDDEN, "admin_disabled"),
             Self::NotJoined { .. } => (StatusCode::FORBIDDEN, "not_joined"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::WrongRound(_) => (StatusCode::CONFLICT, "wrong_round"),

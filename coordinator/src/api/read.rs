@@ -1,12 +1,33 @@
 use super::{ApiError, ApiJson};
-use crate::AppState;
+use crate::{AppState, round::RewardRecord};
+use alloy::primitives::Address;
 use axum::extract::{Path, State};
+use serde::Serialize;
 use serde_json::{Value, json};
-use tessera_db::{Round, Submission, Task, Worker};
+use std::collections::BTreeMap;
+use tessera_db::{Amount, Claim, Round, RoundPhase, Score, Submission, Task, Worker, WorkerStatus};
 
 pub(super) async fn health(State(state): State<AppState>) -> Result<ApiJson<Value>, ApiError> {
-    state.db.ping().await.map_err(|e| ApiError::Internal(e.into()))?;
+    state.db.ping().await.map_err(internal)?;
     Ok(ApiJson(json!({ "status": "ok" })))
+}
+
+/// What a worker or the dashboard needs to sign and verify: the EIP-712 domain's parts.
+#[derive(Debug, Serialize)]
+pub(super) struct Info {
+    chain_id: u64,
+    marketplace: String,
+    coordinator: String,
+    version: &'static str,
+}
+
+pub(super) async fn info(State(state): State<AppState>) -> ApiJson<Info> {
+    ApiJson(Info {
+        chain_id: state.domain.chain_id.map_or(0, |id| id.to::<u64>()),
+        marketplace: state.domain.verifying_contract.map(|a| format!("{a:#x}")).unwrap_or_default(),
+        coordinator: format!("{:#x}", state.signer.address()),
+        version: env!("CARGO_PKG_VERSION"),
+    })
 }
 
 pub(super) async fn tasks(State(state): State<AppState>) -> Result<ApiJson<Vec<Task>>, ApiError> {
@@ -14,15 +35,37 @@ pub(super) async fn tasks(State(state): State<AppState>) -> Result<ApiJson<Vec<T
 }
 
 pub(super) async fn task(State(state): State<AppState>, Path(task): Path<u64>) -> Result<ApiJson<Task>, ApiError> {
-    let found = state.db.get_task(task).await.map_err(internal)?;
-    Ok(ApiJson(found.ok_or_else(|| ApiError::NotFound(format!("task {task}")))?))
+    Ok(ApiJson(find_task(&state, task).await?))
 }
 
 pub(super) async fn rounds(
     State(state): State<AppState>,
     Path(task): Path<u64>,
 ) -> Result<ApiJson<Vec<Round>>, ApiError> {
+    find_task(&state, task).await?;
     Ok(ApiJson(state.db.list_rounds(task).await.map_err(internal)?))
+}
+
+/// A round with its scores.
+#[derive(Debug, Serialize)]
+pub(super) struct RoundDetail {
+    #[serde(flatten)]
+    round: Round,
+    scores: Vec<Score>,
+}
+
+pub(super) async fn round(
+    State(state): State<AppState>,
+    Path((task, round)): Path<(u64, u32)>,
+) -> Result<ApiJson<RoundDetail>, ApiError> {
+    let found = state
+        .db
+        .get_round(task, round)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| ApiError::NotFound(format!("round {round} of task {task}")))?;
+    let scores = state.db.list_scores(task, round).await.map_err(internal)?;
+    Ok(ApiJson(RoundDetail { round: found, scores }))
 }
 
 pub(super) async fn submissions(
@@ -32,11 +75,143 @@ pub(super) async fn submissions(
     Ok(ApiJson(state.db.list_submissions(task, round).await.map_err(internal)?))
 }
 
+/// A worker's standing in a task.
+#[derive(Debug, Serialize)]
+pub(super) struct WorkerSummary {
+    task_id: u64,
+    worker: String,
+    status: Option<WorkerStatus>,
+    stake: Amount,
+    reputation: Option<f64>,
+    /// Reputation after each scored round, oldest first.
+    reputation_history: Vec<f64>,
+    rewards: Amount,
+    claimed: Amount,
+    slashed: Amount,
+    rounds: Vec<Score>,
+}
+
 pub(super) async fn workers(
     State(state): State<AppState>,
     Path(task): Path<u64>,
-) -> Result<ApiJson<Vec<Worker>>, ApiError> {
-    Ok(ApiJson(state.db.list_workers(task).await.map_err(internal)?))
+) -> Result<ApiJson<Vec<WorkerSummary>>, ApiError> {
+    find_task(&state, task).await?;
+    let joined = state.db.list_workers(task).await.map_err(internal)?;
+    let mut addresses: Vec<String> = joined.iter().map(|w| w.worker.clone()).collect();
+    for reputation in state.db.list_reputations(task).await.map_err(internal)? {
+        if !addresses.contains(&reputation.worker) {
+            addresses.push(reputation.worker);
+        }
+    }
+    let mut out = Vec::with_capacity(addresses.len());
+    for address in addresses {
+        out.push(summary(&state, task, &address).await?);
+    }
+    Ok(ApiJson(out))
+}
+
+pub(super) async fn worker(
+    State(state): State<AppState>,
+    Path((task, worker)): Path<(u64, String)>,
+) -> Result<ApiJson<WorkerSummary>, ApiError> {
+    find_task(&state, task).await?;
+    Ok(ApiJson(summary(&state, task, &address(&worker)?).await?))
+}
+
+async fn summary(state: &AppState, task: u64, worker: &str) -> Result<WorkerSummary, ApiError> {
+    let joined: Option<Worker> = state.db.get_worker(task, worker).await.map_err(internal)?;
+    let claim: Option<Claim> = state.db.get_claim(task, worker).await.map_err(internal)?;
+    let rounds = state.db.worker_scores(task, worker).await.map_err(internal)?;
+    let reputation = state.db.list_reputations(task).await.map_err(internal)?.into_iter().find(|r| r.worker == worker);
+    let history = rounds.iter().filter_map(|s| s.reputation).collect();
+    let sum = |pick: fn(&Score) -> u128| Amount(rounds.iter().map(pick).sum());
+    Ok(WorkerSummary {
+        task_id: task,
+        worker: worker.to_owned(),
+        status: joined.as_ref().map(|w| w.status),
+        stake: joined.map_or(Amount::ZERO, |w| w.stake),
+        reputation: reputation.map(|r| r.reputation),
+        reputation_history: history,
+        rewards: sum(|s| s.reward.0),
+        claimed: claim.map_or(Amount::ZERO, |c| c.cumulative_claimed),
+        slashed: sum(|s| s.slashed.0),
+        rounds,
+    })
+}
+
+/// The Merkle proof a worker claims with, against the latest root on chain.
+#[derive(Debug, Serialize)]
+pub(super) struct Proof {
+    task_id: u64,
+    worker: String,
+    round: u32,
+    cumulative_amount: Amount,
+    proof: Vec<String>,
+    rewards_root: String,
+}
+
+pub(super) async fn proof(
+    State(state): State<AppState>,
+    Path((task, worker)): Path<(u64, String)>,
+) -> Result<ApiJson<Proof>, ApiError> {
+    let worker = address(&worker)?;
+    let rounds = state.db.list_rounds(task).await.map_err(internal)?;
+    let Some(latest) = rounds.iter().rev().find(|r| r.phase == RoundPhase::Finalized) else {
+        return Err(ApiError::NotFound(format!("a finalized round of task {task}")));
+    };
+    // Cumulative earnings up to the latest finalized round: the leaves of the root on chain.
+    let mut totals: BTreeMap<String, u128> = BTreeMap::new();
+    for round in rounds.iter().filter(|r| r.round <= latest.round) {
+        for score in state.db.list_scores(task, round.round).await.map_err(internal)? {
+            if score.reward.0 > 0 {
+                *totals.entry(score.worker).or_default() += score.reward.0;
+            }
+        }
+    }
+    let leaves: Vec<RewardRecord> =
+        totals.into_iter().map(|(worker, total)| RewardRecord { worker, cumulative: total.to_string() }).collect();
+    let tree = crate::round::reward_tree(task, &leaves).map_err(ApiError::Internal)?;
+    let root = format!("{:#x}", tree.root());
+    if latest.rewards_root.as_deref() != Some(root.as_str()) {
+        return Err(ApiError::Internal(eyre::eyre!("task {task} round {}: stored root differs from {root}", latest.round)));
+    }
+    let account: Address = worker.parse().map_err(|_| ApiError::BadRequest(format!("{worker:?} is not an address")))?;
+    let (amount, proof) =
+        tree.claim(account).ok_or_else(|| ApiError::NotFound(format!("rewards of {worker} in task {task}")))?;
+    Ok(ApiJson(Proof {
+        task_id: task,
+        worker,
+        round: latest.round,
+        cumulative_amount: Amount(u128::try_from(amount).map_err(|e| ApiError::Internal(e.into()))?),
+        proof: proof.iter().map(|node| format!("{node:#x}")).collect(),
+        rewards_root: root,
+    }))
+}
+
+/// An account's tasks, with what it earned and claimed in each.
+pub(super) async fn account(
+    State(state): State<AppState>,
+    Path(worker): Path<String>,
+) -> Result<ApiJson<Vec<WorkerSummary>>, ApiError> {
+    let worker = address(&worker)?;
+    let mut out = Vec::new();
+    for task in state.db.list_tasks(None).await.map_err(internal)? {
+        let joined = state.db.get_worker(task.task_id, &worker).await.map_err(internal)?.is_some();
+        if joined || !state.db.worker_scores(task.task_id, &worker).await.map_err(internal)?.is_empty() {
+            out.push(summary(&state, task.task_id, &worker).await?);
+        }
+    }
+    Ok(ApiJson(out))
+}
+
+async fn find_task(state: &AppState, task: u64) -> Result<Task, ApiError> {
+    state.db.get_task(task).await.map_err(internal)?.ok_or_else(|| ApiError::NotFound(format!("task {task}")))
+}
+
+/// A path's address, lowercase 0x-hex as the database keeps it.
+fn address(text: &str) -> Result<String, ApiError> {
+    let parsed: Address = text.parse().map_err(|_| ApiError::BadRequest(format!("{text:?} is not an address")))?;
+    Ok(format!("{parsed:#x}"))
 }
 
 pub(super) fn internal(error: tessera_db::Error) -> ApiError {

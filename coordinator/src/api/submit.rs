@@ -1,7 +1,7 @@
 //! `POST /api/v1/tasks/{task}/rounds/{round}/submissions`: a worker's EIP-712 signed update.
 
 use super::{ApiError, ApiJson, read::internal};
-use crate::{AppState, now_ms};
+use crate::{AppState, LiveEvent, now_ms};
 use alloy::primitives::{Address, B256, U256};
 use axum::{
     extract::{Path, State},
@@ -53,7 +53,27 @@ pub struct SubmissionResponse {
 pub(super) async fn submit(
     State(state): State<AppState>,
     Path((task_id, round)): Path<(u64, u32)>,
-    ApiJson(request): ApiJson<SubmissionRequest>,
+    request: Result<ApiJson<SubmissionRequest>, ApiError>,
+) -> Result<(StatusCode, ApiJson<SubmissionResponse>), ApiError> {
+    let accepted = match request {
+        Ok(ApiJson(request)) => accept(&state, task_id, round, request).await,
+        Err(error) => Err(error),
+    };
+    match &accepted {
+        Ok((_, ApiJson(receipt))) => {
+            state.live.counters.submissions_accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            state.live.publish(LiveEvent::submission(task_id, round, &receipt.worker));
+        }
+        Err(error) => state.live.counters.rejected(error.code()),
+    }
+    accepted
+}
+
+async fn accept(
+    state: &AppState,
+    task_id: u64,
+    round: u32,
+    request: SubmissionRequest,
 ) -> Result<(StatusCode, ApiJson<SubmissionResponse>), ApiError> {
     let worker: Address =
         request.worker.parse().map_err(|_| ApiError::BadRequest(format!("{:?} is not an address", request.worker)))?;
@@ -97,7 +117,7 @@ pub(super) async fn submit(
         return Err(ApiError::Replay(format!("worker {worker_hex} already submitted in round {round}")));
     }
 
-    check_update(&state, &task.model_architecture_id, cid, round, request.num_samples).await?;
+    check_update(state, &task.model_architecture_id, cid, round, request.num_samples).await?;
 
     let digest = eip712::digest(&typed, &state.domain);
     let stored = state

@@ -22,6 +22,8 @@ pub struct NewScore {
     pub slashed: Amount,
     /// Why, when slashed.
     pub slash_reason: Option<String>,
+    /// The worker's reputation after the round, when it has one.
+    pub reputation: Option<f64>,
 }
 
 /// A stored score.
@@ -43,6 +45,8 @@ pub struct Score {
     pub slashed: Amount,
     /// Why, when slashed.
     pub slash_reason: Option<String>,
+    /// The worker's reputation after the round, when it has one.
+    pub reputation: Option<f64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -55,6 +59,7 @@ struct ScoreRow {
     flags: String,
     slashed: String,
     slash_reason: Option<String>,
+    reputation: Option<f64>,
 }
 
 impl TryFrom<ScoreRow> for Score {
@@ -70,14 +75,15 @@ impl TryFrom<ScoreRow> for Score {
             flags: codec::from_json(&row.flags, "scores.flags")?,
             slashed: parse(&row.slashed, "scores.slashed")?,
             slash_reason: row.slash_reason,
+            reputation: row.reputation,
         })
     }
 }
 
-const COLUMNS: &str = "task_id, round, worker, score, reward, flags, slashed, slash_reason";
+const COLUMNS: &str = "task_id, round, worker, score, reward, flags, slashed, slash_reason, reputation";
 
-/// A score's values as bound: worker, score, reward, flags, slashed, slash reason.
-type Bound<'a> = (String, f64, String, String, String, Option<&'a str>);
+/// A score's values as bound: worker, score, reward, flags, slashed, slash reason, reputation.
+type Bound<'a> = (String, f64, String, String, String, Option<&'a str>, Option<f64>);
 
 fn bound(score: &NewScore) -> Result<Bound<'_>> {
     Ok((
@@ -87,6 +93,7 @@ fn bound(score: &NewScore) -> Result<Bound<'_>> {
         codec::to_json(&score.flags, "flags")?,
         score.slashed.to_string(),
         score.slash_reason.as_deref(),
+        score.reputation.map(|r| codec::finite(r, "reputation")).transpose()?,
     ))
 }
 
@@ -96,7 +103,7 @@ impl Store {
     pub async fn replace_scores(&self, task_id: u64, round: u32, scores: &[NewScore]) -> Result<()> {
         let id = int(task_id, "task_id")?;
         let rows = scores.iter().map(bound).collect::<Result<Vec<_>>>()?;
-        let sql = format!("INSERT INTO scores ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
+        let sql = format!("INSERT INTO scores ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
         let written: std::result::Result<(), sqlx::Error> = dispatch!(self, pool => {
             let mut tx = pool.begin_write().await?;
             // Lock the round's row first: on PostgreSQL two replacements would otherwise each delete only the
@@ -117,7 +124,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             let mut written = Ok(());
-            for (worker, score, reward, flags, slashed, reason) in &rows {
+            for (worker, score, reward, flags, slashed, reason, reputation) in &rows {
                 let inserted = sqlx::query(&sql)
                     .bind(id)
                     .bind(i64::from(round))
@@ -127,6 +134,7 @@ impl Store {
                     .bind(flags)
                     .bind(slashed)
                     .bind(reason)
+                    .bind(reputation)
                     .execute(&mut *tx)
                     .await;
                 if let Err(e) = inserted {

@@ -94,6 +94,7 @@ fn score(worker: u64, value: f64) -> NewScore {
         flags: vec![],
         slashed: Amount::ZERO,
         slash_reason: None,
+        reputation: Some(value / 2.0),
     }
 }
 

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 #[command(
     version,
     after_help = "Examples:\n  tessera-sim --rounds 5\n  tessera-sim --strategy median --partition dirichlet --alpha 0.5\n  \
-                  tessera-sim --adversaries sign-flip,copycat --json rounds.jsonl"
+                  tessera-sim --adversaries sign-flip,copycat --json rounds.jsonl\n  \
+                  tessera-sim --adversaries honest --data-weights 1,1,1,2,2,2,4,4,4,4"
 )]
 pub struct Args {
     /// Workers in all; the last ones take the adversarial roles.
@@ -42,6 +43,11 @@ pub struct Args {
     /// Clip updates to this multiple of the round's median norm (0 turns clipping off).
     #[arg(long, default_value_t = 2.0)]
     pub clip_multiple: f64,
+    /// Step the global model with the strategy's aggregate of every update received, ignoring the scorer's
+    /// exclusions (scores, rewards, flags and slashes are still computed and printed): what the strategy alone
+    /// does against the adversaries, e.g. plain FedAvg with `--strategy fedavg --clip-multiple 0`.
+    #[arg(long)]
+    pub aggregate_all: bool,
     /// Server learning rate of a FedAdam server optimiser around the strategy (0 turns it off).
     #[arg(long, default_value_t = 0.0)]
     pub server_adam: f64,
@@ -51,6 +57,11 @@ pub struct Args {
     /// Training samples per worker (taken from its shard), to keep CPU rounds short.
     #[arg(long, default_value_t = 1000)]
     pub samples_per_worker: usize,
+    /// Per-worker multiples of `--samples-per-worker`, comma-separated, one per worker (e.g.
+    /// `1,1,1,2,2,2,4,4,4,4`): worker i trains on up to `samples-per-worker x weight_i` samples of its shard,
+    /// so workers can hold different amounts of data. Empty: every weight is 1.
+    #[arg(long, value_delimiter = ',')]
+    pub data_weights: Vec<f64>,
     /// Samples of the requester's validation set (held out of the training split) used for scoring.
     #[arg(long, default_value_t = 2000)]
     pub validation_samples: usize,

@@ -13,8 +13,8 @@ pub use args::{Args, PartitionKind, Role, StrategyKind};
 use eyre::{Context, Result, bail};
 use std::{fs::File, io::Write, time::Instant};
 use tessera_scoring::{
-    ClipBound, FedAdam, FedAvg, Median, MultiKrum, NormClip, ReputationFedAvg, RoundInput, Scorer, ScoringConfig,
-    Strategy, Submission, TrimmedMean, WorkerId, apply,
+    ClipBound, FedAdam, FedAvg, FitResult, Median, MultiKrum, NormClip, ReputationFedAvg, RoundInput, Scorer,
+    ScoringConfig, Strategy, Submission, TrimmedMean, WorkerId, apply,
 };
 use tessera_train::{ArchitectureId, Dataset, Partitioning, Split};
 
@@ -25,6 +25,10 @@ const UNIT: u128 = 1_000_000_000_000_000_000;
 pub fn run(args: &Args) -> Result<()> {
     let arch = ArchitectureId::Lenet5MnistV1;
     let roles = roles(args)?;
+    if args.aggregate_all && args.server_adam > 0.0 {
+        // The scorer commits its own aggregate to the server optimiser; a second, different step would not match.
+        bail!("--aggregate-all does not combine with --server-adam");
+    }
     let dir = args.mnist_dir.clone().unwrap_or_else(tessera_harness::mnist_dir);
     let train = Dataset::mnist(&dir, Split::Train).wrap_err_with(|| format!("MNIST in {}", dir.display()))?;
     let test = Dataset::mnist(&dir, Split::Test).wrap_err("MNIST test split")?;
@@ -41,9 +45,11 @@ pub fn run(args: &Args) -> Result<()> {
         PartitionKind::Dirichlet => Partitioning::Dirichlet { alpha: args.alpha, min_samples: 10 },
     };
     let shards = partitioning.split(&train.labels()[..pool_len], args.workers, args.seed)?;
+    let caps = sample_caps(args)?;
     let shards: Vec<Dataset> = shards
         .iter()
-        .map(|shard| train.subset(&shard[..shard.len().min(args.samples_per_worker)]))
+        .zip(caps)
+        .map(|(shard, cap)| train.subset(&shard[..shard.len().min(cap)]))
         .collect::<Result<_, _>>()?;
     let ids: Vec<WorkerId> = (0..args.workers).map(|i| WorkerId::new(format!("w{i:02}"))).collect();
     let mut team = workers::Team::new(arch, &roles, &shards, args)?;
@@ -57,6 +63,8 @@ pub fn run(args: &Args) -> Result<()> {
     let mut totals = report::Totals::new(&ids);
 
     report::header(args, &roles, &shards, &strategy.name());
+    let loop_started = Instant::now();
+    let mut times = report::Times::default();
     let initial = tester.metrics(&global)?;
     println!("round 0: test accuracy {:.2}%", 100.0 * initial.accuracy);
     for round in 1..=args.rounds {
@@ -89,18 +97,51 @@ pub fn run(args: &Args) -> Result<()> {
         let scoring_started = Instant::now();
         let outcome = scorer.score_round(&input, strategy.as_mut(), Some(&mut validator))?;
         let scored = scoring_started.elapsed();
-        if let Some(aggregate) = &outcome.aggregate {
+        let step = if args.aggregate_all {
+            let results: Vec<FitResult<'_>> =
+                submissions.iter().map(|s| FitResult::new(&s.worker, s.delta, s.num_samples)).collect();
+            strategy.aggregate(round, &results, &[])?
+        } else {
+            outcome.aggregate
+        };
+        if let Some(aggregate) = &step {
             global = apply(&global, &aggregate.delta);
         }
+        let testing_started = Instant::now();
         let test_metrics = tester.metrics(&global)?;
+        times.add(trained, scored, testing_started.elapsed());
         report::round(&outcome.result, &roles, &ids, test_metrics, trained, scored);
         totals.add(&outcome.result);
         if let Some(file) = json.as_mut() {
             writeln!(file, "{}", serde_json::to_string(&outcome.result)?)?;
         }
     }
+    let looped = loop_started.elapsed();
     totals.print(&roles, scorer.state());
+    let samples: Vec<usize> = shards.iter().map(Dataset::len).collect();
+    totals.print_detection(&roles);
+    totals.print_fairness(&roles, &samples);
+    times.print(looped, validator.usage());
     Ok(())
+}
+
+/// Each worker's sample cap: `--samples-per-worker` times its `--data-weights` entry (1 without weights).
+fn sample_caps(args: &Args) -> Result<Vec<usize>> {
+    if args.data_weights.is_empty() {
+        return Ok(vec![args.samples_per_worker; args.workers]);
+    }
+    if args.data_weights.len() != args.workers {
+        bail!("--data-weights has {} entries for {} workers", args.data_weights.len(), args.workers);
+    }
+    args.data_weights
+        .iter()
+        .map(|&w| {
+            if !(w > 0.0 && w.is_finite()) {
+                bail!("--data-weights must be positive and finite, got {w}");
+            }
+            Ok((args.samples_per_worker as f64 * w).round() as usize)
+        })
+        .collect()
 }
 
 /// Each worker's role: honest first, then `--adversaries` in order.
@@ -146,6 +187,26 @@ mod tests {
         assert!(roles(&args).is_err());
         let defaults = Args::parse_from(["tessera-sim"]);
         assert_eq!(roles(&defaults).unwrap().iter().filter(|r| **r == Role::Honest).count(), 3);
+    }
+
+    #[test]
+    fn data_weights_scale_the_sample_cap() {
+        let args = Args::parse_from(["tessera-sim", "--workers", "3", "--samples-per-worker", "100"]);
+        assert_eq!(sample_caps(&args).unwrap(), [100, 100, 100]);
+        let args = Args::parse_from([
+            "tessera-sim",
+            "--workers",
+            "3",
+            "--samples-per-worker",
+            "100",
+            "--data-weights",
+            "1,2,4",
+        ]);
+        assert_eq!(sample_caps(&args).unwrap(), [100, 200, 400]);
+        let args = Args::parse_from(["tessera-sim", "--workers", "3", "--data-weights", "1,2"]);
+        assert!(sample_caps(&args).is_err());
+        let args = Args::parse_from(["tessera-sim", "--workers", "2", "--data-weights", "1,0"]);
+        assert!(sample_caps(&args).is_err());
     }
 
     #[test]

@@ -13,6 +13,9 @@ pub(crate) fn header(args: &Args, roles: &[Role], shards: &[Dataset], strategy: 
         "{} workers, {} rounds, {:?} partition, strategy {strategy}, seed {}",
         args.workers, args.rounds, args.partition, args.seed
     );
+    if args.aggregate_all {
+        println!("  the global model steps with the aggregate of every update (--aggregate-all), not the scorer's");
+    }
     for (i, (role, shard)) in roles.iter().zip(shards).enumerate() {
         println!("  w{i:02}  {role:<14?} {} samples", shard.len());
     }
@@ -88,16 +91,19 @@ pub(crate) fn round(
     }
 }
 
-/// Rewards and slashes over all rounds.
+/// Rewards, slashes and flags over all rounds.
 pub(crate) struct Totals {
     ids: Vec<WorkerId>,
     rewards: Vec<u128>,
     slashes: Vec<Vec<(u64, Reason, u16)>>,
+    /// The rounds in which each worker was flagged, with the first reason that round.
+    flagged: Vec<Vec<(u64, Reason)>>,
 }
 
 impl Totals {
     pub(crate) fn new(ids: &[WorkerId]) -> Self {
-        Self { ids: ids.to_vec(), rewards: vec![0; ids.len()], slashes: vec![Vec::new(); ids.len()] }
+        let n = ids.len();
+        Self { ids: ids.to_vec(), rewards: vec![0; n], slashes: vec![Vec::new(); n], flagged: vec![Vec::new(); n] }
     }
 
     pub(crate) fn add(&mut self, result: &RoundResult) {
@@ -111,6 +117,64 @@ impl Totals {
                 self.slashes[i].push((result.round, s.reason, s.bps));
             }
         }
+        for f in &result.flags {
+            if let Some(i) = self.ids.iter().position(|id| id == &f.worker)
+                && self.flagged[i].last().is_none_or(|&(round, _)| round != result.round)
+            {
+                self.flagged[i].push((result.round, f.reason));
+            }
+        }
+    }
+
+    /// When each adversary was first flagged, and every round an honest (or intermittent) worker was flagged.
+    /// The last line, `detection: ...`, is for scripts.
+    pub(crate) fn print_detection(&self, roles: &[Role]) {
+        println!("\ndetection (first round each adversary was flagged; honest workers flagged):");
+        let (mut caught, mut adversaries, mut worst, mut false_positives) = (0, 0, 0, 0);
+        for (i, id) in self.ids.iter().enumerate() {
+            let honest = matches!(roles[i], Role::Honest | Role::Intermittent);
+            let first = self.flagged[i].first();
+            if honest {
+                if !self.flagged[i].is_empty() {
+                    false_positives += 1;
+                    let rounds: Vec<String> = self.flagged[i].iter().map(|(r, why)| format!("r{r} {why:?}")).collect();
+                    println!(
+                        "  {:<4} {:<14} FALSE POSITIVE: {}",
+                        id.as_str(),
+                        format!("{:?}", roles[i]),
+                        rounds.join(", ")
+                    );
+                }
+                continue;
+            }
+            adversaries += 1;
+            match first {
+                Some((round, why)) => {
+                    caught += 1;
+                    worst = worst.max(*round);
+                    println!(
+                        "  {:<4} {:<14} first flagged in round {round} ({why:?})",
+                        id.as_str(),
+                        format!("{:?}", roles[i])
+                    );
+                }
+                None => println!("  {:<4} {:<14} never flagged", id.as_str(), format!("{:?}", roles[i])),
+            }
+        }
+        let worst = if caught == adversaries { worst.to_string() } else { "never".into() };
+        println!(
+            "detection: adversaries_flagged={caught}/{adversaries} last_first_flag_round={worst} honest_flagged={false_positives}"
+        );
+    }
+
+    /// The Pearson correlation between the honest workers' total rewards and their sample counts.
+    pub(crate) fn print_fairness(&self, roles: &[Role], samples: &[usize]) {
+        let (rewards, sizes): (Vec<f64>, Vec<f64>) = (0..self.ids.len())
+            .filter(|&i| roles[i] == Role::Honest)
+            .map(|i| (tokens(self.rewards[i]), samples[i] as f64))
+            .unzip();
+        let r = pearson(&rewards, &sizes).map_or("n/a (no spread)".into(), |r| format!("{r:.4}"));
+        println!("fairness: pearson(total reward, samples) over {} honest workers = {r}", rewards.len());
     }
 
     pub(crate) fn print(&self, roles: &[Role], state: &ScorerState) {
@@ -132,5 +196,68 @@ impl Totals {
                 slashes.join(", ")
             );
         }
+    }
+}
+
+/// The Pearson correlation of two equally long series; `None` when either has no spread.
+pub(crate) fn pearson(x: &[f64], y: &[f64]) -> Option<f64> {
+    assert_eq!(x.len(), y.len(), "series of equal length");
+    let n = x.len() as f64;
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (a, b) in x.iter().zip(y) {
+        sxy += (a - mx) * (b - my);
+        sxx += (a - mx) * (a - mx);
+        syy += (b - my) * (b - my);
+    }
+    (sxx > 0.0 && syy > 0.0).then(|| sxy / (sxx * syy).sqrt())
+}
+
+/// Where the loop's wall time went, over all rounds.
+#[derive(Default)]
+pub(crate) struct Times {
+    training: Duration,
+    scoring: Duration,
+    testing: Duration,
+}
+
+impl Times {
+    pub(crate) fn add(&mut self, training: Duration, scoring: Duration, testing: Duration) {
+        self.training += training;
+        self.scoring += scoring;
+        self.testing += testing;
+    }
+
+    /// `looped` is the whole loop, from the initial test evaluation to the end of the last round; `validation`
+    /// the scorer's validation-set evaluations (count, wall time), which are part of scoring.
+    pub(crate) fn print(&self, looped: Duration, validation: (usize, Duration)) {
+        let rest = looped.saturating_sub(self.training + self.scoring + self.testing);
+        println!(
+            "wall time: loop {:.1} s = training {:.1} s + scoring {:.1} s + test evaluation {:.1} s + other {:.1} s",
+            looped.as_secs_f64(),
+            self.training.as_secs_f64(),
+            self.scoring.as_secs_f64(),
+            self.testing.as_secs_f64(),
+            rest.as_secs_f64()
+        );
+        let (calls, spent) = validation;
+        println!(
+            "  scoring: {calls} validation-set evaluations took {:.1} s, everything else {:.1} s",
+            spent.as_secs_f64(),
+            self.scoring.saturating_sub(spent).as_secs_f64()
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pearson;
+
+    #[test]
+    fn pearson_of_lines_and_constants() {
+        let x = [1.0, 2.0, 4.0];
+        assert!((pearson(&x, &[3.0, 5.0, 9.0]).unwrap() - 1.0).abs() < 1e-12);
+        assert!((pearson(&x, &[-1.0, -2.0, -4.0]).unwrap() + 1.0).abs() < 1e-12);
+        assert_eq!(pearson(&x, &[2.0, 2.0, 2.0]), None);
     }
 }

@@ -1,0 +1,56 @@
+//! Server-sent events, Prometheus metrics and the OpenAPI document.
+
+use super::{ApiError, read::internal};
+use crate::AppState;
+use axum::{
+    extract::State,
+    http::header,
+    response::{
+        IntoResponse,
+        sse::{Event, KeepAlive, Sse},
+    },
+};
+use futures_util::Stream;
+use std::{convert::Infallible, time::Duration};
+use tessera_db::TaskStatus;
+use tokio::sync::broadcast::error::RecvError;
+
+/// The OpenAPI 3.1 description of this API.
+pub const OPENAPI: &str = include_str!("../../openapi.json");
+
+pub(super) async fn events(State(state): State<AppState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let receiver = state.live.subscribe();
+    let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        loop {
+            match receiver.recv().await {
+                Ok(event) => {
+                    let data = serde_json::to_string(&event).unwrap_or_default();
+                    return Some((Ok(Event::default().event(event.kind).data(data)), receiver));
+                }
+                // A slow reader missed some: tell it to reload rather than drop it.
+                Err(RecvError::Lagged(missed)) => {
+                    let event = Event::default().event("lagged").data(missed.to_string());
+                    return Some((Ok(event), receiver));
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+pub(super) async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let tasks = state.db.list_tasks(None).await.map_err(internal)?;
+    let running = tasks.iter().filter(|t| t.status == TaskStatus::Running).count() as f64;
+    let in_flight = state.db.list_in_flight().await.map_err(internal)?.len() as f64;
+    let text = state.live.render(&[
+        ("tessera_tasks", "Tasks known to this coordinator.", tasks.len() as f64),
+        ("tessera_tasks_running", "Tasks with rounds under way.", running),
+        ("tessera_chain_txs_in_flight", "Outbox transactions sent and not yet mined.", in_flight),
+    ]);
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text))
+}
+
+pub(super) async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}

@@ -1,0 +1,345 @@
+//! One round's computation and its public record, shared by the engine (which runs it) and `verify`
+//! (which runs it again from the record and the chain): same inputs, same bits.
+
+use alloy::primitives::{Address, U256};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use tessera_chain::RewardTree;
+use tessera_scoring::{
+    ClipBound, Evaluator, Failure, FedAvg, Median, MultiKrum, NormClip, Reason, ReputationFedAvg, RoundInput,
+    RoundResult, Scorer, ScorerState, ScoringConfig, Strategy, Submission, TrimmedMean, WorkerId, apply,
+};
+use tessera_train::{ArchitectureId, FileKind, Header, Parameters, WeightsFile, WireDtype};
+
+/// The manifest format this coordinator writes.
+pub const MANIFEST_FORMAT: &str = "tessera-manifest-v1";
+
+/// How updates are aggregated: a robust base strategy, optionally inside norm clipping.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StrategySpec {
+    /// `fedavg`, `reputation`, `median`, `trimmed-mean` or `krum`.
+    pub kind: String,
+    /// Trimmed mean's fraction cut from each end.
+    #[serde(default = "default_beta")]
+    pub beta: f64,
+    /// Multi-Krum's tolerated Byzantine workers.
+    #[serde(default = "default_krum_f")]
+    pub krum_f: usize,
+    /// Clip updates to this multiple of the round's median norm; 0 turns clipping off.
+    #[serde(default = "default_clip_multiple")]
+    pub clip_multiple: f64,
+}
+
+fn default_beta() -> f64 {
+    0.2
+}
+
+fn default_krum_f() -> usize {
+    2
+}
+
+fn default_clip_multiple() -> f64 {
+    2.0
+}
+
+impl Default for StrategySpec {
+    /// The trimmed mean inside 2x-median norm clipping: it held every adversary of the simulation off.
+    fn default() -> Self {
+        Self {
+            kind: "trimmed-mean".into(),
+            beta: default_beta(),
+            krum_f: default_krum_f(),
+            clip_multiple: default_clip_multiple(),
+        }
+    }
+}
+
+impl StrategySpec {
+    /// The strategy it names.
+    pub fn build(&self) -> eyre::Result<Box<dyn Strategy>> {
+        let base: Box<dyn Strategy> = match self.kind.as_str() {
+            "fedavg" => Box::new(FedAvg),
+            "reputation" => Box::new(ReputationFedAvg::default()),
+            "median" => Box::new(Median),
+            "trimmed-mean" => Box::new(TrimmedMean::new(self.beta)?),
+            "krum" => Box::new(MultiKrum { f: self.krum_f, m: None }),
+            other => eyre::bail!("unknown strategy {other:?} (fedavg, reputation, median, trimmed-mean, krum)"),
+        };
+        Ok(if self.clip_multiple > 0.0 {
+            Box::new(NormClip::new(base, ClipBound::MedianMultiple(self.clip_multiple))?)
+        } else {
+            base
+        })
+    }
+}
+
+/// One accepted submission, as the manifest records it: enough for anyone to check the signature and
+/// fetch the update.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmissionRecord {
+    /// The worker, lowercase 0x-hex.
+    pub worker: String,
+    /// The update's CID.
+    pub update_cid: String,
+    /// The samples the worker signed for.
+    pub num_samples: u64,
+    /// Its place in the round's receipt order.
+    pub sequence: u64,
+    /// When the coordinator accepted it, unix milliseconds.
+    pub received_at_ms: i64,
+    /// The worker's EIP-712 signature.
+    pub signature: String,
+    /// The coordinator's signed receipt.
+    pub receipt_signature: Option<String>,
+}
+
+/// A slash as `finalizeRound` takes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlashRecord {
+    /// The worker.
+    pub worker: String,
+    /// Tokens, base units, decimal.
+    pub amount: String,
+    /// The scorer's reason.
+    pub reason: Reason,
+}
+
+/// A worker's cumulative earnings in the task after this round: a leaf of the rewards tree.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RewardRecord {
+    /// The worker.
+    pub worker: String,
+    /// Cumulative earnings, base units, decimal.
+    pub cumulative: String,
+}
+
+/// Everything about a finalized round, published to IPFS and committed on chain by its CID.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// [`MANIFEST_FORMAT`].
+    pub format: String,
+    /// The chain.
+    pub chain_id: u64,
+    /// The marketplace contract.
+    pub marketplace: String,
+    /// The coordinator that signed the receipts.
+    pub coordinator: String,
+    /// The task.
+    pub task_id: u64,
+    /// The round.
+    pub round: u32,
+    /// The model architecture's name.
+    pub architecture: String,
+    /// The checkpoint the round trained from.
+    pub global_model_cid: String,
+    /// The aggregated checkpoint.
+    pub new_model_cid: String,
+    /// How updates were aggregated.
+    pub strategy: StrategySpec,
+    /// The scorer's settings.
+    pub scoring: ScoringConfig,
+    /// The round's reward, base units, decimal.
+    pub round_reward: String,
+    /// Active workers when the round was scored.
+    pub roster: Vec<String>,
+    /// Accepted submissions, in receipt order.
+    pub submissions: Vec<SubmissionRecord>,
+    /// Submissions whose update could not be used, with why.
+    pub failures: Vec<Failure>,
+    /// The scorer's carried state before this round.
+    pub scorer_state_before: ScorerState,
+    /// The scorer's carried state after it.
+    pub scorer_state_after: ScorerState,
+    /// Scores, rewards, flags with evidence.
+    pub result: RoundResult,
+    /// Slashes sent to `finalizeRound`.
+    pub slashes: Vec<SlashRecord>,
+    /// The rewards tree's leaves.
+    pub rewards: Vec<RewardRecord>,
+    /// The rewards root, 0x-hex.
+    pub rewards_root: String,
+    /// The sum of the leaves, base units, decimal.
+    pub cumulative_rewards_total: String,
+}
+
+/// What a round computes from its inputs.
+pub struct RoundComputation {
+    /// The scorer's verdict.
+    pub result: RoundResult,
+    /// The scorer's state after the round.
+    pub state_after: ScorerState,
+    /// The encoded new checkpoint.
+    pub checkpoint: Vec<u8>,
+}
+
+/// A fetched update with the submission it came with.
+pub struct FetchedUpdate {
+    /// The submission.
+    pub record: SubmissionRecord,
+    /// `local - global`.
+    pub delta: Vec<f32>,
+}
+
+/// The inputs of [`compute`].
+pub struct ComputeInput<'a> {
+    /// The model.
+    pub architecture: ArchitectureId,
+    /// The round.
+    pub round: u32,
+    /// The checkpoint trained from, and its CID.
+    pub global: &'a [f32],
+    /// The global checkpoint's CID, the new checkpoint's parent.
+    pub global_cid: &'a str,
+    /// Usable updates.
+    pub updates: &'a [FetchedUpdate],
+    /// Unusable ones.
+    pub failures: &'a [Failure],
+    /// Active workers.
+    pub roster: &'a [String],
+    /// The round's reward.
+    pub reward: u128,
+    /// The strategy.
+    pub strategy: &'a StrategySpec,
+    /// The scorer's settings.
+    pub scoring: &'a ScoringConfig,
+    /// The state carried from the last round.
+    pub state_before: &'a ScorerState,
+}
+
+/// Scores and aggregates a round, and encodes the new checkpoint.
+pub fn compute(input: &ComputeInput<'_>, evaluator: Option<&mut (dyn Evaluator + '_)>) -> eyre::Result<RoundComputation> {
+    let mut scorer = Scorer::with_state(input.scoring.clone(), input.state_before.clone())?;
+    let mut strategy = input.strategy.build()?;
+    let submissions: Vec<Submission<'_>> = input
+        .updates
+        .iter()
+        .map(|update| Submission {
+            worker: WorkerId::new(update.record.worker.clone()),
+            delta: &update.delta,
+            num_samples: update.record.num_samples,
+            receipt: update.record.sequence,
+        })
+        .collect();
+    let roster: Vec<WorkerId> = input.roster.iter().map(|w| WorkerId::new(w.clone())).collect();
+    let scoring_input = RoundInput {
+        round: u64::from(input.round),
+        global: input.global,
+        submissions: &submissions,
+        failures: input.failures,
+        expected: &[],
+        roster: &roster,
+        reward: input.reward,
+    };
+    let outcome = scorer.score_round(&scoring_input, strategy.as_mut(), evaluator)?;
+    let new_global = match &outcome.aggregate {
+        Some(aggregate) => apply(input.global, &aggregate.delta),
+        None => input.global.to_vec(),
+    };
+    let num_samples = input.updates.iter().map(|u| u.record.num_samples).sum();
+    let file = WeightsFile {
+        header: Header {
+            architecture: input.architecture,
+            kind: FileKind::Checkpoint,
+            round: u64::from(input.round),
+            parent_cid: input.global_cid.to_owned(),
+            num_samples,
+            dtype: WireDtype::F32,
+        },
+        parameters: Parameters::for_architecture(input.architecture, new_global)?,
+    };
+    Ok(RoundComputation { result: outcome.result, state_after: scorer.state().clone(), checkpoint: file.encode()? })
+}
+
+/// The reward of round `round` of `num_rounds` out of `pool`: equal parts, the remainder in the last round.
+pub fn round_reward(pool: u128, num_rounds: u32, round: u32) -> u128 {
+    let rounds = u128::from(num_rounds.max(1));
+    let share = pool / rounds;
+    if round >= num_rounds { share + pool % rounds } else { share }
+}
+
+/// Cumulative earnings after a round: the last round's leaves plus this round's rewards.
+pub fn cumulative_rewards(previous: &[RewardRecord], result: &RoundResult) -> eyre::Result<Vec<RewardRecord>> {
+    let mut totals: BTreeMap<String, u128> = BTreeMap::new();
+    for record in previous {
+        totals.insert(record.worker.clone(), record.cumulative.parse()?);
+    }
+    for outcome in &result.workers {
+        if outcome.reward > 0 {
+            let total = totals.entry(outcome.worker.as_str().to_owned()).or_default();
+            *total = total.checked_add(outcome.reward).ok_or_else(|| eyre::eyre!("reward overflow"))?;
+        }
+    }
+    Ok(totals.into_iter().map(|(worker, cumulative)| RewardRecord { worker, cumulative: cumulative.to_string() }).collect())
+}
+
+/// The rewards tree over the leaves.
+pub fn reward_tree(task_id: u64, rewards: &[RewardRecord]) -> eyre::Result<RewardTree> {
+    let entries = rewards
+        .iter()
+        .map(|r| Ok((r.worker.parse::<Address>()?, r.cumulative.parse::<U256>()?)))
+        .collect::<eyre::Result<Vec<_>>>()?;
+    Ok(RewardTree::new(U256::from(task_id), entries)?)
+}
+
+/// The contract's slash reason code.
+pub fn slash_reason_code(reason: Reason) -> u8 {
+    match reason {
+        Reason::FreeRider => 0,
+        Reason::Poisoning => 1,
+        Reason::Copy => 2,
+        Reason::NoShow => 3,
+    }
+}
+
+/// Slashes in tokens: each worker's basis points of its remaining stake, for workers still staked.
+pub fn slashes_in_tokens(result: &RoundResult, stakes: &BTreeMap<String, u128>) -> Vec<SlashRecord> {
+    result
+        .slashes
+        .iter()
+        .filter_map(|slash| {
+            let stake = *stakes.get(slash.worker.as_str())?;
+            let amount = stake / 10_000 * u128::from(slash.bps) + stake % 10_000 * u128::from(slash.bps) / 10_000;
+            (amount > 0).then(|| SlashRecord {
+                worker: slash.worker.as_str().to_owned(),
+                amount: amount.to_string(),
+                reason: slash.reason,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_rewards_add_up_to_the_pool() {
+        for (pool, rounds) in [(1000u128, 3u32), (7, 5), (10u128.pow(21) + 1, 10)] {
+            let total: u128 = (1..=rounds).map(|r| round_reward(pool, rounds, r)).sum();
+            assert_eq!(total, pool);
+        }
+    }
+
+    #[test]
+    fn slashes_take_basis_points_of_the_remaining_stake() {
+        let result = RoundResult {
+            round: 1,
+            strategy: "fedavg".into(),
+            reward: 0,
+            unallocated: 0,
+            aggregate_sha256: None,
+            metrics: None,
+            workers: vec![],
+            flags: vec![],
+            slashes: vec![
+                tessera_scoring::Slash { worker: WorkerId::new("0xaa"), reason: Reason::FreeRider, bps: 5000 },
+                tessera_scoring::Slash { worker: WorkerId::new("0xbb"), reason: Reason::Copy, bps: 10_000 },
+                tessera_scoring::Slash { worker: WorkerId::new("0xcc"), reason: Reason::Copy, bps: 10_000 },
+            ],
+        };
+        let stakes = BTreeMap::from([("0xaa".to_owned(), 10_001u128), ("0xbb".to_owned(), 0)]);
+        let slashes = slashes_in_tokens(&result, &stakes);
+        assert_eq!(slashes, vec![SlashRecord { worker: "0xaa".into(), amount: "5000".into(), reason: Reason::FreeRider }]);
+    }
+}

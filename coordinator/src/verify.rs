@@ -1,0 +1,184 @@
+//! `verify`: anyone holding the validation set can recompute a finalized round from what is public (the
+//! manifest and updates on IPFS, the roots on chain) and check the coordinator's arithmetic.
+
+use crate::{
+    engine::{architecture_of, fetch_checkpoint, fetch_updates, load_manifest},
+    round::{self, ComputeInput, Manifest},
+    validation::Validator,
+};
+use alloy::primitives::{Address, B256, U256};
+use tessera_chain::{MarketplaceClient, eip712};
+use tessera_storage::{Cid, ContentStore, DagBuilder};
+
+/// What `verify` found.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// One line per check.
+    pub lines: Vec<String>,
+    /// Rounds checked.
+    pub rounds: u32,
+    /// Checks that failed.
+    pub mismatches: u32,
+}
+
+impl Report {
+    fn check(&mut self, round: u32, what: &str, ok: bool, detail: impl FnOnce() -> String) {
+        if ok {
+            self.lines.push(format!("round {round}: {what}: ok"));
+        } else {
+            self.mismatches += 1;
+            self.lines.push(format!("round {round}: {what}: MISMATCH ({})", detail()));
+        }
+    }
+}
+
+/// Verifies every finalized round of `task_id`, or only `only`.
+pub async fn verify_task(
+    chain: &MarketplaceClient,
+    chain_id: u64,
+    content: &dyn ContentStore,
+    mut validator: Option<&mut Validator>,
+    task_id: u64,
+    only: Option<u32>,
+) -> eyre::Result<Report> {
+    let task = chain.task(U256::from(task_id)).await?;
+    let arch = architecture_of(&format!("{:#x}", task.modelArchitectureId))?;
+    if validator.as_ref().is_some_and(|v| v.architecture() != arch) {
+        validator = None;
+    }
+    let mut report = Report::default();
+    let mut previous: Option<Manifest> = None;
+    for r in 1..=task.currentRound {
+        let on_chain = chain.round(U256::from(task_id), r).await?;
+        if on_chain.finalizedAt.to::<u64>() == 0 {
+            break;
+        }
+        let manifest = load_manifest(content, &cid_text(on_chain.manifestCid)?).await?;
+        if only.is_none_or(|round| round == r) {
+            verify_round(chain, chain_id, content, validator.as_deref_mut(), &mut report, &manifest, previous.as_ref(), &on_chain)
+                .await?;
+            report.rounds += 1;
+        }
+        previous = Some(manifest);
+    }
+    Ok(report)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn verify_round(
+    chain: &MarketplaceClient,
+    chain_id: u64,
+    content: &dyn ContentStore,
+    validator: Option<&mut Validator>,
+    report: &mut Report,
+    manifest: &Manifest,
+    previous: Option<&Manifest>,
+    on_chain: &tessera_chain::IMarketplace::Round,
+) -> eyre::Result<()> {
+    let r = manifest.round;
+    let task_id = manifest.task_id;
+    let arch = tessera_train::ArchitectureId::ALL
+        .into_iter()
+        .find(|a| a.name() == manifest.architecture)
+        .ok_or_else(|| eyre::eyre!("manifest names unknown architecture {:?}", manifest.architecture))?;
+    report.check(r, "manifest names this chain, marketplace and round", {
+        manifest.chain_id == chain_id
+            && manifest.marketplace.parse::<Address>().ok() == Some(chain.address())
+            && manifest.round == r
+    }, || format!("chain {} marketplace {} round {}", manifest.chain_id, manifest.marketplace, manifest.round));
+    report.check(r, "global model is the one on chain", cid_text(on_chain.globalModelCid)? == manifest.global_model_cid, || {
+        manifest.global_model_cid.clone()
+    });
+    let (state_before, previous_rewards) = match previous {
+        Some(p) => (p.scorer_state_after.clone(), p.rewards.clone()),
+        None => Default::default(),
+    };
+    report.check(r, "scorer state carries over from the last round", state_before == manifest.scorer_state_before, || {
+        "the manifest starts from another state".into()
+    });
+
+    let domain = eip712::domain(chain_id, chain.address());
+    let bad: Vec<&str> = manifest
+        .submissions
+        .iter()
+        .filter(|s| !signature_ok(s, task_id, r, &domain))
+        .map(|s| s.worker.as_str())
+        .collect();
+    report.check(r, "every submission is signed by its worker", bad.is_empty(), || bad.join(", "));
+
+    let global = fetch_checkpoint(content, arch, &manifest.global_model_cid).await?;
+    let (updates, failures) = fetch_updates(content, arch, r, &manifest.submissions).await;
+    let reward: u128 = manifest.round_reward.parse()?;
+    let input = ComputeInput {
+        architecture: arch,
+        round: r,
+        global: &global,
+        global_cid: &manifest.global_model_cid,
+        updates: &updates,
+        failures: &failures,
+        roster: &manifest.roster,
+        reward,
+        strategy: &manifest.strategy,
+        scoring: &manifest.scoring,
+        state_before: &state_before,
+    };
+    let computed = round::compute(&input, validator.map(|v| v as &mut dyn tessera_scoring::Evaluator))?;
+    report.check(r, "scores, rewards, flags and slashes recompute", computed.result == manifest.result, || {
+        "the recomputed round result differs from the manifest".into()
+    });
+    report.check(r, "scorer state after the round recomputes", computed.state_after == manifest.scorer_state_after, || {
+        "differs".into()
+    });
+    let model_cid = DagBuilder::cid_of(&computed.checkpoint);
+    report.check(r, "aggregate recomputes to the checkpoint on chain", B256::from(model_cid.to_bytes32()) == on_chain.newModelCid, || {
+        format!("recomputed {model_cid}, chain has {}", cid_text(on_chain.newModelCid).unwrap_or_default())
+    });
+    let rewards = round::cumulative_rewards(&previous_rewards, &computed.result)?;
+    let tree = round::reward_tree(task_id, &rewards)?;
+    report.check(r, "rewards root recomputes to the one on chain", tree.root() == on_chain.rewardsRoot, || {
+        format!("recomputed {:#x}, chain has {:#x}", tree.root(), on_chain.rewardsRoot)
+    });
+    report.check(
+        r,
+        "cumulative rewards total matches the chain",
+        tree.total() == U256::from(on_chain.cumulativeRewardsTotal),
+        || format!("recomputed {}, chain has {}", tree.total(), on_chain.cumulativeRewardsTotal),
+    );
+    let slashed: Vec<(&str, tessera_scoring::Reason)> =
+        manifest.slashes.iter().map(|s| (s.worker.as_str(), s.reason)).collect();
+    let decided: Vec<(&str, tessera_scoring::Reason)> = computed
+        .result
+        .slashes
+        .iter()
+        .filter(|s| slashed.iter().any(|(w, _)| *w == s.worker.as_str()))
+        .map(|s| (s.worker.as_str(), s.reason))
+        .collect();
+    report.check(r, "slashes follow the scorer's decisions", slashed == decided, || format!("{slashed:?} vs {decided:?}"));
+    Ok(())
+}
+
+fn signature_ok(
+    record: &round::SubmissionRecord,
+    task_id: u64,
+    round: u32,
+    domain: &alloy::sol_types::Eip712Domain,
+) -> bool {
+    let (Ok(cid), Ok(signature), Ok(worker)) = (
+        record.update_cid.parse::<Cid>(),
+        eip712::parse_signature(&record.signature),
+        record.worker.parse::<Address>(),
+    ) else {
+        return false;
+    };
+    let typed = eip712::Submission {
+        taskId: U256::from(task_id),
+        round,
+        updateCid: B256::from(cid.to_bytes32()),
+        numSamples: record.num_samples,
+    };
+    eip712::recover_signer(&typed, domain, &signature).is_ok_and(|signer| signer == worker)
+}
+
+fn cid_text(word: B256) -> eyre::Result<String> {
+    Cid::from_bytes32(word.0).map(|c| c.to_string()).ok_or_else(|| eyre::eyre!("{word:#x} is not a CID digest"))
+}

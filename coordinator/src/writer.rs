@@ -1,0 +1,217 @@
+//! The chain writer: drains the transaction outbox in order, one nonce per transaction.
+//!
+//! A transaction is signed here, its nonce and hash are recorded, and only then is it broadcast; so after a
+//! crash every hash that may be on the network is in the database. Reconciling a sent transaction looks up its
+//! receipt; one that is unknown to the node is re-signed with the same nonce and sent again, one that waits too
+//! long is re-sent with higher fees, and one whose nonce went to another transaction is marked replaced (the
+//! engine then checks the chain's state). A nonce is never given to two intents, so nothing is sent twice.
+
+use crate::fault;
+use alloy::{
+    eips::eip2718::Encodable2718,
+    network::{Ethereum, EthereumWallet, NetworkWallet, TransactionBuilder},
+    primitives::{Address, Bytes, TxHash},
+    providers::{DynProvider, Provider},
+    rpc::types::TransactionRequest,
+    transports::RpcError,
+};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use tessera_db::{ChainTx, NewChainTx, Store};
+
+/// A contract call, as the outbox stores it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Call {
+    /// The contract.
+    pub to: Address,
+    /// The ABI-encoded call.
+    pub data: Bytes,
+}
+
+impl Call {
+    /// An outbox row for this call.
+    pub fn into_outbox(self, key: String, kind: &str, task_id: u64, round: u32) -> eyre::Result<NewChainTx> {
+        Ok(NewChainTx {
+            idempotency_key: key,
+            kind: kind.to_owned(),
+            task_id: Some(task_id),
+            round: Some(round),
+            payload: serde_json::to_value(self)?,
+        })
+    }
+}
+
+/// Signs and sends the outbox's transactions from one account.
+#[derive(Clone, Debug)]
+pub struct ChainWriter {
+    db: Store,
+    provider: DynProvider,
+    wallet: EthereumWallet,
+    account: Address,
+    chain_id: u64,
+    resend_after: Duration,
+}
+
+impl ChainWriter {
+    /// A writer for `account`, whose key is in `wallet`.
+    pub fn new(db: Store, provider: DynProvider, wallet: EthereumWallet, account: Address, chain_id: u64) -> Self {
+        Self { db, provider, wallet, account, chain_id, resend_after: Duration::from_secs(60) }
+    }
+
+    /// How long a sent transaction may wait before it is re-sent with higher fees.
+    pub fn with_resend_after(mut self, resend_after: Duration) -> Self {
+        self.resend_after = resend_after;
+        self
+    }
+
+    /// Reconciles every sent transaction, then sends every pending one; returns how many were sent.
+    pub async fn drive(&self) -> eyre::Result<u32> {
+        for tx in self.db.list_in_flight().await? {
+            self.reconcile(&tx).await?;
+        }
+        let mut sent = 0;
+        while let Some(tx) = self.db.next_unsent().await? {
+            if !self.send_new(&tx).await? {
+                break;
+            }
+            sent += 1;
+        }
+        Ok(sent)
+    }
+
+    /// Signs a pending transaction with the next nonce and broadcasts it. `Ok(false)` when it could not be
+    /// sent now (a transient error, recorded on the row).
+    async fn send_new(&self, tx: &ChainTx) -> eyre::Result<bool> {
+        let call: Call = serde_json::from_value(tx.payload.clone())?;
+        let request = TransactionRequest::default().with_from(self.account).with_to(call.to).with_input(call.data);
+        let gas = match self.provider.estimate_gas(request.clone()).await {
+            Ok(gas) => gas,
+            Err(RpcError::ErrorResp(payload)) => {
+                // The node ran the call and it reverts: sending it would only burn gas.
+                self.db.mark_failed(tx.id, &format!("the call reverts: {payload}")).await?;
+                tracing::warn!(id = tx.id, kind = %tx.kind, error = %payload, "outbox transaction reverts; not sent");
+                return Ok(true);
+            }
+            Err(error) => return self.transient(tx, error).await,
+        };
+        let nonce = match self.next_nonce().await {
+            Ok(nonce) => nonce,
+            Err(error) => return self.transient(tx, error).await,
+        };
+        let (hash, raw) = match self.sign(request, nonce, gas, 0).await {
+            Ok(signed) => signed,
+            Err(error) => return self.transient(tx, error).await,
+        };
+        if !self.db.mark_sent(tx.id, nonce, &format!("{hash:#x}")).await? {
+            return Ok(true);
+        }
+        self.broadcast(tx, hash, &raw).await;
+        Ok(true)
+    }
+
+    /// Brings a sent transaction's row up to date with the chain.
+    async fn reconcile(&self, tx: &ChainTx) -> eyre::Result<()> {
+        let (Some(hash), Some(nonce)) = (tx.tx_hash.as_deref(), tx.nonce) else {
+            return Ok(());
+        };
+        let hash: TxHash = hash.parse()?;
+        if self.settle(tx, hash).await? {
+            return Ok(());
+        }
+        let mined_nonce = self.provider.get_transaction_count(self.account).latest().await?;
+        if mined_nonce > nonce {
+            // Mined between the two look-ups, or its nonce went to another signing of it (a fee bump whose
+            // predecessor won): look once more, then give it up to the engine's chain check.
+            if !self.settle(tx, hash).await? {
+                self.db.mark_replaced(tx.id, &format!("nonce {nonce} was used by another transaction")).await?;
+            }
+            return Ok(());
+        }
+        let known = self.provider.get_transaction_by_hash(hash).await?.is_some();
+        let waited = Duration::from_millis(u64::try_from(crate::now_ms() - tx.updated_at_ms).unwrap_or_default());
+        if known && waited < self.resend_after {
+            return Ok(());
+        }
+        // Never broadcast (a crash after recording it) or stuck: sign again with the same nonce.
+        let call: Call = serde_json::from_value(tx.payload.clone())?;
+        let request = TransactionRequest::default().with_from(self.account).with_to(call.to).with_input(call.data);
+        let gas = match self.provider.estimate_gas(request.clone()).await {
+            Ok(gas) => gas,
+            // It no longer runs: most likely another copy is about to be mined. Leave it to the next look.
+            Err(RpcError::ErrorResp(payload)) => {
+                self.db.record_tx_error(tx.id, &format!("re-estimating: {payload}")).await?;
+                return Ok(());
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let bump = if known { tx.attempts } else { 0 };
+        let (new_hash, raw) = self.sign(request, nonce, gas, bump).await?;
+        if self.db.mark_resent(tx.id, nonce, &format!("{new_hash:#x}")).await? {
+            tracing::info!(id = tx.id, nonce, %new_hash, known, "re-sending outbox transaction");
+            self.broadcast(tx, new_hash, &raw).await;
+        }
+        Ok(())
+    }
+
+    /// Marks the transaction mined or failed if `hash` has a receipt; whether it had one.
+    async fn settle(&self, tx: &ChainTx, hash: TxHash) -> eyre::Result<bool> {
+        let Some(receipt) = self.provider.get_transaction_receipt(hash).await? else {
+            return Ok(false);
+        };
+        let block = receipt.block_number.unwrap_or_default();
+        if receipt.status() {
+            self.db.mark_mined(tx.id, block).await?;
+            tracing::info!(id = tx.id, kind = %tx.kind, %hash, block, "outbox transaction mined");
+        } else {
+            self.db.mark_failed(tx.id, &format!("reverted in block {block}")).await?;
+            tracing::warn!(id = tx.id, kind = %tx.kind, %hash, block, "outbox transaction reverted");
+        }
+        Ok(true)
+    }
+
+    /// The nonce for a new transaction: after everything the node has seen and everything we have sent.
+    async fn next_nonce(&self) -> eyre::Result<u64> {
+        let pending = self.provider.get_transaction_count(self.account).pending().await?;
+        let ours = self.db.list_in_flight().await?.iter().filter_map(|tx| tx.nonce).max().map_or(0, |n| n + 1);
+        Ok(pending.max(ours))
+    }
+
+    /// Signs a transaction; each fee bump adds a quarter to the fees (nodes accept a replacement from +10%).
+    async fn sign(
+        &self,
+        request: TransactionRequest,
+        nonce: u64,
+        gas: u64,
+        bumps: u32,
+    ) -> eyre::Result<(TxHash, Vec<u8>)> {
+        let fees = self.provider.estimate_eip1559_fees().await?;
+        let factor = |fee: u128| (0..bumps.min(20)).fold(fee, |fee, _| fee + fee / 4 + 1);
+        let request = request
+            .with_nonce(nonce)
+            .with_chain_id(self.chain_id)
+            .with_gas_limit(gas + gas / 4)
+            .with_max_fee_per_gas(factor(fees.max_fee_per_gas))
+            .with_max_priority_fee_per_gas(factor(fees.max_priority_fee_per_gas));
+        let envelope = <EthereumWallet as NetworkWallet<Ethereum>>::sign_request(&self.wallet, request).await?;
+        Ok((*envelope.tx_hash(), envelope.encoded_2718()))
+    }
+
+    /// Broadcasts a signed transaction whose hash is recorded. Errors are only logged: reconciling finds out
+    /// whether the node has it.
+    async fn broadcast(&self, tx: &ChainTx, hash: TxHash, raw: &[u8]) {
+        match self.provider.send_raw_transaction(raw).await {
+            Ok(_) => tracing::info!(id = tx.id, kind = %tx.kind, %hash, "outbox transaction sent"),
+            Err(error) => tracing::warn!(id = tx.id, kind = %tx.kind, %hash, %error, "broadcast failed; will reconcile"),
+        }
+        if tx.kind == "finalize_round" {
+            fault::crash_point("after-finalize-sent");
+        }
+    }
+
+    async fn transient(&self, tx: &ChainTx, error: impl Into<eyre::Report>) -> eyre::Result<bool> {
+        let error: eyre::Report = error.into();
+        self.db.record_tx_error(tx.id, &format!("{error:#}")).await?;
+        tracing::warn!(id = tx.id, kind = %tx.kind, error = %format!("{error:#}"), "outbox transaction not sent yet");
+        Ok(false)
+    }
+}

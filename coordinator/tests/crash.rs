@@ -1,0 +1,89 @@
+//! Crash tests: the coordinator binary aborts at a crash point (after the submissions are in, after the
+//! aggregate is published, after `finalizeRound` is sent and before it is mined) and is started again. Each
+//! time the round is finalized exactly once and every submission is in its manifest.
+
+mod common;
+
+use common::Stack;
+use std::time::Duration;
+use tessera_coordinator::engine::load_manifest;
+use tessera_db::{RoundPhase, Store, TxState};
+
+async fn crash_and_recover(point: &str) {
+    let stack = Stack::start(2).await;
+    let task = stack.create_task(1, 2, 300);
+    let workers = stack.join_workers(task, 2, 200).await;
+    let mut coordinator = stack.coordinator_process(2, Some(point)).await;
+    coordinator.wait_for_round(task, 1).await;
+    workers[0].train_and_submit(&stack, &coordinator, task, 1).await;
+    let hold_blocks = point == "after-finalize-sent";
+    if hold_blocks {
+        stack.set_automine(false).await;
+    }
+    workers[1].train_and_submit(&stack, &coordinator, task, 1).await;
+    let status = coordinator.wait_for_exit(Duration::from_secs(120)).await;
+    assert!(!status.success(), "the coordinator should have aborted at {point}");
+    assert!(coordinator.log_text().contains("aborting here"), "{}", coordinator.log_text());
+
+    let db = Store::connect(&stack.database_url()).await.unwrap();
+    let round = db.get_round(task, 1).await.unwrap().unwrap();
+    let finalize = db.get_tx_by_key(&format!("finalize:{task}:1")).await.unwrap();
+    match point {
+        "after-submissions" => assert_eq!(round.phase, RoundPhase::Aggregating),
+        "after-publish" => {
+            assert_eq!(round.phase, RoundPhase::Publishing);
+            assert!(round.manifest_cid.is_some() && finalize.is_none());
+        }
+        "after-finalize-sent" => {
+            assert_eq!(round.phase, RoundPhase::Finalizing);
+            assert_eq!(finalize.as_ref().map(|tx| tx.state), Some(TxState::Sent));
+        }
+        other => panic!("unknown crash point {other}"),
+    }
+    assert_eq!(db.list_submissions(task, 1).await.unwrap().len(), 2);
+    let published = round.manifest_cid.clone();
+    db.close().await;
+
+    let coordinator = stack.coordinator_process(2, None).await;
+    if hold_blocks {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(stack.finalize_events(task, 1).await, 0, "mined while blocks were held");
+        stack.set_automine(true).await;
+    }
+    let finalized = coordinator.wait_for_finalized(task, 1).await;
+    assert_eq!(stack.finalize_events(task, 1).await, 1, "finalized more than once");
+    if let Some(cid) = published {
+        // The rerun after the crash computed the same round, to the byte.
+        assert_eq!(finalized["manifest_cid"].as_str(), Some(cid.as_str()));
+    }
+
+    let db = Store::connect(&stack.database_url()).await.unwrap();
+    let txs = db.list_txs(Some(task)).await.unwrap();
+    let finalizes: Vec<_> = txs.iter().filter(|tx| tx.kind == "finalize_round").collect();
+    assert_eq!(finalizes.len(), 1, "{txs:?}");
+    assert_eq!(finalizes[0].state, TxState::Mined, "{txs:?}");
+    if hold_blocks {
+        assert_eq!(finalizes[0].attempts, 1, "the pending transaction was sent again: {txs:?}");
+    }
+    let manifest = load_manifest(stack.content.as_ref(), finalized["manifest_cid"].as_str().unwrap()).await.unwrap();
+    assert_eq!(manifest.submissions.len(), 2, "a submission was lost");
+    db.close().await;
+
+    let (status, report) = stack.verify(task);
+    assert!(status.success(), "verify failed:\n{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_after_the_submissions_are_in_loses_nothing() {
+    crash_and_recover("after-submissions").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_after_the_aggregate_is_published_loses_nothing() {
+    crash_and_recover("after-publish").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_after_finalize_is_sent_finalizes_once() {
+    crash_and_recover("after-finalize-sent").await;
+}

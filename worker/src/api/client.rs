@@ -1,0 +1,174 @@
+use super::{ClaimProof, Info, Receipt, RoundView, SubmissionRequest, SubmissionView, TaskView, WorkerSummary};
+use crate::{Error, Result};
+use alloy::primitives::Address;
+use reqwest::{Method, StatusCode};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use std::time::Duration;
+
+/// The longest error body quoted in an error message.
+const MAX_QUOTED_BODY: usize = 300;
+
+/// A client of the coordinator's HTTP API.
+#[derive(Clone, Debug)]
+pub struct CoordinatorClient {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl CoordinatorClient {
+    /// A client of the coordinator at `base_url` (`http://host:port`), each request limited to `timeout`.
+    pub fn new(base_url: &str, timeout: Duration) -> Result<Self> {
+        let parsed = reqwest::Url::parse(base_url)
+            .map_err(|e| Error::Invalid(format!("coordinator URL {base_url:?} is not valid: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(Error::Invalid(format!("coordinator URL {base_url:?} is not http(s)")));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("tessera-worker/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|source| Error::Http { url: base_url.to_owned(), source })?;
+        Ok(Self { http, base: base_url.trim_end_matches('/').to_owned() })
+    }
+
+    /// The base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// The chain, marketplace and coordinator address the coordinator serves.
+    pub async fn info(&self) -> Result<Info> {
+        self.get("/api/v1/info".into()).await
+    }
+
+    /// A task.
+    pub async fn task(&self, task: u64) -> Result<TaskView> {
+        self.get(format!("/api/v1/tasks/{task}")).await
+    }
+
+    /// A round, or `None` when the coordinator does not know it (yet).
+    pub async fn round(&self, task: u64, round: u32) -> Result<Option<RoundView>> {
+        optional(self.get(format!("/api/v1/tasks/{task}/rounds/{round}")).await)
+    }
+
+    /// The submissions accepted in a round so far, in receipt order.
+    pub async fn submissions(&self, task: u64, round: u32) -> Result<Vec<SubmissionView>> {
+        self.get(format!("/api/v1/tasks/{task}/rounds/{round}/submissions")).await
+    }
+
+    /// Sends a signed submission and returns the coordinator's receipt.
+    pub async fn submit(&self, task: u64, round: u32, request: &SubmissionRequest) -> Result<Receipt> {
+        self.send(Method::POST, format!("/api/v1/tasks/{task}/rounds/{round}/submissions"), Some(request)).await
+    }
+
+    /// A worker's standing in a task, or `None` when the coordinator has no record of it.
+    pub async fn worker(&self, task: u64, worker: Address) -> Result<Option<WorkerSummary>> {
+        optional(self.get(format!("/api/v1/tasks/{task}/workers/{worker:#x}")).await)
+    }
+
+    /// The Merkle proof of a worker's cumulative rewards, or `None` when it has earned nothing (yet).
+    pub async fn proof(&self, task: u64, worker: Address) -> Result<Option<ClaimProof>> {
+        optional(self.get(format!("/api/v1/tasks/{task}/workers/{worker:#x}/proof")).await)
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: String) -> Result<T> {
+        self.send::<T, ()>(Method::GET, path, None).await
+    }
+
+    async fn send<T: DeserializeOwned, B: Serialize>(
+        &self,
+        method: Method,
+        path: String,
+        body: Option<&B>,
+    ) -> Result<T> {
+        let url = format!("{}{path}", self.base);
+        let mut request = self.http.request(method.clone(), &url);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let http_error = |source| Error::Http { url: url.clone(), source };
+        let response = request.send().await.map_err(http_error)?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(http_error)?;
+        if !status.is_success() {
+            return Err(api_error(&method, path, status, &bytes));
+        }
+        serde_json::from_slice(&bytes).map_err(|e| Error::Api {
+            method: method_name(&method),
+            path,
+            status: status.as_u16(),
+            code: "invalid_body".into(),
+            message: format!("the answer is not the JSON expected: {e}"),
+        })
+    }
+}
+
+/// Turns a 404 into `None`.
+fn optional<T>(result: Result<T>) -> Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(error) if error.api_status() == Some(StatusCode::NOT_FOUND.as_u16()) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+/// The error an answer carries: the API's `{"error": {"code", "message"}}`, or the start of whatever came.
+fn api_error(method: &Method, path: String, status: StatusCode, body: &[u8]) -> Error {
+    #[derive(Deserialize)]
+    struct Envelope {
+        error: Body,
+    }
+    #[derive(Deserialize)]
+    struct Body {
+        code: String,
+        message: String,
+    }
+    let (code, message) = match serde_json::from_slice::<Envelope>(body) {
+        Ok(Envelope { error }) => (error.code, error.message),
+        Err(_) => {
+            let text = String::from_utf8_lossy(body);
+            let mut quoted: String = text.chars().take(MAX_QUOTED_BODY).collect();
+            if quoted.len() < text.len() {
+                quoted.push('…');
+            }
+            (format!("http_{}", status.as_u16()), quoted)
+        }
+    };
+    Error::Api { method: method_name(method), path, status: status.as_u16(), code, message }
+}
+
+fn method_name(method: &Method) -> &'static str {
+    if *method == Method::POST { "POST" } else { "GET" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies_in_the_api_shape_give_their_code() {
+        let body = br#"{"error": {"code": "replay", "message": "already submitted"}}"#;
+        let error = api_error(&Method::POST, "/x".into(), StatusCode::CONFLICT, body);
+        assert_eq!(error.api_code(), Some("replay"));
+        assert_eq!(error.api_status(), Some(409));
+        assert!(!error.is_transient());
+    }
+
+    #[test]
+    fn other_error_bodies_are_quoted_and_server_errors_are_transient() {
+        let body = "x".repeat(1000);
+        let error = api_error(&Method::GET, "/x".into(), StatusCode::BAD_GATEWAY, body.as_bytes());
+        assert_eq!(error.api_code(), Some("http_502"));
+        assert!(error.to_string().len() < 500);
+        assert!(error.is_transient());
+    }
+
+    #[test]
+    fn only_http_urls_are_accepted() {
+        assert!(CoordinatorClient::new("ftp://host", Duration::from_secs(1)).is_err());
+        assert!(CoordinatorClient::new("not a url", Duration::from_secs(1)).is_err());
+        let client = CoordinatorClient::new("http://127.0.0.1:8080/", Duration::from_secs(1)).unwrap();
+        assert_eq!(client.base_url(), "http://127.0.0.1:8080");
+    }
+}

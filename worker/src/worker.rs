@@ -1,0 +1,414 @@
+//! The run loop: for each round, wait for it to open, fetch the global checkpoint, train, upload
+//! the update, sign and send it, and keep the receipt, until the task ends.
+//!
+//! Every decision is one of [`crate::round`]'s pure functions; this module does the I/O. Before
+//! training in a round the worker asks the coordinator whether it already holds a submission of
+//! this worker, and it records each signed update before sending it, so a worker killed at any
+//! point resumes without training twice or sending two different updates.
+
+use crate::{
+    Error, Result,
+    api::{CoordinatorClient, Info, RoundView, SubmissionRequest, TaskStatus, TaskView},
+    data, device,
+    progress::TrainBar,
+    red_team::{self, RedTeam},
+    round::{self, Refusal, RoundAction, Step},
+    state::{Pending, Prepared, StateDir, StoredReceipt, TrainingSummary},
+    update::{self, Behaviour, Job},
+};
+use alloy::{
+    primitives::{B256, U256},
+    signers::local::PrivateKeySigner,
+    sol_types::Eip712Domain,
+};
+use bytes::Bytes;
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+use tessera_chain::eip712::{self, Submission};
+use tessera_storage::{Cid, ContentStore};
+use tessera_train::{ArchitectureId, Dataset, DecodeLimits, FileKind, Parameters, TrainConfig, WeightsFile, WireDtype};
+use tracing::{info, warn};
+
+/// The longest pause between retries after a failure.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// How the worker runs.
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// The task.
+    pub task_id: u64,
+    /// How often to ask the coordinator whether something changed.
+    pub poll_interval: Duration,
+    /// Stop after submitting to this many rounds.
+    pub max_rounds: Option<u32>,
+    /// How to train (its seed is replaced by each round's).
+    pub train: TrainConfig,
+    /// Fixes the training seeds (otherwise drawn from the address and round).
+    pub train_seed: Option<u64>,
+    /// Honest or not.
+    pub behaviour: Behaviour,
+    /// Per-coordinate standard deviation of `--red-team noise` updates.
+    pub noise_std: f64,
+    /// How update values are stored.
+    pub dtype: WireDtype,
+    /// Whether to draw progress bars.
+    pub progress_bars: bool,
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    /// Rounds with a receipt from this run (sent now, or found at the coordinator on resuming).
+    pub submitted: Vec<u32>,
+    /// Rounds that closed before this worker could submit.
+    pub missed: Vec<u32>,
+    /// How the task ended, if it did (`None` when `max_rounds` stopped the run).
+    pub finished: Option<TaskStatus>,
+}
+
+/// A worker on one task.
+#[derive(Debug)]
+pub struct Worker {
+    api: CoordinatorClient,
+    store: Arc<dyn ContentStore>,
+    signer: PrivateKeySigner,
+    info: Info,
+    domain: Eip712Domain,
+    state: StateDir,
+    data: Dataset,
+    flipped: Option<Dataset>,
+    config: WorkerConfig,
+}
+
+/// One look at the task.
+enum Tick {
+    /// The task is over.
+    Finished(TaskStatus),
+    /// Nothing to do yet.
+    Wait(String),
+    /// A round was worked on.
+    Worked(u32, Outcome),
+    /// A passing failure; try again after a pause.
+    Retry(String),
+}
+
+/// How a round went.
+enum Outcome {
+    /// The coordinator holds this worker's submission.
+    Submitted(Box<StoredReceipt>),
+    /// The round closed first.
+    Missed(String),
+    /// Nothing to do yet.
+    NotYet(String),
+    /// A passing failure; try again after a pause.
+    Retry(String),
+}
+
+impl Worker {
+    /// A worker signing with `signer` for the coordinator described by `info`, training on `data`.
+    pub fn new(
+        api: CoordinatorClient,
+        store: Arc<dyn ContentStore>,
+        signer: PrivateKeySigner,
+        info: Info,
+        state: StateDir,
+        data: Dataset,
+        config: WorkerConfig,
+    ) -> Result<Self> {
+        let flipped = match config.behaviour {
+            Behaviour::RedTeam(RedTeam::LabelFlip) => Some(red_team::flip_labels(&data)?),
+            _ => None,
+        };
+        let domain = eip712::domain(info.chain_id, info.marketplace);
+        Ok(Self { api, store, signer, info, domain, state, data, flipped, config })
+    }
+
+    /// Works every round until the task ends (or `max_rounds` are submitted). Failures that may
+    /// pass (the coordinator or IPFS restarting) are retried with a growing pause; others end the run.
+    ///
+    /// Training blocks the calling thread (`block_in_place`): run this on a multi-threaded runtime.
+    pub async fn run(&mut self) -> Result<RunSummary> {
+        let mut summary = RunSummary::default();
+        let mut handled = self.state.receipts()?.last().map(|stored| stored.receipt.round);
+        let mut backoff = self.config.poll_interval;
+        let mut last_wait = String::new();
+        loop {
+            let tick = match self.api.task(self.config.task_id).await {
+                Ok(task) => self.tick(&task, handled).await,
+                Err(error) if error.api_status() == Some(404) => {
+                    Ok(Tick::Wait(format!("the coordinator does not know task {} (yet)", self.config.task_id)))
+                }
+                Err(error) => Err(error),
+            };
+            let tick = match tick {
+                Ok(tick) => tick,
+                Err(error) if error.is_transient() => Tick::Retry(error.report()),
+                Err(error) => return Err(error),
+            };
+            match tick {
+                Tick::Finished(status) => {
+                    info!("task {} is {status:?}: done", self.config.task_id);
+                    summary.finished = Some(status);
+                    return Ok(summary);
+                }
+                Tick::Retry(reason) | Tick::Worked(_, Outcome::Retry(reason)) => {
+                    warn!("{reason}; retrying in {backoff:?}");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    continue;
+                }
+                Tick::Worked(round, Outcome::Submitted(stored)) => {
+                    report(&stored);
+                    handled = Some(round);
+                    summary.submitted.push(round);
+                    if self.config.max_rounds.is_some_and(|max| summary.submitted.len() >= max as usize) {
+                        info!("submitted to {} round(s), as --rounds asked: stopping", summary.submitted.len());
+                        return Ok(summary);
+                    }
+                }
+                Tick::Worked(round, Outcome::Missed(reason)) => {
+                    warn!("missed round {round}: {reason}");
+                    handled = Some(round);
+                    summary.missed.push(round);
+                }
+                Tick::Wait(reason) | Tick::Worked(_, Outcome::NotYet(reason)) => {
+                    if reason != last_wait {
+                        info!("{reason}");
+                        last_wait = reason;
+                    }
+                    tokio::time::sleep(self.config.poll_interval).await;
+                }
+            }
+            backoff = self.config.poll_interval;
+        }
+    }
+
+    async fn tick(&self, task: &TaskView, handled: Option<u32>) -> Result<Tick> {
+        Ok(match round::next_step(task, handled) {
+            Step::Finished(status) => Tick::Finished(status),
+            Step::Wait(reason) => Tick::Wait(reason),
+            Step::Work(round) => Tick::Worked(round, self.work(task, round).await?),
+        })
+    }
+
+    async fn work(&self, task: &TaskView, round: u32) -> Result<Outcome> {
+        let me = self.signer.address();
+        let view = self.api.round(task.task_id, round).await?;
+        let submissions = match &view {
+            Some(_) => self.api.submissions(task.task_id, round).await?,
+            None => Vec::new(),
+        };
+        let pending = self.state.pending(round)?;
+        match round::round_action(view.as_ref(), &submissions, pending, me, now_ms()) {
+            RoundAction::Wait => Ok(Outcome::NotYet(format!("waiting for round {round} to open"))),
+            RoundAction::Missed(reason) => {
+                self.state.forget_round(round)?;
+                Ok(Outcome::Missed(reason))
+            }
+            RoundAction::Recorded(mine) => {
+                info!("round {round}: the coordinator already holds this worker's update {}", mine.update_cid);
+                let receipt = round::receipt_from_listing(task.task_id, &mine, self.info.coordinator);
+                self.keep(receipt).map(|stored| Outcome::Submitted(Box::new(stored)))
+            }
+            RoundAction::Resend(pending) => {
+                info!("round {round}: sending again the update {} signed before a restart", pending.update_cid);
+                self.send(task.task_id, pending).await
+            }
+            RoundAction::Produce => {
+                let view = view.expect("a round to produce for is known");
+                match self.produce(task, &view).await? {
+                    Some(pending) => self.send(task.task_id, pending).await,
+                    None => Ok(Outcome::NotYet(format!("round {round}: waiting for another worker's update to copy"))),
+                }
+            }
+        }
+    }
+
+    /// Makes the update (or takes the one made before a restart), uploads and signs it, and records
+    /// it as pending.
+    /// `None` when a copycat has nothing to copy yet.
+    async fn produce(&self, task: &TaskView, view: &RoundView) -> Result<Option<Pending>> {
+        let arch = round::architecture_of(&task.model_architecture_id)?;
+        data::check_fits(&self.data, arch)?;
+        let round = view.round;
+        let global_cid: Cid = view
+            .global_model_cid
+            .parse()
+            .map_err(|e| Error::Invalid(format!("round {round}'s checkpoint CID {:?}: {e}", view.global_model_cid)))?;
+        let samples = self.data.len() as u64;
+        let (bytes, training) = match self.state.prepared(round)? {
+            Some((prepared, bytes)) if prepared.global_model_cid == view.global_model_cid => {
+                info!("round {round}: using the update trained before a restart");
+                (bytes, prepared.training)
+            }
+            _ => {
+                let Some((delta, training)) = self.make(task, view, arch, &global_cid).await? else { return Ok(None) };
+                let bytes = update::encode(arch, round, &view.global_model_cid, samples, self.config.dtype, delta)?;
+                let prepared = Prepared { round, global_model_cid: view.global_model_cid.clone(), training };
+                self.state.save_prepared(&prepared, &bytes)?;
+                (bytes, prepared.training)
+            }
+        };
+        let update_cid = self.store.put(Bytes::from(bytes)).await?;
+        let typed = Submission {
+            taskId: U256::from(task.task_id),
+            round,
+            updateCid: B256::from(update_cid.to_bytes32()),
+            numSamples: samples,
+        };
+        let signature = eip712::sign(&self.signer, &typed, &self.domain)?;
+        let pending = Pending {
+            round,
+            global_model_cid: view.global_model_cid.clone(),
+            update_cid: update_cid.to_string(),
+            num_samples: samples,
+            signature: signature.to_string(),
+            training,
+        };
+        self.state.save_pending(&pending)?;
+        Ok(Some(pending))
+    }
+
+    /// Trains (or copies, or fakes) the round's update; `None` when a copycat has nothing to copy yet.
+    async fn make(
+        &self,
+        task: &TaskView,
+        view: &RoundView,
+        arch: ArchitectureId,
+        global_cid: &Cid,
+    ) -> Result<Option<(Parameters, TrainingSummary)>> {
+        let round = view.round;
+        let samples = self.data.len() as u64;
+        if self.config.behaviour == Behaviour::RedTeam(RedTeam::Copycat) {
+            let Some(delta) = self.copy(task.task_id, round, arch).await? else { return Ok(None) };
+            let training = update::copied_summary(&delta, samples, &device::name(self.config.train.device));
+            return Ok(Some((delta, training)));
+        }
+        let global = self.fetch(global_cid, arch, FileKind::Checkpoint).await?;
+        info!("round {round}: training on {samples} samples from checkpoint {global_cid}");
+        let train = TrainConfig {
+            seed: round::train_seed(self.config.train_seed, self.signer.address(), round),
+            ..self.config.train
+        };
+        let job = Job {
+            arch,
+            global: &global,
+            data: &self.data,
+            flipped: self.flipped.as_ref(),
+            config: &train,
+            behaviour: self.config.behaviour,
+            noise_std: self.config.noise_std,
+        };
+        let bar = TrainBar::new(round, self.config.progress_bars && self.config.behaviour.trains());
+        let made = tokio::task::block_in_place(|| update::make(&job, |progress| bar.step(&progress)));
+        bar.finish();
+        let made = made?;
+        Ok(Some((made.delta, made.summary)))
+    }
+
+    /// Another worker's update of the round, for a copycat; `None` while there is none.
+    async fn copy(&self, task_id: u64, round: u32, arch: ArchitectureId) -> Result<Option<Parameters>> {
+        let submissions = self.api.submissions(task_id, round).await?;
+        let Some(source) = red_team::copy_source(&submissions, self.signer.address()) else { return Ok(None) };
+        let cid: Cid = source
+            .update_cid
+            .parse()
+            .map_err(|e| Error::Invalid(format!("the coordinator lists update {:?}: {e}", source.update_cid)))?;
+        info!("round {round}: copying the update {cid} of {:#x}", source.worker);
+        Ok(Some(self.fetch(&cid, arch, FileKind::Update).await?))
+    }
+
+    async fn fetch(&self, cid: &Cid, arch: ArchitectureId, kind: FileKind) -> Result<Parameters> {
+        let limits = DecodeLimits::expecting(arch, kind);
+        let bytes = self.store.get(cid, limits.max_bytes as u64).await?;
+        Ok(WeightsFile::decode(&bytes, &limits)?.parameters)
+    }
+
+    async fn send(&self, task_id: u64, pending: Pending) -> Result<Outcome> {
+        let round = pending.round;
+        let request = SubmissionRequest {
+            worker: format!("{:#x}", self.signer.address()),
+            update_cid: pending.update_cid.clone(),
+            num_samples: pending.num_samples,
+            signature: pending.signature.clone(),
+        };
+        let error = match self.api.submit(task_id, round, &request).await {
+            Ok(receipt) => {
+                if receipt.round != round || receipt.update_cid != pending.update_cid {
+                    warn!("round {round}: the receipt names round {} and {}", receipt.round, receipt.update_cid);
+                }
+                return self.keep(receipt).map(|stored| Outcome::Submitted(Box::new(stored)));
+            }
+            Err(error) => error,
+        };
+        match round::classify(&error) {
+            Refusal::AlreadySubmitted => {
+                let listed = self.api.submissions(task_id, round).await?;
+                let Some(mine) = listed.into_iter().find(|s| s.worker == self.signer.address()) else {
+                    return Ok(Outcome::Retry(format!("round {round}: {error}, but the listing lacks it")));
+                };
+                let receipt = round::receipt_from_listing(task_id, &mine, self.info.coordinator);
+                self.keep(receipt).map(|stored| Outcome::Submitted(Box::new(stored)))
+            }
+            Refusal::Closed => {
+                self.state.forget_round(round)?;
+                Ok(Outcome::Missed(error.to_string()))
+            }
+            Refusal::NotJoined => {
+                Err(Error::Task(format!("{error}: stake first with `tessera-worker join --task {task_id}` (same key)")))
+            }
+            Refusal::Retry => Ok(Outcome::Retry(format!("round {round}: {}", error.report()))),
+            Refusal::Fatal => Err(error),
+        }
+    }
+
+    /// Checks and stores a receipt, with the training summary of the pending submission it answers.
+    fn keep(&self, receipt: crate::api::Receipt) -> Result<StoredReceipt> {
+        let verified = round::verify_receipt(&receipt, &self.domain, self.info.coordinator);
+        if !verified {
+            warn!(
+                "round {}: the receipt is not signed by the coordinator {:#x}; keeping it, marked unverified",
+                receipt.round, self.info.coordinator
+            );
+        }
+        let training = self
+            .state
+            .pending(receipt.round)?
+            .filter(|pending| pending.update_cid == receipt.update_cid)
+            .map(|pending| pending.training);
+        let stored = StoredReceipt { receipt, receipt_verified: verified, training };
+        self.state.save_receipt(&stored)?;
+        Ok(stored)
+    }
+}
+
+fn report(stored: &StoredReceipt) {
+    let receipt = &stored.receipt;
+    let metrics = match &stored.training {
+        Some(t) => match (t.loss, t.accuracy) {
+            (Some(loss), Some(accuracy)) => format!(
+                ", loss {loss:.4}, accuracy {:.1}%, {} steps in {:.1}s on {}",
+                accuracy * 100.0,
+                t.steps,
+                t.wall_ms as f64 / 1000.0,
+                t.device
+            ),
+            _ => format!(", {} (not trained)", t.behaviour),
+        },
+        None => String::new(),
+    };
+    info!(
+        "round {}: submitted {} ({} samples{metrics}); receipt #{}{}",
+        receipt.round,
+        receipt.update_cid,
+        receipt.num_samples,
+        receipt.sequence,
+        if stored.receipt_verified { ", signature verified" } else { ", signature NOT verified" }
+    );
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

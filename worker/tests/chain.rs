@@ -1,0 +1,205 @@
+//! The chain subcommands (`join`, `leave`, `claim`, `withdraw`, `status`) of the built binary
+//! against a real anvil with the marketplace deployed; the coordinator's `info` and `proof`
+//! endpoints are served by a stub holding a rewards tree built here.
+
+use alloy::primitives::{Address, B256, U256};
+use axum::{
+    Json, Router,
+    extract::{Path, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use tessera_chain::{
+    FinalizeRound, IMarketplace, MarketplaceClient, RewardTree, TestToken, connect, deploy_marketplace,
+    deploy_test_token,
+};
+use tessera_harness::{Anvil, DevAccount, Toolchain};
+
+const POOL: u64 = 1_000_000;
+const STAKE: u64 = 10_000;
+
+/// What the stub coordinator serves.
+struct Stub {
+    chain_id: u64,
+    marketplace: Address,
+    coordinator: Address,
+    /// The latest finalized round and its rewards tree.
+    rewards: Option<(u32, RewardTree)>,
+}
+
+type Shared = Arc<Mutex<Stub>>;
+
+async fn info(State(stub): State<Shared>) -> Json<Value> {
+    let stub = stub.lock().unwrap();
+    Json(json!({
+        "chain_id": stub.chain_id,
+        "marketplace": format!("{:#x}", stub.marketplace),
+        "coordinator": format!("{:#x}", stub.coordinator),
+    }))
+}
+
+async fn proof(State(stub): State<Shared>, Path((task, worker)): Path<(u64, String)>) -> Response {
+    let stub = stub.lock().unwrap();
+    let worker: Address = worker.parse().unwrap();
+    let not_found = || {
+        let body = json!({ "error": { "code": "not_found", "message": "no rewards" } });
+        (StatusCode::NOT_FOUND, Json(body)).into_response()
+    };
+    let Some((round, tree)) = &stub.rewards else { return not_found() };
+    let Some((amount, proof)) = tree.claim(worker) else { return not_found() };
+    Json(json!({
+        "task_id": task, "worker": format!("{worker:#x}"), "round": round, "cumulative_amount": amount.to_string(),
+        "proof": proof.iter().map(|node| format!("{node:#x}")).collect::<Vec<_>>(),
+        "rewards_root": format!("{:#x}", tree.root()),
+    }))
+    .into_response()
+}
+
+/// Runs the worker binary with `account`'s key; returns (success, stdout, stderr).
+async fn worker(anvil: &Anvil, coordinator: &str, account: &DevAccount, args: &[&str]) -> (bool, String, String) {
+    let home = tempfile::tempdir().unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera-worker"))
+        .args(args)
+        .args(["--rpc-url", anvil.url(), "--coordinator", coordinator, "--quiet"])
+        .env("TESSERA_PRIVATE_KEY", &account.private_key)
+        .env("HOME", home.path())
+        .env_remove("TESSERA_KEYSTORE")
+        .env_remove("TESSERA_MARKETPLACE")
+        .output()
+        .await
+        .unwrap();
+    let text = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap();
+    (output.status.success(), text(output.stdout), text(output.stderr))
+}
+
+async fn balance(client: &MarketplaceClient, token: Address, account: Address) -> U256 {
+    TestToken::new(token, client.provider()).balanceOf(account).call().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn join_leave_claim_and_withdraw_through_the_binary() {
+    let anvil = Anvil::builder().spawn(&Toolchain::discover().expect("run `make setup` first")).unwrap();
+    let accounts = anvil.accounts();
+    let deployer = connect(anvil.url(), &accounts[0].private_key).unwrap();
+    let admin: Address = accounts[0].address.parse().unwrap();
+    let token = deploy_test_token(&deployer, "Test", "TST").await.unwrap();
+    let marketplace = deploy_marketplace(&deployer, admin).await.unwrap();
+    let minter = TestToken::new(token, &deployer);
+    for account in &accounts[..4] {
+        let to: Address = account.address.parse().unwrap();
+        minter.mint(to, U256::from(POOL * 2)).send().await.unwrap().get_receipt().await.unwrap();
+    }
+    let client = |account: &DevAccount| {
+        let provider = connect(anvil.url(), &account.private_key).unwrap();
+        MarketplaceClient::new(provider, marketplace, account.address.parse().unwrap())
+    };
+    let (requester, coordinator) = (client(&accounts[0]), client(&accounts[1]));
+    let (stayer, leaver) = (&accounts[2], &accounts[3]);
+    let stayer_address: Address = stayer.address.parse().unwrap();
+    let leaver_address: Address = leaver.address.parse().unwrap();
+
+    requester.approve(token, U256::from(POOL)).await.unwrap();
+    let (task, _) = requester
+        .create_task(IMarketplace::TaskConfig {
+            rewardToken: token,
+            rewardPool: U256::from(POOL),
+            stakeRequired: U256::from(STAKE),
+            numRounds: 2,
+            maxWorkers: 3,
+            submissionWindow: 600,
+            coordinator: coordinator.account(),
+            modelArchitectureId: B256::repeat_byte(0xa1),
+            initialModelCid: B256::repeat_byte(1),
+            validationSetCommitment: B256::repeat_byte(0xc0),
+            allowlistRoot: B256::ZERO,
+            slashToRequester: false,
+        })
+        .await
+        .unwrap();
+    assert_eq!(task, U256::from(1));
+
+    let stub = Arc::new(Mutex::new(Stub {
+        chain_id: anvil.chain_id(),
+        marketplace,
+        coordinator: coordinator.account(),
+        rewards: None,
+    }));
+    let app = Router::new()
+        .route("/api/v1/info", get(info))
+        .route("/api/v1/tasks/{task}/workers/{worker}/proof", get(proof))
+        .with_state(stub.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    // Join: approve then join; a second join is a no-op.
+    for account in [stayer, leaver] {
+        let (ok, out, err) = worker(&anvil, &url, account, &["join", "--task", "1"]).await;
+        assert!(ok, "{out}{err}");
+        assert!(out.contains("Approved") && out.contains("Joined task 1"), "{out}");
+    }
+    assert!(requester.is_worker(task, stayer_address).await.unwrap());
+    let (ok, out, _) = worker(&anvil, &url, stayer, &["join", "--task", "1"]).await;
+    assert!(ok && out.contains("already joined"), "{out}");
+
+    // Leave between rounds: the stake comes back.
+    let before = balance(&requester, token, leaver_address).await;
+    let (ok, out, err) = worker(&anvil, &url, leaver, &["leave", "--task", "1"]).await;
+    assert!(ok, "{out}{err}");
+    assert_eq!(balance(&requester, token, leaver_address).await - before, U256::from(STAKE));
+    assert!(!requester.is_worker(task, leaver_address).await.unwrap());
+
+    // A worker that is not in the task is told to join before it loads data or trains.
+    let data = tessera_harness::mnist_dir();
+    let run = ["run", "--task", "1", "--data", data.to_str().unwrap(), "--startup-wait", "0"];
+    let (ok, out, err) = worker(&anvil, &url, leaver, &run).await;
+    assert!(!ok && err.contains("has not joined task 1"), "{out}{err}");
+
+    // Nothing to claim before any round.
+    let (ok, out, err) = worker(&anvil, &url, stayer, &["claim", "--task", "1"]).await;
+    assert!(ok && out.contains("Nothing to claim"), "{out}{err}");
+
+    // Round 1 pays the stayer; it claims once, and a second claim finds nothing new.
+    coordinator.start_round(task, B256::repeat_byte(2)).await.unwrap();
+    let tree = RewardTree::new(task, [(stayer_address, U256::from(300_000))]).unwrap();
+    let finalize = |round: u32, tree: &RewardTree| FinalizeRound {
+        task_id: task,
+        round,
+        new_model_cid: B256::repeat_byte(3),
+        manifest_cid: B256::repeat_byte(4),
+        rewards_root: tree.root(),
+        cumulative_rewards_total: tree.total(),
+        slashes: vec![],
+    };
+    coordinator.finalize_round(finalize(1, &tree)).await.unwrap();
+    stub.lock().unwrap().rewards = Some((1, tree));
+    let before = balance(&requester, token, stayer_address).await;
+    let (ok, out, err) = worker(&anvil, &url, stayer, &["claim", "--task", "1"]).await;
+    assert!(ok && out.contains("Claimed"), "{out}{err}");
+    assert_eq!(balance(&requester, token, stayer_address).await - before, U256::from(300_000));
+    let (ok, out, err) = worker(&anvil, &url, stayer, &["claim", "--task", "1"]).await;
+    assert!(ok && out.contains("already claimed"), "{out}{err}");
+
+    // Stake cannot be withdrawn while the task runs; after the last round it can.
+    let (ok, _, err) = worker(&anvil, &url, stayer, &["withdraw", "--task", "1"]).await;
+    assert!(!ok && err.contains("once it has ended"), "{err}");
+    coordinator.start_round(task, B256::repeat_byte(5)).await.unwrap();
+    let tree = RewardTree::new(task, [(stayer_address, U256::from(300_000))]).unwrap();
+    coordinator.finalize_round(finalize(2, &tree)).await.unwrap();
+    let before = balance(&requester, token, stayer_address).await;
+    let (ok, out, err) = worker(&anvil, &url, stayer, &["withdraw", "--task", "1"]).await;
+    assert!(ok, "{out}{err}");
+    assert_eq!(balance(&requester, token, stayer_address).await - before, U256::from(STAKE));
+
+    // Status reads the chain without a key when given an address.
+    let (ok, out, err) =
+        worker(&anvil, &url, leaver, &["status", "--task", "1", "--json", "--address", &stayer.address]).await;
+    assert!(ok, "{out}{err}");
+    let status: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(status["chain"]["task_status"], "ended", "{status}");
+    assert_eq!(status["chain"]["claimed"], "300000", "{status}");
+    assert_eq!(status["chain"]["token_symbol"], "TST", "{status}");
+}
