@@ -184,16 +184,8 @@ async fn serve(config: Config) -> eyre::Result<()> {
         ..EngineSettings::default()
     };
     settings.strategy.build().wrap_err("the strategy setting")?;
-    let engine = Engine::new(
-        db.clone(),
-        content.clone(),
-        client.clone(),
-        writer,
-        validator(&config)?,
-        settings,
-        live.clone(),
-        chain_id,
-    );
+    let engine = Engine::new(db.clone(), content.clone(), client.clone(), writer, settings, live.clone())
+        .with_validator(validator(&config)?);
 
     let state = AppState {
         db,
@@ -235,7 +227,8 @@ async fn shutdown() {
 }
 
 async fn create_task(config: Config, args: &CreateTaskArgs) -> eyre::Result<()> {
-    let key = std::env::var(&args.requester_key_env).wrap_err_with(|| format!("{} is not set", args.requester_key_env))?;
+    let key =
+        std::env::var(&args.requester_key_env).wrap_err_with(|| format!("{} is not set", args.requester_key_env))?;
     let requester: PrivateKeySigner = key.parse().wrap_err("the requester key is not a private key")?;
     let marketplace: Address = config
         .marketplace

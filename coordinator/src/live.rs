@@ -10,6 +10,7 @@ use std::{
         atomic::{AtomicU64, Ordering},
     },
 };
+use tessera_db::{RoundPhase, TaskStatus};
 use tokio::sync::broadcast;
 
 /// Something that changed.
@@ -31,7 +32,7 @@ pub struct LiveEvent {
 
 impl LiveEvent {
     /// A round entered `phase`.
-    pub fn round(task_id: u64, round: u32, phase: impl ToString) -> Self {
+    pub fn round(task_id: u64, round: u32, phase: RoundPhase) -> Self {
         Self {
             kind: "round",
             task_id,
@@ -55,8 +56,15 @@ impl LiveEvent {
     }
 
     /// A task changed status.
-    pub fn task(task_id: u64, status: impl ToString) -> Self {
-        Self { kind: "task", task_id, round: None, state: Some(status.to_string()), worker: None, at_ms: crate::now_ms() }
+    pub fn task(task_id: u64, status: TaskStatus) -> Self {
+        Self {
+            kind: "task",
+            task_id,
+            round: None,
+            state: Some(status.to_string()),
+            worker: None,
+            at_ms: crate::now_ms(),
+        }
     }
 }
 
@@ -121,11 +129,31 @@ impl Live {
         let mut counter = |name: &str, help: &str, value: u64| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
         };
-        counter("tessera_submissions_accepted_total", "Submissions accepted.", c.submissions_accepted.load(Ordering::Relaxed));
-        counter("tessera_rounds_aggregated_total", "Rounds scored and aggregated.", c.rounds_aggregated.load(Ordering::Relaxed));
-        counter("tessera_rounds_finalized_total", "Rounds finalized on chain.", c.rounds_finalized.load(Ordering::Relaxed));
-        counter("tessera_engine_errors_total", "Round engine steps that failed and will be retried.", c.engine_errors.load(Ordering::Relaxed));
-        counter("tessera_aggregation_milliseconds_total", "Time spent scoring and aggregating.", c.aggregation_ms.load(Ordering::Relaxed));
+        counter(
+            "tessera_submissions_accepted_total",
+            "Submissions accepted.",
+            c.submissions_accepted.load(Ordering::Relaxed),
+        );
+        counter(
+            "tessera_rounds_aggregated_total",
+            "Rounds scored and aggregated.",
+            c.rounds_aggregated.load(Ordering::Relaxed),
+        );
+        counter(
+            "tessera_rounds_finalized_total",
+            "Rounds finalized on chain.",
+            c.rounds_finalized.load(Ordering::Relaxed),
+        );
+        counter(
+            "tessera_engine_errors_total",
+            "Round engine steps that failed and will be retried.",
+            c.engine_errors.load(Ordering::Relaxed),
+        );
+        counter(
+            "tessera_aggregation_milliseconds_total",
+            "Time spent scoring and aggregating.",
+            c.aggregation_ms.load(Ordering::Relaxed),
+        );
         let _ = writeln!(out, "# HELP tessera_requests_rejected_total API requests rejected, by error code.");
         let _ = writeln!(out, "# TYPE tessera_requests_rejected_total counter");
         for (code, count) in c.rejections.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter() {

@@ -208,7 +208,10 @@ pub struct ComputeInput<'a> {
 }
 
 /// Scores and aggregates a round, and encodes the new checkpoint.
-pub fn compute(input: &ComputeInput<'_>, evaluator: Option<&mut (dyn Evaluator + '_)>) -> eyre::Result<RoundComputation> {
+pub fn compute(
+    input: &ComputeInput<'_>,
+    evaluator: Option<&mut (dyn Evaluator + '_)>,
+) -> eyre::Result<RoundComputation> {
     let mut scorer = Scorer::with_state(input.scoring.clone(), input.state_before.clone())?;
     let mut strategy = input.strategy.build()?;
     let submissions: Vec<Submission<'_>> = input
@@ -270,7 +273,10 @@ pub fn cumulative_rewards(previous: &[RewardRecord], result: &RoundResult) -> ey
             *total = total.checked_add(outcome.reward).ok_or_else(|| eyre::eyre!("reward overflow"))?;
         }
     }
-    Ok(totals.into_iter().map(|(worker, cumulative)| RewardRecord { worker, cumulative: cumulative.to_string() }).collect())
+    Ok(totals
+        .into_iter()
+        .map(|(worker, cumulative)| RewardRecord { worker, cumulative: cumulative.to_string() })
+        .collect())
 }
 
 /// The rewards tree over the leaves.
@@ -340,6 +346,9 @@ mod tests {
         };
         let stakes = BTreeMap::from([("0xaa".to_owned(), 10_001u128), ("0xbb".to_owned(), 0)]);
         let slashes = slashes_in_tokens(&result, &stakes);
-        assert_eq!(slashes, vec![SlashRecord { worker: "0xaa".into(), amount: "5000".into(), reason: Reason::FreeRider }]);
+        assert_eq!(
+            slashes,
+            vec![SlashRecord { worker: "0xaa".into(), amount: "5000".into(), reason: Reason::FreeRider }]
+        );
     }
 }

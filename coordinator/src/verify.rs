@@ -55,8 +55,17 @@ pub async fn verify_task(
         }
         let manifest = load_manifest(content, &cid_text(on_chain.manifestCid)?).await?;
         if only.is_none_or(|round| round == r) {
-            verify_round(chain, chain_id, content, validator.as_deref_mut(), &mut report, &manifest, previous.as_ref(), &on_chain)
-                .await?;
+            verify_round(
+                chain,
+                chain_id,
+                content,
+                validator.as_deref_mut(),
+                &mut report,
+                &manifest,
+                previous.as_ref(),
+                &on_chain,
+            )
+            .await?;
             report.rounds += 1;
         }
         previous = Some(manifest);
@@ -81,21 +90,32 @@ async fn verify_round(
         .into_iter()
         .find(|a| a.name() == manifest.architecture)
         .ok_or_else(|| eyre::eyre!("manifest names unknown architecture {:?}", manifest.architecture))?;
-    report.check(r, "manifest names this chain, marketplace and round", {
-        manifest.chain_id == chain_id
-            && manifest.marketplace.parse::<Address>().ok() == Some(chain.address())
-            && manifest.round == r
-    }, || format!("chain {} marketplace {} round {}", manifest.chain_id, manifest.marketplace, manifest.round));
-    report.check(r, "global model is the one on chain", cid_text(on_chain.globalModelCid)? == manifest.global_model_cid, || {
-        manifest.global_model_cid.clone()
-    });
+    report.check(
+        r,
+        "manifest names this chain, marketplace and round",
+        {
+            manifest.chain_id == chain_id
+                && manifest.marketplace.parse::<Address>().ok() == Some(chain.address())
+                && manifest.round == r
+        },
+        || format!("chain {} marketplace {} round {}", manifest.chain_id, manifest.marketplace, manifest.round),
+    );
+    report.check(
+        r,
+        "global model is the one on chain",
+        cid_text(on_chain.globalModelCid)? == manifest.global_model_cid,
+        || manifest.global_model_cid.clone(),
+    );
     let (state_before, previous_rewards) = match previous {
         Some(p) => (p.scorer_state_after.clone(), p.rewards.clone()),
         None => Default::default(),
     };
-    report.check(r, "scorer state carries over from the last round", state_before == manifest.scorer_state_before, || {
-        "the manifest starts from another state".into()
-    });
+    report.check(
+        r,
+        "scorer state carries over from the last round",
+        state_before == manifest.scorer_state_before,
+        || "the manifest starts from another state".into(),
+    );
 
     let domain = eip712::domain(chain_id, chain.address());
     let bad: Vec<&str> = manifest
@@ -126,13 +146,19 @@ async fn verify_round(
     report.check(r, "scores, rewards, flags and slashes recompute", computed.result == manifest.result, || {
         "the recomputed round result differs from the manifest".into()
     });
-    report.check(r, "scorer state after the round recomputes", computed.state_after == manifest.scorer_state_after, || {
-        "differs".into()
-    });
+    report.check(
+        r,
+        "scorer state after the round recomputes",
+        computed.state_after == manifest.scorer_state_after,
+        || "differs".into(),
+    );
     let model_cid = DagBuilder::cid_of(&computed.checkpoint);
-    report.check(r, "aggregate recomputes to the checkpoint on chain", B256::from(model_cid.to_bytes32()) == on_chain.newModelCid, || {
-        format!("recomputed {model_cid}, chain has {}", cid_text(on_chain.newModelCid).unwrap_or_default())
-    });
+    report.check(
+        r,
+        "aggregate recomputes to the checkpoint on chain",
+        B256::from(model_cid.to_bytes32()) == on_chain.newModelCid,
+        || format!("recomputed {model_cid}, chain has {}", cid_text(on_chain.newModelCid).unwrap_or_default()),
+    );
     let rewards = round::cumulative_rewards(&previous_rewards, &computed.result)?;
     let tree = round::reward_tree(task_id, &rewards)?;
     report.check(r, "rewards root recomputes to the one on chain", tree.root() == on_chain.rewardsRoot, || {
@@ -153,7 +179,9 @@ async fn verify_round(
         .filter(|s| slashed.iter().any(|(w, _)| *w == s.worker.as_str()))
         .map(|s| (s.worker.as_str(), s.reason))
         .collect();
-    report.check(r, "slashes follow the scorer's decisions", slashed == decided, || format!("{slashed:?} vs {decided:?}"));
+    report.check(r, "slashes follow the scorer's decisions", slashed == decided, || {
+        format!("{slashed:?} vs {decided:?}")
+    });
     Ok(())
 }
 

@@ -58,6 +58,11 @@ impl ChainWriter {
         Self { db, provider, wallet, account, chain_id, resend_after: Duration::from_secs(60) }
     }
 
+    /// The chain it signs for.
+    pub fn chain_id(&self) -> u64 {
+        self.chain_id
+    }
+
     /// How long a sent transaction may wait before it is re-sent with higher fees.
     pub fn with_resend_after(mut self, resend_after: Duration) -> Self {
         self.resend_after = resend_after;
@@ -201,7 +206,9 @@ impl ChainWriter {
     async fn broadcast(&self, tx: &ChainTx, hash: TxHash, raw: &[u8]) {
         match self.provider.send_raw_transaction(raw).await {
             Ok(_) => tracing::info!(id = tx.id, kind = %tx.kind, %hash, "outbox transaction sent"),
-            Err(error) => tracing::warn!(id = tx.id, kind = %tx.kind, %hash, %error, "broadcast failed; will reconcile"),
+            Err(error) => {
+                tracing::warn!(id = tx.id, kind = %tx.kind, %hash, %error, "broadcast failed; will reconcile")
+            }
         }
         if tx.kind == "finalize_round" {
             fault::crash_point("after-finalize-sent");

@@ -305,3 +305,106 @@ async fn read_endpoints_serve_the_database() {
     let (status, missing) = get("/api/v1/tasks/99".into()).await;
     assert_eq!((status, code(&missing)), (StatusCode::NOT_FOUND, "not_found"));
 }
+
+impl Harness {
+    async fn call(&self, request: Request<Body>) -> (StatusCode, Bytes) {
+        let response = app(self.state.clone()).oneshot(request).await.unwrap();
+        let status = response.status();
+        (status, response.into_body().collect().await.unwrap().to_bytes())
+    }
+
+    fn with_admin_token(mut self, token: Option<&str>) -> Self {
+        let config = Config { admin_token: token.map(str::to_owned), ..(*self.state.config).clone() };
+        self.state.config = Arc::new(config);
+        self
+    }
+}
+
+fn close_request(token: Option<&str>) -> Request<Body> {
+    let mut request = Request::post(format!("/api/v1/admin/tasks/{TASK}/rounds/{ROUND}/close"));
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    request.body(Body::empty()).unwrap()
+}
+
+#[tokio::test]
+async fn closing_a_round_needs_the_admin_token() {
+    let disabled = harness(Duration::from_secs(60)).await.with_admin_token(None);
+    assert_eq!(disabled.call(close_request(Some("anything"))).await.0, StatusCode::FORBIDDEN);
+
+    let harness = harness(Duration::from_secs(60)).await.with_admin_token(Some("s3cret"));
+    assert_eq!(harness.call(close_request(None)).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(harness.call(close_request(Some("s3cre7"))).await.0, StatusCode::UNAUTHORIZED);
+    let mut events = harness.state.live.subscribe();
+    let (status, body) = harness.call(close_request(Some("s3cret"))).await;
+    assert_eq!(status, StatusCode::OK, "{body:?}");
+    assert_eq!(events.try_recv().unwrap().state.as_deref(), Some("aggregating"));
+    // Closed already: a second close is a conflict, and submissions are now refused.
+    assert_eq!(harness.call(close_request(Some("s3cret"))).await.0, StatusCode::CONFLICT);
+    let cid = harness.stored_update().await;
+    let (status, answer) = harness.submit(&harness.body(&harness.worker, ROUND, cid, SAMPLES)).await;
+    assert_eq!((status, code(&answer)), (StatusCode::CONFLICT, "window_closed"));
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route() {
+    let harness = harness(Duration::from_secs(60)).await;
+    let (status, body) = harness.call(Request::get("/api/v1/openapi.json").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    let document: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(document["openapi"], "3.1.0");
+    let documented: HashSet<&str> = document["paths"].as_object().unwrap().keys().map(String::as_str).collect();
+    let routed: HashSet<&str> = tessera_coordinator::api::ROUTES.iter().copied().collect();
+    assert_eq!(documented, routed);
+    for route in tessera_coordinator::api::ROUTES {
+        // Every documented GET route is really served (4xx for unknown ids is fine; 405 would mean no route).
+        let path =
+            route.replace("{task}", "1").replace("{round}", "1").replace("{worker}", &format!("{:#x}", Address::ZERO));
+        if route.contains("/admin/") || route.ends_with("/events") {
+            continue;
+        }
+        let (status, _) = harness.call(Request::get(&path).body(Body::empty()).unwrap()).await;
+        assert!(
+            status != StatusCode::METHOD_NOT_ALLOWED && status.as_u16() != 404 || path.contains("proof"),
+            "{path}: {status}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn accepted_and_refused_submissions_are_counted_and_announced() {
+    let harness = harness(Duration::from_secs(60)).await;
+    let mut events = harness.state.live.subscribe();
+    let cid = harness.stored_update().await;
+    let body = harness.body(&harness.worker, ROUND, cid, SAMPLES);
+    assert_eq!(harness.submit(&body).await.0, StatusCode::CREATED);
+    assert_eq!(harness.submit(&body).await.0, StatusCode::CONFLICT);
+    let event = events.try_recv().unwrap();
+    assert_eq!((event.kind, event.worker), ("submission", Some(format!("{:#x}", harness.worker.address()))));
+
+    let (status, text) = harness.call(Request::get("/metrics").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = String::from_utf8(text.to_vec()).unwrap();
+    assert!(text.contains("tessera_submissions_accepted_total 1\n"), "{text}");
+    assert!(text.contains("tessera_requests_rejected_total{code=\"replay\"} 1\n"), "{text}");
+    assert!(text.contains("tessera_tasks 1\n"), "{text}");
+
+    let (status, info) = harness.call(Request::get("/api/v1/info").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    let info: Value = serde_json::from_slice(&info).unwrap();
+    assert_eq!(info["chain_id"], 31337);
+    assert_eq!(info["coordinator"], format!("{:#x}", harness.state.signer.address()));
+}
+
+#[tokio::test]
+async fn there_is_no_proof_before_a_round_is_finalized() {
+    let harness = harness(Duration::from_secs(60)).await;
+    let path = format!("/api/v1/tasks/{TASK}/workers/{:#x}/proof", harness.worker.address());
+    let (status, body) = harness.call(Request::get(&path).body(Body::empty()).unwrap()).await;
+    let answer: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!((status, code(&answer)), (StatusCode::NOT_FOUND, "not_found"));
+    let (status, _) =
+        harness.call(Request::get("/api/v1/tasks/1/workers/not-an-address/proof").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

@@ -24,7 +24,10 @@ async fn three_workers_two_rounds_on_the_real_stack() {
         coordinator.wait_for_round(task, round).await;
         for worker in &workers {
             let receipt = worker.train_and_submit(&stack, &coordinator, task, round).await;
-            assert_eq!(receipt["coordinator"], format!("{:#x}", stack.coordinator().address.parse::<alloy::primitives::Address>().unwrap()));
+            assert_eq!(
+                receipt["coordinator"],
+                format!("{:#x}", stack.coordinator().address.parse::<alloy::primitives::Address>().unwrap())
+            );
         }
         let finalized = coordinator.wait_for_finalized(task, round).await;
         accuracies.push(finalized["metrics"]["accuracy"].as_f64().unwrap());
@@ -45,7 +48,8 @@ async fn three_workers_two_rounds_on_the_real_stack() {
     for worker in &workers {
         let proof = coordinator.get(&format!("/api/v1/tasks/{task}/workers/{:#x}/proof", worker.address())).await;
         let amount: U256 = proof["cumulative_amount"].as_str().unwrap().parse().unwrap();
-        let nodes: Vec<B256> = proof["proof"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().parse().unwrap()).collect();
+        let nodes: Vec<B256> =
+            proof["proof"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().parse().unwrap()).collect();
         let root: B256 = proof["rewards_root"].as_str().unwrap().parse().unwrap();
         assert_eq!(root, on_chain.rewardsRoot);
         assert!(MerkleTree::verify(root, reward_leaf(U256::from(task), worker.address(), amount), &nodes));

@@ -21,19 +21,16 @@ pub const OPENAPI: &str = include_str!("../../openapi.json");
 pub(super) async fn events(State(state): State<AppState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let receiver = state.live.subscribe();
     let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
-        loop {
-            match receiver.recv().await {
-                Ok(event) => {
-                    let data = serde_json::to_string(&event).unwrap_or_default();
-                    return Some((Ok(Event::default().event(event.kind).data(data)), receiver));
-                }
-                // A slow reader missed some: tell it to reload rather than drop it.
-                Err(RecvError::Lagged(missed)) => {
-                    let event = Event::default().event("lagged").data(missed.to_string());
-                    return Some((Ok(event), receiver));
-                }
-                Err(RecvError::Closed) => return None,
+        match receiver.recv().await {
+            Ok(event) => {
+                let data = serde_json::to_string(&event).unwrap_or_default();
+                Some((Ok(Event::default().event(event.kind).data(data)), receiver))
             }
+            // A slow reader missed some: tell it to reload rather than drop it.
+            Err(RecvError::Lagged(missed)) => {
+                Some((Ok(Event::default().event("lagged").data(missed.to_string())), receiver))
+            }
+            Err(RecvError::Closed) => None,
         }
     });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))

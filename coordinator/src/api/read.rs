@@ -173,7 +173,10 @@ pub(super) async fn proof(
     let tree = crate::round::reward_tree(task, &leaves).map_err(ApiError::Internal)?;
     let root = format!("{:#x}", tree.root());
     if latest.rewards_root.as_deref() != Some(root.as_str()) {
-        return Err(ApiError::Internal(eyre::eyre!("task {task} round {}: stored root differs from {root}", latest.round)));
+        return Err(ApiError::Internal(eyre::eyre!(
+            "task {task} round {}: stored root differs from {root}",
+            latest.round
+        )));
     }
     let account: Address = worker.parse().map_err(|_| ApiError::BadRequest(format!("{worker:?} is not an address")))?;
     let (amount, proof) =

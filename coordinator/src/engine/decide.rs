@@ -125,7 +125,10 @@ mod tests {
     fn a_task_starts_once_enough_workers_joined() {
         assert_eq!(decide(&View { active_workers: 2, ..view() }), Step::Wait("waiting for workers to join"));
         assert_eq!(decide(&view()), Step::EnqueueStart(1));
-        assert_eq!(decide(&View { min_workers: 0, active_workers: 0, ..view() }), Step::Wait("waiting for workers to join"));
+        assert_eq!(
+            decide(&View { min_workers: 0, active_workers: 0, ..view() }),
+            Step::Wait("waiting for workers to join")
+        );
     }
 
     #[test]
@@ -148,8 +151,8 @@ mod tests {
             ..view()
         };
         assert_eq!(decide(&collecting), Step::Wait("collecting submissions"));
-        assert_eq!(decide(&View { submissions: 3, ..collecting.clone() }), Step::CloseWindow(1));
-        assert_eq!(decide(&View { deadline_passed: true, ..collecting.clone() }), Step::CloseWindow(1));
+        assert_eq!(decide(&View { submissions: 3, ..collecting }), Step::CloseWindow(1));
+        assert_eq!(decide(&View { deadline_passed: true, ..collecting }), Step::CloseWindow(1));
         // Nobody left to wait for is not "everyone submitted": the deadline decides.
         let deserted = View { active_workers: 0, submissions: 0, ..collecting };
         assert_eq!(decide(&deserted), Step::Wait("collecting submissions"));
@@ -157,17 +160,14 @@ mod tests {
 
     #[test]
     fn rounds_walk_through_every_phase_then_the_task_ends() {
-        let at = |phase, tx| View {
-            status: TaskStatus::Running,
-            current_round: 1,
-            phase: Some(phase),
-            tx,
-            ..view()
-        };
+        let at = |phase, tx| View { status: TaskStatus::Running, current_round: 1, phase: Some(phase), tx, ..view() };
         assert_eq!(decide(&at(RoundPhase::Aggregating, None)), Step::Aggregate(1));
         assert_eq!(decide(&at(RoundPhase::Publishing, None)), Step::EnqueueFinalize(1));
         assert_eq!(decide(&at(RoundPhase::Finalizing, None)), Step::EnqueueFinalize(1));
-        assert_eq!(decide(&at(RoundPhase::Finalizing, Some(TxState::Pending))), Step::Wait("finalizeRound is on its way"));
+        assert_eq!(
+            decide(&at(RoundPhase::Finalizing, Some(TxState::Pending))),
+            Step::Wait("finalizeRound is on its way")
+        );
         assert_eq!(decide(&at(RoundPhase::Finalizing, Some(TxState::Mined))), Step::MarkFinalized(1));
         assert!(matches!(decide(&at(RoundPhase::Finalizing, Some(TxState::Failed))), Step::Stuck(_)));
         let failed_but_done = View { chain_done: true, ..at(RoundPhase::Finalizing, Some(TxState::Failed)) };
@@ -175,7 +175,7 @@ mod tests {
         assert_eq!(decide(&at(RoundPhase::Finalized, None)), Step::EnqueueStart(2));
         let last = View { current_round: 2, ..at(RoundPhase::Finalized, None) };
         assert_eq!(decide(&last), Step::EndTask);
-        assert_eq!(decide(&View { status: TaskStatus::Ended, ..last.clone() }), Step::Wait("the task is over"));
+        assert_eq!(decide(&View { status: TaskStatus::Ended, ..last }), Step::Wait("the task is over"));
         // The indexer may see the chain end the task before the engine records the last finalize.
         let ended_early = View { status: TaskStatus::Ended, ..at(RoundPhase::Finalizing, Some(TxState::Mined)) };
         assert_eq!(decide(&ended_early), Step::MarkFinalized(1));

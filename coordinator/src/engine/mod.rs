@@ -11,9 +11,7 @@ pub use decide::{Step, View, decide};
 
 use crate::{
     Live, LiveEvent, fault,
-    round::{
-        self, ComputeInput, FetchedUpdate, MANIFEST_FORMAT, Manifest, StrategySpec, SubmissionRecord,
-    },
+    round::{self, ComputeInput, FetchedUpdate, MANIFEST_FORMAT, Manifest, StrategySpec, SubmissionRecord},
     validation::Validator,
     writer::{Call, ChainWriter},
 };
@@ -29,8 +27,7 @@ use std::{
 };
 use tessera_chain::{IMarketplace, Marketplace, MarketplaceClient};
 use tessera_db::{
-    Amount, NewRound, NewScore, Reputation, RoundMetrics, RoundPatch, RoundPhase, Store, Task, TaskStatus,
-    WorkerStatus,
+    Amount, NewRound, NewScore, Reputation, RoundMetrics, RoundPatch, RoundPhase, Store, Task, TaskStatus, WorkerStatus,
 };
 use tessera_scoring::{Failure, Reason, ScorerState, ScoringConfig, WorkerId};
 use tessera_storage::{Cid, ContentStore};
@@ -83,19 +80,23 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// An engine driving the tasks whose coordinator is `chain`'s account.
+    /// An engine driving the tasks whose coordinator is `chain`'s account, without a validation set.
     pub fn new(
         db: Store,
         content: Arc<dyn ContentStore>,
         chain: MarketplaceClient,
         writer: ChainWriter,
-        validator: Option<Validator>,
         settings: EngineSettings,
         live: Live,
-        chain_id: u64,
     ) -> Self {
-        let validator = validator.map(|v| Arc::new(Mutex::new(v)));
-        Self { db, content, chain, writer, validator, settings, live, chain_id }
+        let chain_id = writer.chain_id();
+        Self { db, content, chain, writer, validator: None, settings, live, chain_id }
+    }
+
+    /// Evaluates aggregates on `validator` (for tasks of its architecture).
+    pub fn with_validator(mut self, validator: Option<Validator>) -> Self {
+        self.validator = validator.map(|v| Arc::new(Mutex::new(v)));
+        self
     }
 
     /// Runs passes until `shutdown` resolves; a failed pass is logged and retried on the next tick.
@@ -145,7 +146,9 @@ impl Engine {
             self.db.list_workers(task.task_id).await?.iter().filter(|w| w.status == WorkerStatus::Active).count()
                 as u64;
         let (tx_key, tx_round) = match phase {
-            None | Some(RoundPhase::Finalized) => (start_key(task.task_id, task.current_round + 1), task.current_round + 1),
+            None | Some(RoundPhase::Finalized) => {
+                (start_key(task.task_id, task.current_round + 1), task.current_round + 1)
+            }
             _ => (finalize_key(task.task_id, task.current_round), task.current_round),
         };
         let tx = self.db.get_tx_by_key(&tx_key).await?.map(|tx| tx.state);
@@ -249,7 +252,14 @@ impl Engine {
         }
     }
 
-    async fn advance(&self, id: u64, r: u32, from: RoundPhase, to: RoundPhase, patch: &RoundPatch) -> eyre::Result<bool> {
+    async fn advance(
+        &self,
+        id: u64,
+        r: u32,
+        from: RoundPhase,
+        to: RoundPhase,
+        patch: &RoundPatch,
+    ) -> eyre::Result<bool> {
         let won = self.db.advance_round_phase_with(id, r, from, to, patch).await?;
         if won {
             tracing::info!(task = id, round = r, phase = %to, "round phase");
@@ -378,7 +388,8 @@ impl Engine {
 
         self.db.replace_scores(id, r, &scores(&manifest)?).await?;
         self.db.upsert_reputations(&reputations(id, r, &computation.state_after)?).await?;
-        let metrics = computation.result.metrics.map(|m| RoundMetrics { accuracy: Some(m.accuracy), loss: Some(m.loss) });
+        let metrics =
+            computation.result.metrics.map(|m| RoundMetrics { accuracy: Some(m.accuracy), loss: Some(m.loss) });
         let patch = RoundPatch {
             new_model_cid: Some(new_model_cid.to_string()),
             manifest_cid: Some(manifest_cid.to_string()),
@@ -406,7 +417,11 @@ impl Engine {
     }
 
     /// Remaining stake of every worker the round slashes that is still active on chain.
-    async fn stakes(&self, task_id: u64, result: &tessera_scoring::RoundResult) -> eyre::Result<BTreeMap<String, u128>> {
+    async fn stakes(
+        &self,
+        task_id: u64,
+        result: &tessera_scoring::RoundResult,
+    ) -> eyre::Result<BTreeMap<String, u128>> {
         let mut stakes = BTreeMap::new();
         for slash in &result.slashes {
             let account: Address = slash.worker.as_str().parse()?;
@@ -520,7 +535,9 @@ pub async fn fetch_updates(
         };
         match fetched.await {
             Ok(delta) => updates.push(FetchedUpdate { record: record.clone(), delta }),
-            Err(error) => failures.push(Failure { worker: WorkerId::new(record.worker.clone()), reason: format!("{error:#}") }),
+            Err(error) => {
+                failures.push(Failure { worker: WorkerId::new(record.worker.clone()), reason: format!("{error:#}") })
+            }
         }
     }
     (updates, failures)
@@ -552,7 +569,8 @@ fn scores(manifest: &Manifest) -> eyre::Result<Vec<NewScore>> {
                 .filter(|f| f.worker == outcome.worker)
                 .map(|f| reason_name(f.reason).to_owned())
                 .collect();
-            let (amount, reason) = slashed.get(worker).map_or(("0", None), |(a, r)| (*a, Some(reason_name(*r).to_owned())));
+            let (amount, reason) =
+                slashed.get(worker).map_or(("0", None), |(a, r)| (*a, Some(reason_name(*r).to_owned())));
             Ok(NewScore {
                 worker: worker.to_owned(),
                 score: outcome.score,

@@ -159,7 +159,11 @@ impl Stack {
         let http = reqwest::Client::new();
         let started = Instant::now();
         while http.get(format!("{}/health", process.url)).send().await.is_err() {
-            assert!(started.elapsed() < Duration::from_secs(60), "the coordinator did not start:\n{}", process.log_text());
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the coordinator did not start:\n{}",
+                process.log_text()
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         process
@@ -298,14 +302,21 @@ impl SimWorker {
     }
 
     /// Trains one epoch from the round's global model, uploads the update, and submits it; the receipt.
-    pub async fn train_and_submit(&self, stack: &Stack, coordinator: &CoordinatorProcess, task: u64, round: u32) -> Value {
+    pub async fn train_and_submit(
+        &self,
+        stack: &Stack,
+        coordinator: &CoordinatorProcess,
+        task: u64,
+        round: u32,
+    ) -> Value {
         let detail = coordinator.get(&format!("/api/v1/tasks/{task}/rounds/{round}")).await;
         let global_cid = detail["global_model_cid"].as_str().unwrap().to_owned();
         let limits = DecodeLimits::expecting(ARCH, FileKind::Checkpoint);
         let bytes = stack.content.get(&global_cid.parse().unwrap(), limits.max_bytes as u64).await.unwrap();
         let global = WeightsFile::decode(&bytes, &limits).unwrap().parameters;
         let shard = self.shard.subset(&(0..self.shard.len()).collect::<Vec<_>>()).unwrap();
-        let config = TrainConfig { device: Device::Cpu, threads: Some(1), seed: u64::from(round), ..TrainConfig::default() };
+        let config =
+            TrainConfig { device: Device::Cpu, threads: Some(1), seed: u64::from(round), ..TrainConfig::default() };
         let update = tokio::task::spawn_blocking(move || train_local(ARCH, &global, &shard, &config, |_| {}).unwrap())
             .await
             .unwrap();
@@ -336,7 +347,8 @@ impl SimWorker {
         };
         let cid = stack.content.put(Bytes::from(file.encode().unwrap())).await.unwrap();
         let info = coordinator.get("/api/v1/info").await;
-        let domain = eip712::domain(info["chain_id"].as_u64().unwrap(), info["marketplace"].as_str().unwrap().parse().unwrap());
+        let domain =
+            eip712::domain(info["chain_id"].as_u64().unwrap(), info["marketplace"].as_str().unwrap().parse().unwrap());
         let typed = Submission {
             taskId: U256::from(task),
             round,
