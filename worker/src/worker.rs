@@ -3,8 +3,9 @@
 //!
 //! Every decision is one of [`crate::round`]'s pure functions; this module does the I/O. Before
 //! training in a round the worker asks the coordinator whether it already holds a submission of
-//! this worker, and it records each signed update before sending it, so a worker killed at any
-//! point resumes without training twice or sending two different updates.
+//! this worker; it keeps each trained update until the coordinator acknowledges it, and records
+//! each signed update before sending it, so a worker killed at any point (or an upload that fails)
+//! resumes without training twice or sending two different updates.
 
 use crate::{
     Error, Result,
@@ -227,8 +228,7 @@ impl Worker {
     }
 
     /// Makes the update (or takes the one made before a restart), uploads and signs it, and records
-    /// it as pending.
-    /// `None` when a copycat has nothing to copy yet.
+    /// it as pending; `None` when a copycat has nothing to copy yet.
     async fn produce(&self, task: &TaskView, view: &RoundView) -> Result<Option<Pending>> {
         let arch = round::architecture_of(&task.model_architecture_id)?;
         data::check_fits(&self.data, arch)?;
@@ -251,19 +251,21 @@ impl Worker {
                 (bytes, prepared.training)
             }
         };
+        // The count the kept file's header states, should the data options have changed since.
+        let num_samples = training.samples;
         let update_cid = self.store.put(Bytes::from(bytes)).await?;
         let typed = Submission {
             taskId: U256::from(task.task_id),
             round,
             updateCid: B256::from(update_cid.to_bytes32()),
-            numSamples: samples,
+            numSamples: num_samples,
         };
         let signature = eip712::sign(&self.signer, &typed, &self.domain)?;
         let pending = Pending {
             round,
             global_model_cid: view.global_model_cid.clone(),
             update_cid: update_cid.to_string(),
-            num_samples: samples,
+            num_samples,
             signature: signature.to_string(),
             training,
         };

@@ -1,72 +1,372 @@
-//! The one-command demo.
+//! The one-command demo: the whole marketplace on one machine.
 //!
-//! Today it starts the local stack (anvil, an IPFS node), checks the MNIST cache, and reports what
-//! each part answered. The marketplace itself (contracts, coordinator, workers) joins it as those
-//! parts land; nothing here prints a result that was not measured.
+//! [`Demo::start`] brings up anvil and an IPFS node, deploys the marketplace and a test ERC-20, funds a
+//! requester and the workers, creates an MNIST task with `tessera-coordinator create-task`, and starts the
+//! coordinator and every worker as separate processes. [`Demo::run_to_end`] follows the rounds through the
+//! coordinator's API, then the workers claim, and [`Demo::report`] reads the outcome back from the chain and
+//! the API. The end-to-end tests drive the same [`Demo`] at a smaller [`Scenario`].
 
-use clap::Parser;
-use eyre::{WrapErr, bail};
-use serde_json::{Value, json};
-use std::{fs, io::BufRead};
-use tessera_harness::{LocalStack, Toolchain, mnist_dir};
+pub mod cli;
+mod report;
+mod scenario;
 
-/// Command-line options of `tessera-demo`.
-#[derive(Debug, Parser)]
-#[command(about = "Start Tessera's local stack and report what each part answers", long_about = None)]
-pub struct Args {
-    /// Keep the stack running until Enter or Ctrl-C, instead of stopping it at once.
-    #[arg(long)]
-    pub hold: bool,
+pub use report::{Report, RoundRow, WorkerRow};
+pub use scenario::{Role, Scenario, WorkerSpec};
+
+use alloy::{
+    primitives::{Address, U256},
+    providers::DynProvider,
+};
+use eyre::{WrapErr, bail, eyre};
+use serde_json::Value;
+use std::{
+    collections::BTreeSet,
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+use tessera_chain::{TestToken, connect, deploy_marketplace, deploy_test_token};
+use tessera_harness::{DevAccount, LocalStack, Toolchain, mnist_dir};
+
+/// Token base units per whole token (18 decimals).
+pub const TOKEN_UNIT: u128 = 1_000_000_000_000_000_000;
+
+/// The programs the demo starts.
+#[derive(Clone, Debug)]
+pub struct Binaries {
+    /// `tessera-coordinator`.
+    pub coordinator: PathBuf,
+    /// `tessera-worker`.
+    pub worker: PathBuf,
 }
 
-/// Runs the demo.
-pub async fn run(args: Args) -> eyre::Result<()> {
-    let toolchain = Toolchain::discover().wrap_err("the toolchain is not installed")?;
-    println!("Starting the local stack (anvil, IPFS node)...");
-    let stack = LocalStack::start(&toolchain).wrap_err("starting the local stack")?;
-    let http = reqwest::Client::new();
-
-    let chain_id: Value = http
-        .post(stack.anvil.url())
-        .json(&json!({ "jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": [] }))
-        .send()
-        .await
-        .wrap_err("asking anvil for its chain id")?
-        .json()
-        .await?;
-    let chain_id = chain_id["result"]
-        .as_str()
-        .and_then(|hex| u64::from_str_radix(hex.trim_start_matches("0x"), 16).ok())
-        .ok_or_else(|| eyre::eyre!("anvil answered eth_chainId with {chain_id}"))?;
-    println!("  chain      {}  chain id {chain_id}", stack.anvil.url());
-    println!("             {} funded dev accounts", stack.anvil.accounts().len());
-
-    let id: Value = http
-        .post(format!("{}/api/v0/id", stack.ipfs.api_url()))
-        .send()
-        .await
-        .wrap_err("asking the IPFS node for its id")?
-        .error_for_status()?
-        .json()
-        .await?;
-    let text = |key: &str| id[key].as_str().unwrap_or("?").to_owned();
-    println!("  ipfs       {}  peer {}  ({})", stack.ipfs.api_url(), text("ID"), text("AgentVersion"));
-
-    let mnist = mnist_dir();
-    let train_images = mnist.join("train-images-idx3-ubyte");
-    let size = fs::metadata(&train_images).wrap_err_with(|| format!("reading {}", train_images.display()))?.len();
-    if size != 47_040_016 {
-        bail!("{} has {size} bytes; run `make setup` to restore it", train_images.display());
+impl Binaries {
+    /// The binaries in `dir` (a cargo target profile folder).
+    pub fn in_dir(dir: &Path) -> eyre::Result<Self> {
+        let binaries = Self {
+            coordinator: dir.join(format!("tessera-coordinator{}", std::env::consts::EXE_SUFFIX)),
+            worker: dir.join(format!("tessera-worker{}", std::env::consts::EXE_SUFFIX)),
+        };
+        for path in [&binaries.coordinator, &binaries.worker] {
+            if !path.is_file() {
+                bail!("{} is missing: build it with `cargo build -p tessera-coordinator -p tessera-worker`", path.display());
+            }
+        }
+        Ok(binaries)
     }
-    println!("  mnist      {}", mnist.display());
-    println!();
-    println!("The marketplace (contracts, coordinator, workers) is not part of this demo yet.");
 
-    if args.hold {
-        println!("Holding the stack; press Enter or Ctrl-C to stop.");
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line)?;
+    /// The binaries beside the running program.
+    pub fn beside_current_exe() -> eyre::Result<Self> {
+        let exe = std::env::current_exe()?;
+        Self::in_dir(exe.parent().ok_or_else(|| eyre!("{} has no folder", exe.display()))?)
     }
-    drop(stack);
+}
+
+/// A child process, killed when dropped.
+struct Process {
+    name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The running marketplace.
+pub struct Demo {
+    /// Anvil and the IPFS node.
+    pub stack: LocalStack,
+    /// The scenario being run.
+    pub scenario: Scenario,
+    /// The coordinator's API.
+    pub url: String,
+    /// The task.
+    pub task: u64,
+    /// The reward token.
+    pub token: Address,
+    /// The marketplace contract.
+    pub marketplace: Address,
+    /// Logs, the database and worker state.
+    pub dir: tempfile::TempDir,
+    binaries: Binaries,
+    coordinator: Process,
+    workers: Vec<Process>,
+    deployer: DynProvider,
+    quiet: bool,
+}
+
+impl Demo {
+    /// Sets everything up and starts the coordinator and the workers.
+    pub async fn start(binaries: Binaries, scenario: Scenario, quiet: bool) -> eyre::Result<Self> {
+        let say = |line: &str| {
+            if !quiet {
+                println!("{line}");
+            }
+        };
+        let toolchain = Toolchain::discover().wrap_err("the toolchain is not installed: run `make setup`")?;
+        say("Starting anvil and an IPFS node...");
+        let stack = LocalStack::start(&toolchain).wrap_err("starting the local stack")?;
+        let accounts = stack.anvil.accounts();
+        if accounts.len() < 3 + scenario.workers.len() {
+            bail!("anvil has {} accounts; the scenario needs {}", accounts.len(), 3 + scenario.workers.len());
+        }
+        let deployer = connect(stack.anvil.url(), &accounts[0].private_key)?;
+        let token = deploy_test_token(&deployer, "Tessera Test Token", "TST").await?;
+        let marketplace = deploy_marketplace(&deployer, accounts[0].address.parse()?).await?;
+        say(&format!("  marketplace {marketplace:#x}, token {token:#x} on {}", stack.anvil.url()));
+        let minter = TestToken::new(token, &deployer);
+        let requester_funds = U256::from(scenario.reward_tokens * TOKEN_UNIT);
+        let worker_funds = U256::from(scenario.stake_tokens * TOKEN_UNIT);
+        for (i, account) in accounts[1..3 + scenario.workers.len()].iter().enumerate() {
+            let amount = if i == 0 { requester_funds } else { worker_funds };
+            minter.mint(account.address.parse()?, amount).send().await?.get_receipt().await?;
+        }
+        let dir = tempfile::Builder::new().prefix("tessera-demo-").tempdir()?;
+        let port = free_port(8080);
+        let url = format!("http://127.0.0.1:{port}");
+        let mut demo_env: Vec<(&str, String)> = vec![
+            ("TESSERA_CHAIN_RPC_URL", stack.anvil.url().to_owned()),
+            ("TESSERA_MARKETPLACE", format!("{marketplace:#x}")),
+            ("TESSERA_IPFS_API_URL", stack.ipfs.api_url().to_owned()),
+        ];
+        let coordinator_env = |env: &mut Vec<(&str, String)>| {
+            env.extend([
+                ("TESSERA_PRIVATE_KEY", accounts[2].private_key.clone()),
+                ("TESSERA_DATABASE_URL", format!("sqlite://{}?mode=rwc", dir.path().join("coordinator.db").display())),
+                ("TESSERA_LISTEN", format!("127.0.0.1:{port}")),
+                ("TESSERA_MIN_WORKERS", scenario.workers.len().to_string()),
+                ("TESSERA_VALIDATION_DIR", mnist_dir().display().to_string()),
+                ("TESSERA_VALIDATION_SAMPLES", scenario.validation_samples.to_string()),
+                ("TESSERA_REQUESTER_PRIVATE_KEY", accounts[1].private_key.clone()),
+            ]);
+        };
+        coordinator_env(&mut demo_env);
+
+        say("Creating the MNIST task...");
+        let output = Command::new(&binaries.coordinator)
+            .args(["create-task", "--token", &format!("{token:#x}")])
+            .args(["--reward", &scenario.reward_tokens.to_string(), "--stake", &scenario.stake_tokens.to_string()])
+            .args(["--rounds", &scenario.rounds.to_string(), "--max-workers", &scenario.workers.len().to_string()])
+            .args(["--window-secs", &scenario.window_secs.to_string()])
+            .envs(demo_env.iter().cloned())
+            .env("RUST_LOG", "warn")
+            .output()?;
+        if !output.status.success() {
+            bail!("create-task failed: {}", String::from_utf8_lossy(&output.stderr));
+        }
+        let created: Value = serde_json::from_slice(&output.stdout)?;
+        let task = created["task_id"].as_u64().ok_or_else(|| eyre!("create-task printed {created}"))?;
+        say(&format!(
+            "  task {task}: {} rounds, {} TST pool, {} TST stake, initial model {}",
+            scenario.rounds, scenario.reward_tokens, scenario.stake_tokens, created["initial_model_cid"]
+        ));
+
+        let coordinator = spawn(
+            "coordinator",
+            Command::new(&binaries.coordinator).arg("serve").envs(demo_env.iter().cloned()).env("RUST_LOG", "info"),
+            dir.path(),
+        )?;
+        wait_for_health(&url, Duration::from_secs(60), &coordinator).await?;
+        say(&format!("  coordinator {url}"));
+
+        let mut demo = Self {
+            stack,
+            scenario,
+            url,
+            task,
+            token,
+            marketplace,
+            dir,
+            binaries,
+            coordinator,
+            workers: Vec::new(),
+            deployer,
+            quiet,
+        };
+        demo.start_workers()?;
+        Ok(demo)
+    }
+
+    fn worker_account(&self, index: usize) -> &DevAccount {
+        &self.stack.anvil.accounts()[3 + index]
+    }
+
+    fn worker_command(&self, index: usize) -> Command {
+        let mut command = Command::new(&self.binaries.worker);
+        command
+            .env("TESSERA_PRIVATE_KEY", &self.worker_account(index).private_key)
+            .env("TESSERA_COORDINATOR_URL", &self.url)
+            .env("TESSERA_CHAIN_RPC_URL", self.stack.anvil.url())
+            .env("TESSERA_IPFS_API_URL", self.stack.ipfs.api_url())
+            .env("TESSERA_MARKETPLACE", format!("{:#x}", self.marketplace))
+            .env("RUST_LOG", "info");
+        command
+    }
+
+    /// Each worker joins (approve, then stake), then runs as its own process.
+    fn start_workers(&mut self) -> eyre::Result<()> {
+        let specs = self.scenario.workers.clone();
+        let honest = specs.iter().filter(|w| w.role == Role::Honest).count();
+        for (i, spec) in specs.iter().enumerate() {
+            let join = self.worker_command(i).args(["join", "--task", &self.task.to_string()]).output()?;
+            if !join.status.success() {
+                bail!("{} could not join: {}", spec.name, String::from_utf8_lossy(&join.stderr));
+            }
+            let mut run = self.worker_command(i);
+            run.args(["run", "--task", &self.task.to_string(), "--quiet"])
+                .args(["--data", &mnist_dir().display().to_string()])
+                .args(["--shard", &format!("{}/{honest}", spec.shard % honest)])
+                .args(["--partition", "dirichlet", "--alpha", &self.scenario.alpha.to_string(), "--seed", "0"])
+                .args(["--max-samples", &spec.max_samples.to_string()])
+                .args(["--threads", "1", "--device", "auto"])
+                .args(["--state-dir", &self.dir.path().join(&spec.name).display().to_string()]);
+            if let Some(behaviour) = spec.role.red_team_flag() {
+                run.args(["--red-team", behaviour]);
+            }
+            let process = spawn(&spec.name, &mut run, self.dir.path())?;
+            self.say(&format!("  {} joined and started ({}, up to {} samples)", spec.name, spec.role, spec.max_samples));
+            self.workers.push(process);
+        }
+        Ok(())
+    }
+
+    fn say(&self, line: &str) {
+        if !self.quiet {
+            println!("{line}");
+        }
+    }
+
+    /// Follows the task round by round until it ends, printing progress; then every worker claims.
+    pub async fn run_to_end(&mut self, limit: Duration) -> eyre::Result<()> {
+        let started = Instant::now();
+        let http = reqwest::Client::new();
+        let mut seen: BTreeSet<(u64, String, u64)> = BTreeSet::new();
+        loop {
+            self.check_processes()?;
+            let rounds: Value = http.get(format!("{}/api/v1/tasks/{}/rounds", self.url, self.task)).send().await?.json().await?;
+            for round in rounds.as_array().into_iter().flatten() {
+                let number = round["round"].as_u64().unwrap_or_default();
+                let phase = round["phase"].as_str().unwrap_or_default().to_owned();
+                let count = round["submission_count"].as_u64().unwrap_or_default();
+                if seen.insert((number, phase.clone(), count)) {
+                    let accuracy = round["metrics"]["accuracy"].as_f64();
+                    let line = match (phase.as_str(), accuracy) {
+                        ("collecting", _) => format!("round {number}: {count}/{} updates in", self.scenario.workers.len()),
+                        ("finalized", Some(accuracy)) => {
+                            format!("round {number}: finalized on chain, validation accuracy {:.2}%", 100.0 * accuracy)
+                        }
+                        (phase, _) => format!("round {number}: {phase}"),
+                    };
+                    self.say(&format!("[{:>5.1}s] {line}", started.elapsed().as_secs_f64()));
+                }
+            }
+            let task: Value = http.get(format!("{}/api/v1/tasks/{}", self.url, self.task)).send().await?.json().await?;
+            if task["status"] == "ended" {
+                break;
+            }
+            if started.elapsed() > limit {
+                bail!("the task did not end within {limit:?}; logs are in {}", self.dir.path().display());
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        self.say("Every round is finalized; workers claim their rewards...");
+        for (i, spec) in self.scenario.workers.iter().enumerate() {
+            let claim = self.worker_command(i).args(["claim", "--task", &self.task.to_string()]).output()?;
+            let text = String::from_utf8_lossy(&claim.stdout).trim().to_owned();
+            self.say(&format!("  {}: {}", spec.name, if text.is_empty() { String::from_utf8_lossy(&claim.stderr).trim().to_owned() } else { text }));
+        }
+        Ok(())
+    }
+
+    /// Fails with the log's tail when a process died before its time.
+    fn check_processes(&mut self) -> eyre::Result<()> {
+        for process in std::iter::once(&mut self.coordinator).chain(self.workers.iter_mut()) {
+            if let Some(status) = process.child.try_wait()?
+                && !status.success()
+            {
+                let log = std::fs::read_to_string(&process.log).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(20).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                bail!("{} exited with {status}:\n{}", process.name, tail.join("\n"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The outcome, read from the chain and the coordinator.
+    pub async fn report(&self) -> eyre::Result<Report> {
+        report::gather(self).await
+    }
+
+    /// The deployer's provider, for reading the chain.
+    pub fn provider(&self) -> &DynProvider {
+        &self.deployer
+    }
+
+    /// A worker's address.
+    pub fn worker_address(&self, index: usize) -> eyre::Result<Address> {
+        Ok(self.worker_account(index).address.parse()?)
+    }
+
+    /// The environment the coordinator's commands (`verify`) need.
+    pub fn coordinator_command(&self) -> Command {
+        let accounts = self.stack.anvil.accounts();
+        let mut command = Command::new(&self.binaries.coordinator);
+        command
+            .env("TESSERA_CHAIN_RPC_URL", self.stack.anvil.url())
+            .env("TESSERA_MARKETPLACE", format!("{:#x}", self.marketplace))
+            .env("TESSERA_IPFS_API_URL", self.stack.ipfs.api_url())
+            .env("TESSERA_PRIVATE_KEY", &accounts[2].private_key)
+            .env("TESSERA_VALIDATION_DIR", mnist_dir())
+            .env("TESSERA_VALIDATION_SAMPLES", self.scenario.validation_samples.to_string())
+            .env("RUST_LOG", "warn");
+        command
+    }
+
+    /// Every account the demo funded: the requester, then the workers.
+    pub fn funded_accounts(&self) -> eyre::Result<Vec<Address>> {
+        let accounts = self.stack.anvil.accounts();
+        accounts[1..3 + self.scenario.workers.len()]
+            .iter()
+            .filter(|a| a.address != accounts[2].address)
+            .map(|a| Ok(a.address.parse()?))
+            .collect()
+    }
+}
+
+fn spawn(name: &str, command: &mut Command, dir: &Path) -> eyre::Result<Process> {
+    let log = dir.join(format!("{name}.log"));
+    let file = std::fs::File::create(&log)?;
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(file.try_clone()?)
+        .stderr(file)
+        .spawn()
+        .wrap_err_with(|| format!("starting {name}"))?;
+    Ok(Process { name: name.to_owned(), child, log })
+}
+
+async fn wait_for_health(url: &str, limit: Duration, process: &Process) -> eyre::Result<()> {
+    let started = Instant::now();
+    while reqwest::get(format!("{url}/health")).await.is_err() {
+        if started.elapsed() > limit {
+            let log = std::fs::read_to_string(&process.log).unwrap_or_default();
+            bail!("the coordinator did not answer within {limit:?}:\n{log}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     Ok(())
+}
+
+/// `preferred` if it is free on loopback, else any free port.
+fn free_port(preferred: u16) -> u16 {
+    TcpListener::bind(("127.0.0.1", preferred))
+        .or_else(|_| TcpListener::bind(("127.0.0.1", 0)))
+        .and_then(|listener| listener.local_addr())
+        .map_or(preferred, |address| address.port())
 }

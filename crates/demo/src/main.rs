@@ -2,5 +2,5 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> eyre::Result<()> {
-    tessera_demo::run(tessera_demo::Args::parse()).await
+    tessera_demo::cli::run(tessera_demo::cli::Args::parse()).await
 }

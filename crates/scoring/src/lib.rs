@@ -11,8 +11,8 @@
 //!   3. It updates RFFL reputations ([`ReputationBook`]) and asks the caller's [`Evaluator`] for the
 //!      leave-one-out validation signal.
 //!   4. It aggregates again without anything flagged on the way.
-//!   5. It scores each update in the aggregate: its share of reputation times agreement with the others,
-//!      blended with its share of the positive leave-one-out loss gain.
+//!   5. It scores each update in the aggregate that agrees with the others: its share of samples times
+//!      reputation, blended with its share of the positive leave-one-out loss gain.
 //!
 //!   It returns a serialisable [`RoundResult`]: scores, exact integer reward shares ([`split_reward`]),
 //!   flags with evidence, and slashes.

@@ -65,15 +65,15 @@ fn golden_mixed_scenario() {
     let rewards: Vec<(String, u128)> = last.workers.iter().map(|w| (w.worker.to_string(), w.reward)).collect();
     assert_eq!(rewards.iter().map(|(_, r)| r).sum::<u128>(), REWARD);
     let expected: [(&str, u128); 9] = [
-        ("0x00", 205_213_685_410_427_370_821),
-        ("0x01", 189_866_583_379_733_166_759),
-        ("0x02", 103_582_414_207_164_828_414),
-        ("0x03", 413_446_653_826_893_307_654),
+        ("0x00", 205_536_689_616_610_068_850),
+        ("0x01", 197_514_488_592_543_465_778),
+        ("0x02", 154_470_667_463_412_002_390),
+        ("0x03", 309_619_285_928_857_857_786),
         ("0x04", 0),
         ("0x05", 0),
         ("0x06", 0),
         ("0x07", 0),
-        ("0x08", 87_890_663_175_781_326_352),
+        ("0x08", 132_858_868_398_576_605_196),
     ];
     assert_eq!(rewards, expected.map(|(w, r)| (w.to_owned(), r)).to_vec());
     assert_eq!(
@@ -84,9 +84,8 @@ fn golden_mixed_scenario() {
 
 /// Three workers, FedAvg, no evaluator: small enough to recompute by hand. The aggregate is (2/3, 2/3), so
 /// phi = (1/sqrt 2, 1/sqrt 2, 1); reputations start at 1/3 and become 0.3287741617974071 (twice) and
-/// 0.34245167640518587; the cosines to the others' unit vectors are cos(67.5 deg) = 0.38268 twice and 1; the
-/// scores are the shares of
-/// r * cos; the reward splits by largest remainder. An independent recomputation (Python floats, big
+/// 0.34245167640518587; every update agrees with the others (cos(67.5 deg) = 0.38268 twice, and 1), and all
+/// report 100 samples, so the scores are the shares of r; the reward splits by largest remainder. An independent recomputation (Python floats, big
 /// integers) gives the same units and rewards.
 #[test]
 fn golden_hand_checked_round() {
@@ -111,8 +110,8 @@ fn golden_hand_checked_round() {
     let result = scorer.score_round(&input, &mut FedAvg, None).unwrap().result;
     let units: Vec<u64> = result.workers.iter().map(|w| w.score_units).collect();
     let rewards: Vec<u128> = result.workers.iter().map(|w| w.reward).collect();
-    assert_eq!(units, vec![211_782_026, 211_782_026, 576_435_947]);
-    assert_eq!(rewards, vec![211_782_026_211_782_026_212, 211_782_026_211_782_026_212, 576_435_947_576_435_947_576]);
+    assert_eq!(units, vec![328_774_161, 328_774_161, 342_451_676]);
+    assert_eq!(rewards, vec![328_774_161_657_548_323_315, 328_774_161_657_548_323_315, 342_451_676_684_903_353_370]);
     assert_eq!(result.workers[2].reputation, Some(0.34245167640518587));
     assert!(result.flags.is_empty() && result.slashes.is_empty());
 }

@@ -137,10 +137,30 @@ fn leave_one_out_scores_helpers_and_flags_harm() {
     let len = 512;
     let behaviours = [Honest, Honest, Honest, Honest, SignFlip];
     let mut evaluator = MockEvaluator::new(Rng::new(1001).vector(len, 1.0));
-    let results = run(&behaviours, 1, len, &mut FedAvg, Some(&mut evaluator), false);
-    let r = &results[0];
-    // Base, five leave-one-outs, and the model rebuilt without the flagged update.
-    assert_eq!(evaluator.calls(), 7);
+    // The same updates twice: harm in one round is only noted; when it recurs it is flagged, and the model
+    // is rebuilt without the flagged update.
+    let ids = ids(behaviours.len());
+    let same = deltas(1, &behaviours, len, &mut Rng::new(7));
+    let global = vec![0.0f32; len];
+    let mut scorer = Scorer::new(ScoringConfig::default()).unwrap();
+    let mut results = Vec::new();
+    for round in 1..=2 {
+        let subs = submissions(&ids, &same);
+        let input = RoundInput {
+            round,
+            global: &global,
+            submissions: &subs,
+            failures: &[],
+            expected: &[],
+            roster: &ids,
+            reward: REWARD,
+        };
+        results.push(scorer.score_round(&input, &mut FedAvg, Some(&mut evaluator)).unwrap().result);
+    }
+    assert!(results[0].flags.is_empty(), "{:?}", results[0].flags);
+    assert!(results[0].workers.iter().all(|w| w.status == WorkerStatus::Aggregated));
+    assert_eq!(scorer.state().harm.get(&ids[4]), Some(&2));
+    let r = &results[1];
     match flags_of(r, 4)[..] {
         [(Reason::Poisoning, Evidence::ValidationHarm { relative_increase, threshold, .. })] => {
             assert!(*relative_increase > *threshold)

@@ -125,6 +125,18 @@ pub(super) async fn execute(context: &Context, args: RunArgs) -> Result<()> {
     if let Some(red_team) = args.red_team {
         eprintln!("{}", red_team::warning(red_team));
     }
+    // Local mistakes (the data, the device, the key) fail before any service is contacted.
+    let device = args.device.resolve()?;
+    let options = DataOptions {
+        dir: args.data.clone(),
+        kind: args.dataset,
+        shard: args.shard,
+        partition: args.partition,
+        alpha: args.alpha,
+        seed: args.seed,
+        max_samples: args.max_samples,
+    };
+    let shard = data::load(&options)?;
     let signer = context.signer()?;
     let me = signer.address();
     let api = context.api()?;
@@ -140,17 +152,6 @@ pub(super) async fn execute(context: &Context, args: RunArgs) -> Result<()> {
     let identity = Identity { task_id: args.task, worker: me, chain_id: info.chain_id, marketplace: info.marketplace };
     let state = StateDir::open(&root, &identity)?;
 
-    let device = args.device.resolve()?;
-    let options = DataOptions {
-        dir: args.data.clone(),
-        kind: args.dataset,
-        shard: args.shard,
-        partition: args.partition,
-        alpha: args.alpha,
-        seed: args.seed,
-        max_samples: args.max_samples,
-    };
-    let shard = data::load(&options)?;
     info!(
         "worker {me:#x} on task {}: {} samples{} from {}, training on {}, state in {}",
         args.task,

@@ -34,8 +34,9 @@ pub struct ScoringConfig {
     /// The harm test applies only to aggregates of at least this many updates: in smaller ones, one
     /// update against another is noise.
     pub harm_min_included: usize,
-    /// Weight of the validation signal in the score, in `[0, 1]`; the rest is reputation times agreement
-    /// with the other workers.
+    /// Weight of the validation signal in the score, in `[0, 1]`; the rest is samples times reputation, for
+    /// updates that agree with the others. A quarter: one round's leave-one-out gain is noisy (a robust
+    /// aggregate hardly moves without any single update), so it tilts rewards rather than setting them.
     pub validation_weight: f64,
     /// FedAU's cap `K` on a participation interval, in rounds.
     pub participation_cap: u32,
@@ -57,7 +58,7 @@ impl Default for ScoringConfig {
             cosine_window: 5,
             harm_threshold: Some(0.05),
             harm_min_included: 3,
-            validation_weight: 0.5,
+            validation_weight: 0.25,
             participation_cap: 50,
             slash: SlashPolicy::default(),
         }

@@ -2,9 +2,10 @@
 
 use super::{ReputationBook, ScoringConfig, round::RoundWork};
 use crate::{
-    Aggregate, Evaluator, Evidence, FitResult, LeaveOneOut, Metrics, Reason, Result, RoundInput, Strategy, apply,
-    leave_one_out, vector,
+    Aggregate, Evaluator, Evidence, FitResult, LeaveOneOut, Metrics, Reason, Result, RoundInput, Strategy, WorkerId,
+    apply, leave_one_out, vector,
 };
+use std::collections::BTreeMap;
 
 impl RoundWork<'_, '_> {
     /// RFFL: `phi` is each live update's cosine to the aggregate (0 for excluded updates, which contributed
@@ -39,6 +40,12 @@ impl RoundWork<'_, '_> {
     /// [`Self::eligible`]; an update left out of the aggregate, as Multi-Krum does, added nothing to it), and
     /// poisoning flags where including an update raised the validation loss past the bar. Returns the
     /// metrics of the aggregate.
+    ///
+    /// Harm is judged one update at a time, worst first: while a poisoned update is in the aggregate, leaving
+    /// out an honest one can also lower the loss (the robust statistics shift), so after the worst is dealt
+    /// with the signal is measured again without it. Harm must also recur: a worker is flagged when it harmed
+    /// in an earlier round of the cosine window too. One round's leave-one-out can blame an honest update of
+    /// little or skewed data, early in training; a poisoner harms round after round.
     pub(super) fn validate(
         &mut self,
         config: &ScoringConfig,
@@ -47,25 +54,46 @@ impl RoundWork<'_, '_> {
         results: &[FitResult<'_>],
         aggregate: &Aggregate,
         evaluator: &mut dyn Evaluator,
+        harm: &mut BTreeMap<WorkerId, u64>,
     ) -> Result<Metrics> {
-        let base = evaluator.evaluate(&apply(input.global, &aggregate.delta))?;
+        let first = evaluator.evaluate(&apply(input.global, &aggregate.delta))?;
         let eligible = self.eligible();
-        let which: Vec<usize> =
+        // Indices into `results` still in play, and which of them the aggregate included.
+        let mut kept: Vec<usize> = (0..results.len()).collect();
+        let mut included: Vec<usize> =
             (0..results.len()).filter(|&k| aggregate.included.contains(results[k].worker)).collect();
-        let without = leave_one_out(strategy, input.round, results, &which, input.failures, input.global, evaluator)?;
-        // In an aggregate of very few updates, one update against another is noise, not evidence of harm.
-        let threshold = config.harm_threshold.filter(|_| aggregate.included.len() >= config.harm_min_included);
-        for (&k, m) in which.iter().zip(without) {
+        let mut base = first;
+        loop {
+            let subset: Vec<FitResult<'_>> = kept.iter().map(|&k| results[k]).collect();
+            let which: Vec<usize> = included.iter().filter_map(|k| kept.iter().position(|j| j == k)).collect();
+            let without =
+                leave_one_out(strategy, input.round, &subset, &which, input.failures, input.global, evaluator)?;
+            let mut worst: Option<(usize, f64, Metrics)> = None;
+            for (&w, m) in which.iter().zip(without) {
+                let k = kept[w];
+                self.rows[eligible[k]].validation = Some(LeaveOneOut {
+                    loss_without: m.loss,
+                    accuracy_without: m.accuracy,
+                    loss_gain: m.loss - base.loss,
+                    accuracy_gain: base.accuracy - m.accuracy,
+                });
+                let relative_increase = if m.loss > 0.0 { (base.loss - m.loss) / m.loss } else { 0.0 };
+                if worst.is_none_or(|(_, r, _)| relative_increase > r) {
+                    worst = Some((k, relative_increase, m));
+                }
+            }
+            // In an aggregate of very few updates, one update against another is noise, not evidence of harm.
+            let threshold = config.harm_threshold.filter(|_| included.len() >= config.harm_min_included);
+            let (Some(threshold), Some((k, relative_increase, m))) = (threshold, worst) else { break };
+            if relative_increase <= threshold {
+                break;
+            }
             let i = eligible[k];
-            self.rows[i].validation = Some(LeaveOneOut {
-                loss_without: m.loss,
-                accuracy_without: m.accuracy,
-                loss_gain: m.loss - base.loss,
-                accuracy_gain: base.accuracy - m.accuracy,
-            });
-            let Some(threshold) = threshold else { continue };
-            let relative_increase = if m.loss > 0.0 { (base.loss - m.loss) / m.loss } else { 0.0 };
-            if relative_increase > threshold {
+            let worker = self.subs[i].worker.clone();
+            let window = u64::from(config.cosine_window.max(1));
+            let recurring = harm.get(&worker).is_some_and(|&last| last < input.round && input.round - last <= window);
+            harm.insert(worker, input.round);
+            if recurring {
                 self.rows[i].post_flagged = true;
                 let evidence = Evidence::ValidationHarm {
                     loss_with: base.loss,
@@ -75,12 +103,22 @@ impl RoundWork<'_, '_> {
                 };
                 self.flag(i, Reason::Poisoning, evidence);
             }
+            kept.retain(|&j| j != k);
+            included.retain(|&j| j != k);
+            let subset: Vec<FitResult<'_>> = kept.iter().map(|&j| results[j]).collect();
+            base = match strategy.aggregate(input.round, &subset, input.failures)? {
+                Some(next) => evaluator.evaluate(&apply(input.global, &next.delta))?,
+                None => break,
+            };
         }
-        Ok(base)
+        Ok(first)
     }
 
-    /// Scores: reputation times this round's agreement with the other workers (`r * max(cos, 0)`), as a
-    /// share, blended with the share of the positive leave-one-out loss gain. Only updates in the final
+    /// Scores: samples times reputation (`n * r`), as a share, blended with the share of the positive
+    /// leave-one-out loss gain. The sample count makes good updates earn in proportion to the data behind
+    /// them, as FedAvg weighs them; reputation, which follows each update's agreement with the aggregate over
+    /// rounds, keeps a count that the updates do not bear out from paying. Agreement with the others this round
+    /// is a gate, not a factor: workers whose data differ (non-IID shards) agree less, and are not worth less. Only updates in the final
     /// `aggregate` earn, and only if they agree with the others beyond chance this round: an update that
     /// opposes the others or is orthogonal to them earns nothing, whatever its leave-one-out luck, and its own
     /// weight in the aggregate cannot buy agreement.
@@ -92,10 +130,8 @@ impl RoundWork<'_, '_> {
             .filter(|&i| aggregate.is_some_and(|a| a.included.contains(&self.subs[i].worker)))
             .filter(|&i| self.rows[i].cosine_to_others.is_none_or(|c| c > bar))
             .collect();
-        let agreement: Vec<f64> = scored
-            .iter()
-            .map(|&i| book.reputation(&self.subs[i].worker) * self.rows[i].cosine_to_others.unwrap_or(1.0).max(0.0))
-            .collect();
+        let agreement: Vec<f64> =
+            scored.iter().map(|&i| self.subs[i].num_samples as f64 * book.reputation(&self.subs[i].worker)).collect();
         let gains: Vec<f64> =
             scored.iter().map(|&i| self.rows[i].validation.map_or(0.0, |v| v.loss_gain.max(0.0))).collect();
         let (agreement_total, gain_total): (f64, f64) = (agreement.iter().sum(), gains.iter().sum());

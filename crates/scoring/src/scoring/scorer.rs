@@ -1,6 +1,7 @@
 use super::{CosineHistory, ParticipationTracker, ReputationBook, ScoringConfig, round::RoundWork};
 use crate::{Aggregate, Evaluator, Failure, FitResult, Result, RoundResult, Strategy, WorkerId, apply};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// One worker's update as the coordinator received it.
 #[derive(Clone, Debug)]
@@ -52,6 +53,9 @@ pub struct ScorerState {
     pub participation: ParticipationTracker,
     /// Recent cosines to the aggregate.
     pub cosines: CosineHistory,
+    /// The last round in which leaving each worker's update out lowered the validation loss past the bar.
+    #[serde(default)]
+    pub harm: BTreeMap<WorkerId, u64>,
 }
 
 /// Scores contributions round after round and decides rewards and slashes.
@@ -120,7 +124,7 @@ impl Scorer {
         if let Some(agg) = &aggregate {
             work.update_reputation(agg, config, &mut state.reputation);
             if let Some(evaluator) = evaluator.as_deref_mut() {
-                metrics = Some(work.validate(config, &*strategy, input, &results, agg, evaluator)?);
+                metrics = Some(work.validate(config, &*strategy, input, &results, agg, evaluator, &mut state.harm)?);
             }
         }
 

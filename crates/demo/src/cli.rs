@@ -1,0 +1,59 @@
+//! `tessera-demo`'s options and its run from start to table.
+
+use crate::{Binaries, Demo, Scenario};
+use clap::Parser;
+use eyre::WrapErr;
+use std::{path::PathBuf, time::Duration};
+
+/// The whole Tessera marketplace on this machine: anvil, IPFS, the contracts, a coordinator and six workers
+/// (four honest, a free-rider and a sign-flipper) training LeNet on MNIST for a reward pool.
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    after_help = "Examples:\n  tessera-demo\n  tessera-demo --exit --report report.json\n  tessera-demo --rounds 3 --unit 300"
+)]
+pub struct Args {
+    /// Run to completion and exit, instead of serving the API and dashboard until Ctrl-C.
+    #[arg(long)]
+    pub exit: bool,
+    /// Rounds to run.
+    #[arg(long, default_value_t = 5)]
+    pub rounds: u32,
+    /// The smallest honest worker's samples; the others hold 2x, 4x and 8x.
+    #[arg(long, default_value_t = 600)]
+    pub unit: usize,
+    /// The Dirichlet concentration of the honest workers' shards (smaller is more skewed).
+    #[arg(long, default_value_t = 1.0)]
+    pub alpha: f64,
+    /// Write the final report as JSON to this file.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Give up if the task has not ended after this many seconds.
+    #[arg(long, default_value_t = 1800)]
+    pub timeout_secs: u64,
+}
+
+/// Runs the demo.
+pub async fn run(args: Args) -> eyre::Result<()> {
+    let binaries = Binaries::beside_current_exe()?;
+    let scenario = Scenario { alpha: args.alpha, ..Scenario::with_unit(args.rounds, args.unit) };
+    let started = std::time::Instant::now();
+    let mut demo = Demo::start(binaries, scenario, false).await?;
+    println!("Logs and state: {}", demo.dir.path().display());
+    demo.run_to_end(Duration::from_secs(args.timeout_secs)).await?;
+    let report = demo.report().await?;
+    println!();
+    print!("{report}");
+    println!();
+    println!("Finished in {:.0} s.", started.elapsed().as_secs_f64());
+    if let Some(path) = &args.report {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?).wrap_err_with(|| format!("writing {}", path.display()))?;
+    }
+    if !args.exit {
+        println!("Dashboard: {}/", demo.url);
+        println!("API:       {}/api/v1/tasks/{}", demo.url, demo.task);
+        println!("Serving until Ctrl-C.");
+        tokio::signal::ctrl_c().await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,179 @@
+//! What the demo prints at the end, read back from the chain and the coordinator.
+
+use crate::{Demo, Role, TOKEN_UNIT};
+use alloy::primitives::U256;
+use serde::Serialize;
+use serde_json::Value;
+use std::{collections::BTreeSet, fmt};
+use tessera_chain::{MarketplaceClient, connect};
+use tessera_harness::mnist_dir;
+use tessera_storage::{ClientConfig, ContentStore, IpfsStore};
+use tessera_train::{ArchitectureId, Dataset, DecodeLimits, Device, FileKind, Model, Split, WeightsFile, evaluate};
+
+/// One round's numbers.
+#[derive(Clone, Debug, Serialize)]
+pub struct RoundRow {
+    /// The round.
+    pub round: u64,
+    /// Accuracy of the aggregate on the validation set, as the coordinator reported it.
+    pub validation_accuracy: f64,
+    /// Accuracy of the aggregate on the whole MNIST test set (10,000 images), measured here.
+    pub test_accuracy: f64,
+    /// The aggregate's CID.
+    pub model_cid: String,
+    /// From the round's start on chain to its finalize being recorded, milliseconds.
+    pub wall_ms: i64,
+}
+
+/// One worker's numbers.
+#[derive(Clone, Debug, Serialize)]
+pub struct WorkerRow {
+    /// Its name.
+    pub name: String,
+    /// Its address.
+    pub address: String,
+    /// How it behaved.
+    pub role: String,
+    /// Samples it trained on (as submitted).
+    pub samples: u64,
+    /// Stake left on chain, whole tokens.
+    pub stake_left: f64,
+    /// Mean score over the rounds.
+    pub mean_score: f64,
+    /// Rewards earned, base units.
+    pub rewards: u128,
+    /// Rewards claimed on chain, base units.
+    pub claimed: u128,
+    /// Stake slashed, base units.
+    pub slashed: u128,
+    /// Every flag raised against it.
+    pub flags: Vec<String>,
+}
+
+/// The demo's outcome.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// The task.
+    pub task: u64,
+    /// Per round.
+    pub rounds: Vec<RoundRow>,
+    /// Per worker.
+    pub workers: Vec<WorkerRow>,
+}
+
+pub(crate) async fn gather(demo: &Demo) -> eyre::Result<Report> {
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        let http = http.clone();
+        let url = format!("{}{path}", demo.url);
+        async move { eyre::Ok(http.get(url).send().await?.error_for_status()?.json::<Value>().await?) }
+    };
+    let content = IpfsStore::new(demo.stack.ipfs.api_url(), ClientConfig::default())?;
+    let arch = ArchitectureId::Lenet5MnistV1;
+    let test = Dataset::mnist(&mnist_dir(), Split::Test)?;
+    let mut rounds = Vec::new();
+    for round in get(format!("/api/v1/tasks/{}/rounds", demo.task)).await?.as_array().into_iter().flatten() {
+        let model_cid = round["new_model_cid"].as_str().unwrap_or_default().to_owned();
+        let limits = DecodeLimits::expecting(arch, FileKind::Checkpoint);
+        let bytes = content.get(&model_cid.parse()?, limits.max_bytes as u64).await?;
+        let params = WeightsFile::decode(&bytes, &limits)?.parameters;
+        let model = Model::new(arch, &params, Device::Cpu)?;
+        rounds.push(RoundRow {
+            round: round["round"].as_u64().unwrap_or_default(),
+            validation_accuracy: round["metrics"]["accuracy"].as_f64().unwrap_or_default(),
+            test_accuracy: evaluate(&model, &test, 1000)?.accuracy,
+            model_cid,
+            wall_ms: round["finalized_at_ms"].as_i64().unwrap_or_default() - round["started_at_ms"].as_i64().unwrap_or_default(),
+        });
+    }
+
+    let reader = MarketplaceClient::new(
+        connect(demo.stack.anvil.url(), &demo.stack.anvil.accounts()[0].private_key)?,
+        demo.marketplace,
+        demo.stack.anvil.accounts()[0].address.parse()?,
+    );
+    let submissions = get(format!("/api/v1/tasks/{}/rounds/1/submissions", demo.task)).await?;
+    let mut workers = Vec::new();
+    for (i, spec) in demo.scenario.workers.iter().enumerate() {
+        let address = demo.worker_address(i)?;
+        let hex = format!("{address:#x}");
+        let summary = get(format!("/api/v1/tasks/{}/workers/{hex}", demo.task)).await?;
+        let scores: Vec<&Value> = summary["rounds"].as_array().into_iter().flatten().collect();
+        let flags: BTreeSet<String> = scores
+            .iter()
+            .flat_map(|s| s["flags"].as_array().into_iter().flatten().filter_map(|f| f.as_str().map(str::to_owned)))
+            .collect();
+        let samples = submissions
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["worker"] == hex)
+            .and_then(|s| s["num_samples"].as_u64())
+            .unwrap_or_default();
+        let on_chain = reader.worker(U256::from(demo.task), address).await?;
+        let amount = |v: &Value| v.as_str().and_then(|s| s.parse::<u128>().ok()).unwrap_or_default();
+        workers.push(WorkerRow {
+            name: spec.name.clone(),
+            address: hex,
+            role: spec.role.to_string(),
+            samples,
+            stake_left: on_chain.stake.to::<u128>() as f64 / TOKEN_UNIT as f64,
+            mean_score: scores.iter().filter_map(|s| s["score"].as_f64()).sum::<f64>() / scores.len().max(1) as f64,
+            rewards: amount(&summary["rewards"]),
+            claimed: on_chain.claimed,
+            slashed: amount(&summary["slashed"]),
+            flags: flags.into_iter().collect(),
+        });
+    }
+    Ok(Report { task: demo.task, rounds, workers })
+}
+
+impl Report {
+    /// Honest workers' rows.
+    pub fn honest(&self) -> impl Iterator<Item = &WorkerRow> {
+        self.workers.iter().filter(|w| w.role == Role::Honest.to_string())
+    }
+}
+
+fn tokens(units: u128) -> f64 {
+    units as f64 / TOKEN_UNIT as f64
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "Task {}: accuracy of the global model after each round", self.task)?;
+        writeln!(f, "  round   validation   test (10,000)   round time")?;
+        for r in &self.rounds {
+            writeln!(
+                f,
+                "  {:>5}   {:>9.2}%   {:>12.2}%   {:>8.1} s",
+                r.round,
+                100.0 * r.validation_accuracy,
+                100.0 * r.test_accuracy,
+                r.wall_ms as f64 / 1000.0
+            )?;
+        }
+        writeln!(f)?;
+        writeln!(f, "Workers (TST)")?;
+        writeln!(
+            f,
+            "  {:<13} {:<11} {:>7} {:>11} {:>10} {:>9} {:>9}  flags",
+            "worker", "role", "samples", "stake left", "mean score", "claimed", "slashed"
+        )?;
+        for w in &self.workers {
+            writeln!(
+                f,
+                "  {:<13} {:<11} {:>7} {:>11.2} {:>10.4} {:>9.2} {:>9.2}  {}",
+                w.name,
+                w.role,
+                w.samples,
+                w.stake_left,
+                w.mean_score,
+                tokens(w.claimed),
+                tokens(w.slashed),
+                if w.flags.is_empty() { "-".to_owned() } else { w.flags.join(", ") }
+            )?;
+        }
+        Ok(())
+    }
+}
