@@ -12,7 +12,9 @@ setup:
 	@scripts/setup.sh
 
 ## Run the demo on the embedded defaults.
+# The demo starts the coordinator and worker binaries built beside it.
 demo: setup
+	$(CARGO) build -p tessera-coordinator -p tessera-worker -p tessera-demo
 	$(CARGO) run -p tessera-demo -- $(ARGS)
 
 ## Run every check: formatting, lints, contract tests, Rust tests.

@@ -47,13 +47,27 @@ pub async fn run(args: Args) -> eyre::Result<()> {
     println!();
     println!("Finished in {:.0} s.", started.elapsed().as_secs_f64());
     if let Some(path) = &args.report {
-        std::fs::write(path, serde_json::to_string_pretty(&report)?).wrap_err_with(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .wrap_err_with(|| format!("writing {}", path.display()))?;
     }
     if !args.exit {
         println!("Dashboard: {}/", demo.url);
         println!("API:       {}/api/v1/tasks/{}", demo.url, demo.task);
         println!("Serving until Ctrl-C.");
-        tokio::signal::ctrl_c().await?;
+        stopped().await;
     }
     Ok(())
+}
+
+/// Ctrl-C, or a termination request: either way the processes and the stack are stopped on the way out.
+async fn stopped() {
+    #[cfg(unix)]
+    if let Ok(mut terminate) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+        return;
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }

@@ -50,7 +50,10 @@ impl Binaries {
         };
         for path in [&binaries.coordinator, &binaries.worker] {
             if !path.is_file() {
-                bail!("{} is missing: build it with `cargo build -p tessera-coordinator -p tessera-worker`", path.display());
+                bail!(
+                    "{} is missing: build it with `cargo build -p tessera-coordinator -p tessera-worker`",
+                    path.display()
+                );
             }
         }
         Ok(binaries)
@@ -229,7 +232,10 @@ impl Demo {
                 run.args(["--red-team", behaviour]);
             }
             let process = spawn(&spec.name, &mut run, self.dir.path())?;
-            self.say(&format!("  {} joined and started ({}, up to {} samples)", spec.name, spec.role, spec.max_samples));
+            self.say(&format!(
+                "  {} joined and started ({}, up to {} samples)",
+                spec.name, spec.role, spec.max_samples
+            ));
             self.workers.push(process);
         }
         Ok(())
@@ -248,7 +254,8 @@ impl Demo {
         let mut seen: BTreeSet<(u64, String, u64)> = BTreeSet::new();
         loop {
             self.check_processes()?;
-            let rounds: Value = http.get(format!("{}/api/v1/tasks/{}/rounds", self.url, self.task)).send().await?.json().await?;
+            let rounds: Value =
+                http.get(format!("{}/api/v1/tasks/{}/rounds", self.url, self.task)).send().await?.json().await?;
             for round in rounds.as_array().into_iter().flatten() {
                 let number = round["round"].as_u64().unwrap_or_default();
                 let phase = round["phase"].as_str().unwrap_or_default().to_owned();
@@ -256,7 +263,9 @@ impl Demo {
                 if seen.insert((number, phase.clone(), count)) {
                     let accuracy = round["metrics"]["accuracy"].as_f64();
                     let line = match (phase.as_str(), accuracy) {
-                        ("collecting", _) => format!("round {number}: {count}/{} updates in", self.scenario.workers.len()),
+                        ("collecting", _) => {
+                            format!("round {number}: {count}/{} updates in", self.scenario.workers.len())
+                        }
                         ("finalized", Some(accuracy)) => {
                             format!("round {number}: finalized on chain, validation accuracy {:.2}%", 100.0 * accuracy)
                         }
@@ -278,7 +287,11 @@ impl Demo {
         for (i, spec) in self.scenario.workers.iter().enumerate() {
             let claim = self.worker_command(i).args(["claim", "--task", &self.task.to_string()]).output()?;
             let text = String::from_utf8_lossy(&claim.stdout).trim().to_owned();
-            self.say(&format!("  {}: {}", spec.name, if text.is_empty() { String::from_utf8_lossy(&claim.stderr).trim().to_owned() } else { text }));
+            self.say(&format!(
+                "  {}: {}",
+                spec.name,
+                if text.is_empty() { String::from_utf8_lossy(&claim.stderr).trim().to_owned() } else { text }
+            ));
         }
         Ok(())
     }

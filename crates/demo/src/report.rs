@@ -83,7 +83,8 @@ pub(crate) async fn gather(demo: &Demo) -> eyre::Result<Report> {
             validation_accuracy: round["metrics"]["accuracy"].as_f64().unwrap_or_default(),
             test_accuracy: evaluate(&model, &test, 1000)?.accuracy,
             model_cid,
-            wall_ms: round["finalized_at_ms"].as_i64().unwrap_or_default() - round["started_at_ms"].as_i64().unwrap_or_default(),
+            wall_ms: round["finalized_at_ms"].as_i64().unwrap_or_default()
+                - round["started_at_ms"].as_i64().unwrap_or_default(),
         });
     }
 

@@ -96,9 +96,9 @@ impl Scenario {
         Self::with_unit(5, 600)
     }
 
-    /// The end-to-end tests' size: 2 rounds, honest workers with 150 to 1,200 samples.
+    /// The end-to-end tests' size: 3 rounds, honest workers with 300 to 2,400 samples.
     pub fn small() -> Self {
-        Self { validation_samples: 1000, ..Self::with_unit(2, 150) }
+        Self::with_unit(3, 300)
     }
 }
 
