@@ -317,7 +317,9 @@ impl Engine {
             })
             .collect();
         records.sort_by_key(|s| s.sequence);
+        let fetch_started = Instant::now();
         let (updates, failures) = fetch_updates(self.content.as_ref(), arch, r, &records).await;
+        let fetch_ms = elapsed_ms(fetch_started);
         let mut roster: Vec<String> = self
             .db
             .list_workers(id)
@@ -332,6 +334,7 @@ impl Engine {
         let validator = self.validator.clone().filter(|v| v.lock().is_ok_and(|v| v.architecture() == arch));
         let (strategy, scoring) = (self.settings.strategy.clone(), self.settings.scoring.clone());
         let global_cid = round.global_model_cid.clone();
+        let scoring_started = Instant::now();
         let (computation, updates, failures, roster, state_before) = tokio::task::spawn_blocking(move || {
             let input = ComputeInput {
                 architecture: arch,
@@ -353,7 +356,9 @@ impl Engine {
         })
         .await?;
         let computation = computation?;
+        let scoring_ms = elapsed_ms(scoring_started);
         drop(updates);
+        let publish_started = Instant::now();
 
         let new_model_cid = self.content.put(Bytes::from(computation.checkpoint)).await?;
         let stakes = self.stakes(id, &computation.result).await?;
@@ -388,14 +393,20 @@ impl Engine {
 
         self.db.replace_scores(id, r, &scores(&manifest)?).await?;
         self.db.upsert_reputations(&reputations(id, r, &computation.state_after)?).await?;
-        let metrics =
-            computation.result.metrics.map(|m| RoundMetrics { accuracy: Some(m.accuracy), loss: Some(m.loss) });
+        let metrics = RoundMetrics {
+            accuracy: computation.result.metrics.map(|m| m.accuracy),
+            loss: computation.result.metrics.map(|m| m.loss),
+            fetch_ms: Some(fetch_ms),
+            scoring_ms: Some(scoring_ms),
+            publish_ms: Some(elapsed_ms(publish_started)),
+            published_at_ms: Some(crate::now_ms()),
+        };
         let patch = RoundPatch {
             new_model_cid: Some(new_model_cid.to_string()),
             manifest_cid: Some(manifest_cid.to_string()),
             rewards_root: Some(manifest.rewards_root.clone()),
             cumulative_rewards_total: Some(Amount(u128::try_from(tree.total())?)),
-            metrics,
+            metrics: Some(metrics),
             finalized_at_ms: None,
         };
         if self.advance(id, r, RoundPhase::Aggregating, RoundPhase::Publishing, &patch).await? {
@@ -407,7 +418,7 @@ impl Engine {
                 round = r,
                 %new_model_cid,
                 %manifest_cid,
-                accuracy = metrics.and_then(|m| m.accuracy),
+                accuracy = metrics.accuracy,
                 elapsed_ms = elapsed,
                 "round aggregated and published"
             );
@@ -467,6 +478,10 @@ impl Engine {
         self.advance(id, r, RoundPhase::Publishing, RoundPhase::Finalizing, &RoundPatch::default()).await?;
         Ok(())
     }
+}
+
+fn elapsed_ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 fn start_key(task_id: u64, round: u32) -> String {

@@ -199,7 +199,8 @@ async fn round_phase_is_a_compare_and_set(db: TestDb) {
     // A replica that missed a step loses; a restarted process retrying its step loses too.
     assert!(!store.advance_round_phase(1, 1, RoundPhase::Collecting, RoundPhase::Aggregating).await.unwrap());
     assert!(store.advance_round_phase(1, 1, RoundPhase::Aggregating, RoundPhase::Publishing).await.unwrap());
-    let metrics = RoundMetrics { accuracy: Some(0.91), loss: Some(0.27) };
+    let metrics =
+        RoundMetrics { accuracy: Some(0.91), loss: Some(0.27), scoring_ms: Some(12), ..RoundMetrics::default() };
     let finalize = RoundPatch {
         manifest_cid: Some("QmManifest".into()),
         rewards_root: Some(hash(0xABC).to_uppercase().replace("0X", "0x")),

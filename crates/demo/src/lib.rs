@@ -101,6 +101,8 @@ pub struct Demo {
     workers: Vec<Process>,
     deployer: DynProvider,
     quiet: bool,
+    /// The largest resident set seen of each process, by name, in bytes.
+    peak_rss: std::collections::BTreeMap<String, u64>,
 }
 
 impl Demo {
@@ -190,6 +192,7 @@ impl Demo {
             workers: Vec::new(),
             deployer,
             quiet,
+            peak_rss: std::collections::BTreeMap::new(),
         };
         demo.start_workers()?;
         Ok(demo)
@@ -254,6 +257,7 @@ impl Demo {
         let mut seen: BTreeSet<(u64, String, u64)> = BTreeSet::new();
         loop {
             self.check_processes()?;
+            self.sample_memory();
             let rounds: Value =
                 http.get(format!("{}/api/v1/tasks/{}/rounds", self.url, self.task)).send().await?.json().await?;
             for round in rounds.as_array().into_iter().flatten() {
@@ -294,6 +298,29 @@ impl Demo {
             ));
         }
         Ok(())
+    }
+
+    fn sample_memory(&mut self) {
+        for process in std::iter::once(&self.coordinator).chain(&self.workers) {
+            if let Some(rss) = resident_bytes(process.child.id()) {
+                let peak = self.peak_rss.entry(process.name.clone()).or_default();
+                *peak = (*peak).max(rss);
+            }
+        }
+    }
+
+    /// The largest resident set seen of each process while the rounds ran, by name, in bytes.
+    pub fn peak_memory(&self) -> &std::collections::BTreeMap<String, u64> {
+        &self.peak_rss
+    }
+
+    /// A process's log.
+    pub fn log_of(&self, name: &str) -> String {
+        std::iter::once(&self.coordinator)
+            .chain(&self.workers)
+            .find(|p| p.name == name)
+            .and_then(|p| std::fs::read_to_string(&p.log).ok())
+            .unwrap_or_default()
     }
 
     /// Fails with the log's tail when a process died before its time.
@@ -374,6 +401,14 @@ async fn wait_for_health(url: &str, limit: Duration, process: &Process) -> eyre:
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     Ok(())
+}
+
+/// A process's resident set size, from `/proc` (Linux).
+fn resident_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// `preferred` if it is free on loopback, else any free port.

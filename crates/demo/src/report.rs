@@ -23,6 +23,19 @@ pub struct RoundRow {
     pub model_cid: String,
     /// From the round's start on chain to its finalize being recorded, milliseconds.
     pub wall_ms: i64,
+    /// The slowest worker's local training, milliseconds (from its log).
+    pub training_ms: i64,
+    /// From the round's start to the last update received, less the training: fetching the checkpoint,
+    /// uploading and submitting, and waiting for the round to be seen, milliseconds.
+    pub transfer_ms: i64,
+    /// The coordinator fetching and decoding the updates, milliseconds.
+    pub fetch_ms: i64,
+    /// Scoring with the leave-one-out validation, and aggregating, milliseconds.
+    pub scoring_ms: i64,
+    /// Publishing the checkpoint and manifest, milliseconds.
+    pub publish_ms: i64,
+    /// From publishing to the finalize being mined and recorded (two engine passes), milliseconds.
+    pub chain_ms: i64,
 }
 
 /// One worker's numbers.
@@ -59,6 +72,8 @@ pub struct Report {
     pub rounds: Vec<RoundRow>,
     /// Per worker.
     pub workers: Vec<WorkerRow>,
+    /// The largest resident set of each process, bytes.
+    pub peak_memory: std::collections::BTreeMap<String, u64>,
 }
 
 pub(crate) async fn gather(demo: &Demo) -> eyre::Result<Report> {
@@ -78,7 +93,31 @@ pub(crate) async fn gather(demo: &Demo) -> eyre::Result<Report> {
         let bytes = content.get(&model_cid.parse()?, limits.max_bytes as u64).await?;
         let params = WeightsFile::decode(&bytes, &limits)?.parameters;
         let model = Model::new(arch, &params, Device::Cpu)?;
+        let number = round["round"].as_u64().unwrap_or_default();
+        let started = round["started_at_ms"].as_i64().unwrap_or_default();
+        let received = get(format!("/api/v1/tasks/{}/rounds/{number}/submissions", demo.task))
+            .await?
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["received_at_ms"].as_i64())
+            .max()
+            .unwrap_or(started);
+        let training_ms = demo
+            .scenario
+            .workers
+            .iter()
+            .filter_map(|w| training_ms(&demo.log_of(&w.name), number))
+            .max()
+            .unwrap_or_default();
+        let metric = |key: &str| round["metrics"][key].as_i64().unwrap_or_default();
         rounds.push(RoundRow {
+            training_ms,
+            transfer_ms: (received - started - training_ms).max(0),
+            fetch_ms: metric("fetch_ms"),
+            scoring_ms: metric("scoring_ms"),
+            publish_ms: metric("publish_ms"),
+            chain_ms: round["finalized_at_ms"].as_i64().unwrap_or_default() - metric("published_at_ms"),
             round: round["round"].as_u64().unwrap_or_default(),
             validation_accuracy: round["metrics"]["accuracy"].as_f64().unwrap_or_default(),
             test_accuracy: evaluate(&model, &test, 1000)?.accuracy,
@@ -126,7 +165,16 @@ pub(crate) async fn gather(demo: &Demo) -> eyre::Result<Report> {
             flags: flags.into_iter().collect(),
         });
     }
-    Ok(Report { task: demo.task, rounds, workers })
+    Ok(Report { task: demo.task, rounds, workers, peak_memory: demo.peak_memory().clone() })
+}
+
+/// A worker's training time in a round, from its log line `round N: submitted … steps in 3.4s on cpu`.
+fn training_ms(log: &str, round: u64) -> Option<i64> {
+    let prefix = format!("round {round}: submitted");
+    let line = log.lines().find(|l| l.contains(&prefix))?;
+    let after = &line[line.find(" steps in ")? + " steps in ".len()..];
+    let seconds: f64 = after[..after.find("s on ")?].parse().ok()?;
+    Some((seconds * 1000.0) as i64)
 }
 
 impl Report {
@@ -143,15 +191,20 @@ fn tokens(units: u128) -> f64 {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "Task {}: accuracy of the global model after each round", self.task)?;
-        writeln!(f, "  round   validation   test (10,000)   round time")?;
+        writeln!(f, "  round   validation   test (10,000)   round time   training  transfer   scoring     chain")?;
         for r in &self.rounds {
+            let s = |ms: i64| ms as f64 / 1000.0;
             writeln!(
                 f,
-                "  {:>5}   {:>9.2}%   {:>12.2}%   {:>8.1} s",
+                "  {:>5}   {:>9.2}%   {:>12.2}%   {:>8.1} s   {:>6.1} s  {:>6.1} s  {:>6.1} s  {:>6.1} s",
                 r.round,
                 100.0 * r.validation_accuracy,
                 100.0 * r.test_accuracy,
-                r.wall_ms as f64 / 1000.0
+                s(r.wall_ms),
+                s(r.training_ms),
+                s(r.transfer_ms + r.fetch_ms + r.publish_ms),
+                s(r.scoring_ms),
+                s(r.chain_ms),
             )?;
         }
         writeln!(f)?;
@@ -175,6 +228,20 @@ impl fmt::Display for Report {
                 if w.flags.is_empty() { "-".to_owned() } else { w.flags.join(", ") }
             )?;
         }
+        writeln!(f)?;
+        let memory: Vec<String> =
+            self.peak_memory.iter().map(|(name, bytes)| format!("{name} {} MiB", bytes >> 20)).collect();
+        writeln!(f, "Peak memory: {}", memory.join(", "))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn training_time_is_read_from_the_worker_log() {
+        let log = "x\nINFO round 2: submitted Qm.. (300 samples, loss 0.1, accuracy 90.0%, 5 steps in 3.4s on cpu); receipt #1\n";
+        assert_eq!(super::training_ms(log, 2), Some(3400));
+        assert_eq!(super::training_ms(log, 1), None);
     }
 }
