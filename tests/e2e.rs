@@ -48,7 +48,7 @@ async fn the_demo_scenario_pays_by_data_slashes_the_cheats_and_verifies() {
     // Honest rewards follow the data behind them.
     let honest: Vec<_> = report.honest().collect();
     for pair in honest.windows(2) {
-        assert!(pair[0].samples < pair[1].samples, "{:?}", honest);
+        assert!(pair[0].samples < pair[1].samples, "{honest:?}");
         assert!(pair[0].claimed < pair[1].claimed, "rewards not ordered by data: {honest:#?}");
     }
 

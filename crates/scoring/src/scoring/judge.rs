@@ -46,6 +46,7 @@ impl RoundWork<'_, '_> {
     /// with the signal is measured again without it. Harm must also recur: a worker is flagged when it harmed
     /// in an earlier round of the cosine window too. One round's leave-one-out can blame an honest update of
     /// little or skewed data, early in training; a poisoner harms round after round.
+    #[allow(clippy::too_many_arguments)] // the round's parts, each borrowed differently
     pub(super) fn validate(
         &mut self,
         config: &ScoringConfig,
