@@ -139,11 +139,29 @@ struct Parts {
     content: Arc<IpfsStore>,
 }
 
+/// The coordinator's key, as hex: `private_key`, or the `keystore` decrypted with `TESSERA_KEYSTORE_PASSWORD`.
+fn coordinator_key(config: &Config) -> eyre::Result<String> {
+    key_from(config, std::env::var("TESSERA_KEYSTORE_PASSWORD").ok())
+}
+
+fn key_from(config: &Config, password: Option<String>) -> eyre::Result<String> {
+    if let Some(key) = &config.private_key {
+        return Ok(key.clone());
+    }
+    let Some(keystore) = &config.keystore else {
+        eyre::bail!("set TESSERA_PRIVATE_KEY, or TESSERA_KEYSTORE with TESSERA_KEYSTORE_PASSWORD");
+    };
+    let password = password.ok_or_else(|| eyre!("TESSERA_KEYSTORE is set but TESSERA_KEYSTORE_PASSWORD is not"))?;
+    let signer = PrivateKeySigner::decrypt_keystore(keystore, password)
+        .map_err(|e| eyre!("opening the keystore {}: {e}", keystore.display()))?;
+    Ok(format!("{:#x}", signer.to_bytes()))
+}
+
 async fn parts(config: &Config) -> eyre::Result<Parts> {
-    let key = config.private_key.clone().ok_or_else(|| eyre!("TESSERA_PRIVATE_KEY is not set"))?;
+    let key = coordinator_key(config)?;
     let marketplace = config.marketplace.as_deref().ok_or_else(|| eyre!("TESSERA_MARKETPLACE is not set"))?;
     let marketplace: Address = marketplace.parse().wrap_err("TESSERA_MARKETPLACE is not an address")?;
-    let signer: PrivateKeySigner = key.parse().wrap_err("TESSERA_PRIVATE_KEY is not a private key")?;
+    let signer: PrivateKeySigner = key.parse().wrap_err("the coordinator key is not a private key")?;
     let provider = connect(&config.chain_rpc_url, &key)?;
     let chain_id = provider.get_chain_id().await.wrap_err_with(|| format!("reaching {}", config.chain_rpc_url))?;
     let content = Arc::new(IpfsStore::new(&config.ipfs_api_url, ClientConfig::default())?);
@@ -238,10 +256,7 @@ async fn create_task(config: Config, args: &CreateTaskArgs) -> eyre::Result<()> 
         .wrap_err("TESSERA_MARKETPLACE is not an address")?;
     let coordinator = match args.coordinator {
         Some(address) => address,
-        None => PrivateKeySigner::from_str(
-            config.private_key.as_deref().ok_or_else(|| eyre!("give --coordinator or set TESSERA_PRIVATE_KEY"))?,
-        )?
-        .address(),
+        None => PrivateKeySigner::from_str(&coordinator_key(&config).wrap_err("give --coordinator, or")?)?.address(),
     };
     let arch = ArchitectureId::ALL
         .into_iter()
@@ -316,4 +331,22 @@ async fn verify_rounds(config: Config, args: &VerifyArgs) -> eyre::Result<()> {
     }
     println!("task {}: {} round(s) verified", args.task, report.rounds);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_comes_from_a_keystore_when_no_private_key_is_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rng = rand::thread_rng();
+        let (signer, name) = PrivateKeySigner::new_keystore(dir.path(), &mut rng, "hunter2", None).unwrap();
+        let config = Config { keystore: Some(dir.path().join(name)), ..Config::default() };
+        let key = key_from(&config, Some("hunter2".into())).unwrap();
+        assert_eq!(key.parse::<PrivateKeySigner>().unwrap().address(), signer.address());
+        assert!(key_from(&config, Some("wrong".into())).is_err());
+        assert!(key_from(&config, None).is_err());
+        assert!(key_from(&Config::default(), Some("hunter2".into())).is_err());
+    }
 }

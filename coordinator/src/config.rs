@@ -17,6 +17,9 @@ pub struct Config {
     pub chain_rpc_url: String,
     /// The coordinator's private key, hex (`TESSERA_PRIVATE_KEY`); never printed.
     pub private_key: Option<String>,
+    /// A Web3 Secret Storage keystore holding the coordinator's key, used when no private key is given
+    /// (`TESSERA_KEYSTORE`); its password comes from `TESSERA_KEYSTORE_PASSWORD`.
+    pub keystore: Option<PathBuf>,
     /// The marketplace contract's address (`TESSERA_MARKETPLACE`).
     pub marketplace: Option<String>,
     /// The IPFS node's Kubo RPC API (`TESSERA_IPFS_API_URL`).
@@ -55,6 +58,7 @@ impl Default for Config {
         Self {
             chain_rpc_url: "http://127.0.0.1:8545".into(),
             private_key: None,
+            keystore: None,
             marketplace: None,
             ipfs_api_url: "http://127.0.0.1:5001".into(),
             database_url: "sqlite://tessera.db?mode=rwc".into(),
@@ -80,6 +84,7 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("chain_rpc_url", &self.chain_rpc_url)
             .field("private_key", &redacted(&self.private_key))
+            .field("keystore", &self.keystore)
             .field("marketplace", &self.marketplace)
             .field("ipfs_api_url", &self.ipfs_api_url)
             .field("database_url", &self.database_url)
@@ -105,6 +110,7 @@ impl fmt::Debug for Config {
 struct Layer {
     chain_rpc_url: Option<String>,
     private_key: Option<String>,
+    keystore: Option<PathBuf>,
     marketplace: Option<String>,
     ipfs_api_url: Option<String>,
     database_url: Option<String>,
@@ -178,6 +184,7 @@ impl Config {
         let Layer {
             chain_rpc_url,
             private_key,
+            keystore,
             marketplace,
             ipfs_api_url,
             database_url,
@@ -196,6 +203,7 @@ impl Config {
         } = layer;
         self.chain_rpc_url = chain_rpc_url.unwrap_or_else(|| self.chain_rpc_url.clone());
         self.private_key = private_key.or_else(|| self.private_key.take());
+        self.keystore = keystore.or_else(|| self.keystore.take());
         self.marketplace = marketplace.or_else(|| self.marketplace.take());
         self.ipfs_api_url = ipfs_api_url.unwrap_or_else(|| self.ipfs_api_url.clone());
         self.database_url = database_url.unwrap_or_else(|| self.database_url.clone());
@@ -228,6 +236,7 @@ fn env_layer(env: impl Fn(&str) -> Option<String>) -> Result<Layer, ConfigError>
     Ok(Layer {
         chain_rpc_url: env("TESSERA_CHAIN_RPC_URL"),
         private_key: env("TESSERA_PRIVATE_KEY"),
+        keystore: env("TESSERA_KEYSTORE").map(PathBuf::from),
         marketplace: env("TESSERA_MARKETPLACE"),
         ipfs_api_url: env("TESSERA_IPFS_API_URL"),
         database_url: env("TESSERA_DATABASE_URL"),

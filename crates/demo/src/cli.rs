@@ -51,8 +51,8 @@ pub async fn run(args: Args) -> eyre::Result<()> {
             .wrap_err_with(|| format!("writing {}", path.display()))?;
     }
     if !args.exit {
-        println!("Dashboard: {}/", demo.url);
-        println!("API:       {}/api/v1/tasks/{}", demo.url, demo.task);
+        println!("Coordinator API: {}/api/v1/tasks/{}", demo.url, demo.task);
+        println!("Live events:     {}/api/v1/events", demo.url);
         println!("Serving until Ctrl-C.");
         stopped().await;
     }
