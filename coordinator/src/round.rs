@@ -9,7 +9,7 @@ use tessera_scoring::{
     ClipBound, Evaluator, Failure, FedAvg, Median, MultiKrum, NormClip, Reason, ReputationFedAvg, RoundInput,
     RoundResult, Scorer, ScorerState, ScoringConfig, Strategy, Submission, TrimmedMean, WorkerId, apply,
 };
-use tessera_train::{ArchitectureId, FileKind, Header, Parameters, WeightsFile, WireDtype};
+use tessera_train::{ArchitectureId, DecodeLimits, FileKind, Header, Parameters, WeightsFile, WireDtype};
 
 /// The manifest format this coordinator writes.
 pub const MANIFEST_FORMAT: &str = "tessera-manifest-v1";
@@ -252,6 +252,20 @@ pub fn compute(
         parameters: Parameters::for_architecture(input.architecture, new_global)?,
     };
     Ok(RoundComputation { result: outcome.result, state_after: scorer.state().clone(), checkpoint: file.encode()? })
+}
+
+/// Decodes a worker's update of `arch` and checks that its header names the round and the sample count the
+/// worker signed; the flat `local - global` values. The one definition of a well-formed update, for the API
+/// (on receipt) and the engine (on aggregating).
+pub fn decode_update(arch: ArchitectureId, bytes: &[u8], round: u32, num_samples: u64) -> eyre::Result<Vec<f32>> {
+    let file = WeightsFile::decode(bytes, &DecodeLimits::expecting(arch, FileKind::Update))?;
+    eyre::ensure!(
+        file.header.round == u64::from(round) && file.header.num_samples == num_samples,
+        "its header says round {} with {} samples, the submission round {round} with {num_samples}",
+        file.header.round,
+        file.header.num_samples
+    );
+    Ok(file.parameters.into_values())
 }
 
 /// The reward of round `round` of `num_rounds` out of `pool`: equal parts, the remainder in the last round.

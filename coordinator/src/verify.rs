@@ -2,7 +2,7 @@
 //! manifest and updates on IPFS, the roots on chain) and check the coordinator's arithmetic.
 
 use crate::{
-    engine::{architecture_of, fetch_checkpoint, fetch_updates, load_manifest},
+    engine::{architecture_of, cid_text, fetch_checkpoint, fetch_updates, load_manifest},
     round::{self, ComputeInput, Manifest},
     validation::Validator,
 };
@@ -205,8 +205,4 @@ fn signature_ok(
         numSamples: record.num_samples,
     };
     eip712::recover_signer(&typed, domain, &signature).is_ok_and(|signer| signer == worker)
-}
-
-fn cid_text(word: B256) -> eyre::Result<String> {
-    Cid::from_bytes32(word.0).map(|c| c.to_string()).ok_or_else(|| eyre::eyre!("{word:#x} is not a CID digest"))
 }

@@ -87,8 +87,7 @@ impl ChainWriter {
     /// Signs a pending transaction with the next nonce and broadcasts it. `Ok(false)` when it could not be
     /// sent now (a transient error, recorded on the row).
     async fn send_new(&self, tx: &ChainTx) -> eyre::Result<bool> {
-        let call: Call = serde_json::from_value(tx.payload.clone())?;
-        let request = TransactionRequest::default().with_from(self.account).with_to(call.to).with_input(call.data);
+        let request = self.request(tx)?;
         let gas = match self.provider.estimate_gas(request.clone()).await {
             Ok(gas) => gas,
             Err(RpcError::ErrorResp(payload)) => {
@@ -138,8 +137,7 @@ impl ChainWriter {
             return Ok(());
         }
         // Never broadcast (a crash after recording it) or stuck: sign again with the same nonce.
-        let call: Call = serde_json::from_value(tx.payload.clone())?;
-        let request = TransactionRequest::default().with_from(self.account).with_to(call.to).with_input(call.data);
+        let request = self.request(tx)?;
         let gas = match self.provider.estimate_gas(request.clone()).await {
             Ok(gas) => gas,
             // It no longer runs: most likely another copy is about to be mined. Leave it to the next look.
@@ -172,6 +170,12 @@ impl ChainWriter {
             tracing::warn!(id = tx.id, kind = %tx.kind, %hash, block, "outbox transaction reverted");
         }
         Ok(true)
+    }
+
+    /// The unsigned transaction of an outbox row's call, from this account.
+    fn request(&self, tx: &ChainTx) -> eyre::Result<TransactionRequest> {
+        let call: Call = serde_json::from_value(tx.payload.clone())?;
+        Ok(TransactionRequest::default().with_from(self.account).with_to(call.to).with_input(call.data))
     }
 
     /// The nonce for a new transaction: after everything the node has seen and everything we have sent.

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use tessera_chain::eip712::{self, Submission, SubmissionReceipt};
 use tessera_db::{NewSubmission, RoundPhase, TaskStatus};
 use tessera_storage::Cid;
-use tessera_train::{ArchitectureId, DecodeLimits, FileKind, WeightsFile};
+use tessera_train::{ArchitectureId, DecodeLimits, FileKind};
 
 /// A worker's submission, signed over the EIP-712 `Submission` of the path's task and round.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -194,24 +194,12 @@ async fn check_update(
             return Err(ApiError::UpdateUnavailable { cid: cid.to_string(), reason });
         }
     };
-    let file = WeightsFile::decode(&bytes, &limits).map_err(|e| malformed(cid, e.to_string()))?;
-    if file.header.round != u64::from(round) || file.header.num_samples != num_samples {
-        let reason = format!(
-            "its header says round {} with {} samples, the submission round {round} with {num_samples}",
-            file.header.round, file.header.num_samples
-        );
-        return Err(malformed(cid, reason));
-    }
+    crate::round::decode_update(architecture, &bytes, round, num_samples).map_err(|e| malformed(cid, e.to_string()))?;
     Ok(())
 }
 
 fn architecture_of(hex: &str) -> Result<ArchitectureId, ApiError> {
-    let word: B256 =
-        hex.parse().map_err(|_| ApiError::Internal(eyre::eyre!("stored architecture {hex:?} is not bytes32")))?;
-    ArchitectureId::ALL
-        .into_iter()
-        .find(|arch| arch.to_bytes32() == word.0)
-        .ok_or_else(|| ApiError::Internal(eyre::eyre!("task uses unknown architecture {hex}")))
+    crate::engine::architecture_of(hex).map_err(|e| ApiError::Internal(e.wrap_err("the stored task's architecture")))
 }
 
 fn malformed(cid: Cid, reason: String) -> ApiError {

@@ -500,7 +500,8 @@ fn cid_word(cid: &str) -> eyre::Result<B256> {
     Ok(B256::from(cid.parse::<Cid>()?.to_bytes32()))
 }
 
-fn cid_text(word: B256) -> eyre::Result<String> {
+/// The CID whose digest the chain holds as `word`.
+pub(crate) fn cid_text(word: B256) -> eyre::Result<String> {
     Cid::from_bytes32(word.0).map(|c| c.to_string()).ok_or_else(|| eyre::eyre!("{word:#x} is not a CID digest"))
 }
 
@@ -535,18 +536,13 @@ pub async fn fetch_updates(
     round: u32,
     records: &[SubmissionRecord],
 ) -> (Vec<FetchedUpdate>, Vec<Failure>) {
-    let limits = DecodeLimits::expecting(arch, FileKind::Update);
+    let max_bytes = DecodeLimits::expecting(arch, FileKind::Update).max_bytes as u64;
     let mut updates = Vec::new();
     let mut failures = Vec::new();
     for record in records {
         let fetched = async {
-            let bytes = content.get(&record.update_cid.parse()?, limits.max_bytes as u64).await?;
-            let file = WeightsFile::decode(&bytes, &limits)?;
-            eyre::ensure!(
-                file.header.round == u64::from(round) && file.header.num_samples == record.num_samples,
-                "the update's header does not match its submission"
-            );
-            Ok::<_, eyre::Report>(file.parameters.into_values())
+            let bytes = content.get(&record.update_cid.parse()?, max_bytes).await?;
+            round::decode_update(arch, &bytes, round, record.num_samples)
         };
         match fetched.await {
             Ok(delta) => updates.push(FetchedUpdate { record: record.clone(), delta }),
