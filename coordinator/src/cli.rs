@@ -3,24 +3,24 @@
 use crate::{
     AppState, Config, Live, api,
     engine::{Engine, EngineSettings},
+    task_draft::TaskDraft,
     validation::Validator,
     verify,
     writer::ChainWriter,
 };
 use alloy::{
     network::EthereumWallet,
-    primitives::{Address, B256, U256},
+    primitives::{Address, U256},
     providers::Provider,
     signers::local::PrivateKeySigner,
 };
-use bytes::Bytes;
 use clap::{Args, Parser, Subcommand};
 use eyre::{WrapErr, eyre};
 use std::{path::PathBuf, str::FromStr, sync::Arc, time::Duration};
-use tessera_chain::{IMarketplace, MarketplaceClient, connect, eip712};
+use tessera_chain::{MarketplaceClient, connect, eip712};
 use tessera_db::Store;
 use tessera_storage::{ClientConfig, ContentStore, IpfsStore};
-use tessera_train::{ArchitectureId, FileKind, Header, WeightsFile, WireDtype};
+use tessera_train::ArchitectureId;
 
 /// The Tessera coordinator.
 #[derive(Debug, Parser)]
@@ -263,38 +263,24 @@ async fn create_task(config: Config, args: &CreateTaskArgs) -> eyre::Result<()> 
         .find(|a| a.name() == args.architecture)
         .ok_or_else(|| eyre!("unknown architecture {:?}", args.architecture))?;
     let unit = U256::from(10u64).pow(U256::from(args.decimals));
-    let (pool, stake) = (U256::from(args.reward) * unit, U256::from(args.stake) * unit);
-
-    let checkpoint = WeightsFile {
-        header: Header {
-            architecture: arch,
-            kind: FileKind::Checkpoint,
-            round: 0,
-            parent_cid: String::new(),
-            num_samples: 0,
-            dtype: WireDtype::F32,
-        },
-        parameters: arch.init_parameters(args.seed),
+    let draft = TaskDraft {
+        reward_token: args.token,
+        reward_pool: U256::from(args.reward) * unit,
+        stake_required: U256::from(args.stake) * unit,
+        num_rounds: args.rounds,
+        max_workers: args.max_workers,
+        submission_window_secs: args.window_secs,
+        coordinator,
+        architecture: arch,
+        seed: args.seed,
+        slash_to_requester: args.slash_to_requester,
     };
     let content = IpfsStore::new(&config.ipfs_api_url, ClientConfig::default())?;
-    let initial = content.put(Bytes::from(checkpoint.encode()?)).await.wrap_err("publishing the initial model")?;
+    let initial = draft.publish_initial_model(&content).await?;
     let provider = connect(&config.chain_rpc_url, &key)?;
     let client = MarketplaceClient::new(provider, marketplace, requester.address());
-    client.approve(args.token, pool).await.wrap_err("approving the reward pool")?;
-    let task_config = IMarketplace::TaskConfig {
-        rewardToken: args.token,
-        rewardPool: pool,
-        stakeRequired: stake,
-        numRounds: args.rounds,
-        maxWorkers: args.max_workers,
-        submissionWindow: args.window_secs,
-        coordinator,
-        modelArchitectureId: B256::from(arch.to_bytes32()),
-        initialModelCid: B256::from(initial.to_bytes32()),
-        validationSetCommitment: B256::ZERO,
-        allowlistRoot: B256::ZERO,
-        slashToRequester: args.slash_to_requester,
-    };
+    client.approve(args.token, draft.reward_pool).await.wrap_err("approving the reward pool")?;
+    let task_config = draft.config(&initial);
     let (task_id, tx) = client.create_task(task_config).await.map_err(|e| {
         let reason = e.revert_reason().map_or_else(|| e.to_string(), |reason| format!("{reason:?}"));
         eyre!("createTask failed: {reason}")

@@ -7,34 +7,51 @@
 
 use alloy::primitives::{Address, B256, U256};
 use serde_json::{Value, json};
-use tessera_chain::{ChainEvent, IMarketplace, Marketplace::MarketplaceEvents, MarketplaceClient};
+use tessera_chain::{ChainEvent, IMarketplace, Marketplace::MarketplaceEvents, MarketplaceClient, TestToken};
 use tessera_db::{Amount, Claim, NewTask, Store, TaskStatus, Worker, WorkerStatus};
 use tessera_storage::Cid;
 
 /// Indexes the blocks after the cursor, at most `max_blocks` of them; returns how many new events
 /// were stored.
 pub async fn index_once(client: &MarketplaceClient, db: &Store, max_blocks: u64) -> eyre::Result<u64> {
+    Ok(index_events(client, db, max_blocks).await?.stored)
+}
+
+/// What one indexing pass saw.
+#[derive(Debug, Default)]
+pub struct Indexed {
+    /// Events stored for the first time.
+    pub stored: u64,
+    /// Every event in the range, as stored (after a crash, some may have been seen before).
+    pub events: Vec<tessera_db::ChainEvent>,
+}
+
+/// [`index_once`], also returning the events, for live watchers.
+pub async fn index_events(client: &MarketplaceClient, db: &Store, max_blocks: u64) -> eyre::Result<Indexed> {
     let from = db.get_cursor().await?.map_or(0, |last| last + 1);
     let latest = client.block_number().await?;
     if latest < from {
-        return Ok(0);
+        return Ok(Indexed::default());
     }
     let to = latest.min(from + max_blocks.max(1) - 1);
     let events = client.events(from, to).await?;
     let mut rows = Vec::with_capacity(events.len());
     for event in &events {
-        apply(db, event).await?;
+        apply(client, db, event).await?;
         rows.push(row(event));
     }
-    Ok(db.record_events(&rows, to).await?)
+    let stored = db.record_events(&rows, to).await?;
+    Ok(Indexed { stored, events: rows })
 }
 
 /// Updates the tables an event changes.
-async fn apply(db: &Store, event: &ChainEvent) -> eyre::Result<()> {
+async fn apply(client: &MarketplaceClient, db: &Store, event: &ChainEvent) -> eyre::Result<()> {
     let block = event.block_number;
     match &event.event {
         MarketplaceEvents::TaskCreated(created) => {
-            db.upsert_task(&new_task(task_id(created.taskId)?, created.requester, &created.config)?).await?;
+            let mut task = new_task(task_id(created.taskId)?, created.requester, &created.config)?;
+            task.config["reward_token_metadata"] = token_metadata(client, created.config.rewardToken).await;
+            db.upsert_task(&task).await?;
         }
         MarketplaceEvents::WorkerJoined(joined) => {
             let worker = Worker {
@@ -104,6 +121,19 @@ fn new_task(task_id: u64, requester: Address, config: &IMarketplace::TaskConfig)
             "slash_to_requester": config.slashToRequester,
         }),
     })
+}
+
+/// The reward token's symbol and decimals, for showing amounts; `null` for a token without the optional
+/// ERC-20 metadata (amounts are then shown in base units).
+async fn token_metadata(client: &MarketplaceClient, token: Address) -> Value {
+    let contract = TestToken::new(token, client.provider());
+    match (contract.symbol().call().await, contract.decimals().call().await) {
+        (Ok(symbol), Ok(decimals)) => json!({ "symbol": symbol, "decimals": decimals }),
+        (symbol, decimals) => {
+            tracing::warn!(token = %token, ?symbol, ?decimals, "the reward token has no ERC-20 metadata");
+            Value::Null
+        }
+    }
 }
 
 /// The stored form of an event: its kind, task and fields as JSON.

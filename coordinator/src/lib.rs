@@ -13,6 +13,7 @@ pub mod fault;
 pub mod indexer;
 mod live;
 pub mod round;
+pub mod task_draft;
 pub mod validation;
 pub mod verify;
 pub mod writer;

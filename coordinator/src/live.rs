@@ -16,15 +16,16 @@ use tokio::sync::broadcast;
 /// Something that changed.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LiveEvent {
-    /// `round` (a phase change), `submission` (one accepted) or `task` (a status change).
+    /// `round` (a phase change), `submission` (one accepted), `task` (a status change) or `chain` (a
+    /// marketplace event about a task: a task created, a worker joined or left, a reward claimed).
     pub kind: &'static str,
     /// The task.
     pub task_id: u64,
     /// The round, where one is concerned.
     pub round: Option<u32>,
-    /// The round's new phase or the task's new status.
+    /// The round's new phase, the task's new status, or the chain event's name.
     pub state: Option<String>,
-    /// The worker, for a submission.
+    /// The worker, for a submission or a worker's chain event.
     pub worker: Option<String>,
     /// When, unix milliseconds.
     pub at_ms: i64,
@@ -65,6 +66,21 @@ impl LiveEvent {
             worker: None,
             at_ms: crate::now_ms(),
         }
+    }
+}
+
+impl LiveEvent {
+    /// A marketplace event the indexer stored, when it concerns a task.
+    pub fn chain(event: &tessera_db::ChainEvent) -> Option<Self> {
+        let worker = ["worker", "account"].iter().find_map(|field| event.data[*field].as_str()).map(str::to_owned);
+        Some(Self {
+            kind: "chain",
+            task_id: event.task_id?,
+            round: event.data["round"].as_u64().and_then(|r| u32::try_from(r).ok()),
+            state: Some(event.kind.clone()),
+            worker,
+            at_ms: crate::now_ms(),
+        })
     }
 }
 

@@ -358,13 +358,19 @@ async fn the_openapi_document_lists_every_route() {
     let routed: HashSet<&str> = tessera_coordinator::api::ROUTES.iter().copied().collect();
     assert_eq!(documented, routed);
     for route in tessera_coordinator::api::ROUTES {
-        // Every documented GET route is really served (4xx for unknown ids is fine; 405 would mean no route).
+        // Every documented route is really served with its method (4xx for unknown ids or an empty body is
+        // fine; 405 would mean no route).
         let path =
             route.replace("{task}", "1").replace("{round}", "1").replace("{worker}", &format!("{:#x}", Address::ZERO));
         if route.contains("/admin/") || route.ends_with("/events") {
             continue;
         }
-        let (status, _) = harness.call(Request::get(&path).body(Body::empty()).unwrap()).await;
+        let request = if document["paths"][route].get("get").is_some() {
+            Request::get(&path).body(Body::empty())
+        } else {
+            Request::post(&path).header("content-type", "application/json").body(Body::from("{}"))
+        };
+        let (status, _) = harness.call(request.unwrap()).await;
         assert!(
             status != StatusCode::METHOD_NOT_ALLOWED && status.as_u16() != 404 || path.contains("proof"),
             "{path}: {status}"
@@ -407,4 +413,48 @@ async fn there_is_no_proof_before_a_round_is_finalized() {
     let (status, _) =
         harness.call(Request::get("/api/v1/tasks/1/workers/not-an-address/proof").body(Body::empty()).unwrap()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_task_draft_publishes_the_initial_model_and_returns_the_calls_to_sign() {
+    let harness = harness(Duration::from_secs(60)).await;
+    let token = Address::repeat_byte(0x77);
+    let draft = json!({
+        "reward_token": format!("{token:#x}"),
+        "reward_pool": "1000000000000000000000",
+        "stake_required": "100000000000000000000",
+        "num_rounds": 4,
+        "max_workers": 8,
+        "submission_window_secs": 120,
+        "seed": 3,
+    });
+    let post = |body: &Value| {
+        Request::post("/api/v1/task-drafts")
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let (status, body) = harness.call(post(&draft)).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let answer: Value = serde_json::from_slice(&body).unwrap();
+    let initial: Cid = answer["initial_model_cid"].as_str().unwrap().parse().unwrap();
+    let bytes = harness.content.get(&initial, 64 << 20).await.unwrap();
+    let limits = tessera_train::DecodeLimits::expecting(ArchitectureId::Lenet5MnistV1, FileKind::Checkpoint);
+    let checkpoint = WeightsFile::decode(&bytes, &limits).unwrap();
+    assert_eq!(checkpoint.parameters, ArchitectureId::Lenet5MnistV1.init_parameters(3), "the seeded initial model");
+    let calls = answer["transactions"].as_array().unwrap();
+    assert_eq!(calls.len(), 2, "approve, then createTask");
+    assert_eq!(calls[0]["to"], format!("{token:#x}"));
+    let data: alloy::primitives::Bytes = calls[1]["data"].as_str().unwrap().parse().unwrap();
+    let create = <tessera_chain::Marketplace::createTaskCall as alloy::sol_types::SolCall>::abi_decode(&data).unwrap();
+    assert_eq!((create.config.rewardToken, create.config.numRounds, create.config.maxWorkers), (token, 4, 8));
+    assert_eq!(create.config.initialModelCid, B256::from(initial.to_bytes32()));
+    assert_eq!(create.config.coordinator, harness.state.signer.address());
+    assert_eq!(answer["coordinator"], format!("{:#x}", harness.state.signer.address()));
+
+    let mut zero_pool = draft.clone();
+    zero_pool["reward_pool"] = json!("0");
+    let (status, body) = harness.call(post(&zero_pool)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(String::from_utf8_lossy(&body).contains("reward_pool must be more than zero"));
 }

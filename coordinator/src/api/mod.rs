@@ -1,6 +1,7 @@
-//! The HTTP API: JSON endpoints for workers, the dashboard and operators.
+//! The HTTP API: JSON endpoints for workers, the dashboard and operators; the dashboard's pages beside them.
 
 mod admin;
+mod draft;
 mod error;
 mod live;
 mod read;
@@ -35,6 +36,7 @@ pub const ROUTES: &[&str] = &[
     "/api/v1/tasks/{task}/workers/{worker}",
     "/api/v1/tasks/{task}/workers/{worker}/proof",
     "/api/v1/accounts/{worker}",
+    "/api/v1/task-drafts",
     "/api/v1/admin/tasks/{task}/rounds/{round}/close",
 ];
 
@@ -57,11 +59,13 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/tasks/{task}/workers/{worker}", get(read::worker))
         .route("/api/v1/tasks/{task}/workers/{worker}/proof", get(read::proof))
         .route("/api/v1/accounts/{worker}", get(read::account))
+        .route("/api/v1/task-drafts", post(draft::create))
         .route("/api/v1/admin/tasks/{task}/rounds/{round}/close", post(admin::close_round))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout_or_default(timeout)));
     Router::new()
         .merge(api)
         .merge(streams)
+        .merge(tessera_web::router())
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

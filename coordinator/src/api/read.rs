@@ -1,11 +1,15 @@
 use super::{ApiError, ApiJson};
-use crate::{AppState, round::RewardRecord};
-use alloy::primitives::Address;
+use crate::{AppState, round::RewardRecord, task_draft::UnsignedCall};
+use alloy::{
+    primitives::{Address, U256},
+    sol_types::SolCall,
+};
 use axum::extract::{Path, State};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use tessera_db::{Amount, Claim, Round, RoundPhase, Score, Submission, Task, Worker, WorkerStatus};
+use tessera_chain::Marketplace;
+use tessera_db::{Amount, Claim, Round, RoundPhase, Score, Submission, Task, TxState, Worker, WorkerStatus};
 
 pub(super) async fn health(State(state): State<AppState>) -> Result<ApiJson<Value>, ApiError> {
     state.db.ping().await.map_err(internal)?;
@@ -30,20 +34,81 @@ pub(super) async fn info(State(state): State<AppState>) -> ApiJson<Info> {
     })
 }
 
-pub(super) async fn tasks(State(state): State<AppState>) -> Result<ApiJson<Vec<Task>>, ApiError> {
-    Ok(ApiJson(state.db.list_tasks(None).await.map_err(internal)?))
+/// A task with how many workers are in it.
+#[derive(Debug, Serialize)]
+pub(super) struct TaskSummary {
+    #[serde(flatten)]
+    task: Task,
+    /// Workers active now.
+    active_workers: u64,
+    /// Workers who ever joined.
+    joined_workers: u64,
 }
 
-pub(super) async fn task(State(state): State<AppState>, Path(task): Path<u64>) -> Result<ApiJson<Task>, ApiError> {
-    Ok(ApiJson(find_task(&state, task).await?))
+async fn task_summary(state: &AppState, task: Task) -> Result<TaskSummary, ApiError> {
+    let workers = state.db.list_workers(task.task_id).await.map_err(internal)?;
+    let active = workers.iter().filter(|w| w.status == WorkerStatus::Active).count();
+    Ok(TaskSummary { task, active_workers: active as u64, joined_workers: workers.len() as u64 })
+}
+
+pub(super) async fn tasks(State(state): State<AppState>) -> Result<ApiJson<Vec<TaskSummary>>, ApiError> {
+    let mut out = Vec::new();
+    for task in state.db.list_tasks(None).await.map_err(internal)? {
+        out.push(task_summary(&state, task).await?);
+    }
+    Ok(ApiJson(out))
+}
+
+pub(super) async fn task(
+    State(state): State<AppState>,
+    Path(task): Path<u64>,
+) -> Result<ApiJson<TaskSummary>, ApiError> {
+    let found = find_task(&state, task).await?;
+    Ok(ApiJson(task_summary(&state, found).await?))
+}
+
+/// A round with the coordinator's transactions for it.
+#[derive(Debug, Serialize)]
+pub(super) struct RoundSummary {
+    #[serde(flatten)]
+    round: Round,
+    transactions: Vec<RoundTx>,
+}
+
+/// One of the coordinator's transactions for a round.
+#[derive(Debug, Serialize)]
+pub(super) struct RoundTx {
+    /// `start_round` or `finalize_round`.
+    kind: String,
+    /// The latest hash it was sent with.
+    tx_hash: Option<String>,
+    state: TxState,
+    block_number: Option<u64>,
 }
 
 pub(super) async fn rounds(
     State(state): State<AppState>,
     Path(task): Path<u64>,
-) -> Result<ApiJson<Vec<Round>>, ApiError> {
+) -> Result<ApiJson<Vec<RoundSummary>>, ApiError> {
     find_task(&state, task).await?;
-    Ok(ApiJson(state.db.list_rounds(task).await.map_err(internal)?))
+    let mut transactions: BTreeMap<u32, Vec<RoundTx>> = BTreeMap::new();
+    for tx in state.db.list_txs(Some(task)).await.map_err(internal)? {
+        if let Some(round) = tx.round {
+            transactions.entry(round).or_default().push(RoundTx {
+                kind: tx.kind,
+                tx_hash: tx.tx_hash,
+                state: tx.state,
+                block_number: tx.block_number,
+            });
+        }
+    }
+    let rounds = state.db.list_rounds(task).await.map_err(internal)?;
+    Ok(ApiJson(
+        rounds
+            .into_iter()
+            .map(|round| RoundSummary { transactions: transactions.remove(&round.round).unwrap_or_default(), round })
+            .collect(),
+    ))
 }
 
 /// A round with its scores.
@@ -86,6 +151,9 @@ pub(super) struct WorkerSummary {
     /// Reputation after each scored round, oldest first.
     reputation_history: Vec<f64>,
     rewards: Amount,
+    /// Rewards of finalized rounds: what the rewards root on chain covers, so `finalized_rewards - claimed` is
+    /// what a claim pays now.
+    finalized_rewards: Amount,
     claimed: Amount,
     slashed: Amount,
     rounds: Vec<Score>,
@@ -125,6 +193,16 @@ async fn summary(state: &AppState, task: u64, worker: &str) -> Result<WorkerSumm
     let reputation = state.db.list_reputations(task).await.map_err(internal)?.into_iter().find(|r| r.worker == worker);
     let history = rounds.iter().filter_map(|s| s.reputation).collect();
     let sum = |pick: fn(&Score) -> u128| Amount(rounds.iter().map(pick).sum());
+    let finalized = state
+        .db
+        .list_rounds(task)
+        .await
+        .map_err(internal)?
+        .iter()
+        .rev()
+        .find(|r| r.phase == RoundPhase::Finalized)
+        .map_or(0, |r| r.round);
+    let finalized_rewards = Amount(rounds.iter().filter(|s| s.round <= finalized).map(|s| s.reward.0).sum());
     Ok(WorkerSummary {
         task_id: task,
         worker: worker.to_owned(),
@@ -133,13 +211,14 @@ async fn summary(state: &AppState, task: u64, worker: &str) -> Result<WorkerSumm
         reputation: reputation.map(|r| r.reputation),
         reputation_history: history,
         rewards: sum(|s| s.reward.0),
+        finalized_rewards,
         claimed: claim.map_or(Amount::ZERO, |c| c.cumulative_claimed),
         slashed: sum(|s| s.slashed.0),
         rounds,
     })
 }
 
-/// The Merkle proof a worker claims with, against the latest root on chain.
+/// The Merkle proof a worker claims with, against the latest root on chain, and the call that claims with it.
 #[derive(Debug, Serialize)]
 pub(super) struct Proof {
     task_id: u64,
@@ -148,6 +227,12 @@ pub(super) struct Proof {
     cumulative_amount: Amount,
     proof: Vec<String>,
     rewards_root: String,
+    /// Claimed so far, as the chain reported it.
+    claimed: Amount,
+    /// What a claim now would pay.
+    claimable: Amount,
+    /// `claim(task, cumulative_amount, proof)`, for the worker's wallet to sign.
+    call: UnsignedCall,
 }
 
 pub(super) async fn proof(
@@ -181,13 +266,23 @@ pub(super) async fn proof(
     let account: Address = worker.parse().map_err(|_| ApiError::BadRequest(format!("{worker:?} is not an address")))?;
     let (amount, proof) =
         tree.claim(account).ok_or_else(|| ApiError::NotFound(format!("rewards of {worker} in task {task}")))?;
+    let cumulative = u128::try_from(amount).map_err(|e| ApiError::Internal(e.into()))?;
+    let claimed = state.db.get_claim(task, &worker).await.map_err(internal)?.map_or(0, |c| c.cumulative_claimed.0);
+    let marketplace = state
+        .domain
+        .verifying_contract
+        .ok_or_else(|| ApiError::Internal(eyre::eyre!("the EIP-712 domain names no marketplace")))?;
+    let call = Marketplace::claimCall { taskId: U256::from(task), cumulativeAmount: amount, proof: proof.clone() };
     Ok(ApiJson(Proof {
         task_id: task,
         worker,
         round: latest.round,
-        cumulative_amount: Amount(u128::try_from(amount).map_err(|e| ApiError::Internal(e.into()))?),
+        cumulative_amount: Amount(cumulative),
         proof: proof.iter().map(|node| format!("{node:#x}")).collect(),
         rewards_root: root,
+        claimed: Amount(claimed),
+        claimable: Amount(cumulative.saturating_sub(claimed)),
+        call: UnsignedCall::new("Claim the rewards", marketplace, call.abi_encode()),
     }))
 }
 

@@ -116,7 +116,12 @@ impl Engine {
 
     /// One pass: follow the chain, drain the outbox, and take every task as far as it can go now.
     pub async fn pass(&self) -> eyre::Result<()> {
-        crate::indexer::index_once(&self.chain, &self.db, self.settings.index_batch).await?;
+        let indexed = crate::indexer::index_events(&self.chain, &self.db, self.settings.index_batch).await?;
+        for event in &indexed.events {
+            if let Some(event) = LiveEvent::chain(event) {
+                self.live.publish(event);
+            }
+        }
         self.writer.drive().await?;
         let me = format!("{:#x}", self.chain.account());
         for task in self.db.list_tasks(None).await? {
@@ -573,12 +578,11 @@ fn scores(manifest: &Manifest) -> eyre::Result<Vec<NewScore>> {
         .iter()
         .map(|outcome| {
             let worker = outcome.worker.as_str();
-            let flags = manifest
-                .result
-                .flags
+            let own: Vec<_> = manifest.result.flags.iter().filter(|f| f.worker == outcome.worker).collect();
+            let flags = own.iter().map(|f| reason_name(f.reason).to_owned()).collect();
+            let evidence = own
                 .iter()
-                .filter(|f| f.worker == outcome.worker)
-                .map(|f| reason_name(f.reason).to_owned())
+                .map(|f| serde_json::json!({ "reason": reason_name(f.reason), "evidence": f.evidence }))
                 .collect();
             let (amount, reason) =
                 slashed.get(worker).map_or(("0", None), |(a, r)| (*a, Some(reason_name(*r).to_owned())));
@@ -590,6 +594,7 @@ fn scores(manifest: &Manifest) -> eyre::Result<Vec<NewScore>> {
                 slashed: Amount(amount.parse()?),
                 slash_reason: reason,
                 reputation: outcome.reputation,
+                evidence: serde_json::Value::Array(evidence),
             })
         })
         .collect()

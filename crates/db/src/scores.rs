@@ -24,6 +24,13 @@ pub struct NewScore {
     pub slash_reason: Option<String>,
     /// The worker's reputation after the round, when it has one.
     pub reputation: Option<f64>,
+    /// The numbers behind each flag, as the round's manifest records them (a JSON array).
+    #[serde(default = "no_evidence")]
+    pub evidence: serde_json::Value,
+}
+
+fn no_evidence() -> serde_json::Value {
+    serde_json::Value::Array(Vec::new())
 }
 
 /// A stored score.
@@ -47,6 +54,8 @@ pub struct Score {
     pub slash_reason: Option<String>,
     /// The worker's reputation after the round, when it has one.
     pub reputation: Option<f64>,
+    /// The numbers behind each flag (a JSON array).
+    pub evidence: serde_json::Value,
 }
 
 #[derive(sqlx::FromRow)]
@@ -60,6 +69,7 @@ struct ScoreRow {
     slashed: String,
     slash_reason: Option<String>,
     reputation: Option<f64>,
+    evidence: String,
 }
 
 impl TryFrom<ScoreRow> for Score {
@@ -76,14 +86,15 @@ impl TryFrom<ScoreRow> for Score {
             slashed: parse(&row.slashed, "scores.slashed")?,
             slash_reason: row.slash_reason,
             reputation: row.reputation,
+            evidence: codec::from_json(&row.evidence, "scores.evidence")?,
         })
     }
 }
 
-const COLUMNS: &str = "task_id, round, worker, score, reward, flags, slashed, slash_reason, reputation";
+const COLUMNS: &str = "task_id, round, worker, score, reward, flags, slashed, slash_reason, reputation, evidence";
 
-/// A score's values as bound: worker, score, reward, flags, slashed, slash reason, reputation.
-type Bound<'a> = (String, f64, String, String, String, Option<&'a str>, Option<f64>);
+/// A score's values as bound: worker, score, reward, flags, slashed, slash reason, reputation, evidence.
+type Bound<'a> = (String, f64, String, String, String, Option<&'a str>, Option<f64>, String);
 
 fn bound(score: &NewScore) -> Result<Bound<'_>> {
     Ok((
@@ -94,6 +105,7 @@ fn bound(score: &NewScore) -> Result<Bound<'_>> {
         score.slashed.to_string(),
         score.slash_reason.as_deref(),
         score.reputation.map(|r| codec::finite(r, "reputation")).transpose()?,
+        codec::to_json(&score.evidence, "evidence")?,
     ))
 }
 
@@ -103,7 +115,7 @@ impl Store {
     pub async fn replace_scores(&self, task_id: u64, round: u32, scores: &[NewScore]) -> Result<()> {
         let id = int(task_id, "task_id")?;
         let rows = scores.iter().map(bound).collect::<Result<Vec<_>>>()?;
-        let sql = format!("INSERT INTO scores ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
+        let sql = format!("INSERT INTO scores ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
         let written: std::result::Result<(), sqlx::Error> = dispatch!(self, pool => {
             let mut tx = pool.begin_write().await?;
             // Lock the round's row first: on PostgreSQL two replacements would otherwise each delete only the
@@ -124,7 +136,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             let mut written = Ok(());
-            for (worker, score, reward, flags, slashed, reason, reputation) in &rows {
+            for (worker, score, reward, flags, slashed, reason, reputation, evidence) in &rows {
                 let inserted = sqlx::query(&sql)
                     .bind(id)
                     .bind(i64::from(round))
@@ -135,6 +147,7 @@ impl Store {
                     .bind(slashed)
                     .bind(reason)
                     .bind(reputation)
+                    .bind(evidence)
                     .execute(&mut *tx)
                     .await;
                 if let Err(e) = inserted {

@@ -95,6 +95,7 @@ fn score(worker: u64, value: f64) -> NewScore {
         slashed: Amount::ZERO,
         slash_reason: None,
         reputation: Some(value / 2.0),
+        evidence: json!([]),
     }
 }
 
@@ -464,6 +465,7 @@ async fn scores_replace_atomically(db: TestDb) {
     slashed.flags = vec!["copy".into()];
     slashed.slashed = Amount(100);
     slashed.slash_reason = Some("copied 0x…01".into());
+    slashed.evidence = json!([{ "reason": "copy", "evidence": { "kind": "near_copy", "cosine": 0.9999 } }]);
     store.replace_scores(1, 1, &[score(1, 0.75), slashed.clone()]).await.unwrap();
     let scores = store.list_scores(1, 1).await.unwrap();
     assert_eq!(scores.len(), 2, "the third score is gone");
@@ -472,6 +474,7 @@ async fn scores_replace_atomically(db: TestDb) {
         (&scores[1].flags, scores[1].slashed, scores[1].slash_reason.as_deref()),
         (&slashed.flags, Amount(100), slashed.slash_reason.as_deref())
     );
+    assert_eq!(scores[1].evidence, slashed.evidence, "the evidence round-trips");
 
     // A replacement that fails part-way (the same worker twice) leaves the old set whole.
     let failed = store.replace_scores(1, 1, &[score(7, 1.0), score(8, 1.0), score(7, 0.5)]).await;

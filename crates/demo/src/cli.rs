@@ -40,6 +40,7 @@ pub async fn run(args: Args) -> eyre::Result<()> {
     let started = std::time::Instant::now();
     let mut demo = Demo::start(binaries, scenario, false).await?;
     println!("Logs and state: {}", demo.dir.path().display());
+    println!("Dashboard, live while the rounds run: {}/tasks/{}", demo.url, demo.task);
     demo.run_to_end(Duration::from_secs(args.timeout_secs)).await?;
     let report = demo.report().await?;
     println!();
@@ -51,6 +52,7 @@ pub async fn run(args: Args) -> eyre::Result<()> {
             .wrap_err_with(|| format!("writing {}", path.display()))?;
     }
     if !args.exit {
+        println!("Dashboard:       {}/tasks/{}", demo.url, demo.task);
         println!("Coordinator API: {}/api/v1/tasks/{}", demo.url, demo.task);
         println!("Live events:     {}/api/v1/events", demo.url);
         println!("Serving until Ctrl-C.");

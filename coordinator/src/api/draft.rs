@@ -1,0 +1,152 @@
+//! Unsigned transactions for a requester's wallet: the dashboard creates tasks without the coordinator ever
+//! holding the requester's key.
+
+use super::{ApiError, ApiJson};
+use crate::{
+    AppState,
+    task_draft::{TaskDraft, UnsignedCall},
+};
+use alloy::primitives::{Address, U256};
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use tessera_train::ArchitectureId;
+
+/// A new task as a requester describes it; amounts in token base units, as decimal strings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DraftRequest {
+    reward_token: String,
+    reward_pool: String,
+    stake_required: String,
+    num_rounds: u32,
+    max_workers: u32,
+    submission_window_secs: u32,
+    #[serde(default = "default_architecture")]
+    architecture: String,
+    #[serde(default)]
+    seed: u64,
+    #[serde(default)]
+    slash_to_requester: bool,
+}
+
+fn default_architecture() -> String {
+    ArchitectureId::Lenet5MnistV1.name().to_owned()
+}
+
+/// The published initial model and the calls to sign, in order.
+#[derive(Debug, Serialize)]
+pub(super) struct DraftResponse {
+    initial_model_cid: String,
+    coordinator: String,
+    transactions: Vec<UnsignedCall>,
+}
+
+/// The most rounds and workers a draft may ask for: far above any real task, low enough that a typo is caught
+/// here rather than by a reverted transaction.
+const MAX_ROUNDS: u32 = 10_000;
+const MAX_WORKERS: u32 = 100_000;
+
+pub(super) async fn create(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<DraftRequest>,
+) -> Result<ApiJson<DraftResponse>, ApiError> {
+    let draft = validate(&request, state.signer.address())?;
+    let marketplace = state
+        .domain
+        .verifying_contract
+        .ok_or_else(|| ApiError::Internal(eyre::eyre!("the EIP-712 domain names no marketplace")))?;
+    let initial = draft.publish_initial_model(state.content.as_ref()).await?;
+    Ok(ApiJson(DraftResponse {
+        initial_model_cid: initial.to_string(),
+        coordinator: format!("{:#x}", draft.coordinator),
+        transactions: draft.transactions(marketplace, &initial),
+    }))
+}
+
+/// Checks a request the way the contract would, with messages a person can act on.
+fn validate(request: &DraftRequest, coordinator: Address) -> Result<TaskDraft, ApiError> {
+    let bad = |message: String| Err(ApiError::BadRequest(message));
+    let reward_token: Address =
+        request.reward_token.parse().map_err(|_| ApiError::BadRequest("reward_token is not an address".into()))?;
+    let amount = |text: &str, what: &str| -> Result<U256, ApiError> {
+        let value = U256::from_str_radix(text, 10)
+            .map_err(|_| ApiError::BadRequest(format!("{what} is not a whole number of base units")))?;
+        if value.is_zero() {
+            return Err(ApiError::BadRequest(format!("{what} must be more than zero")));
+        }
+        Ok(value)
+    };
+    let reward_pool = amount(&request.reward_pool, "reward_pool")?;
+    let stake_required = amount(&request.stake_required, "stake_required")?;
+    if !(1..=MAX_ROUNDS).contains(&request.num_rounds) {
+        return bad(format!("num_rounds must be from 1 to {MAX_ROUNDS}"));
+    }
+    if !(1..=MAX_WORKERS).contains(&request.max_workers) {
+        return bad(format!("max_workers must be from 1 to {MAX_WORKERS}"));
+    }
+    if request.submission_window_secs == 0 {
+        return bad("submission_window_secs must be more than zero".into());
+    }
+    let Some(architecture) = ArchitectureId::ALL.into_iter().find(|a| a.name() == request.architecture) else {
+        let known: Vec<_> = ArchitectureId::ALL.iter().map(|a| a.name()).collect();
+        return bad(format!("unknown architecture {:?}; known: {}", request.architecture, known.join(", ")));
+    };
+    Ok(TaskDraft {
+        reward_token,
+        reward_pool,
+        stake_required,
+        num_rounds: request.num_rounds,
+        max_workers: request.max_workers,
+        submission_window_secs: request.submission_window_secs,
+        coordinator,
+        architecture,
+        seed: request.seed,
+        slash_to_requester: request.slash_to_requester,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> DraftRequest {
+        serde_json::from_value(serde_json::json!({
+            "reward_token": format!("{:#x}", Address::repeat_byte(1)),
+            "reward_pool": "1000000000000000000000",
+            "stake_required": "100",
+            "num_rounds": 5,
+            "max_workers": 10,
+            "submission_window_secs": 120,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_good_request_becomes_a_draft_for_this_coordinator() {
+        let me = Address::repeat_byte(9);
+        let draft = validate(&request(), me).unwrap();
+        assert_eq!(draft.coordinator, me);
+        assert_eq!(draft.reward_pool, U256::from(10u64).pow(U256::from(21u64)));
+        assert_eq!(draft.architecture, ArchitectureId::Lenet5MnistV1);
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let me = Address::ZERO;
+        type Spoil = fn(&mut DraftRequest);
+        let cases: [(Spoil, &str); 6] = [
+            (|r| r.reward_token = "0x12".into(), "reward_token"),
+            (|r| r.reward_pool = "0".into(), "reward_pool must be more than zero"),
+            (|r| r.stake_required = "1.5".into(), "stake_required is not a whole number"),
+            (|r| r.num_rounds = 0, "num_rounds"),
+            (|r| r.submission_window_secs = 0, "submission_window_secs"),
+            (|r| r.architecture = "resnet".into(), "unknown architecture"),
+        ];
+        for (spoil, expected) in cases {
+            let mut spoiled = request();
+            spoil(&mut spoiled);
+            let message = validate(&spoiled, me).unwrap_err().to_string();
+            assert!(message.contains(expected), "{message:?} should mention {expected:?}");
+        }
+    }
+}

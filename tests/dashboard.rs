@@ -1,0 +1,98 @@
+//! The dashboard in a real browser: headless Chromium, driven by Playwright (`web/tests/browser/dashboard.mjs`),
+//! against a coordinator running the demo's small scenario on the real stack. The script checks the pages
+//! while the rounds run (a live update without a reload, a claim signed by a worker's wallet), then the
+//! finished task (one chart point per round, CIDs and transaction hashes, slashes with their evidence), creates
+//! a task with a requester's wallet, and saves a screenshot of each page under
+//! `<target>/artifacts/dashboard/`.
+
+use alloy::primitives::{Address, U256};
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::Duration,
+};
+use tessera_chain::TestToken;
+use tessera_demo::{Binaries, Demo, Role, Scenario, TOKEN_UNIT};
+
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().and_then(|deps| deps.parent()).unwrap().to_path_buf()
+}
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// Debian's Chromium, or the one `CHROMIUM` names; `make setup` installs it.
+fn chromium() -> PathBuf {
+    let path = std::env::var_os("CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
+    assert!(path.is_file(), "{} is missing: run `make setup`, which installs Debian's chromium", path.display());
+    path
+}
+
+fn playwright_installed(root: &Path) -> bool {
+    root.join("node_modules/playwright-core/package.json").is_file()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_the_demo_live_and_signs_with_a_wallet() {
+    let root = workspace();
+    assert!(playwright_installed(&root), "node_modules/playwright-core is missing: run `make setup`");
+    let browser = chromium();
+    let artifacts = profile_dir().parent().unwrap().join("artifacts/dashboard");
+    let _ = std::fs::remove_dir_all(&artifacts);
+
+    let binaries = Binaries::in_dir(&profile_dir()).expect("cargo test --workspace builds both binaries");
+    let scenario = Scenario::small();
+    let mut demo = Demo::start(binaries, scenario.clone(), true).await.unwrap();
+
+    // The honest worker with the most data claims through the dashboard; an account the demo does not use
+    // creates a task.
+    let honest = scenario.workers.iter().rposition(|w| w.role == Role::Honest).unwrap();
+    let worker = demo.worker_address(honest).unwrap();
+    let accounts = demo.stack.anvil.accounts();
+    let creator: Address = accounts[3 + scenario.workers.len()].address.parse().unwrap();
+    let minted = TestToken::new(demo.token, demo.provider())
+        .mint(creator, U256::from(100 * TOKEN_UNIT))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(minted.status());
+
+    let mut script = tokio::process::Command::new("node");
+    script
+        .arg(root.join("web/tests/browser/dashboard.mjs"))
+        .current_dir(&root)
+        .env("TESSERA_URL", &demo.url)
+        .env("TESSERA_RPC", demo.stack.anvil.url())
+        .env("TESSERA_TASK", demo.task.to_string())
+        .env("TESSERA_WORKER", format!("{worker:#x}"))
+        .env("TESSERA_CREATOR", format!("{creator:#x}"))
+        .env("TESSERA_ARTIFACTS", &artifacts)
+        .env("CHROMIUM", &browser)
+        .env("TESSERA_TIMEOUT_SECS", "900")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let checks = script.spawn().expect("node runs the browser script");
+
+    // The rounds run (and the workers claim the rest) while the browser watches.
+    let (ran, checked) = tokio::join!(demo.run_to_end(Duration::from_secs(900)), async {
+        tokio::time::timeout(Duration::from_secs(1200), checks.wait_with_output()).await
+    });
+    let output = checked.expect("the browser checks finished in time").unwrap();
+    let printed = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    println!("{printed}");
+    ran.unwrap_or_else(|e| panic!("the demo failed: {e:#}\ncoordinator log:\n{}", demo.log_of("coordinator")));
+    assert!(output.status.success(), "the browser checks failed:\n{printed}");
+
+    for page in ["overview", "task", "worker", "task-phone"] {
+        let shot = artifacts.join(format!("{page}.png"));
+        let bytes = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or_default();
+        assert!(bytes > 10_000, "{} should be a screenshot of the page", shot.display());
+    }
+    println!("screenshots in {}", artifacts.display());
+}

@@ -1,0 +1,123 @@
+// Pure formatting and parsing: no DOM, no network, so `node --test` covers it.
+
+const GROUP = /\B(?=(\d{3})+(?!\d))/g;
+
+/** Base units (a decimal string or bigint) as a token amount: `1234.5` with `decimals` 18 and `digits` 2. */
+export function formatUnits(baseUnits, decimals, digits = 2) {
+  let value = BigInt(baseUnits ?? 0);
+  const negative = value < 0n;
+  if (negative) value = -value;
+  const scale = 10n ** BigInt(decimals);
+  let whole = value / scale;
+  let fraction = value % scale;
+  let text;
+  if (decimals === 0 || digits === 0) {
+    if (decimals > 0 && fraction * 2n >= scale) whole += 1n;
+    text = whole.toString().replace(GROUP, ",");
+  } else {
+    const shown = Math.min(digits, decimals);
+    const unit = 10n ** BigInt(decimals - shown);
+    let rounded = (fraction + unit / 2n) / unit;
+    if (rounded >= 10n ** BigInt(shown)) {
+      whole += 1n;
+      rounded = 0n;
+    }
+    text = `${whole.toString().replace(GROUP, ",")}.${rounded.toString().padStart(shown, "0")}`;
+    if (value > 0n && whole === 0n && rounded === 0n) text = `<0.${"0".repeat(shown - 1)}1`;
+  }
+  return negative ? `-${text}` : text;
+}
+
+/** A token amount typed by a person (`12.5`) as base units, a decimal string; throws on anything else. */
+export function parseUnits(text, decimals) {
+  const trimmed = String(text).trim().replace(/,/g, "");
+  const match = /^(\d+)(?:\.(\d*))?$/.exec(trimmed);
+  if (!match) throw new Error(`"${text}" is not an amount`);
+  const fraction = match[2] ?? "";
+  if (fraction.length > decimals) throw new Error(`"${text}" has more than ${decimals} decimal places`);
+  return (BigInt(match[1]) * 10n ** BigInt(decimals) + BigInt(fraction.padEnd(decimals, "0") || "0")).toString();
+}
+
+/** The reward token of a task as the coordinator indexed it; base units when the token has no metadata. */
+export function tokenOf(task) {
+  const metadata = task?.config?.reward_token_metadata;
+  if (metadata && Number.isInteger(metadata.decimals)) return { symbol: String(metadata.symbol), decimals: metadata.decimals };
+  return { symbol: "base units", decimals: 0 };
+}
+
+/** `amount symbol`, from base units. */
+export function formatToken(baseUnits, token) {
+  return `${formatUnits(baseUnits, token.decimals)} ${token.symbol}`;
+}
+
+/** `0x1234…cdef`. */
+export function shortHex(hex, keep = 4) {
+  if (typeof hex !== "string" || hex.length <= 2 + 2 * keep + 1) return hex ?? "";
+  return `${hex.slice(0, 2 + keep)}…${hex.slice(-keep)}`;
+}
+
+/** `Qmabcd…wxyz`. */
+export function shortCid(cid, keep = 6) {
+  if (typeof cid !== "string" || cid.length <= 2 * keep + 1) return cid ?? "";
+  return `${cid.slice(0, keep)}…${cid.slice(-keep)}`;
+}
+
+/** A fraction (0 to 1) as a percentage. */
+export function percent(fraction, digits = 2) {
+  return Number.isFinite(fraction) ? `${(100 * fraction).toFixed(digits)}%` : "–";
+}
+
+/** A number with fixed digits, or a dash. */
+export function fixed(value, digits = 3) {
+  return Number.isFinite(value) ? value.toFixed(digits) : "–";
+}
+
+/** Unix milliseconds as a short UTC date and time. */
+export function dateTime(ms) {
+  if (!Number.isFinite(ms)) return "–";
+  return new Date(ms).toISOString().replace("T", " ").slice(0, 19) + " UTC";
+}
+
+const REASONS = {
+  free_rider: "Free-riding",
+  poisoning: "Poisoning",
+  copy: "Copying",
+  no_show: "No show",
+  low_reputation: "Low reputation",
+  invalid_update: "Invalid update",
+};
+
+/** A flag or slash reason for people. */
+export function reasonLabel(reason) {
+  return REASONS[reason] ?? String(reason).replace(/_/g, " ");
+}
+
+const num = (value, digits = 4) => (Number.isFinite(value) ? value.toFixed(digits) : "?");
+
+/** What the scorer measured behind a flag, in a sentence. */
+export function describeEvidence(evidence) {
+  if (!evidence || typeof evidence !== "object") return "";
+  switch (evidence.kind) {
+    case "near_copy":
+      return `nearly identical to ${evidence.original}'s update (cosine ${num(evidence.cosine, 6)}, relative distance ${num(evidence.relative_distance, 6)}), received after it`;
+    case "tiny_norm":
+      return `update norm ${num(evidence.norm)} against a round median of ${num(evidence.median_norm)} (bar: ${num(100 * evidence.min_ratio, 1)}% of the median)`;
+    case "uncorrelated":
+      return `mean cosine to the others ${num(evidence.mean_cosine)} over ${evidence.rounds} rounds (bar: ${num(evidence.max_cosine)})`;
+    case "low_reputation":
+      return `reputation ${num(evidence.reputation)} fell below ${num(evidence.threshold)} (this round's cosine ${num(evidence.cosine)})`;
+    case "validation_harm":
+      return `validation loss ${num(evidence.loss_with)} with the update against ${num(evidence.loss_without)} without it (+${num(100 * evidence.relative_increase, 1)}%, bar ${num(100 * evidence.threshold, 1)}%)`;
+    case "missing":
+      return "sent no update this round";
+    case "failed":
+      return `reported a failure: ${evidence.reason}`;
+    default:
+      return JSON.stringify(evidence);
+  }
+}
+
+/** Whether `text` is a 20-byte hex address. */
+export function isAddress(text) {
+  return /^0x[0-9a-fA-F]{40}$/.test(String(text).trim());
+}

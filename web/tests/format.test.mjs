@@ -1,0 +1,61 @@
+// `node --test web/tests`: the dashboard's pure helpers.
+import assert from "node:assert/strict";
+import test from "node:test";
+import { scales } from "../static/chart.js";
+import { describeEvidence, formatUnits, isAddress, parseUnits, percent, shortHex, tokenOf } from "../static/format.js";
+
+test("formatUnits groups, rounds and keeps tiny amounts visible", () => {
+  assert.equal(formatUnits("1234567890000000000000", 18), "1,234.57");
+  assert.equal(formatUnits("999999999999999999", 18), "1.00");
+  assert.equal(formatUnits("1", 18), "<0.01");
+  assert.equal(formatUnits("0", 18), "0.00");
+  assert.equal(formatUnits("1500", 0), "1,500");
+  assert.equal(formatUnits(-25n, 1), "-2.5", "no more digits than the token has");
+  assert.equal(formatUnits("340282366920938463463374607431768211455", 18), "340,282,366,920,938,463,463.37");
+});
+
+test("parseUnits is exact and refuses what it cannot represent", () => {
+  assert.equal(parseUnits("1000", 18), "1000000000000000000000");
+  assert.equal(parseUnits("12.5", 18), "12500000000000000000");
+  assert.equal(parseUnits("1,000.25", 2), "100025");
+  assert.equal(parseUnits("7.", 3), "7000");
+  assert.throws(() => parseUnits("1.234", 2), /more than 2 decimal places/);
+  assert.throws(() => parseUnits("-1", 18), /not an amount/);
+  assert.throws(() => parseUnits("1e18", 18), /not an amount/);
+  assert.equal(formatUnits(parseUnits("42.42", 18), 18), "42.42");
+});
+
+test("tokens without metadata are shown in base units", () => {
+  assert.deepEqual(tokenOf({ config: { reward_token_metadata: { symbol: "TST", decimals: 18 } } }), { symbol: "TST", decimals: 18 });
+  assert.deepEqual(tokenOf({ config: { reward_token_metadata: null } }), { symbol: "base units", decimals: 0 });
+  assert.deepEqual(tokenOf(undefined), { symbol: "base units", decimals: 0 });
+});
+
+test("evidence reads as a sentence with its numbers", () => {
+  const harm = describeEvidence({ kind: "validation_harm", loss_with: 0.5, loss_without: 0.4, relative_increase: 0.25, threshold: 0.05 });
+  assert.match(harm, /0\.5000 with the update against 0\.4000 without it \(\+25\.0%, bar 5\.0%\)/);
+  assert.match(describeEvidence({ kind: "tiny_norm", norm: 0, median_norm: 2, min_ratio: 0.01 }), /norm 0\.0000 against a round median of 2\.0000/);
+  assert.match(describeEvidence({ kind: "failed", reason: "out of memory" }), /out of memory/);
+  assert.equal(describeEvidence(null), "");
+});
+
+test("small helpers", () => {
+  assert.equal(shortHex("0x1234567890abcdef1234567890abcdef12345678"), "0x1234…5678");
+  assert.equal(percent(0.97551), "97.55%");
+  assert.equal(percent(undefined), "–");
+  assert.ok(isAddress("0x1234567890abcdef1234567890ABCDEF12345678"));
+  assert.ok(!isAddress("0x1234"));
+});
+
+test("chart scales keep every point inside the plot", () => {
+  const points = [{ round: 1, accuracy: 0.78, loss: 0.9 }, { round: 2, accuracy: 0.94, loss: 0.2 }, { round: 3, accuracy: 0.97, loss: 0.1 }];
+  const s = scales(points);
+  assert.ok(Math.abs(s.accuracyFloor - 0.7) < 1e-9 && s.steps === 3, "gridlines every 10 points from 70%");
+  assert.ok(s.x(1) < s.x(2) && s.x(2) < s.x(3));
+  for (const p of points) {
+    for (const y of [s.yAccuracy(p.accuracy), s.yLoss(p.loss)]) assert.ok(y >= 16 && y <= 220, `y ${y}`);
+  }
+  assert.ok(s.yAccuracy(0.97) < s.yAccuracy(0.78), "higher accuracy is drawn higher");
+  const single = scales([{ round: 4, accuracy: 0.5, loss: 1 }]);
+  assert.equal(single.x(4), 52 + (640 - 52 - 56) / 2);
+});
