@@ -217,6 +217,12 @@ try {
     const evidence = await detail.locator(`#slashes-table tr[data-worker="${w.worker}"] td.evidence li`).allTextContents();
     check(evidence.length > 0 && evidence.every((e) => /\d/.test(e)), `${w.worker}: the slash shows its reason and the numbers behind it`);
   }
+  const paint = await detail.evaluate(() => ({
+    firstContentfulPaint: performance.getEntriesByName("first-contentful-paint")[0]?.startTime,
+    domContentLoaded: performance.getEntriesByType("navigation")[0]?.domContentLoadedEventEnd,
+    assetBytes: performance.getEntriesByType("resource").filter((r) => r.name.includes("/assets/")).reduce((sum, r) => sum + r.encodedBodySize, 0),
+  }));
+  log(`task page: first contentful paint ${paint.firstContentfulPaint?.toFixed(0)} ms, DOMContentLoaded ${paint.domContentLoaded?.toFixed(0)} ms, ${paint.assetBytes} bytes of assets`);
   await accessible(detail, "task");
   await shot(detail, "task");
 
