@@ -422,6 +422,7 @@ function earningsTable(address, summaries, tasks) {
       num(fixed(s.reputation)),
       num(formatToken(s.rewards, token)),
       num(formatToken(s.claimed, token)),
+      h("td", {}, s.last_claim_tx ? code(s.last_claim_tx, shortHex(s.last_claim_tx)) : "–"),
       h("td", { class: "num", "data-claimable": claimable.toString() }, formatToken(claimable > 0n ? claimable : 0n, token)),
       num(formatToken(s.slashed, token)),
       h("td", {}, action));
@@ -430,7 +431,7 @@ function earningsTable(address, summaries, tasks) {
     id: "earnings-table",
     caption: "This worker's tasks: earnings, claims and slashes",
     columns: [{ label: "Task" }, { label: "Status" }, { label: "Stake", numeric: true }, { label: "Reputation", numeric: true },
-      { label: "Earned", numeric: true }, { label: "Claimed", numeric: true }, { label: "To claim", numeric: true },
+      { label: "Earned", numeric: true }, { label: "Claimed", numeric: true }, { label: "Last claim tx" }, { label: "To claim", numeric: true },
       { label: "Slashed", numeric: true }, { label: "Action" }],
     rows,
     empty: "This address has not joined any task.",

@@ -155,6 +155,8 @@ pub(super) struct WorkerSummary {
     /// what a claim pays now.
     finalized_rewards: Amount,
     claimed: Amount,
+    /// The transaction of the latest claim.
+    last_claim_tx: Option<String>,
     slashed: Amount,
     rounds: Vec<Score>,
 }
@@ -212,7 +214,8 @@ async fn summary(state: &AppState, task: u64, worker: &str) -> Result<WorkerSumm
         reputation_history: history,
         rewards: sum(|s| s.reward.0),
         finalized_rewards,
-        claimed: claim.map_or(Amount::ZERO, |c| c.cumulative_claimed),
+        claimed: claim.as_ref().map_or(Amount::ZERO, |c| c.cumulative_claimed),
+        last_claim_tx: claim.map(|c| c.last_tx_hash),
         slashed: sum(|s| s.slashed.0),
         rounds,
     })

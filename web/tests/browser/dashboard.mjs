@@ -184,11 +184,11 @@ try {
     const summary = (await api(`/api/v1/accounts/${worker}`)).find((s) => s.task_id === taskId);
     return BigInt(summary.claimed) > 0n && summary;
   });
-  await workerPage.waitForFunction((task) => {
+  await workerPage.waitForFunction(([task, tx]) => {
     const cells = document.querySelectorAll(`tr[data-task="${task}"] td`);
-    return cells.length > 4 && !cells[4].textContent.startsWith("0.00");
-  }, taskId, { timeout: 60000 });
-  check(true, `the worker page shows the claim without a reload (${claimed.claimed} base units claimed)`);
+    return cells.length > 5 && !cells[4].textContent.startsWith("0.00") && cells[5].querySelector("code")?.title === tx;
+  }, [taskId, claimedTx], { timeout: 60000 });
+  check(true, `the worker page shows the claim and its transaction without a reload (${claimed.claimed} base units claimed)`);
 
   // 3. After the last round: every page shows the finished task.
   await until("the task to end", async () => (await api(`/api/v1/tasks/${taskId}`)).status === "ended", 1000);
