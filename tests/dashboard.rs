@@ -30,6 +30,15 @@ fn chromium() -> PathBuf {
     path
 }
 
+/// Kills a process group when dropped: node and the Chromium it started, whatever way the test ends.
+struct KillGroup(u32);
+
+impl Drop for KillGroup {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill").args(["-KILL", "--", &format!("-{}", self.0)]).status();
+    }
+}
+
 fn playwright_installed(root: &Path) -> bool {
     root.join("node_modules/playwright-core/package.json").is_file()
 }
@@ -76,17 +85,26 @@ async fn the_dashboard_shows_the_demo_live_and_signs_with_a_wallet() {
         .env("TESSERA_TIMEOUT_SECS", "900")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        // Its own process group, so that the browser it starts goes down with it.
+        .process_group(0)
         .kill_on_drop(true);
     let checks = script.spawn().expect("node runs the browser script");
+    let _group = KillGroup(checks.id().expect("node is running"));
 
-    // The rounds run (and the workers claim the rest) while the browser watches.
-    let (ran, checked) = tokio::join!(demo.run_to_end(Duration::from_secs(900)), async {
-        tokio::time::timeout(Duration::from_secs(1200), checks.wait_with_output()).await
-    });
+    // The rounds run (and the workers claim the rest) while the browser watches; a failed demo ends the test
+    // at once rather than leaving the browser to wait out its timeout.
+    let browser_checks = tokio::time::timeout(Duration::from_secs(1200), checks.wait_with_output());
+    tokio::pin!(browser_checks);
+    let checked = tokio::select! {
+        ran = demo.run_to_end(Duration::from_secs(900)) => {
+            ran.unwrap_or_else(|e| panic!("the demo failed: {e:#}\ncoordinator log:\n{}", demo.log_of("coordinator")));
+            browser_checks.await
+        }
+        checked = &mut browser_checks => checked,
+    };
     let output = checked.expect("the browser checks finished in time").unwrap();
     let printed = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     println!("{printed}");
-    ran.unwrap_or_else(|e| panic!("the demo failed: {e:#}\ncoordinator log:\n{}", demo.log_of("coordinator")));
     assert!(output.status.success(), "the browser checks failed:\n{printed}");
 
     for page in ["overview", "task", "worker", "task-phone"] {

@@ -37,26 +37,45 @@ pub async fn index_events(client: &MarketplaceClient, db: &Store, max_blocks: u6
     let events = client.events(from, to).await?;
     let mut rows = Vec::with_capacity(events.len());
     for event in &events {
-        apply(client, db, event).await?;
-        rows.push(row(event));
+        let stored = row(event);
+        apply(client, db, event, stored.task_id).await?;
+        rows.push(stored);
     }
     let stored = db.record_events(&rows, to).await?;
     Ok(Indexed { stored, events: rows })
 }
 
 /// Updates the tables an event changes.
-async fn apply(client: &MarketplaceClient, db: &Store, event: &ChainEvent) -> eyre::Result<()> {
+///
+/// Anyone can create a task, with any token, and a token reports what amounts it likes: a task whose amounts
+/// do not fit the database (128 bits) is left out with a warning, and so are its later events. One bad task
+/// must not stop the indexer for every other.
+async fn apply(client: &MarketplaceClient, db: &Store, event: &ChainEvent, task: Option<u64>) -> eyre::Result<()> {
     let block = event.block_number;
+    if let (Some(task), false) = (task, matches!(event.event, MarketplaceEvents::TaskCreated(_)))
+        && db.get_task(task).await?.is_none()
+    {
+        tracing::warn!(task, block, "skipping an event of a task that was not indexed");
+        return Ok(());
+    }
     match &event.event {
         MarketplaceEvents::TaskCreated(created) => {
-            let mut task = new_task(task_id(created.taskId)?, created.requester, &created.config)?;
-            task.config["reward_token_metadata"] = token_metadata(client, created.config.rewardToken).await;
+            let task = task_id(created.taskId).and_then(|id| new_task(id, created.requester, &created.config));
+            let mut task = match task {
+                Ok(task) => task,
+                Err(error) => {
+                    tracing::warn!(block, error = %error, "skipping a task that cannot be indexed");
+                    return Ok(());
+                }
+            };
+            task.config["reward_token_metadata"] = token_metadata(client, created.config.rewardToken).await?;
             db.upsert_task(&task).await?;
         }
         MarketplaceEvents::WorkerJoined(joined) => {
             let worker = Worker {
                 task_id: task_id(joined.taskId)?,
                 worker: hex(joined.worker),
+                // The task's own stake, which fit when the task was indexed.
                 stake: amount(joined.stake)?,
                 status: WorkerStatus::Active,
                 joined_at_block: block,
@@ -124,16 +143,32 @@ fn new_task(task_id: u64, requester: Address, config: &IMarketplace::TaskConfig)
 }
 
 /// The reward token's symbol and decimals, for showing amounts; `null` for a token without the optional
-/// ERC-20 metadata (amounts are then shown in base units).
-async fn token_metadata(client: &MarketplaceClient, token: Address) -> Value {
+/// ERC-20 metadata (amounts are then shown in base units). A node that cannot be reached is an error, so the
+/// pass is retried rather than the task stored without its metadata for good.
+async fn token_metadata(client: &MarketplaceClient, token: Address) -> eyre::Result<Value> {
     let contract = TestToken::new(token, client.provider());
-    match (contract.symbol().call().await, contract.decimals().call().await) {
-        (Ok(symbol), Ok(decimals)) => json!({ "symbol": symbol, "decimals": decimals }),
+    let (symbol, decimals) = (contract.symbol().call().await, contract.decimals().call().await);
+    for result in [symbol.as_ref().err(), decimals.as_ref().err()].into_iter().flatten() {
+        if let alloy::contract::Error::TransportError(error) = result
+            && !error.is_error_resp()
+        {
+            eyre::bail!("reading the metadata of token {token}: {error}");
+        }
+    }
+    Ok(match (symbol, decimals) {
+        (Ok(symbol), Ok(decimals)) => json!({ "symbol": printable_symbol(&symbol), "decimals": decimals }),
         (symbol, decimals) => {
             tracing::warn!(token = %token, ?symbol, ?decimals, "the reward token has no ERC-20 metadata");
             Value::Null
         }
-    }
+    })
+}
+
+/// A token's symbol as the dashboard may show it: a token chooses its own, so control and direction-changing
+/// characters are dropped and the length capped.
+fn printable_symbol(symbol: &str) -> String {
+    let bidi = |c: char| matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    symbol.chars().filter(|c| !c.is_control() && !bidi(*c)).take(16).collect::<String>().trim().to_owned()
 }
 
 /// The stored form of an event: its kind, task and fields as JSON.
@@ -227,4 +262,16 @@ fn task_id(value: U256) -> eyre::Result<u64> {
 
 fn amount(value: U256) -> eyre::Result<Amount> {
     u128::try_from(value).map(Amount).map_err(|_| eyre::eyre!("amount {value} does not fit 128 bits"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symbols_are_made_printable() {
+        assert_eq!(printable_symbol("TST"), "TST");
+        assert_eq!(printable_symbol("US\u{202e}DC\n"), "USDC");
+        assert_eq!(printable_symbol(&"X".repeat(100)).len(), 16);
+    }
 }

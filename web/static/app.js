@@ -52,7 +52,7 @@ function problem(error) {
 
 // ---- Wallet state, shared by every page.
 
-const state = { account: null, info: null, listeners: new Set() };
+const state = { account: null, info: null, listeners: new Set(), pendingClaims: new Map() };
 
 function setAccount(account) {
   state.account = account;
@@ -76,6 +76,7 @@ function renderWallet() {
     onclick: async () => {
       try {
         setAccount(await wallet.connect());
+        document.querySelector("#wallet a")?.focus();
       } catch (error) {
         announce(error.message);
       }
@@ -85,24 +86,62 @@ function renderWallet() {
 
 // ---- Live updates: each page says which events concern it and how to refresh.
 
-let refreshTimer = null;
 let liveLog = [];
 
+/**
+ * Runs `refresh` after events, at most one at a time: events that arrive while one runs schedule one more, so
+ * an older answer never lands after a newer one. Bursts are gathered for 250 ms, but never held back more than
+ * a second.
+ */
+function coalesced(refresh) {
+  let timer = null;
+  let firstPending = 0;
+  let running = false;
+  let again = false;
+  const run = async () => {
+    timer = null;
+    firstPending = 0;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    try {
+      await refresh();
+      document.body.dataset.liveUpdates = String(Number(document.body.dataset.liveUpdates ?? 0) + 1);
+    } finally {
+      running = false;
+      if (again) {
+        again = false;
+        schedule();
+      }
+    }
+  };
+  const schedule = () => {
+    const now = Date.now();
+    firstPending ||= now;
+    clearTimeout(timer);
+    timer = setTimeout(run, Math.max(0, Math.min(250, firstPending + 1000 - now)));
+  };
+  return schedule;
+}
+
 function live(concerns, refresh) {
+  const schedule = coalesced(refresh);
+  let connectedBefore = false;
   follow((event) => {
     if (event.kind === "lagged" || concerns(event)) {
       liveLog = [event, ...liveLog].slice(0, 12);
       renderLiveLog();
-      clearTimeout(refreshTimer);
-      refreshTimer = setTimeout(async () => {
-        await refresh();
-        document.body.dataset.liveUpdates = String(Number(document.body.dataset.liveUpdates ?? 0) + 1);
-      }, 250);
+      schedule();
     }
   }, (open) => {
     document.body.dataset.live = open ? "open" : "closed";
     const status = document.getElementById("live-status");
     if (status) status.textContent = open ? "Live" : "Reconnecting…";
+    // Events sent while the stream was down are gone: reload once it is back.
+    if (open && connectedBefore) schedule();
+    if (open) connectedBefore = true;
   });
 }
 
@@ -120,7 +159,8 @@ function renderLiveLog() {
   const list = document.getElementById("live-log");
   if (!list) return;
   list.replaceChildren(...liveLog.map((event) => h("li", {}, h("time", {}, dateTime(event.at_ms ?? Date.now()).slice(11, 19)), " ", describeEvent(event))));
-  if (liveLog[0]) announce(describeEvent(liveLog[0]));
+  // Screen readers hear what changes a round or a task, not every submission.
+  if (liveLog[0] && (liveLog[0].kind === "round" || liveLog[0].kind === "task")) announce(describeEvent(liveLog[0]));
 }
 
 function liveSection() {
@@ -145,7 +185,9 @@ async function overview() {
       const tasks = await api.tasks();
       replace("tasks", tasksTable(tasks));
       const token = document.getElementById("draft-token");
-      if (token && !token.value && tasks.length) token.value = tasks[tasks.length - 1].reward_token;
+      // Offer the token of this coordinator's latest task: anyone may create tasks with any token on chain.
+      const ours = tasks.filter((t) => t.coordinator === state.info.coordinator);
+      if (token && !token.value && ours.length) token.value = ours[ours.length - 1].reward_token;
     } catch (error) {
       replace("tasks", problem(error));
     }
@@ -164,13 +206,14 @@ function tasksTable(tasks) {
       num(formatToken(task.reward_pool, token)),
       num(formatToken(task.stake_required, token)),
       num(`${task.active_workers} active / ${task.max_workers} max`),
+      h("td", {}, task.coordinator === state.info.coordinator ? "this one" : code(task.coordinator, shortHex(task.coordinator))),
       h("td", {}, dateTime(task.created_at_ms)));
   });
   return table({
     id: "tasks-table",
     caption: "Every task this coordinator knows, newest first",
     columns: [{ label: "Task" }, { label: "Status" }, { label: "Round", numeric: true }, { label: "Reward pool", numeric: true },
-      { label: "Stake", numeric: true }, { label: "Workers", numeric: true }, { label: "Created" }],
+      { label: "Stake", numeric: true }, { label: "Workers", numeric: true }, { label: "Coordinator" }, { label: "Created" }],
     rows,
     empty: "No tasks yet.",
   });
@@ -299,7 +342,8 @@ function taskSummary(task, token) {
     item("Submission window", `${task.submission_window_secs} s`),
     item("Requester", workerLink(task.requester)),
     item("Coordinator", code(task.coordinator, shortHex(task.coordinator))),
-    item("Reward token", code(task.reward_token, shortHex(task.reward_token))),
+    item("Reward token", `${token.symbol} `, code(task.reward_token, shortHex(task.reward_token))),
+    item("Slashed stake goes to", task.config?.slash_to_requester ? "the requester" : "the reward pool"),
     item("Initial model", code(task.initial_model_cid, shortCid(task.initial_model_cid))));
 }
 
@@ -409,8 +453,14 @@ function earningsTable(address, summaries, tasks) {
     const token = tokenOf(tasks.get(s.task_id));
     const claimable = BigInt(s.finalized_rewards) - BigInt(s.claimed);
     const mine = state.account === address;
+    // A claim in flight stays pending until the indexer sees the claimed amount grow: a second click would
+    // only revert and cost gas.
+    const pending = state.pendingClaims.get(s.task_id);
+    if (pending !== undefined && BigInt(s.claimed) > pending) state.pendingClaims.delete(s.task_id);
     let action = "–";
-    if (claimable > 0n) {
+    if (state.pendingClaims.has(s.task_id)) {
+      action = h("button", { type: "button", disabled: true, "data-claim-pending": s.task_id }, "Claim pending…");
+    } else if (claimable > 0n) {
       action = mine
         ? h("button", { type: "button", "data-claim": s.task_id, onclick: (event) => claim(event.currentTarget, s.task_id, address, token) }, `Claim ${formatToken(claimable, token)}`)
         : h("span", { title: "Connect this worker's wallet to claim" }, "Claimable by this worker");
@@ -444,11 +494,13 @@ async function claim(button, taskId, address, token) {
   try {
     await wallet.ensureChain(state.info.chain_id);
     const proof = await api.proof(taskId, address);
+    state.pendingClaims.set(taskId, BigInt(proof.claimed));
     status.textContent = `Claiming ${formatToken(proof.claimable, token)} from task ${taskId}: confirm in your wallet…`;
     const hash = await wallet.sendAndWait(address, proof.call);
     status.textContent = `Claimed in transaction ${shortHex(hash, 6)}.`;
     status.dataset.tx = hash;
   } catch (error) {
+    state.pendingClaims.delete(taskId);
     status.textContent = error.message ?? String(error);
     button.disabled = false;
   }
@@ -480,6 +532,11 @@ async function start() {
     main().replaceChildren(problem(error));
     return;
   }
+  // Some wallets inject their provider after the page's scripts run.
+  window.addEventListener("ethereum#initialized", () => {
+    renderWallet();
+    wallet.onAccountChange(setAccount);
+  }, { once: true });
   if (wallet.provider()) {
     wallet.onAccountChange(setAccount);
     const account = await wallet.currentAccount().catch(() => null);

@@ -37,10 +37,10 @@ export function metricsChart(points, { id = "metrics-chart", label = "Validation
   svg.append(node("title", { id: `${id}-title` }, label));
   const summary = points.length
     ? `${points.length} rounds. ` + points.map((p) => `Round ${p.round}: accuracy ${(100 * p.accuracy).toFixed(2)}%, loss ${p.loss.toFixed(4)}.`).join(" ")
-    : "No round has finished yet.";
+    : "No round has validation metrics yet.";
   svg.append(node("desc", { id: `${id}-desc` }, summary));
   if (!points.length) {
-    svg.append(node("text", { x: WIDTH / 2, y: HEIGHT / 2, "text-anchor": "middle", class: "empty" }, "No finished round yet"));
+    svg.append(node("text", { x: WIDTH / 2, y: HEIGHT / 2, "text-anchor": "middle", class: "empty" }, "No round with validation metrics yet"));
     return svg;
   }
   const s = scales(points);

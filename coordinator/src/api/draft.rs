@@ -68,13 +68,18 @@ fn validate(request: &DraftRequest, coordinator: Address) -> Result<TaskDraft, A
     let bad = |message: String| Err(ApiError::BadRequest(message));
     let reward_token: Address =
         request.reward_token.parse().map_err(|_| ApiError::BadRequest("reward_token is not an address".into()))?;
+    if reward_token.is_zero() {
+        return bad("reward_token is the zero address".into());
+    }
+    // Amounts are u128 everywhere off chain; a task beyond that could never be indexed.
     let amount = |text: &str, what: &str| -> Result<U256, ApiError> {
-        let value = U256::from_str_radix(text, 10)
-            .map_err(|_| ApiError::BadRequest(format!("{what} is not a whole number of base units")))?;
-        if value.is_zero() {
+        let value = text
+            .parse::<u128>()
+            .map_err(|_| ApiError::BadRequest(format!("{what} is not a whole number of base units below 2^128")))?;
+        if value == 0 {
             return Err(ApiError::BadRequest(format!("{what} must be more than zero")));
         }
-        Ok(value)
+        Ok(U256::from(value))
     };
     let reward_pool = amount(&request.reward_pool, "reward_pool")?;
     let stake_required = amount(&request.stake_required, "stake_required")?;
@@ -134,8 +139,10 @@ mod tests {
     fn bad_fields_are_named() {
         let me = Address::ZERO;
         type Spoil = fn(&mut DraftRequest);
-        let cases: [(Spoil, &str); 6] = [
+        let cases: [(Spoil, &str); 8] = [
             (|r| r.reward_token = "0x12".into(), "reward_token"),
+            (|r| r.reward_token = format!("{:#x}", Address::ZERO), "zero address"),
+            (|r| r.reward_pool = "340282366920938463463374607431768211456".into(), "below 2^128"),
             (|r| r.reward_pool = "0".into(), "reward_pool must be more than zero"),
             (|r| r.stake_required = "1.5".into(), "stake_required is not a whole number"),
             (|r| r.num_rounds = 0, "num_rounds"),

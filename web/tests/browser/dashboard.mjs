@@ -144,14 +144,18 @@ try {
   });
   await open(live, `/tasks/${taskId}`);
   const finalizedAtLoad = await live.locator("#rounds-table tr[data-phase=finalized]").count();
-  check(finalizedAtLoad === 0, "the task page opened before any round was finalized");
+  const numRounds = (await api(`/api/v1/tasks/${taskId}`)).num_rounds;
+  check(finalizedAtLoad < numRounds, `the task page opened with ${finalizedAtLoad} of ${numRounds} rounds finalized`);
   check(await live.locator("#wallet").textContent().then((t) => t.includes("Read-only")), "without a wallet the dashboard says it is read-only");
   await live.evaluate(() => {
     window.__loadedOnce = true;
   });
-  await live.waitForSelector("#rounds-table tr[data-phase=finalized]", { timeout: remaining() });
-  await live.waitForSelector("#metrics-chart circle.point.accuracy", { timeout: 30000 });
-  check(await live.evaluate(() => window.__loadedOnce === true) && navigations === 1, "round 1 appeared finalized without a reload");
+  await live.waitForFunction((count) => document.querySelectorAll("#rounds-table tr[data-phase=finalized]").length > count,
+    finalizedAtLoad, { timeout: remaining() });
+  await live.waitForFunction((count) => document.querySelectorAll("#metrics-chart circle.point.accuracy").length > count,
+    finalizedAtLoad, { timeout: 30000 });
+  check(await live.evaluate(() => window.__loadedOnce === true) && navigations === 1,
+    `round ${finalizedAtLoad + 1} appeared finalized, in the timeline and the chart, without a reload`);
   check(Number(await live.evaluate(() => document.body.dataset.liveUpdates ?? 0)) >= 1, "the page refreshed from server-sent events");
   check((await live.locator("#live-log li").count()) >= 1, "the live activity list shows events");
 
@@ -184,10 +188,11 @@ try {
     const summary = (await api(`/api/v1/accounts/${worker}`)).find((s) => s.task_id === taskId);
     return BigInt(summary.claimed) > 0n && summary;
   });
-  await workerPage.waitForFunction(([task, tx]) => {
+  // The demo's own claims at the end may already have followed; either transaction is this worker's.
+  await workerPage.waitForFunction((task) => {
     const cells = document.querySelectorAll(`tr[data-task="${task}"] td`);
-    return cells.length > 5 && !cells[4].textContent.startsWith("0.00") && cells[5].querySelector("code")?.title === tx;
-  }, [taskId, claimedTx], { timeout: 60000 });
+    return cells.length > 5 && !cells[4].textContent.startsWith("0.00") && /^0x[0-9a-f]{64}$/.test(cells[5].querySelector("code")?.title ?? "");
+  }, taskId, { timeout: 60000 });
   check(true, `the worker page shows the claim and its transaction without a reload (${claimed.claimed} base units claimed)`);
 
   // 3. After the last round: every page shows the finished task.
