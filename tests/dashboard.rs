@@ -13,6 +13,7 @@ use std::{
 };
 use tessera_chain::TestToken;
 use tessera_demo::{Binaries, Demo, Role, Scenario, TOKEN_UNIT};
+use tessera_storage::{Cid, ClientConfig, ContentStore, DagBuilder, IpfsStore};
 
 fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
@@ -106,6 +107,27 @@ async fn the_dashboard_shows_the_demo_live_and_signs_with_a_wallet() {
     let printed = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     println!("{printed}");
     assert!(output.status.success(), "the browser checks failed:\n{printed}");
+
+    // The task created from the dashboard names a drafted initial model: the coordinator publishes it once the
+    // task is on chain, so its workers can start.
+    let tasks: serde_json::Value =
+        reqwest::get(format!("{}/api/v1/tasks", demo.url)).await.unwrap().json().await.unwrap();
+    let created = tasks.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(created["requester"], format!("{creator:#x}"));
+    let cid: Cid = created["initial_model_cid"].as_str().unwrap().parse().unwrap();
+    let content = IpfsStore::new(demo.stack.ipfs.api_url(), ClientConfig::default()).unwrap();
+    let mut published = None;
+    for _ in 0..60 {
+        match tokio::time::timeout(Duration::from_secs(2), content.get(&cid, 64 << 20)).await {
+            Ok(Ok(bytes)) => {
+                published = Some(bytes);
+                break;
+            }
+            _ => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+    let published = published.unwrap_or_else(|| panic!("the drafted initial model {cid} was never published"));
+    assert_eq!(DagBuilder::cid_of(&published), cid);
 
     for page in ["overview", "task", "worker", "task-phone"] {
         let shot = artifacts.join(format!("{page}.png"));

@@ -41,18 +41,7 @@ impl TaskDraft {
     /// The initial checkpoint's bytes: deterministic from the architecture and the seed, so publishing it twice
     /// gives the same CID.
     pub fn initial_checkpoint(&self) -> eyre::Result<Bytes> {
-        let checkpoint = WeightsFile {
-            header: Header {
-                architecture: self.architecture,
-                kind: FileKind::Checkpoint,
-                round: 0,
-                parent_cid: String::new(),
-                num_samples: 0,
-                dtype: WireDtype::F32,
-            },
-            parameters: self.architecture.init_parameters(self.seed),
-        };
-        Ok(Bytes::from(checkpoint.encode()?))
+        initial_checkpoint(self.architecture, self.seed)
     }
 
     /// Publishes (and pins) the initial checkpoint, returning its CID.
@@ -91,6 +80,22 @@ impl TaskDraft {
             UnsignedCall::new("Create and fund the task", marketplace, create.abi_encode()),
         ]
     }
+}
+
+/// The initial checkpoint of `architecture` from `seed`, as published: the same bytes on every machine.
+pub fn initial_checkpoint(architecture: ArchitectureId, seed: u64) -> eyre::Result<Bytes> {
+    let checkpoint = WeightsFile {
+        header: Header {
+            architecture,
+            kind: FileKind::Checkpoint,
+            round: 0,
+            parent_cid: String::new(),
+            num_samples: 0,
+            dtype: WireDtype::F32,
+        },
+        parameters: architecture.init_parameters(seed),
+    };
+    Ok(Bytes::from(checkpoint.encode()?))
 }
 
 /// A contract call for a wallet to sign and send.

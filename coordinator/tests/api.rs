@@ -438,10 +438,13 @@ async fn a_task_draft_publishes_the_initial_model_and_returns_the_calls_to_sign(
     assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
     let answer: Value = serde_json::from_slice(&body).unwrap();
     let initial: Cid = answer["initial_model_cid"].as_str().unwrap().parse().unwrap();
-    let bytes = harness.content.get(&initial, 64 << 20).await.unwrap();
-    let limits = tessera_train::DecodeLimits::expecting(ArchitectureId::Lenet5MnistV1, FileKind::Checkpoint);
-    let checkpoint = WeightsFile::decode(&bytes, &limits).unwrap();
-    assert_eq!(checkpoint.parameters, ArchitectureId::Lenet5MnistV1.init_parameters(3), "the seeded initial model");
+    let expected = tessera_coordinator::task_draft::initial_checkpoint(ArchitectureId::Lenet5MnistV1, 3).unwrap();
+    assert_eq!(initial, DagBuilder::cid_of(&expected), "the CID of the seeded initial model");
+    assert!(
+        harness.content.get(&initial, 64 << 20).await.is_err(),
+        "nothing is pinned for a draft: the engine publishes it once a task names it"
+    );
+    assert!(harness.state.db.drafts_to_publish().await.unwrap().is_empty());
     let calls = answer["transactions"].as_array().unwrap();
     assert_eq!(calls.len(), 2, "approve, then createTask");
     assert_eq!(calls[0]["to"], format!("{token:#x}"));

@@ -1,5 +1,6 @@
 //! Unsigned transactions for a requester's wallet: the dashboard creates tasks without the coordinator ever
-//! holding the requester's key.
+//! holding the requester's key. The initial model is derived from the architecture and a seed; its CID goes
+//! into the transaction now, and the checkpoint onto IPFS once the task exists.
 
 use super::{ApiError, ApiJson};
 use crate::{
@@ -9,6 +10,7 @@ use crate::{
 use alloy::primitives::{Address, U256};
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
+use tessera_storage::DagBuilder;
 use tessera_train::ArchitectureId;
 
 /// A new task as a requester describes it; amounts in token base units, as decimal strings.
@@ -55,7 +57,16 @@ pub(super) async fn create(
         .domain
         .verifying_contract
         .ok_or_else(|| ApiError::Internal(eyre::eyre!("the EIP-712 domain names no marketplace")))?;
-    let initial = draft.publish_initial_model(state.content.as_ref()).await?;
+    // Anyone may ask for drafts, so nothing is pinned yet: the engine publishes the checkpoint when a task on
+    // chain names its CID (`Engine::publish_drafted_models`).
+    let initial = DagBuilder::cid_of(&draft.initial_checkpoint()?);
+    let record = tessera_db::TaskDraft {
+        initial_model_cid: initial.to_string(),
+        architecture: draft.architecture.name().to_owned(),
+        seed: draft.seed,
+        created_at_ms: crate::now_ms(),
+    };
+    state.db.insert_task_draft(&record).await.map_err(super::read::internal)?;
     Ok(ApiJson(DraftResponse {
         initial_model_cid: initial.to_string(),
         coordinator: format!("{:#x}", draft.coordinator),
@@ -88,6 +99,9 @@ fn validate(request: &DraftRequest, coordinator: Address) -> Result<TaskDraft, A
     }
     if !(1..=MAX_WORKERS).contains(&request.max_workers) {
         return bad(format!("max_workers must be from 1 to {MAX_WORKERS}"));
+    }
+    if i64::try_from(request.seed).is_err() {
+        return bad("seed must be below 2^63".into());
     }
     if request.submission_window_secs == 0 {
         return bad("submission_window_secs must be more than zero".into());

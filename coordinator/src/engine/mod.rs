@@ -122,6 +122,7 @@ impl Engine {
                 self.live.publish(event);
             }
         }
+        self.publish_drafted_models().await?;
         self.writer.drive().await?;
         let me = format!("{:#x}", self.chain.account());
         for task in self.db.list_tasks(None).await? {
@@ -137,6 +138,27 @@ impl Engine {
                     break;
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Publishes the initial models of tasks created from the dashboard's drafts: each checkpoint is rebuilt
+    /// from its architecture and seed, and must hash to the CID the task names. A failure is retried next pass.
+    async fn publish_drafted_models(&self) -> eyre::Result<()> {
+        for draft in self.db.drafts_to_publish().await? {
+            let architecture =
+                ArchitectureId::ALL.into_iter().find(|a| a.name() == draft.architecture).ok_or_else(|| {
+                    eyre::eyre!("draft {} names architecture {:?}", draft.initial_model_cid, draft.architecture)
+                })?;
+            let model = crate::task_draft::initial_checkpoint(architecture, draft.seed)?;
+            let published = self.content.put(model).await?;
+            eyre::ensure!(
+                published.to_string() == draft.initial_model_cid,
+                "the rebuilt initial model {published} differs from the draft's {}",
+                draft.initial_model_cid
+            );
+            self.db.mark_draft_published(&draft.initial_model_cid, crate::now_ms()).await?;
+            tracing::info!(cid = %published, "published a drafted initial model");
         }
         Ok(())
     }

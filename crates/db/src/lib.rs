@@ -13,6 +13,7 @@
 
 mod amount;
 mod codec;
+mod drafts;
 mod error;
 mod indexer;
 mod outbox;
@@ -27,6 +28,7 @@ pub mod test_utils;
 mod workers;
 
 pub use amount::Amount;
+pub use drafts::TaskDraft;
 pub use error::{Error, Result};
 pub use indexer::ChainEvent;
 pub use outbox::{ChainTx, NewChainTx, TxState};

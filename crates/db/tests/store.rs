@@ -35,6 +35,7 @@ on_both!(
     indexed_events_are_idempotent,
     scores_replace_atomically,
     amounts_and_floats_round_trip_exactly,
+    drafts_are_published_once_a_task_names_them,
 );
 
 fn address(n: u64) -> String {
@@ -573,4 +574,22 @@ async fn in_memory_sqlite_serves_concurrent_calls() {
     ids.sort_unstable();
     assert_eq!(ids, [1, 2]);
     assert_eq!(store.get_round(1, 1).await.unwrap().unwrap().phase, RoundPhase::Collecting);
+}
+
+async fn drafts_are_published_once_a_task_names_them(db: TestDb) {
+    let store = db.store();
+    let draft = tessera_db::TaskDraft {
+        initial_model_cid: "QmDraft".into(),
+        architecture: "lenet5-mnist-v1".into(),
+        seed: u64::from(u32::MAX),
+        created_at_ms: 1,
+    };
+    store.insert_task_draft(&draft).await.unwrap();
+    store.insert_task_draft(&tessera_db::TaskDraft { seed: 9, ..draft.clone() }).await.unwrap();
+    assert!(store.drafts_to_publish().await.unwrap().is_empty(), "no task names it yet");
+
+    store.upsert_task(&NewTask { initial_model_cid: "QmDraft".into(), ..new_task(1) }).await.unwrap();
+    assert_eq!(store.drafts_to_publish().await.unwrap(), vec![draft.clone()], "the first draft of a CID stays");
+    store.mark_draft_published("QmDraft", 5).await.unwrap();
+    assert!(store.drafts_to_publish().await.unwrap().is_empty());
 }

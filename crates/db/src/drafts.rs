@@ -1,0 +1,91 @@
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    Result, Store,
+    codec::{int, uint},
+    store::dispatch,
+};
+
+/// An initial model prepared for a requester's wallet: enough to rebuild the checkpoint, so it is published only
+/// once a task on chain names it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskDraft {
+    /// The checkpoint's CID, computed locally.
+    pub initial_model_cid: String,
+    /// The architecture's stable name.
+    pub architecture: String,
+    /// The seed of the initial weights.
+    pub seed: u64,
+    /// When it was prepared, unix milliseconds.
+    pub created_at_ms: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct DraftRow {
+    initial_model_cid: String,
+    architecture: String,
+    seed: i64,
+    created_at_ms: i64,
+}
+
+impl TryFrom<DraftRow> for TaskDraft {
+    type Error = crate::Error;
+
+    fn try_from(row: DraftRow) -> Result<Self> {
+        Ok(Self {
+            initial_model_cid: row.initial_model_cid,
+            architecture: row.architecture,
+            seed: uint(row.seed, "task_drafts.seed")?,
+            created_at_ms: row.created_at_ms,
+        })
+    }
+}
+
+impl Store {
+    /// Records a draft; preparing the same initial model again changes nothing.
+    pub async fn insert_task_draft(&self, draft: &TaskDraft) -> Result<()> {
+        let seed = int(draft.seed, "seed")?;
+        dispatch!(self, pool => {
+            sqlx::query(
+                "INSERT INTO task_drafts (initial_model_cid, architecture, seed, created_at_ms) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (initial_model_cid) DO NOTHING",
+            )
+            .bind(&draft.initial_model_cid)
+            .bind(&draft.architecture)
+            .bind(seed)
+            .bind(draft.created_at_ms)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(())
+    }
+
+    /// Drafts that a task on chain now names and that are not yet published: the engine publishes these.
+    pub async fn drafts_to_publish(&self) -> Result<Vec<TaskDraft>> {
+        let rows: Vec<DraftRow> = dispatch!(self, pool => {
+            sqlx::query_as(
+                "SELECT d.initial_model_cid, d.architecture, d.seed, d.created_at_ms FROM task_drafts d \
+                 WHERE d.published_at_ms IS NULL \
+                 AND EXISTS (SELECT 1 FROM tasks t WHERE t.initial_model_cid = d.initial_model_cid) \
+                 ORDER BY d.created_at_ms",
+            )
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter().map(TaskDraft::try_from).collect()
+    }
+
+    /// Marks a draft's checkpoint published.
+    pub async fn mark_draft_published(&self, initial_model_cid: &str, at_ms: i64) -> Result<()> {
+        dispatch!(self, pool => {
+            sqlx::query("UPDATE task_drafts SET published_at_ms = $2 WHERE initial_model_cid = $1")
+                .bind(initial_model_cid)
+                .bind(at_ms)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(())
+    }
+}
