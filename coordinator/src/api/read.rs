@@ -166,18 +166,14 @@ pub(super) async fn workers(
     Path(task): Path<u64>,
 ) -> Result<ApiJson<Vec<WorkerSummary>>, ApiError> {
     find_task(&state, task).await?;
-    let joined = state.db.list_workers(task).await.map_err(internal)?;
-    let mut addresses: Vec<String> = joined.iter().map(|w| w.worker.clone()).collect();
-    for reputation in state.db.list_reputations(task).await.map_err(internal)? {
-        if !addresses.contains(&reputation.worker) {
-            addresses.push(reputation.worker);
+    let standing = Standing::load(&state, task).await?;
+    let mut addresses = standing.join_order.clone();
+    for worker in standing.reputations.keys().chain(standing.scores.keys()) {
+        if !addresses.contains(worker) {
+            addresses.push(worker.clone());
         }
     }
-    let mut out = Vec::with_capacity(addresses.len());
-    for address in addresses {
-        out.push(summary(&state, task, &address).await?);
-    }
-    Ok(ApiJson(out))
+    Ok(ApiJson(addresses.iter().map(|address| standing.summary(task, address)).collect()))
 }
 
 pub(super) async fn worker(
@@ -185,40 +181,64 @@ pub(super) async fn worker(
     Path((task, worker)): Path<(u64, String)>,
 ) -> Result<ApiJson<WorkerSummary>, ApiError> {
     find_task(&state, task).await?;
-    Ok(ApiJson(summary(&state, task, &address(&worker)?).await?))
+    Ok(ApiJson(Standing::load(&state, task).await?.summary(task, &address(&worker)?)))
 }
 
-async fn summary(state: &AppState, task: u64, worker: &str) -> Result<WorkerSummary, ApiError> {
-    let joined: Option<Worker> = state.db.get_worker(task, worker).await.map_err(internal)?;
-    let claim: Option<Claim> = state.db.get_claim(task, worker).await.map_err(internal)?;
-    let rounds = state.db.worker_scores(task, worker).await.map_err(internal)?;
-    let reputation = state.db.list_reputations(task).await.map_err(internal)?.into_iter().find(|r| r.worker == worker);
-    let history = rounds.iter().filter_map(|s| s.reputation).collect();
-    let sum = |pick: fn(&Score) -> u128| Amount(rounds.iter().map(pick).sum());
-    let finalized = state
-        .db
-        .list_rounds(task)
-        .await
-        .map_err(internal)?
-        .iter()
-        .rev()
-        .find(|r| r.phase == RoundPhase::Finalized)
-        .map_or(0, |r| r.round);
-    let finalized_rewards = Amount(rounds.iter().filter(|s| s.round <= finalized).map(|s| s.reward.0).sum());
-    Ok(WorkerSummary {
-        task_id: task,
-        worker: worker.to_owned(),
-        status: joined.as_ref().map(|w| w.status),
-        stake: joined.map_or(Amount::ZERO, |w| w.stake),
-        reputation: reputation.map(|r| r.reputation),
-        reputation_history: history,
-        rewards: sum(|s| s.reward.0),
-        finalized_rewards,
-        claimed: claim.as_ref().map_or(Amount::ZERO, |c| c.cumulative_claimed),
-        last_claim_tx: claim.map(|c| c.last_tx_hash),
-        slashed: sum(|s| s.slashed.0),
-        rounds,
-    })
+/// Everything about a task's workers, read in a fixed number of queries (one per round for the scores), so a
+/// dashboard refreshing a task of a thousand workers does not cost thousands of queries.
+struct Standing {
+    joined: BTreeMap<String, Worker>,
+    /// Workers in the order they joined.
+    join_order: Vec<String>,
+    claims: BTreeMap<String, Claim>,
+    reputations: BTreeMap<String, f64>,
+    /// Each worker's scores, oldest round first.
+    scores: BTreeMap<String, Vec<Score>>,
+    /// The latest finalized round, 0 before the first.
+    finalized: u32,
+}
+
+impl Standing {
+    async fn load(state: &AppState, task: u64) -> Result<Self, ApiError> {
+        let db = &state.db;
+        let workers = db.list_workers(task).await.map_err(internal)?;
+        let join_order = workers.iter().map(|w| w.worker.clone()).collect();
+        let joined = workers.into_iter().map(|w| (w.worker.clone(), w)).collect();
+        let claims = db.list_claims(task).await.map_err(internal)?.into_iter().map(|c| (c.worker.clone(), c)).collect();
+        let reputations =
+            db.list_reputations(task).await.map_err(internal)?.into_iter().map(|r| (r.worker, r.reputation)).collect();
+        let rounds = db.list_rounds(task).await.map_err(internal)?;
+        let finalized = rounds.iter().rev().find(|r| r.phase == RoundPhase::Finalized).map_or(0, |r| r.round);
+        let mut scores: BTreeMap<String, Vec<Score>> = BTreeMap::new();
+        for round in &rounds {
+            for score in db.list_scores(task, round.round).await.map_err(internal)? {
+                scores.entry(score.worker.clone()).or_default().push(score);
+            }
+        }
+        Ok(Self { joined, join_order, claims, reputations, scores, finalized })
+    }
+
+    fn summary(&self, task: u64, worker: &str) -> WorkerSummary {
+        let joined = self.joined.get(worker);
+        let claim = self.claims.get(worker);
+        let rounds = self.scores.get(worker).cloned().unwrap_or_default();
+        let sum = |pick: fn(&Score) -> u128| Amount(rounds.iter().map(pick).sum());
+        let finalized_rewards = Amount(rounds.iter().filter(|s| s.round <= self.finalized).map(|s| s.reward.0).sum());
+        WorkerSummary {
+            task_id: task,
+            worker: worker.to_owned(),
+            status: joined.map(|w| w.status),
+            stake: joined.map_or(Amount::ZERO, |w| w.stake),
+            reputation: self.reputations.get(worker).copied(),
+            reputation_history: rounds.iter().filter_map(|s| s.reputation).collect(),
+            rewards: sum(|s| s.reward.0),
+            finalized_rewards,
+            claimed: claim.map_or(Amount::ZERO, |c| c.cumulative_claimed),
+            last_claim_tx: claim.map(|c| c.last_tx_hash.clone()),
+            slashed: sum(|s| s.slashed.0),
+            rounds,
+        }
+    }
 }
 
 /// The Merkle proof a worker claims with, against the latest root on chain, and the call that claims with it.
@@ -299,7 +319,7 @@ pub(super) async fn account(
     for task in state.db.list_tasks(None).await.map_err(internal)? {
         let joined = state.db.get_worker(task.task_id, &worker).await.map_err(internal)?.is_some();
         if joined || !state.db.worker_scores(task.task_id, &worker).await.map_err(internal)?.is_empty() {
-            out.push(summary(&state, task.task_id, &worker).await?);
+            out.push(Standing::load(&state, task.task_id).await?.summary(task.task_id, &worker));
         }
     }
     Ok(ApiJson(out))
