@@ -41,9 +41,24 @@ const code = (full, short) => h("code", { title: full }, short ?? full);
 const badge = (text, kind = text) => h("span", { class: `badge badge-${kind}` }, text);
 const workerLink = (address) => h("a", { href: `/workers/${address}`, title: address }, shortHex(address));
 
+/** A selector that finds `element` again in freshly rendered content, or null. */
+function focusKey(element) {
+  if (element.id) return `#${CSS.escape(element.id)}`;
+  for (const attribute of ["href", "data-claim", "aria-labelledby"]) {
+    const value = element.getAttribute(attribute);
+    if (value !== null) return `${element.tagName.toLowerCase()}[${attribute}="${CSS.escape(value)}"]`;
+  }
+  return null;
+}
+
+/** Replaces a section's content, keeping keyboard focus on the same link or control if it was inside. */
 function replace(id, content) {
   const target = document.getElementById(id);
-  if (target) target.replaceChildren(content);
+  if (!target) return;
+  const active = document.activeElement;
+  const key = active && active !== document.body && target.contains(active) ? focusKey(active) : null;
+  target.replaceChildren(content);
+  if (key) target.querySelector(key)?.focus();
 }
 
 function problem(error) {
@@ -532,11 +547,11 @@ async function start() {
     main().replaceChildren(problem(error));
     return;
   }
-  // Some wallets inject their provider after the page's scripts run.
-  window.addEventListener("ethereum#initialized", () => {
+  // Some wallets inject their provider after the page's scripts run, or only announce it (EIP-6963).
+  wallet.whenAvailable(() => {
     renderWallet();
     wallet.onAccountChange(setAccount);
-  }, { once: true });
+  });
   if (wallet.provider()) {
     wallet.onAccountChange(setAccount);
     const account = await wallet.currentAccount().catch(() => null);

@@ -1,11 +1,33 @@
 // An injected EIP-1193 wallet (window.ethereum), when there is one. Every signature happens in the wallet; the
 // page only hands it calls the coordinator prepared.
 
+// The first wallet that announced itself (EIP-6963), for pages where several wallets coexist or none sets
+// window.ethereum.
+let announced = null;
+
 /** The injected provider, or null: without one the dashboard is read-only. */
 export function provider() {
-  return typeof window !== "undefined" && window.ethereum && typeof window.ethereum.request === "function"
-    ? window.ethereum
-    : null;
+  if (typeof window === "undefined") return null;
+  if (window.ethereum && typeof window.ethereum.request === "function") return window.ethereum;
+  return announced;
+}
+
+/** Calls `ready()` once, when a wallet appears after the page loaded (late injection or an announcement). */
+export function whenAvailable(ready) {
+  if (typeof window === "undefined") return;
+  let done = Boolean(provider());
+  const found = () => {
+    if (!done && provider()) {
+      done = true;
+      ready();
+    }
+  };
+  window.addEventListener("ethereum#initialized", found, { once: true });
+  window.addEventListener("eip6963:announceProvider", (event) => {
+    if (!announced && typeof event.detail?.provider?.request === "function") announced = event.detail.provider;
+    found();
+  });
+  window.dispatchEvent(new Event("eip6963:requestProvider"));
 }
 
 /** Asks the wallet for an account; returns it, lowercase. */
