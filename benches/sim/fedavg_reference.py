@@ -7,7 +7,7 @@ models. No scoring, no clipping, no robust aggregation. The test set is evaluate
 of 128 as `tessera-sim` evaluates. Reads the IDX files directly (no torchvision).
 
 `--holdout N` keeps the last N training samples out of the workers' pool, as `tessera-sim` does with its
-validation set (`--validation-samples`, 2000 by default), so the two train on the same 58,000 samples;
+validation set (`--validation-samples`, 1000 by default), so the two train on the same 59,000 samples;
 `--holdout 0` uses all 60,000. The partition is the same idea as tessera-train's (a seeded uniform shuffle cut
 into equal shards, or per-class Dirichlet(alpha) shares redrawn until every worker has 10 samples), not the
 same draw.

@@ -160,6 +160,9 @@ fn leave_one_out_scores_helpers_and_flags_harm() {
     assert!(results[0].flags.is_empty(), "{:?}", results[0].flags);
     assert!(results[0].workers.iter().all(|w| w.status == WorkerStatus::Aggregated));
     assert_eq!(scorer.state().harm.get(&ids[4]), Some(&2));
+    // Each round: the aggregate, 5 leave-one-outs, then 4 more without the flipper. The aggregate without it
+    // (the next base, and in round 2 the final model) is the one its leave-one-out measured: no repeat.
+    assert_eq!(evaluator.calls(), 2 * (1 + 5 + 4));
     let r = &results[1];
     match flags_of(r, 4)[..] {
         [(Reason::Poisoning, Evidence::ValidationHarm { relative_increase, threshold, .. })] => {

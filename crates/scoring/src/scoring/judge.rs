@@ -1,9 +1,9 @@
 //! Checks after aggregating: RFFL reputation, the leave-one-out validation signal, and the scores.
 
-use super::{ReputationBook, ScoringConfig, round::RoundWork};
+use super::{ReputationBook, ScoringConfig, round::RoundWork, validation::leave_each_out};
 use crate::{
     Aggregate, Evaluator, Evidence, FitResult, LeaveOneOut, Metrics, Reason, Result, RoundInput, Strategy, WorkerId,
-    apply, leave_one_out, vector,
+    apply, vector,
 };
 use std::collections::BTreeMap;
 
@@ -46,6 +46,9 @@ impl RoundWork<'_, '_> {
     /// with the signal is measured again without it. Harm must also recur: a worker is flagged when it harmed
     /// in an earlier round of the cosine window too. One round's leave-one-out can blame an honest update of
     /// little or skewed data, early in training; a poisoner harms round after round.
+    ///
+    /// Each model is evaluated once: the aggregate without the worst update is the one its leave-one-out
+    /// already measured, and every aggregate measured is kept in [`RoundWork::evaluated`] for the final one.
     #[allow(clippy::too_many_arguments)] // the round's parts, each borrowed differently
     pub(super) fn validate(
         &mut self,
@@ -64,13 +67,14 @@ impl RoundWork<'_, '_> {
         let mut included: Vec<usize> =
             (0..results.len()).filter(|&k| aggregate.included.contains(results[k].worker)).collect();
         let mut base = first;
+        self.evaluated.push((kept.clone(), first));
         loop {
             let subset: Vec<FitResult<'_>> = kept.iter().map(|&k| results[k]).collect();
             let which: Vec<usize> = included.iter().filter_map(|k| kept.iter().position(|j| j == k)).collect();
             let without =
-                leave_one_out(strategy, input.round, &subset, &which, input.failures, input.global, evaluator)?;
-            let mut worst: Option<(usize, f64, Metrics)> = None;
-            for (&w, m) in which.iter().zip(without) {
+                leave_each_out(strategy, input.round, &subset, &which, input.failures, input.global, evaluator)?;
+            let mut worst: Option<(usize, f64, Metrics, bool)> = None;
+            for (&w, (m, built)) in which.iter().zip(without) {
                 let k = kept[w];
                 self.rows[eligible[k]].validation = Some(LeaveOneOut {
                     loss_without: m.loss,
@@ -79,13 +83,13 @@ impl RoundWork<'_, '_> {
                     accuracy_gain: base.accuracy - m.accuracy,
                 });
                 let relative_increase = if m.loss > 0.0 { (base.loss - m.loss) / m.loss } else { 0.0 };
-                if worst.is_none_or(|(_, r, _)| relative_increase > r) {
-                    worst = Some((k, relative_increase, m));
+                if worst.is_none_or(|(_, r, _, _)| relative_increase > r) {
+                    worst = Some((k, relative_increase, m, built));
                 }
             }
             // In an aggregate of very few updates, one update against another is noise, not evidence of harm.
             let threshold = config.harm_threshold.filter(|_| included.len() >= config.harm_min_included);
-            let (Some(threshold), Some((k, relative_increase, m))) = (threshold, worst) else { break };
+            let (Some(threshold), Some((k, relative_increase, m, built))) = (threshold, worst) else { break };
             if relative_increase <= threshold {
                 break;
             }
@@ -106,11 +110,13 @@ impl RoundWork<'_, '_> {
             }
             kept.retain(|&j| j != k);
             included.retain(|&j| j != k);
-            let subset: Vec<FitResult<'_>> = kept.iter().map(|&j| results[j]).collect();
-            base = match strategy.aggregate(input.round, &subset, input.failures)? {
-                Some(next) => evaluator.evaluate(&apply(input.global, &next.delta))?,
-                None => break,
-            };
+            // `m` is the model of exactly these results (the strategy is a pure function of them), so the
+            // next base needs no evaluation; without a model there is nothing left to judge.
+            if !built {
+                break;
+            }
+            base = m;
+            self.evaluated.push((kept.clone(), base));
         }
         Ok(first)
     }

@@ -1,7 +1,7 @@
 //! One round in progress: the submissions in worker order and what the scorer finds out about each.
 
 use super::{ReputationBook, ScoringConfig, Submission};
-use crate::{Error, Evidence, Flag, LeaveOneOut, Reason, Result, RoundInput, vector};
+use crate::{Error, Evidence, Flag, LeaveOneOut, Metrics, Reason, Result, RoundInput, vector};
 
 /// What the scorer knows about one submission.
 #[derive(Clone, Debug, Default)]
@@ -26,6 +26,9 @@ pub(super) struct RoundWork<'s, 'a> {
     pub(super) flags: Vec<Flag>,
     /// Parameters per update.
     pub(super) dimension: usize,
+    /// Validation metrics of the aggregates measured so far, by the indices into the eligible results they
+    /// aggregate: the validation pass may already have measured the final aggregate.
+    pub(super) evaluated: Vec<(Vec<usize>, Metrics)>,
 }
 
 impl<'s, 'a> RoundWork<'s, 'a> {
@@ -45,7 +48,7 @@ impl<'s, 'a> RoundWork<'s, 'a> {
             .iter()
             .map(|s| Row { removed: book.is_removed(&s.worker), norm: vector::norm(s.delta), ..Row::default() })
             .collect();
-        Ok(Self { subs, rows, flags: Vec::new(), dimension })
+        Ok(Self { subs, rows, flags: Vec::new(), dimension, evaluated: Vec::new() })
     }
 
     /// Submissions not removed earlier.

@@ -132,10 +132,12 @@ impl Scorer {
         let dropped = |i: usize| work.rows[i].post_flagged;
         let in_aggregate = |i: usize| aggregate.as_ref().is_some_and(|a| a.included.contains(&work.subs[i].worker));
         if eligible.iter().any(|&i| dropped(i) && in_aggregate(i)) {
-            let kept: Vec<FitResult<'_>> =
-                results.iter().zip(&eligible).filter(|&(_, &i)| !dropped(i)).map(|(r, _)| *r).collect();
+            let kept_at: Vec<usize> = (0..eligible.len()).filter(|&k| !dropped(eligible[k])).collect();
+            let kept: Vec<FitResult<'_>> = kept_at.iter().map(|&k| results[k]).collect();
             aggregate = strategy.aggregate(input.round, &kept, input.failures)?;
+            let measured = work.evaluated.iter().find(|(at, _)| *at == kept_at).map(|&(_, m)| m);
             metrics = match (&aggregate, evaluator) {
+                (Some(_), Some(_)) if measured.is_some() => measured,
                 (Some(agg), Some(evaluator)) => Some(evaluator.evaluate(&apply(input.global, &agg.delta))?),
                 (None, Some(evaluator)) => Some(evaluator.evaluate(input.global)?),
                 (_, None) => None,

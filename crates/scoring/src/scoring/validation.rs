@@ -30,6 +30,23 @@ pub fn leave_one_out(
     global: &[f32],
     evaluator: &mut dyn Evaluator,
 ) -> Result<Vec<Metrics>> {
+    Ok(leave_each_out(strategy, round, results, which, failures, global, evaluator)?
+        .into_iter()
+        .map(|(metrics, _)| metrics)
+        .collect())
+}
+
+/// [`leave_one_out`], each entry also saying whether the strategy built a model (`false`: it stayed at
+/// `global`), so that the caller can reuse an evaluation instead of repeating it.
+pub(super) fn leave_each_out(
+    strategy: &dyn Strategy,
+    round: u64,
+    results: &[FitResult<'_>],
+    which: &[usize],
+    failures: &[Failure],
+    global: &[f32],
+    evaluator: &mut dyn Evaluator,
+) -> Result<Vec<(Metrics, bool)>> {
     let mut unchanged = None;
     which
         .iter()
@@ -37,13 +54,13 @@ pub fn leave_one_out(
             let rest: Vec<FitResult<'_>> =
                 results.iter().enumerate().filter(|&(i, _)| i != left_out).map(|(_, r)| *r).collect();
             match strategy.aggregate(round, &rest, failures)? {
-                Some(aggregate) => evaluator.evaluate(&apply(global, &aggregate.delta)),
+                Some(aggregate) => Ok((evaluator.evaluate(&apply(global, &aggregate.delta))?, true)),
                 None => match unchanged {
-                    Some(metrics) => Ok(metrics),
+                    Some(metrics) => Ok((metrics, false)),
                     None => {
                         let metrics = evaluator.evaluate(global)?;
                         unchanged = Some(metrics);
-                        Ok(metrics)
+                        Ok((metrics, false))
                     }
                 },
             }
