@@ -12,10 +12,11 @@ setup:
 	@scripts/setup.sh
 
 ## Run the demo on the embedded defaults.
-# The demo starts the coordinator and worker binaries built beside it.
+# The demo starts the coordinator and worker binaries built beside it. It runs from the same build rather than
+# through `cargo run -p tessera-demo`, whose narrower feature set would compile the dependencies a second time.
 demo: setup
 	$(CARGO) build -p tessera-coordinator -p tessera-worker -p tessera-demo
-	$(CARGO) run -p tessera-demo -- $(ARGS)
+	"$$($(CARGO) metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/debug/tessera-demo" $(ARGS)
 
 ## Run every check: formatting, lints, contract tests, Rust tests.
 # Some tests check results against PyTorch in Python, whose `import torch` needs the full torch set.
