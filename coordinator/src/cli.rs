@@ -258,10 +258,8 @@ async fn create_task(config: Config, args: &CreateTaskArgs) -> eyre::Result<()> 
         Some(address) => address,
         None => PrivateKeySigner::from_str(&coordinator_key(&config).wrap_err("give --coordinator, or")?)?.address(),
     };
-    let arch = ArchitectureId::ALL
-        .into_iter()
-        .find(|a| a.name() == args.architecture)
-        .ok_or_else(|| eyre!("unknown architecture {:?}", args.architecture))?;
+    let arch: ArchitectureId =
+        args.architecture.parse().map_err(|_| eyre!("unknown architecture {:?}", args.architecture))?;
     let unit = U256::from(10u64).pow(U256::from(args.decimals));
     let draft = TaskDraft {
         reward_token: args.token,

@@ -86,10 +86,10 @@ async fn verify_round(
 ) -> eyre::Result<()> {
     let r = manifest.round;
     let task_id = manifest.task_id;
-    let arch = tessera_train::ArchitectureId::ALL
-        .into_iter()
-        .find(|a| a.name() == manifest.architecture)
-        .ok_or_else(|| eyre::eyre!("manifest names unknown architecture {:?}", manifest.architecture))?;
+    let arch: tessera_train::ArchitectureId = manifest
+        .architecture
+        .parse()
+        .map_err(|_| eyre::eyre!("manifest names unknown architecture {:?}", manifest.architecture))?;
     report.check(
         r,
         "manifest names this chain, marketplace and round",

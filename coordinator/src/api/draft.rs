@@ -106,7 +106,7 @@ fn validate(request: &DraftRequest, coordinator: Address) -> Result<TaskDraft, A
     if request.submission_window_secs == 0 {
         return bad("submission_window_secs must be more than zero".into());
     }
-    let Some(architecture) = ArchitectureId::ALL.into_iter().find(|a| a.name() == request.architecture) else {
+    let Ok(architecture) = request.architecture.parse::<ArchitectureId>() else {
         let known: Vec<_> = ArchitectureId::ALL.iter().map(|a| a.name()).collect();
         return bad(format!("unknown architecture {:?}; known: {}", request.architecture, known.join(", ")));
     };

@@ -146,10 +146,9 @@ impl Engine {
     /// from its architecture and seed, and must hash to the CID the task names. A failure is retried next pass.
     async fn publish_drafted_models(&self) -> eyre::Result<()> {
         for draft in self.db.drafts_to_publish().await? {
-            let architecture =
-                ArchitectureId::ALL.into_iter().find(|a| a.name() == draft.architecture).ok_or_else(|| {
-                    eyre::eyre!("draft {} names architecture {:?}", draft.initial_model_cid, draft.architecture)
-                })?;
+            let architecture: ArchitectureId = draft.architecture.parse().map_err(|_| {
+                eyre::eyre!("draft {} names architecture {:?}", draft.initial_model_cid, draft.architecture)
+            })?;
             let model = crate::task_draft::initial_checkpoint(architecture, draft.seed)?;
             let published = self.content.put(model).await?;
             eyre::ensure!(
