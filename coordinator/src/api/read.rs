@@ -196,6 +196,8 @@ struct Standing {
     scores: BTreeMap<String, Vec<Score>>,
     /// The latest finalized round, 0 before the first.
     finalized: u32,
+    /// Its rewards root, as stored when it was finalized.
+    finalized_root: Option<String>,
 }
 
 impl Standing {
@@ -208,14 +210,32 @@ impl Standing {
         let reputations =
             db.list_reputations(task).await.map_err(internal)?.into_iter().map(|r| (r.worker, r.reputation)).collect();
         let rounds = db.list_rounds(task).await.map_err(internal)?;
-        let finalized = rounds.iter().rev().find(|r| r.phase == RoundPhase::Finalized).map_or(0, |r| r.round);
+        let latest = rounds.iter().rev().find(|r| r.phase == RoundPhase::Finalized);
+        let (finalized, finalized_root) = latest.map_or((0, None), |r| (r.round, r.rewards_root.clone()));
         let mut scores: BTreeMap<String, Vec<Score>> = BTreeMap::new();
         for round in &rounds {
             for score in db.list_scores(task, round.round).await.map_err(internal)? {
                 scores.entry(score.worker.clone()).or_default().push(score);
             }
         }
-        Ok(Self { joined, join_order, claims, reputations, scores, finalized })
+        Ok(Self { joined, join_order, claims, reputations, scores, finalized, finalized_root })
+    }
+
+    /// What `worker` earned up to the latest finalized round: its leaf in the rewards root on chain.
+    fn finalized_rewards(&self, worker: &str) -> u128 {
+        self.scores
+            .get(worker)
+            .map_or(0, |rounds| rounds.iter().filter(|s| s.round <= self.finalized).map(|s| s.reward.0).sum())
+    }
+
+    /// The leaves of the rewards root on chain: every worker's earnings up to the latest finalized round.
+    fn reward_leaves(&self) -> Vec<RewardRecord> {
+        self.scores
+            .keys()
+            .map(|worker| (worker, self.finalized_rewards(worker)))
+            .filter(|&(_, total)| total > 0)
+            .map(|(worker, total)| RewardRecord { worker: worker.clone(), cumulative: total.to_string() })
+            .collect()
     }
 
     fn summary(&self, task: u64, worker: &str) -> WorkerSummary {
@@ -223,7 +243,7 @@ impl Standing {
         let claim = self.claims.get(worker);
         let rounds = self.scores.get(worker).cloned().unwrap_or_default();
         let sum = |pick: fn(&Score) -> u128| Amount(rounds.iter().map(pick).sum());
-        let finalized_rewards = Amount(rounds.iter().filter(|s| s.round <= self.finalized).map(|s| s.reward.0).sum());
+        let finalized_rewards = Amount(self.finalized_rewards(worker));
         WorkerSummary {
             task_id: task,
             worker: worker.to_owned(),
@@ -263,34 +283,23 @@ pub(super) async fn proof(
     Path((task, worker)): Path<(u64, String)>,
 ) -> Result<ApiJson<Proof>, ApiError> {
     let worker = address(&worker)?;
-    let rounds = state.db.list_rounds(task).await.map_err(internal)?;
-    let Some(latest) = rounds.iter().rev().find(|r| r.phase == RoundPhase::Finalized) else {
+    let standing = Standing::load(&state, task).await?;
+    if standing.finalized == 0 {
         return Err(ApiError::NotFound(format!("a finalized round of task {task}")));
-    };
-    // Cumulative earnings up to the latest finalized round: the leaves of the root on chain.
-    let mut totals: BTreeMap<String, u128> = BTreeMap::new();
-    for round in rounds.iter().filter(|r| r.round <= latest.round) {
-        for score in state.db.list_scores(task, round.round).await.map_err(internal)? {
-            if score.reward.0 > 0 {
-                *totals.entry(score.worker).or_default() += score.reward.0;
-            }
-        }
     }
-    let leaves: Vec<RewardRecord> =
-        totals.into_iter().map(|(worker, total)| RewardRecord { worker, cumulative: total.to_string() }).collect();
-    let tree = crate::round::reward_tree(task, &leaves).map_err(ApiError::Internal)?;
+    let tree = crate::round::reward_tree(task, &standing.reward_leaves()).map_err(ApiError::Internal)?;
     let root = format!("{:#x}", tree.root());
-    if latest.rewards_root.as_deref() != Some(root.as_str()) {
+    if standing.finalized_root.as_deref() != Some(root.as_str()) {
         return Err(ApiError::Internal(eyre::eyre!(
             "task {task} round {}: stored root differs from {root}",
-            latest.round
+            standing.finalized
         )));
     }
     let account: Address = worker.parse().map_err(|_| ApiError::BadRequest(format!("{worker:?} is not an address")))?;
     let (amount, proof) =
         tree.claim(account).ok_or_else(|| ApiError::NotFound(format!("rewards of {worker} in task {task}")))?;
     let cumulative = u128::try_from(amount).map_err(|e| ApiError::Internal(e.into()))?;
-    let claimed = state.db.get_claim(task, &worker).await.map_err(internal)?.map_or(0, |c| c.cumulative_claimed.0);
+    let claimed = standing.claims.get(&worker).map_or(0, |c| c.cumulative_claimed.0);
     let marketplace = state
         .domain
         .verifying_contract
@@ -299,7 +308,7 @@ pub(super) async fn proof(
     Ok(ApiJson(Proof {
         task_id: task,
         worker,
-        round: latest.round,
+        round: standing.finalized,
         cumulative_amount: Amount(cumulative),
         proof: proof.iter().map(|node| format!("{node:#x}")).collect(),
         rewards_root: root,
