@@ -5,7 +5,7 @@ FORGE := $(CURDIR)/.tessera/bin/forge
 # Their gas depends on the random inputs, so the committed gas snapshot leaves them out.
 FUZZ_TESTS := testFuzz_|invariant_
 
-.PHONY: setup demo test lint fmt contracts bench
+.PHONY: setup demo test lint fmt contracts bench bench-redteam
 
 ## Install every tool, library and data set from the package registries (skips what is there).
 setup:
@@ -42,6 +42,13 @@ bench: setup
 	benches/train/throughput.sh
 	cd contracts && $(FORGE) test --match-path 'test/gas/*' -vv
 	cd contracts && $(FORGE) test --match-contract NxNScoresGasTest -vv
+
+## The red team against the scorer in the simulation: every attack's pay, flags and accuracy, pay against work,
+## honest workers flagged over seeds, fairness (release build; about 20 minutes). Writes docs/redteam/.
+bench-redteam: setup
+	$(CARGO) build --release -p tessera-sim
+	benches/redteam/run.py --out docs/redteam \
+	  --sim "$$($(CARGO) metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/release/tessera-sim"
 
 ## Format Rust and Solidity in place.
 fmt: setup

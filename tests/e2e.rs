@@ -45,12 +45,15 @@ async fn the_demo_scenario_pays_by_data_slashes_the_cheats_and_verifies() {
             assert!(worker.slashed > 0 && worker.claimed == 0, "{worker:?}");
         }
     }
-    // Honest rewards follow the data behind them.
+    // Honest rewards follow the work behind them, measured on the validation set (not the claims): the half of
+    // the honest workers with more data earns more than the half with less, and the most data more than the
+    // least. (Neighbours can swap: one update's validation gain is a noisy measure of a small difference.)
     let honest: Vec<_> = report.honest().collect();
-    for pair in honest.windows(2) {
-        assert!(pair[0].samples < pair[1].samples, "{honest:?}");
-        assert!(pair[0].claimed < pair[1].claimed, "rewards not ordered by data: {honest:#?}");
-    }
+    assert!(honest.windows(2).all(|pair| pair[0].samples < pair[1].samples), "{honest:?}");
+    let half = honest.len() / 2;
+    let earned = |workers: &[&tessera_demo::WorkerRow]| workers.iter().map(|w| w.claimed).sum::<u128>();
+    assert!(earned(&honest[half..]) > earned(&honest[..half]), "rewards do not grow with data: {honest:#?}");
+    assert!(honest[0].claimed < honest[honest.len() - 1].claimed, "rewards do not grow with data: {honest:#?}");
 
     // Tokens are conserved: everything minted is in an account or owed by the marketplace, which holds exactly
     // the unpaid pool, the slashed stake and the stakes left.

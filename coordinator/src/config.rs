@@ -248,7 +248,7 @@ fn env_layer(env: impl Fn(&str) -> Option<String>) -> Result<Layer, ConfigError>
         fetch_timeout_secs: parsed(&env, "TESSERA_FETCH_TIMEOUT_SECS")?,
         min_workers: parsed(&env, "TESSERA_MIN_WORKERS")?,
         tick_ms: parsed(&env, "TESSERA_TICK_MS")?,
-        strategy: env("TESSERA_STRATEGY").map(|kind| StrategySpec { kind, ..StrategySpec::default() }),
+        strategy: parsed(&env, "TESSERA_STRATEGY")?.map(|kind| StrategySpec { kind, ..StrategySpec::default() }),
         validation_dir: env("TESSERA_VALIDATION_DIR").map(PathBuf::from),
         validation_split: env("TESSERA_VALIDATION_SPLIT"),
         validation_samples: parsed(&env, "TESSERA_VALIDATION_SAMPLES")?,

@@ -5,74 +5,15 @@ use alloy::primitives::{Address, U256};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use tessera_chain::RewardTree;
+pub use tessera_scoring::StrategySpec;
 use tessera_scoring::{
-    ClipBound, Evaluator, Failure, FedAvg, Median, MultiKrum, NormClip, Reason, ReputationFedAvg, RoundInput,
-    RoundResult, Scorer, ScorerState, ScoringConfig, Strategy, Submission, TrimmedMean, WorkerId, apply,
+    Evaluator, Failure, Reason, RoundInput, RoundResult, Scorer, ScorerState, ScoringConfig, Submission, WorkerId,
+    apply,
 };
 use tessera_train::{ArchitectureId, DecodeLimits, FileKind, Header, Parameters, WeightsFile, WireDtype};
 
 /// The manifest format this coordinator writes.
 pub const MANIFEST_FORMAT: &str = "tessera-manifest-v1";
-
-/// How updates are aggregated: a robust base strategy, optionally inside norm clipping.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StrategySpec {
-    /// `fedavg`, `reputation`, `median`, `trimmed-mean` or `krum`.
-    pub kind: String,
-    /// Trimmed mean's fraction cut from each end.
-    #[serde(default = "default_beta")]
-    pub beta: f64,
-    /// Multi-Krum's tolerated Byzantine workers.
-    #[serde(default = "default_krum_f")]
-    pub krum_f: usize,
-    /// Clip updates to this multiple of the round's median norm; 0 turns clipping off.
-    #[serde(default = "default_clip_multiple")]
-    pub clip_multiple: f64,
-}
-
-fn default_beta() -> f64 {
-    0.2
-}
-
-fn default_krum_f() -> usize {
-    2
-}
-
-fn default_clip_multiple() -> f64 {
-    2.0
-}
-
-impl Default for StrategySpec {
-    /// The trimmed mean inside 2x-median norm clipping: it held every adversary of the simulation off.
-    fn default() -> Self {
-        Self {
-            kind: "trimmed-mean".into(),
-            beta: default_beta(),
-            krum_f: default_krum_f(),
-            clip_multiple: default_clip_multiple(),
-        }
-    }
-}
-
-impl StrategySpec {
-    /// The strategy it names.
-    pub fn build(&self) -> eyre::Result<Box<dyn Strategy>> {
-        let base: Box<dyn Strategy> = match self.kind.as_str() {
-            "fedavg" => Box::new(FedAvg),
-            "reputation" => Box::new(ReputationFedAvg::default()),
-            "median" => Box::new(Median),
-            "trimmed-mean" => Box::new(TrimmedMean::new(self.beta)?),
-            "krum" => Box::new(MultiKrum { f: self.krum_f, m: None }),
-            other => eyre::bail!("unknown strategy {other:?} (fedavg, reputation, median, trimmed-mean, krum)"),
-        };
-        Ok(if self.clip_multiple > 0.0 {
-            Box::new(NormClip::new(base, ClipBound::MedianMultiple(self.clip_multiple))?)
-        } else {
-            base
-        })
-    }
-}
 
 /// One accepted submission, as the manifest records it: enough for anyone to check the signature and
 /// fetch the update.
@@ -254,11 +195,23 @@ pub fn compute(
     Ok(RoundComputation { result: outcome.result, state_after: scorer.state().clone(), checkpoint: file.encode()? })
 }
 
-/// Decodes a worker's update of `arch` and checks that its header names the round and the sample count the
-/// worker signed; the flat `local - global` values. The one definition of a well-formed update, for the API
-/// (on receipt) and the engine (on aggregating).
-pub fn decode_update(arch: ArchitectureId, bytes: &[u8], round: u32, num_samples: u64) -> eyre::Result<Vec<f32>> {
+/// Decodes a worker's update of `arch` and checks that its header names the round, the round's global
+/// checkpoint `global_cid` as its parent, and the sample count the worker signed; the flat `local - global`
+/// values. The one definition of a well-formed update, for the API (on receipt) and the engine (on
+/// aggregating). An update trained from another checkpoint (an earlier round's, say) is not this round's work.
+pub fn decode_update(
+    arch: ArchitectureId,
+    bytes: &[u8],
+    round: u32,
+    global_cid: &str,
+    num_samples: u64,
+) -> eyre::Result<Vec<f32>> {
     let file = WeightsFile::decode(bytes, &DecodeLimits::expecting(arch, FileKind::Update))?;
+    eyre::ensure!(
+        file.header.parent_cid == global_cid,
+        "its header names parent checkpoint {:?}, but round {round} trains from {global_cid}",
+        file.header.parent_cid
+    );
     eyre::ensure!(
         file.header.round == u64::from(round) && file.header.num_samples == num_samples,
         "its header says round {} with {} samples, the submission round {round} with {num_samples}",

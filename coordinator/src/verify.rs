@@ -127,7 +127,7 @@ async fn verify_round(
     report.check(r, "every submission is signed by its worker", bad.is_empty(), || bad.join(", "));
 
     let global = fetch_checkpoint(content, arch, &manifest.global_model_cid).await?;
-    let (updates, failures) = fetch_updates(content, arch, r, &manifest.submissions).await;
+    let (updates, failures) = fetch_updates(content, arch, r, &manifest.global_model_cid, &manifest.submissions).await;
     let reward: u128 = manifest.round_reward.parse()?;
     let input = ComputeInput {
         architecture: arch,
@@ -201,6 +201,7 @@ fn signature_ok(
     let typed = eip712::Submission {
         taskId: U256::from(task_id),
         round,
+        worker,
         updateCid: B256::from(cid.to_bytes32()),
         numSamples: record.num_samples,
     };

@@ -19,7 +19,7 @@ use tessera_coordinator::{
     AppState, Config, Membership,
     api::{SubmissionResponse, app},
 };
-use tessera_db::{Amount, NewRound, NewTask, Store};
+use tessera_db::{Amount, NewRound, NewTask, RoundPhase, Store};
 use tessera_storage::{Cid, ContentStore, DagBuilder, MemoryStore};
 use tessera_train::{ArchitectureId, FileKind, Header, Parameters, WeightsFile, WireDtype};
 use tower::ServiceExt;
@@ -41,18 +41,28 @@ struct Harness {
     state: AppState,
     content: MemoryStore,
     worker: PrivateKeySigner,
+    /// A second joined worker.
+    copier: PrivateKeySigner,
     _dir: tempfile::TempDir,
 }
 
+/// The round's global checkpoint.
+const GLOBAL: &str = "QmZULkCELmmk5XNfCgTnCyFgAVxBRBXyDHGGMVoLFLiXEN";
+
 fn update_bytes(round: u64, num_samples: u64) -> Vec<u8> {
+    update_bytes_from(round, num_samples, GLOBAL, 0)
+}
+
+/// An update trained from `parent`; `salt` makes it another update.
+fn update_bytes_from(round: u64, num_samples: u64, parent: &str, salt: usize) -> Vec<u8> {
     let arch = ArchitectureId::Lenet5MnistV1;
-    let values = (0..arch.num_parameters()).map(|i| ((i % 17) as f32 - 8.0) * 1e-4).collect();
+    let values = (0..arch.num_parameters()).map(|i| (((i + salt) % 17) as f32 - 8.0) * 1e-4).collect();
     WeightsFile {
         header: Header {
             architecture: arch,
             kind: FileKind::Update,
             round,
-            parent_cid: "QmZULkCELmmk5XNfCgTnCyFgAVxBRBXyDHGGMVoLFLiXEN".into(),
+            parent_cid: parent.into(),
             num_samples,
             dtype: WireDtype::F32,
         },
@@ -68,6 +78,7 @@ async fn harness(deadline_in: Duration) -> Harness {
     let db = Store::connect(&url).await.unwrap();
     let coordinator = PrivateKeySigner::random();
     let worker = PrivateKeySigner::random();
+    let copier = PrivateKeySigner::random();
     db.upsert_task(&NewTask {
         task_id: TASK,
         requester: format!("{:#x}", Address::repeat_byte(1)),
@@ -101,13 +112,13 @@ async fn harness(deadline_in: Duration) -> Harness {
     let state = AppState {
         db,
         content: Arc::new(content.clone()),
-        membership: Arc::new(Members(HashSet::from([worker.address()]))),
+        membership: Arc::new(Members(HashSet::from([worker.address(), copier.address()]))),
         signer: Arc::new(coordinator),
         domain: Arc::new(eip712::domain(31337, Address::repeat_byte(9))),
         config: Arc::new(config),
         live: tessera_coordinator::Live::new(),
     };
-    Harness { state, content, worker, _dir: dir }
+    Harness { state, content, worker, copier, _dir: dir }
 }
 
 impl Harness {
@@ -119,6 +130,7 @@ impl Harness {
         let typed = Submission {
             taskId: U256::from(TASK),
             round,
+            worker: signer.address(),
             updateCid: B256::from(cid.to_bytes32()),
             numSamples: num_samples,
         };
@@ -193,14 +205,49 @@ async fn a_bad_signature_is_refused() {
 }
 
 #[tokio::test]
-async fn a_replay_is_refused() {
+async fn the_same_submission_again_gets_its_receipt_and_a_second_update_is_refused() {
     let h = harness(Duration::from_secs(60)).await;
     let cid = h.stored_update().await;
     let body = h.body(&h.worker, ROUND, cid, SAMPLES);
-    assert_eq!(h.submit(&body).await.0, StatusCode::CREATED);
-    let (status, answer) = h.submit(&body).await;
+    let (status, first) = h.submit(&body).await;
+    assert_eq!(status, StatusCode::CREATED);
+    // A worker retrying after a lost answer gets the same receipt back.
+    let (status, again) = h.submit(&body).await;
+    assert_eq!((status, &again), (StatusCode::OK, &first));
+    let other = h.content.put(Bytes::from(update_bytes_from(ROUND.into(), SAMPLES, GLOBAL, 3))).await.unwrap();
+    let (status, answer) = h.submit(&h.body(&h.worker, ROUND, other, SAMPLES)).await;
     assert_eq!((status, code(&answer)), (StatusCode::CONFLICT, "replay"), "{answer}");
     assert_eq!(h.state.db.list_submissions(TASK, ROUND).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_second_worker_sending_the_first_ones_update_signs_as_itself_and_cannot_lock_the_author_out() {
+    let h = harness(Duration::from_secs(60)).await;
+    let cid = h.stored_update().await;
+    // The copier got hold of the CID and is quicker: it signs the same update under its own name.
+    let (status, copied) = h.submit(&h.body(&h.copier, ROUND, cid, SAMPLES)).await;
+    assert_eq!(status, StatusCode::CREATED, "{copied}");
+    // Its signature cannot pass for the author's: the message names the worker.
+    let mut stolen = h.body(&h.copier, ROUND, cid, SAMPLES);
+    stolen["worker"] = json!(format!("{:#x}", h.worker.address()));
+    assert_eq!(code(&h.submit(&stolen).await.1), "bad_signature");
+    // The author's own submission is another message and is still accepted; the scorer sees both and the
+    // receipt order (tests/stack.rs).
+    let (status, own) = h.submit(&h.body(&h.worker, ROUND, cid, SAMPLES)).await;
+    assert_eq!(status, StatusCode::CREATED, "{own}");
+    assert_eq!((copied["sequence"].as_u64(), own["sequence"].as_u64()), (Some(0), Some(1)));
+}
+
+#[tokio::test]
+async fn an_update_trained_from_another_checkpoint_is_refused() {
+    let h = harness(Duration::from_secs(60)).await;
+    let stale = "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG";
+    let cid = h.content.put(Bytes::from(update_bytes_from(ROUND.into(), SAMPLES, stale, 1))).await.unwrap();
+    let (status, answer) = h.submit(&h.body(&h.worker, ROUND, cid, SAMPLES)).await;
+    assert_eq!((status, code(&answer)), (StatusCode::UNPROCESSABLE_ENTITY, "malformed_update"), "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(message.contains(stale) && message.contains(GLOBAL), "{message}");
+    assert!(h.state.db.list_submissions(TASK, ROUND).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -300,6 +347,15 @@ async fn read_endpoints_serve_the_database() {
     assert_eq!(task["status"], "running");
     let (_, rounds) = get(format!("/api/v1/tasks/{TASK}/rounds")).await;
     assert_eq!(rounds.as_array().unwrap().len(), 1);
+    // While the round collects, nobody can read another's update to copy it.
+    let (_, submissions) = get(format!("/api/v1/tasks/{TASK}/rounds/{ROUND}/submissions")).await;
+    assert_eq!(submissions[0]["worker"], format!("{:#x}", h.worker.address()));
+    for withheld in ["update_cid", "signature", "digest", "receipt_signature"] {
+        assert_eq!(submissions[0][withheld], Value::Null, "{withheld}");
+    }
+    let closed =
+        h.state.db.advance_round_phase(TASK, ROUND, RoundPhase::Collecting, RoundPhase::Aggregating).await.unwrap();
+    assert!(closed);
     let (_, submissions) = get(format!("/api/v1/tasks/{TASK}/rounds/{ROUND}/submissions")).await;
     assert_eq!(submissions[0]["update_cid"], cid.to_string());
     let (status, missing) = get("/api/v1/tasks/99".into()).await;
@@ -385,7 +441,10 @@ async fn accepted_and_refused_submissions_are_counted_and_announced() {
     let cid = harness.stored_update().await;
     let body = harness.body(&harness.worker, ROUND, cid, SAMPLES);
     assert_eq!(harness.submit(&body).await.0, StatusCode::CREATED);
-    assert_eq!(harness.submit(&body).await.0, StatusCode::CONFLICT);
+    assert_eq!(harness.submit(&body).await.0, StatusCode::OK, "the same submission again");
+    let other = harness.content.put(Bytes::from(update_bytes_from(ROUND.into(), SAMPLES, GLOBAL, 5))).await.unwrap();
+    let second = harness.body(&harness.worker, ROUND, other, SAMPLES);
+    assert_eq!(harness.submit(&second).await.0, StatusCode::CONFLICT);
     let event = events.try_recv().unwrap();
     assert_eq!((event.kind, event.worker), ("submission", Some(format!("{:#x}", harness.worker.address()))));
 

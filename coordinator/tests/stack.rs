@@ -8,6 +8,7 @@ use alloy::primitives::{B256, U256};
 use common::{Stack, initial_accuracy};
 use std::time::Duration;
 use tessera_chain::{MerkleTree, reward_leaf};
+use tessera_storage::ContentStore;
 
 const TASK_ENDED: u8 = 3;
 
@@ -80,4 +81,61 @@ async fn three_workers_two_rounds_on_the_real_stack() {
     assert!(status.success(), "verify failed:\n{report}");
     assert!(report.contains("2 round(s) verified"), "{report}");
     assert!(!report.contains("MISMATCH"), "{report}");
+}
+
+/// Credit cannot be taken: a worker that sends another's update (its CID, signed under its own name) is the
+/// copy, received later, and earns nothing while the author is paid; an update trained from another
+/// checkpoint than the round's is refused with a clear error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copied_cid_is_flagged_and_a_stale_parent_is_refused_on_the_real_stack() {
+    let stack = Stack::start(4).await;
+    let task = stack.create_task(1, 4, 120);
+    let workers = stack.join_workers(task, 4, 300).await;
+    let coordinator = stack.coordinator_process(4, None).await;
+    coordinator.wait_for_round(task, 1).await;
+    let copier = &workers[3];
+
+    let round = coordinator.get(&format!("/api/v1/tasks/{task}/rounds/1")).await;
+    let global = round["global_model_cid"].as_str().unwrap().to_owned();
+    let file = tessera_train::WeightsFile {
+        header: tessera_train::Header {
+            architecture: common::ARCH,
+            kind: tessera_train::FileKind::Update,
+            round: 1,
+            parent_cid: "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG".into(),
+            num_samples: 300,
+            dtype: tessera_train::WireDtype::F32,
+        },
+        parameters: tessera_train::Parameters::zeros(common::ARCH),
+    };
+    let cid = stack.content.put(file.encode().unwrap().into()).await.unwrap();
+    let (status, refused) = copier.submit_cid(&coordinator, task, 1, cid, 300).await;
+    assert_eq!(status, reqwest::StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(message.contains("parent checkpoint") && message.contains(&global), "{message}");
+
+    let mut receipts = Vec::new();
+    for worker in &workers[..3] {
+        receipts.push(worker.train_and_submit(&stack, &coordinator, task, 1).await);
+    }
+    let original: tessera_storage::Cid = receipts[0]["update_cid"].as_str().unwrap().parse().unwrap();
+    let (status, copied) = copier.submit_cid(&coordinator, task, 1, original, 300).await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{copied}");
+
+    let finalized = coordinator.wait_for_finalized(task, 1).await;
+    let score = |worker: &common::SimWorker| {
+        let me = format!("{:#x}", worker.address());
+        finalized["scores"].as_array().unwrap().iter().find(|s| s["worker"] == me).cloned().unwrap()
+    };
+    let (author, copy) = (score(&workers[0]), score(copier));
+    assert_eq!(copy["reward"], "0", "{copy}");
+    assert_ne!(author["reward"], "0", "{author}");
+    let manifest_cid: tessera_storage::Cid = finalized["manifest_cid"].as_str().unwrap().parse().unwrap();
+    let bytes = stack.content.get(&manifest_cid, 64 << 20).await.unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let flags = manifest["result"]["flags"].as_array().unwrap();
+    let flag = flags.iter().find(|f| f["worker"] == format!("{:#x}", copier.address())).unwrap();
+    assert_eq!(flag["reason"], "Copy", "{flag}");
+    assert_eq!(flag["evidence"]["source"]["worker"], format!("{:#x}", workers[0].address()), "{flag}");
+    assert!(flag["evidence"]["residual"].as_f64().unwrap() < 1e-6, "{flag}");
 }

@@ -94,12 +94,19 @@ export function reasonLabel(reason) {
 
 const num = (value, digits = 4) => (Number.isFinite(value) ? value.toFixed(digits) : "?");
 
+/** What a copy copied: an earlier worker's update or a global change. */
+function describeSource(source) {
+  if (!source || typeof source !== "object") return "an earlier update";
+  if (source.kind === "global_change") return `the global change of round ${source.round}`;
+  return `${source.worker}'s update of round ${source.round}`;
+}
+
 /** What the scorer measured behind a flag, in a sentence. */
 export function describeEvidence(evidence) {
   if (!evidence || typeof evidence !== "object") return "";
   switch (evidence.kind) {
-    case "near_copy":
-      return `nearly identical to ${evidence.original}'s update (cosine ${num(evidence.cosine, 6)}, relative distance ${num(evidence.relative_distance, 6)}), received after it`;
+    case "copied":
+      return `${num(100 * (1 - evidence.residual), 1)}% of the update lies in what was received or published before it (bar: ${num(100 * (1 - evidence.max_residual), 1)}%); closest to ${describeSource(evidence.source)} (cosine ${num(evidence.cosine, 4)})`;
     case "tiny_norm":
       return `update norm ${num(evidence.norm)} against a round median of ${num(evidence.median_norm)} (bar: ${num(100 * evidence.min_ratio, 1)}% of the median)`;
     case "uncorrelated":
@@ -107,7 +114,7 @@ export function describeEvidence(evidence) {
     case "low_reputation":
       return `reputation ${num(evidence.reputation)} fell below ${num(evidence.threshold)} (this round's cosine ${num(evidence.cosine)})`;
     case "validation_harm":
-      return `validation loss ${num(evidence.loss_with)} with the update against ${num(evidence.loss_without)} without it (+${num(100 * evidence.relative_increase, 1)}%, bar ${num(100 * evidence.threshold, 1)}%)`;
+      return `the update alone raised the validation loss by ${num(-evidence.loss_gain)}, against a round median gain of ${num(evidence.median_gain)} (spread ${num(evidence.spread)}; bar ${num(evidence.bar)}), in two rounds`;
     case "missing":
       return "sent no update this round";
     case "failed":

@@ -32,8 +32,11 @@ test("tokens without metadata are shown in base units", () => {
 });
 
 test("evidence reads as a sentence with its numbers", () => {
-  const harm = describeEvidence({ kind: "validation_harm", loss_with: 0.5, loss_without: 0.4, relative_increase: 0.25, threshold: 0.05 });
-  assert.match(harm, /0\.5000 with the update against 0\.4000 without it \(\+25\.0%, bar 5\.0%\)/);
+  const harm = describeEvidence({ kind: "validation_harm", loss_gain: -0.2, median_gain: 0.05, spread: 0.01, bar: -0.01 });
+  assert.match(harm, /raised the validation loss by 0\.2000, against a round median gain of 0\.0500 \(spread 0\.0100; bar -0\.0100\)/);
+  const copy = describeEvidence({ kind: "copied", source: { kind: "update", worker: "0xaa", round: 3 }, cosine: 0.999, residual: 0.01, max_residual: 0.25, receipt: 4 });
+  assert.match(copy, /99\.0% of the update lies in what was received or published before it \(bar: 75\.0%\); closest to 0xaa's update of round 3/);
+  assert.match(describeEvidence({ kind: "copied", source: { kind: "global_change", round: 2 }, cosine: 1, residual: 0, max_residual: 0.25 }), /the global change of round 2/);
   assert.match(describeEvidence({ kind: "tiny_norm", norm: 0, median_norm: 2, min_ratio: 0.01 }), /norm 0\.0000 against a round median of 2\.0000/);
   assert.match(describeEvidence({ kind: "failed", reason: "out of memory" }), /out of memory/);
   assert.equal(describeEvidence(null), "");

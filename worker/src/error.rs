@@ -38,6 +38,9 @@ pub enum Error {
     /// Loading data, training or encoding weights failed.
     #[error(transparent)]
     Train(#[from] tessera_train::Error),
+    /// A red-team attack could not be forged.
+    #[error(transparent)]
+    Attack(#[from] tessera_adversary::Error),
     /// A keystore could not be created, read or decrypted.
     #[error("keystore {path}: {reason}")]
     Keystore {

@@ -1,56 +1,15 @@
-//! Dishonest behaviours, for tests and demos only: each makes the worker act like one of the
-//! adversaries the coordinator's scoring must catch (free-riders, poisoners, copycats), as the
-//! simulator's adversaries do.
+//! Dishonest behaviours, for tests and demos only: the worker runs one of the red team's attacks
+//! ([`tessera_adversary::Attack`], the same code the simulation runs), which the coordinator's scoring must
+//! catch or make worthless.
 
 use crate::{Error, Result, api::SubmissionView};
 use alloy::primitives::Address;
-use std::fmt;
 use tessera_train::{ArchitectureId, Dataset, Parameters, Rng};
 
-/// The per-coordinate noise a free-rider sends: an update that is nearly zero.
-pub const FREE_RIDER_STD: f64 = 1e-6;
-
-/// A dishonest behaviour (`--red-team`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum RedTeam {
-    /// Sends a near-zero update without training, claiming the whole shard.
-    FreeRider,
-    /// Trains honestly, then sends the negated update.
-    SignFlip,
-    /// Sends Gaussian noise without training (`--noise-std` per coordinate).
-    Noise,
-    /// Trains on labels flipped to `9 - y`.
-    LabelFlip,
-    /// Resubmits another worker's update of the same round, taken from the coordinator's list.
-    Copycat,
-}
-
-impl RedTeam {
-    /// The name `--red-team` takes.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::FreeRider => "free-rider",
-            Self::SignFlip => "sign-flip",
-            Self::Noise => "noise",
-            Self::LabelFlip => "label-flip",
-            Self::Copycat => "copycat",
-        }
-    }
-
-    /// Whether the behaviour trains on the shard at all.
-    pub fn trains(self) -> bool {
-        matches!(self, Self::SignFlip | Self::LabelFlip)
-    }
-}
-
-impl fmt::Display for RedTeam {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use tessera_adversary::{Attack, FREE_RIDER_STD};
 
 /// The warning printed when a red-team behaviour is on.
-pub fn warning(behaviour: RedTeam) -> String {
+pub fn warning(behaviour: Attack) -> String {
     let bar = "!".repeat(78);
     format!(
         "{bar}\n!! RED TEAM: this worker behaves dishonestly ({behaviour}), for tests and demos only.\n\
@@ -58,30 +17,28 @@ pub fn warning(behaviour: RedTeam) -> String {
     )
 }
 
-/// Gaussian noise with `std` per coordinate in `arch`'s layout, drawn from `seed`.
+/// Gaussian noise with `std` per coordinate in `arch`'s layout, drawn from `seed` (a stand-in update in tests).
 pub fn noise(arch: ArchitectureId, std: f64, seed: u64) -> Parameters {
     let mut rng = Rng::new(seed);
     let values = (0..arch.num_parameters()).map(|_| (rng.normal() * std) as f32).collect();
     Parameters::for_architecture(arch, values).expect("the values follow the architecture's layout")
 }
 
-/// The update negated.
-pub fn sign_flip(mut delta: Parameters) -> Parameters {
-    delta.values_mut().iter_mut().for_each(|value| *value = -*value);
-    delta
-}
-
 /// The shard with every label `y` replaced by `classes - 1 - y` (9 - y for ten classes).
 pub fn flip_labels(data: &Dataset) -> Result<Dataset> {
     let top = u8::try_from(data.num_classes().saturating_sub(1))
         .map_err(|_| Error::Invalid(format!("{} classes are too many to flip", data.num_classes())))?;
-    let labels: Vec<u8> = data.labels().iter().map(|&y| top - y).collect();
+    let labels: Vec<u8> = data.labels().iter().map(|&y| tessera_adversary::flip_label(y, top + 1)).collect();
     Ok(Dataset::new(data.images(), &labels, data.num_classes())?)
 }
 
-/// The submission a copycat copies: the earliest one of another worker.
-pub fn copy_source(submissions: &[SubmissionView], me: Address) -> Option<&SubmissionView> {
-    submissions.iter().filter(|s| s.worker != me).min_by_key(|s| s.sequence)
+/// The updates of a closed round's listing that the red team reads: other workers' CIDs in receipt order,
+/// and its own, if any. A round still collecting withholds them.
+pub fn public_updates(submissions: &[SubmissionView], me: Address) -> (Vec<&str>, Option<&str>) {
+    let mut others: Vec<&SubmissionView> = submissions.iter().filter(|s| s.worker != me).collect();
+    others.sort_by_key(|s| s.sequence);
+    let own = submissions.iter().find(|s| s.worker == me).and_then(|s| s.update_cid.as_deref());
+    (others.into_iter().filter_map(|s| s.update_cid.as_deref()).collect(), own)
 }
 
 #[cfg(test)]
@@ -93,7 +50,7 @@ mod tests {
             round: 1,
             worker: Address::repeat_byte(worker),
             sequence,
-            update_cid: format!("Qm{worker}"),
+            update_cid: Some(format!("Qm{worker}")),
             num_samples: 10,
             received_at_ms: 0,
             receipt_signature: None,
@@ -101,22 +58,21 @@ mod tests {
     }
 
     #[test]
-    fn a_copycat_copies_the_earliest_other_worker() {
+    fn the_red_team_reads_the_closed_rounds_updates_in_receipt_order() {
         let me = Address::repeat_byte(1);
         let list = [submission(1, 0), submission(3, 2), submission(2, 1)];
-        assert_eq!(copy_source(&list, me).unwrap().worker, Address::repeat_byte(2));
-        assert!(copy_source(&list[..1], me).is_none());
+        assert_eq!(public_updates(&list, me), (vec!["Qm2", "Qm3"], Some("Qm1")));
+        let sealed = SubmissionView { update_cid: None, ..submission(4, 3) };
+        assert_eq!(public_updates(&[sealed], me), (vec![], None));
     }
 
     #[test]
-    fn noise_has_the_asked_scale_and_sign_flip_negates() {
+    fn noise_has_the_asked_scale() {
         let arch = ArchitectureId::Lenet5MnistV1;
         let free_rider = noise(arch, FREE_RIDER_STD, 1);
         let rms = free_rider.l2_norm() / (arch.num_parameters() as f64).sqrt();
         assert!((rms / FREE_RIDER_STD - 1.0).abs() < 0.01, "{rms}");
         assert_eq!(noise(arch, 0.01, 5), noise(arch, 0.01, 5));
-        let flipped = sign_flip(free_rider.clone());
-        assert!(flipped.values().iter().zip(free_rider.values()).all(|(a, b)| *a == -*b));
     }
 
     #[test]
@@ -124,6 +80,6 @@ mod tests {
         let images = tch::Tensor::zeros([3, 1, 28, 28], (tch::Kind::Float, tch::Device::Cpu));
         let data = Dataset::new(&images, &[0, 3, 9], 10).unwrap();
         assert_eq!(flip_labels(&data).unwrap().labels(), [9, 6, 0]);
-        assert!(warning(RedTeam::Copycat).contains("RED TEAM"));
+        assert!(warning(Attack::Copycat).contains("RED TEAM"));
     }
 }

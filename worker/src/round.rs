@@ -52,6 +52,9 @@ pub enum RoundAction {
     Missed(String),
     /// The coordinator already holds this worker's submission (sent before a restart): keep its receipt.
     Recorded(SubmissionView),
+    /// The coordinator holds this worker's submission but withholds its receipt until the window closes, and
+    /// the signed submission to ask for it again is gone: poll again.
+    Sealed,
     /// An update was uploaded and signed before a restart: send it again instead of training.
     Resend(Pending),
     /// Fetch the checkpoint, train, upload, sign and send.
@@ -69,7 +72,13 @@ pub fn round_action(
 ) -> RoundAction {
     let Some(round) = round else { return RoundAction::Wait };
     if let Some(mine) = submissions.iter().find(|s| s.worker == me) {
-        return RoundAction::Recorded(mine.clone());
+        // While the round collects the listing withholds the CID and the receipt: sending the same signed
+        // submission again gets the receipt back.
+        return match pending {
+            _ if mine.update_cid.is_some() => RoundAction::Recorded(mine.clone()),
+            Some(pending) if pending.round == round.round => RoundAction::Resend(pending),
+            _ => RoundAction::Sealed,
+        };
     }
     if round.phase != RoundPhase::Collecting {
         return RoundAction::Missed(format!("round {} is {:?}, no longer collecting", round.round, round.phase));
@@ -154,7 +163,7 @@ pub fn receipt_from_listing(task_id: u64, submission: &SubmissionView, coordinat
         task_id,
         round: submission.round,
         worker: format!("{:#x}", submission.worker),
-        update_cid: submission.update_cid.clone(),
+        update_cid: submission.update_cid.clone().unwrap_or_default(),
         num_samples: submission.num_samples,
         sequence: submission.sequence,
         received_at_ms: submission.received_at_ms,
@@ -203,7 +212,7 @@ mod tests {
             round: 2,
             worker,
             sequence: 3,
-            update_cid: "QmU".into(),
+            update_cid: Some("QmU".into()),
             num_samples: 10,
             received_at_ms: 900,
             receipt_signature: None,
@@ -252,7 +261,15 @@ mod tests {
         let closed = round(RoundPhase::Aggregating);
         assert_eq!(
             round_action(Some(&closed), &[other.clone(), mine.clone()], None, me, 5_000),
-            RoundAction::Recorded(mine)
+            RoundAction::Recorded(mine.clone())
+        );
+        // While the round collects the listing withholds the CID: ask again with the pending submission, or
+        // wait for the window to close.
+        let sealed = SubmissionView { update_cid: None, ..mine };
+        assert_eq!(round_action(Some(&collecting), std::slice::from_ref(&sealed), None, me, 10), RoundAction::Sealed);
+        assert_eq!(
+            round_action(Some(&collecting), std::slice::from_ref(&sealed), Some(pending(2, "QmG")), me, 10),
+            RoundAction::Resend(pending(2, "QmG"))
         );
         assert_eq!(
             round_action(Some(&collecting), std::slice::from_ref(&other), Some(pending(2, "QmG")), me, 10),

@@ -1,35 +1,54 @@
 //! Making a round's update: local training from the global checkpoint (or, with `--red-team`, the
-//! dishonest stand-in for it) and its encoding as a [`WeightsFile`].
+//! attack the red team forges instead, [`tessera_adversary`]) and its encoding as a [`WeightsFile`].
 
-use crate::{Error, Result, device, red_team, red_team::RedTeam, state::TrainingSummary};
+use crate::{Result, device, state::TrainingSummary};
 use std::time::Instant;
+use tessera_adversary::{Attack, Context, Training, forge};
 use tessera_train::{
     ArchitectureId, Dataset, FileKind, Header, Parameters, Progress, TrainConfig, WeightsFile, WireDtype, train_local,
 };
 
 /// How the worker makes its updates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Behaviour {
     /// Trains on its shard and sends the delta.
     Honest,
-    /// Behaves like one of the adversaries scoring must catch.
-    RedTeam(RedTeam),
+    /// Runs one of the red team's attacks, which scoring must catch or make worthless.
+    RedTeam(Attack),
 }
 
 impl Behaviour {
-    /// `honest` or the red-team name.
+    /// `honest` or the attack's name.
     pub fn name(self) -> &'static str {
         match self {
             Self::Honest => "honest",
-            Self::RedTeam(red_team) => red_team.name(),
+            Self::RedTeam(attack) => attack.name(),
         }
     }
 
-    /// Whether the worker trains on its shard.
-    pub fn trains(self) -> bool {
+    /// What it trains on.
+    pub fn training(self) -> Training {
         match self {
-            Self::Honest => true,
-            Self::RedTeam(red_team) => red_team.trains(),
+            Self::Honest => Training::Full,
+            Self::RedTeam(attack) => attack.training(),
+        }
+    }
+
+    /// Whether the worker trains at all.
+    pub fn trains(self) -> bool {
+        self.training() != Training::Skip
+    }
+
+    /// Whether it needs the previous round's public updates or global change to forge its update.
+    pub fn reads_public_updates(self) -> bool {
+        matches!(self, Self::RedTeam(a) if a.copies() || matches!(a, Attack::ReplayGlobal | Attack::ReplayOwn))
+    }
+
+    /// The sample count it claims for a shard of `samples`.
+    pub fn claim(self, samples: u64) -> u64 {
+        match self {
+            Self::Honest => samples,
+            Self::RedTeam(attack) => attack.claim(samples),
         }
     }
 }
@@ -43,11 +62,25 @@ pub struct Made {
     pub summary: TrainingSummary,
 }
 
+/// What the red team can read of earlier rounds: the previous round's updates (of other workers, in receipt
+/// order, and its own) and the global model's change in it. Empty for honest workers.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Public {
+    /// Other workers' updates of the previous round, earliest first.
+    pub previous_updates: Vec<Vec<f32>>,
+    /// Its own update of the previous round.
+    pub own_previous: Option<Vec<f32>>,
+    /// The global model's change in the previous round.
+    pub previous_global_change: Option<Vec<f32>>,
+}
+
 /// Everything one round's update depends on.
 #[derive(Clone, Copy, Debug)]
 pub struct Job<'a> {
     /// The task's model.
     pub arch: ArchitectureId,
+    /// The round.
+    pub round: u32,
     /// The round's global weights.
     pub global: &'a Parameters,
     /// The worker's shard.
@@ -58,84 +91,61 @@ pub struct Job<'a> {
     pub config: &'a TrainConfig,
     /// Honest or not.
     pub behaviour: Behaviour,
-    /// Per-coordinate standard deviation of `noise` updates.
-    pub noise_std: f64,
+    /// What the red team can read.
+    pub public: &'a Public,
 }
 
-/// Trains (or not, for red-team behaviours that do not) and returns the update. Blocks for as long
-/// as training takes; `progress` hears of every step.
-pub fn make(job: &Job<'_>, progress: impl FnMut(Progress)) -> Result<Made> {
+/// Trains (or not, for attacks that do not) and returns the update; `None` when an attack has nothing to
+/// forge from yet (a copy in the first round). Blocks for as long as training takes; `progress` hears of
+/// every step.
+pub fn make(job: &Job<'_>, progress: impl FnMut(Progress)) -> Result<Option<Made>> {
     let started = Instant::now();
-    let samples = job.data.len() as u64;
-    let untrained = |delta: Parameters| Made { summary: summary(job, &delta, None, samples, 0, started), delta };
-    let train = |data: &Dataset, progress| -> Result<Made> {
-        let update = train_local(job.arch, job.global, data, job.config, progress)?;
-        let metrics = update.metrics;
-        Ok(Made {
-            summary: summary(
-                job,
-                &update.delta,
-                Some((metrics.loss, metrics.accuracy)),
-                samples,
-                metrics.steps,
-                started,
-            ),
-            delta: update.delta,
-        })
+    let claim = job.behaviour.claim(job.data.len() as u64);
+    let part;
+    let data = match job.behaviour.training() {
+        Training::Skip => None,
+        Training::Full => Some(job.data),
+        Training::FlippedLabels => Some(job.flipped.expect("label-flip workers keep a flipped copy of their shard")),
+        Training::Fraction(fraction) => {
+            let kept = ((job.data.len() as f64 * fraction).ceil() as usize).clamp(1, job.data.len());
+            part = job.data.subset(&(0..kept).collect::<Vec<_>>())?;
+            Some(&part)
+        }
     };
-    match job.behaviour {
-        Behaviour::Honest => train(job.data, progress),
-        Behaviour::RedTeam(RedTeam::SignFlip) => {
-            let made = train(job.data, progress)?;
-            let delta = red_team::sign_flip(made.delta);
-            Ok(Made { summary: TrainingSummary { update_norm: delta.l2_norm(), ..made.summary }, delta })
+    let trained = data.map(|data| train_local(job.arch, job.global, data, job.config, progress)).transpose()?;
+    let metrics = trained.as_ref().map(|t| t.metrics);
+    let delta = match (job.behaviour, trained) {
+        (Behaviour::Honest, Some(trained)) => trained.delta,
+        (Behaviour::RedTeam(attack), trained) => {
+            let own = trained.map(|t| t.delta.into_values());
+            let previous: Vec<&[f32]> = job.public.previous_updates.iter().map(Vec::as_slice).collect();
+            let ctx = Context {
+                round: u64::from(job.round),
+                seed: job.config.seed,
+                len: job.arch.num_parameters(),
+                trained: own.as_deref(),
+                visible: &[],
+                previous_updates: &previous,
+                previous_global_change: job.public.previous_global_change.as_deref(),
+                own_previous: job.public.own_previous.as_deref(),
+                colluders: &[],
+            };
+            let Some(values) = forge(attack, &ctx)? else { return Ok(None) };
+            Parameters::for_architecture(job.arch, values)?
         }
-        Behaviour::RedTeam(RedTeam::LabelFlip) => {
-            let flipped = job.flipped.expect("label-flip workers keep a flipped copy of their shard");
-            train(flipped, progress)
-        }
-        Behaviour::RedTeam(RedTeam::FreeRider) => {
-            Ok(untrained(red_team::noise(job.arch, red_team::FREE_RIDER_STD, job.config.seed)))
-        }
-        Behaviour::RedTeam(RedTeam::Noise) => Ok(untrained(red_team::noise(job.arch, job.noise_std, job.config.seed))),
-        Behaviour::RedTeam(RedTeam::Copycat) => {
-            Err(Error::Invalid("a copycat copies another worker's update instead of making one".into()))
-        }
-    }
-}
-
-/// The summary of an update made without local training (a copy).
-pub fn copied_summary(delta: &Parameters, samples: u64, device: &str) -> TrainingSummary {
-    TrainingSummary {
-        loss: None,
-        accuracy: None,
-        samples,
-        steps: 0,
-        wall_ms: 0,
-        device: device.to_owned(),
-        behaviour: RedTeam::Copycat.name().to_owned(),
-        update_norm: delta.l2_norm(),
-    }
-}
-
-fn summary(
-    job: &Job<'_>,
-    delta: &Parameters,
-    metrics: Option<(f64, f64)>,
-    samples: u64,
-    steps: u64,
-    started: Instant,
-) -> TrainingSummary {
-    TrainingSummary {
-        loss: metrics.map(|(loss, _)| loss),
-        accuracy: metrics.map(|(_, accuracy)| accuracy),
-        samples,
-        steps,
+        (Behaviour::Honest, None) => unreachable!("honest workers train"),
+    };
+    let summary = TrainingSummary {
+        loss: metrics.map(|m| m.loss),
+        accuracy: metrics.map(|m| m.accuracy),
+        samples: claim,
+        steps: metrics.map_or(0, |m| m.steps),
         wall_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         device: device::name(job.config.device),
         behaviour: job.behaviour.name().to_owned(),
         update_norm: delta.l2_norm(),
-    }
+    };
+    Ok(Some(Made { delta, summary }))
 }
 
 /// The update file of `round`, derived from the checkpoint `parent_cid`.
@@ -161,6 +171,7 @@ pub fn encode(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::red_team;
     use tessera_train::{DecodeLimits, Device, Optimizer};
 
     fn tiny_shard() -> Dataset {
@@ -185,8 +196,9 @@ mod tests {
         flipped: Option<&'a Dataset>,
         config: &'a TrainConfig,
         behaviour: Behaviour,
+        public: &'a Public,
     ) -> Job<'a> {
-        Job { arch: ArchitectureId::Lenet5MnistV1, global, data, flipped, config, behaviour, noise_std: 0.01 }
+        Job { arch: ArchitectureId::Lenet5MnistV1, round: 2, global, data, flipped, config, behaviour, public }
     }
 
     #[test]
@@ -196,30 +208,49 @@ mod tests {
         let data = tiny_shard();
         let flipped = red_team::flip_labels(&data).unwrap();
         let config = config();
+        let earlier = noise(arch, 0.01, 5).into_values();
+        let public = Public { previous_updates: vec![earlier.clone()], ..Public::default() };
         let make_as = |behaviour| {
             let mut steps = 0;
-            let made = make(&job(&global, &data, Some(&flipped), &config, behaviour), |_| steps += 1).unwrap();
-            (made, steps)
+            let made = make(&job(&global, &data, Some(&flipped), &config, behaviour, &public), |_| steps += 1);
+            (made.unwrap().unwrap(), steps)
         };
+        let attack = |text: &str| Behaviour::RedTeam(text.parse().unwrap());
 
         let (honest, steps) = make_as(Behaviour::Honest);
         assert_eq!((steps, honest.summary.steps, honest.summary.samples), (2, 2, 8));
         assert!(honest.summary.loss.is_some() && honest.delta.l2_norm() > 0.0);
 
-        let (flipped_sign, _) = make_as(Behaviour::RedTeam(RedTeam::SignFlip));
-        assert_eq!(flipped_sign.delta, red_team::sign_flip(honest.delta.clone()), "same seed, negated");
+        let (flipped_sign, _) = make_as(attack("sign-flip"));
+        let negated: Vec<f32> = honest.delta.values().iter().map(|v| -v).collect();
+        assert_eq!(flipped_sign.delta.values(), &negated[..], "same seed, negated");
         assert_eq!(flipped_sign.summary.behaviour, "sign-flip");
 
-        let (free_rider, steps) = make_as(Behaviour::RedTeam(RedTeam::FreeRider));
+        let (free_rider, steps) = make_as(attack("free-rider"));
         assert_eq!((steps, free_rider.summary.samples), (0, 8), "no training, the whole shard claimed");
         assert!(free_rider.delta.l2_norm() < 1e-3);
 
-        let (noise, _) = make_as(Behaviour::RedTeam(RedTeam::Noise));
-        assert!(noise.delta.l2_norm() > free_rider.delta.l2_norm() * 1000.0);
+        let (noisy, _) = make_as(attack("noise:0.01"));
+        assert!(noisy.delta.l2_norm() > free_rider.delta.l2_norm() * 1000.0);
 
-        let (label_flip, steps) = make_as(Behaviour::RedTeam(RedTeam::LabelFlip));
+        let (label_flip, steps) = make_as(attack("label-flip"));
         assert_eq!(steps, 2);
         assert_ne!(label_flip.delta, honest.delta);
+
+        let (overclaim, _) = make_as(attack("overclaim:100"));
+        assert_eq!((overclaim.summary.samples, &overclaim.delta), (800, &honest.delta));
+        let (partial, steps) = make_as(attack("partial-work:0.5"));
+        assert_eq!((steps, partial.summary.samples), (1, 8), "half the steps, the whole shard claimed");
+        let (copy, _) = make_as(attack("copycat"));
+        assert_eq!(copy.delta.values(), &earlier[..], "the previous round's update, the current ones being withheld");
+        let nothing = Public::default();
+        assert!(
+            make(&job(&global, &data, None, &config, attack("replay-global"), &nothing), |_| {}).unwrap().is_none()
+        );
+    }
+
+    fn noise(arch: ArchitectureId, std: f64, seed: u64) -> Parameters {
+        red_team::noise(arch, std, seed)
     }
 
     #[test]

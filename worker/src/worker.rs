@@ -10,12 +10,12 @@
 use crate::{
     Error, Result,
     api::{CoordinatorClient, Info, RoundView, SubmissionRequest, TaskStatus, TaskView},
-    data, device,
+    data,
     progress::TrainBar,
-    red_team::{self, RedTeam},
+    red_team::{self, Attack},
     round::{self, Refusal, RoundAction, Step},
     state::{Pending, Prepared, StateDir, StoredReceipt, TrainingSummary},
-    update::{self, Behaviour, Job},
+    update::{self, Behaviour, Job, Public},
 };
 use alloy::{
     primitives::{B256, U256},
@@ -50,8 +50,6 @@ pub struct WorkerConfig {
     pub train_seed: Option<u64>,
     /// Honest or not.
     pub behaviour: Behaviour,
-    /// Per-coordinate standard deviation of `--red-team noise` updates.
-    pub noise_std: f64,
     /// How update values are stored.
     pub dtype: WireDtype,
     /// Whether to draw progress bars.
@@ -119,7 +117,7 @@ impl Worker {
         config: WorkerConfig,
     ) -> Result<Self> {
         let flipped = match config.behaviour {
-            Behaviour::RedTeam(RedTeam::LabelFlip) => Some(red_team::flip_labels(&data)?),
+            Behaviour::RedTeam(Attack::LabelFlip) => Some(red_team::flip_labels(&data)?),
             _ => None,
         };
         let domain = eip712::domain(info.chain_id, info.marketplace);
@@ -209,10 +207,14 @@ impl Worker {
                 Ok(Outcome::Missed(reason))
             }
             RoundAction::Recorded(mine) => {
-                info!("round {round}: the coordinator already holds this worker's update {}", mine.update_cid);
+                let cid = mine.update_cid.as_deref().unwrap_or("(withheld)");
+                info!("round {round}: the coordinator already holds this worker's update {cid}");
                 let receipt = round::receipt_from_listing(task.task_id, &mine, self.info.coordinator);
                 self.keep(receipt).map(|stored| Outcome::Submitted(Box::new(stored)))
             }
+            RoundAction::Sealed => Ok(Outcome::NotYet(format!(
+                "round {round}: the coordinator holds this worker's update and lists its receipt when the window closes"
+            ))),
             RoundAction::Resend(pending) => {
                 info!("round {round}: sending again the update {} signed before a restart", pending.update_cid);
                 self.send(task.task_id, pending).await
@@ -237,7 +239,6 @@ impl Worker {
             .global_model_cid
             .parse()
             .map_err(|e| Error::Invalid(format!("round {round}'s checkpoint CID {:?}: {e}", view.global_model_cid)))?;
-        let samples = self.data.len() as u64;
         let (bytes, training) = match self.state.prepared(round)? {
             Some((prepared, bytes)) if prepared.global_model_cid == view.global_model_cid => {
                 info!("round {round}: using the update trained before a restart");
@@ -245,7 +246,8 @@ impl Worker {
             }
             _ => {
                 let Some((delta, training)) = self.make(task, view, arch, &global_cid).await? else { return Ok(None) };
-                let bytes = update::encode(arch, round, &view.global_model_cid, samples, self.config.dtype, delta)?;
+                let bytes =
+                    update::encode(arch, round, &view.global_model_cid, training.samples, self.config.dtype, delta)?;
                 let prepared = Prepared { round, global_model_cid: view.global_model_cid.clone(), training };
                 self.state.save_prepared(&prepared, &bytes)?;
                 (bytes, prepared.training)
@@ -257,6 +259,7 @@ impl Worker {
         let typed = Submission {
             taskId: U256::from(task.task_id),
             round,
+            worker: self.signer.address(),
             updateCid: B256::from(update_cid.to_bytes32()),
             numSamples: num_samples,
         };
@@ -273,7 +276,8 @@ impl Worker {
         Ok(Some(pending))
     }
 
-    /// Trains (or copies, or fakes) the round's update; `None` when a copycat has nothing to copy yet.
+    /// Trains (or, for the red team, forges) the round's update; `None` when an attack has nothing to forge
+    /// from yet.
     async fn make(
         &self,
         task: &TaskView,
@@ -282,44 +286,62 @@ impl Worker {
         global_cid: &Cid,
     ) -> Result<Option<(Parameters, TrainingSummary)>> {
         let round = view.round;
-        let samples = self.data.len() as u64;
-        if self.config.behaviour == Behaviour::RedTeam(RedTeam::Copycat) {
-            let Some(delta) = self.copy(task.task_id, round, arch).await? else { return Ok(None) };
-            let training = update::copied_summary(&delta, samples, &device::name(self.config.train.device));
-            return Ok(Some((delta, training)));
-        }
+        let public = if self.config.behaviour.reads_public_updates() {
+            self.public(task.task_id, view, arch).await?
+        } else {
+            Public::default()
+        };
         let global = self.fetch(global_cid, arch, FileKind::Checkpoint).await?;
-        info!("round {round}: training on {samples} samples from checkpoint {global_cid}");
+        if self.config.behaviour.trains() {
+            info!("round {round}: training on {} samples from checkpoint {global_cid}", self.data.len());
+        }
         let train = TrainConfig {
             seed: round::train_seed(self.config.train_seed, self.signer.address(), round),
             ..self.config.train
         };
         let job = Job {
             arch,
+            round,
             global: &global,
             data: &self.data,
             flipped: self.flipped.as_ref(),
             config: &train,
             behaviour: self.config.behaviour,
-            noise_std: self.config.noise_std,
+            public: &public,
         };
         let bar = TrainBar::new(round, self.config.progress_bars && self.config.behaviour.trains());
         let made = tokio::task::block_in_place(|| update::make(&job, |progress| bar.step(&progress)));
         bar.finish();
-        let made = made?;
-        Ok(Some((made.delta, made.summary)))
+        Ok(made?.map(|made| (made.delta, made.summary)))
     }
 
-    /// Another worker's update of the round, for a copycat; `None` while there is none.
-    async fn copy(&self, task_id: u64, round: u32, arch: ArchitectureId) -> Result<Option<Parameters>> {
-        let submissions = self.api.submissions(task_id, round).await?;
-        let Some(source) = red_team::copy_source(&submissions, self.signer.address()) else { return Ok(None) };
-        let cid: Cid = source
-            .update_cid
-            .parse()
-            .map_err(|e| Error::Invalid(format!("the coordinator lists update {:?}: {e}", source.update_cid)))?;
-        info!("round {round}: copying the update {cid} of {:#x}", source.worker);
-        Ok(Some(self.fetch(&cid, arch, FileKind::Update).await?))
+    /// What the red team can read of the previous round: its updates (the current round's are withheld
+    /// until the window closes) and the global model's change in it.
+    async fn public(&self, task_id: u64, view: &RoundView, arch: ArchitectureId) -> Result<Public> {
+        let Some(previous) = view.round.checked_sub(1).filter(|&r| r > 0) else { return Ok(Public::default()) };
+        let listing = self.api.submissions(task_id, previous).await?;
+        let (others, own) = red_team::public_updates(&listing, self.signer.address());
+        let mut public = Public::default();
+        for cid in others {
+            public.previous_updates.push(self.fetch_cid(cid, arch, FileKind::Update).await?.into_values());
+        }
+        if let Some(cid) = own {
+            public.own_previous = Some(self.fetch_cid(cid, arch, FileKind::Update).await?.into_values());
+        }
+        if let Some(before) = self.api.round(task_id, previous).await? {
+            let before = self.fetch_cid(&before.global_model_cid, arch, FileKind::Checkpoint).await?;
+            let after = self.fetch_cid(&view.global_model_cid, arch, FileKind::Checkpoint).await?;
+            public.previous_global_change =
+                Some(after.values().iter().zip(before.values()).map(|(a, b)| a - b).collect());
+        }
+        let (round, read) = (view.round, public.previous_updates.len());
+        info!("round {round}: the red team read {read} updates of round {previous}");
+        Ok(public)
+    }
+
+    async fn fetch_cid(&self, cid: &str, arch: ArchitectureId, kind: FileKind) -> Result<Parameters> {
+        let cid: Cid = cid.parse().map_err(|e| Error::Invalid(format!("the coordinator lists CID {cid:?}: {e}")))?;
+        self.fetch(&cid, arch, kind).await
     }
 
     async fn fetch(&self, cid: &Cid, arch: ArchitectureId, kind: FileKind) -> Result<Parameters> {

@@ -28,7 +28,7 @@ use tessera_train::{
 };
 use tessera_worker::{
     api::CoordinatorClient,
-    red_team::RedTeam,
+    red_team::Attack,
     state::{Identity, Pending, Prepared, StateDir, TrainingSummary},
     update::{self, Behaviour},
     worker::{Worker, WorkerConfig},
@@ -109,12 +109,14 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(json!({ "error": { "code": code, "message": message } }))).into_response()
 }
 
-fn listing(accepted: &Accepted) -> Value {
+/// A submission as the coordinator lists it: CID and signatures withheld while its round collects.
+fn listing(accepted: &Accepted, sealed: bool) -> Value {
+    let open = |value: String| (!sealed).then_some(value);
     json!({
         "task_id": TASK, "round": accepted.round, "worker": format!("{:#x}", accepted.worker),
-        "sequence": accepted.sequence, "update_cid": accepted.cid.to_string(), "num_samples": accepted.num_samples,
-        "signature": "0x", "digest": "0x", "received_at_ms": accepted.received_at_ms,
-        "receipt_signature": accepted.receipt_signature,
+        "sequence": accepted.sequence, "update_cid": open(accepted.cid.to_string()),
+        "num_samples": accepted.num_samples, "signature": open("0x".into()), "digest": open("0x".into()),
+        "received_at_ms": accepted.received_at_ms, "receipt_signature": open(accepted.receipt_signature.clone()),
     })
 }
 
@@ -165,7 +167,8 @@ async fn round(State(shared): State<Shared>, Path((_, round)): Path<(u64, u32)>)
 
 async fn submissions(State(shared): State<Shared>, Path((_, round)): Path<(u64, u32)>) -> Json<Value> {
     let c = shared.lock().unwrap();
-    Json(Value::Array(c.submissions.iter().filter(|s| s.round == round).map(listing).collect()))
+    let sealed = round == c.current_round && c.status == "running" && now_ms() <= c.rounds[&round].1;
+    Json(Value::Array(c.submissions.iter().filter(|s| s.round == round).map(|s| listing(s, sealed)).collect()))
 }
 
 /// Checks a submission as the real coordinator does, then accepts it and maybe moves on.
@@ -211,6 +214,7 @@ fn check_and_accept(
     let typed = Submission {
         taskId: U256::from(TASK),
         round,
+        worker,
         updateCid: B256::from(cid.to_bytes32()),
         numSamples: num_samples,
     };
@@ -336,7 +340,6 @@ impl Mock {
             },
             train_seed: None,
             behaviour,
-            noise_std: 0.01,
             dtype: WireDtype::F32,
             progress_bars: false,
         };
@@ -392,10 +395,13 @@ async fn a_submission_listed_at_the_coordinator_is_recorded_without_a_post() {
         .put(Bytes::from(update::encode(ARCH, 1, "Qm", 8, WireDtype::F32, Parameters::zeros(ARCH)).unwrap()))
         .await
         .unwrap();
+    // The listing shows the CID and receipt once the window closes.
     mock.with(|c| {
         c.accept(1, signer.address(), sent, 8);
+        let global = c.rounds[&1].0;
+        c.rounds.insert(1, (global, now_ms() + 300));
         c.advance_on_submit = false;
-        c.end_after_polls = Some(2);
+        c.end_after_polls = Some(100);
     });
     let dir = tempfile::tempdir().unwrap();
     let mut worker = mock.worker(signer, dir.path(), Behaviour::Honest).await;
@@ -416,8 +422,13 @@ async fn an_update_signed_before_a_restart_is_sent_again_unchanged() {
     let delta = tessera_worker::red_team::noise(ARCH, 0.01, 9);
     let bytes = update::encode(ARCH, 1, &global.to_string(), 8, WireDtype::F32, delta).unwrap();
     let cid = mock.store.put(Bytes::from(bytes)).await.unwrap();
-    let typed =
-        Submission { taskId: U256::from(TASK), round: 1, updateCid: B256::from(cid.to_bytes32()), numSamples: 8 };
+    let typed = Submission {
+        taskId: U256::from(TASK),
+        round: 1,
+        worker: signer.address(),
+        updateCid: B256::from(cid.to_bytes32()),
+        numSamples: 8,
+    };
     let signature = eip712::sign(&signer, &typed, &domain).unwrap();
     let dir = tempfile::tempdir().unwrap();
     {
@@ -498,22 +509,25 @@ async fn an_update_trained_before_a_restart_is_uploaded_without_training_again()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_copycat_resubmits_another_workers_update_under_its_own_name() {
+async fn a_copycat_resubmits_another_workers_earlier_update_under_its_own_name() {
     let (honest, copycat) = (PrivateKeySigner::random(), PrivateKeySigner::random());
-    let mock = Mock::start(1, &[honest.address(), copycat.address()]).await;
+    let mock = Mock::start(2, &[honest.address(), copycat.address()]).await;
     let global = mock.with(|c| c.rounds[&1].0);
     let original = tessera_worker::red_team::noise(ARCH, 0.01, 4);
     let bytes = update::encode(ARCH, 1, &global.to_string(), 500, WireDtype::F32, original.clone()).unwrap();
     let cid = mock.store.put(Bytes::from(bytes)).await.unwrap();
+    let next = mock.store.put(checkpoint(&ARCH.init_parameters(2), 1)).await.unwrap();
+    // This round's updates are withheld while it collects: a copycat can only take the last round's.
     mock.with(|c| {
         c.accept(1, honest.address(), cid, 500);
+        c.open_round(2, next, now_ms() + 60_000);
     });
     let dir = tempfile::tempdir().unwrap();
-    let mut worker = mock.worker(copycat.clone(), dir.path(), Behaviour::RedTeam(RedTeam::Copycat)).await;
+    let mut worker = mock.worker(copycat.clone(), dir.path(), Behaviour::RedTeam(Attack::Copycat)).await;
 
     let summary = worker.run().await.unwrap();
-    assert_eq!(summary.submitted, [1]);
-    let stored = StateDir::read_only(dir.path()).receipt(1).unwrap().unwrap();
+    assert_eq!(summary.submitted, [2]);
+    let stored = StateDir::read_only(dir.path()).receipt(2).unwrap().unwrap();
     assert_ne!(stored.receipt.update_cid, cid.to_string(), "its own header, so its own CID");
     let copied = decode_update(mock.store.as_ref(), &stored.receipt.update_cid).await;
     assert_eq!(copied.parameters, original, "the same weights");
@@ -544,7 +558,7 @@ async fn a_worker_that_has_not_joined_is_told_to_join() {
     let signer = PrivateKeySigner::random();
     let mock = Mock::start(1, &[]).await;
     let dir = tempfile::tempdir().unwrap();
-    let mut worker = mock.worker(signer, dir.path(), Behaviour::RedTeam(RedTeam::FreeRider)).await;
+    let mut worker = mock.worker(signer, dir.path(), Behaviour::RedTeam(Attack::FreeRider)).await;
 
     let error = worker.run().await.unwrap_err();
     assert!(error.to_string().contains("tessera-worker join --task 1"), "{error}");

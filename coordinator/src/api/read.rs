@@ -133,11 +133,52 @@ pub(super) async fn round(
     Ok(ApiJson(RoundDetail { round: found, scores }))
 }
 
+/// A submission as the API lists it. While its round still collects, the update's CID and the signatures
+/// over it are withheld: an update nobody can read before the window closes cannot be copied in time.
+#[derive(Debug, Serialize)]
+pub(super) struct SubmissionListing {
+    task_id: u64,
+    round: u32,
+    worker: String,
+    sequence: u64,
+    num_samples: u64,
+    received_at_ms: i64,
+    /// `None` while the round collects.
+    update_cid: Option<String>,
+    /// `None` while the round collects.
+    signature: Option<String>,
+    /// `None` while the round collects.
+    digest: Option<String>,
+    /// `None` while the round collects, or before it is signed.
+    receipt_signature: Option<String>,
+}
+
+impl SubmissionListing {
+    fn new(s: Submission, sealed: bool) -> Self {
+        let open = |value: String| (!sealed).then_some(value);
+        Self {
+            task_id: s.task_id,
+            round: s.round,
+            worker: s.worker,
+            sequence: s.sequence,
+            num_samples: s.num_samples,
+            received_at_ms: s.received_at_ms,
+            update_cid: open(s.update_cid),
+            signature: open(s.signature),
+            digest: open(s.digest),
+            receipt_signature: s.receipt_signature.filter(|_| !sealed),
+        }
+    }
+}
+
 pub(super) async fn submissions(
     State(state): State<AppState>,
     Path((task, round)): Path<(u64, u32)>,
-) -> Result<ApiJson<Vec<Submission>>, ApiError> {
-    Ok(ApiJson(state.db.list_submissions(task, round).await.map_err(internal)?))
+) -> Result<ApiJson<Vec<SubmissionListing>>, ApiError> {
+    let phase = state.db.get_round(task, round).await.map_err(internal)?.map(|r| r.phase);
+    let sealed = phase.is_none_or(|p| p == RoundPhase::Collecting);
+    let listed = state.db.list_submissions(task, round).await.map_err(internal)?;
+    Ok(ApiJson(listed.into_iter().map(|s| SubmissionListing::new(s, sealed)).collect()))
 }
 
 /// A worker's standing in a task.

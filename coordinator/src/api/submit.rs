@@ -60,6 +60,8 @@ pub(super) async fn submit(
         Err(error) => Err(error),
     };
     match &accepted {
+        // The same submission again (200) only repeats its receipt.
+        Ok((StatusCode::OK, _)) => {}
         Ok((_, ApiJson(receipt))) => {
             state.live.counters.submissions_accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             state.live.publish(LiveEvent::submission(task_id, round, &receipt.worker));
@@ -82,6 +84,7 @@ async fn accept(
     let typed = Submission {
         taskId: U256::from(task_id),
         round,
+        worker,
         updateCid: B256::from(cid.to_bytes32()),
         numSamples: request.num_samples,
     };
@@ -113,13 +116,30 @@ async fn accept(
     if !state.membership.is_worker(task_id, worker).await? {
         return Err(ApiError::NotJoined { worker: worker_hex, task: task_id });
     }
-    if state.db.get_submission(task_id, round, &worker_hex).await.map_err(internal)?.is_some() {
+    let digest = eip712::digest(&typed, &state.domain);
+    if let Some(held) = state.db.get_submission(task_id, round, &worker_hex).await.map_err(internal)? {
+        // The same signed message again (a worker retrying after a lost answer) gets its receipt back.
+        if let (true, Some(receipt_signature)) = (held.digest == format!("{digest:#x}"), held.receipt_signature) {
+            return Ok((
+                StatusCode::OK,
+                ApiJson(SubmissionResponse {
+                    task_id,
+                    round,
+                    worker: worker_hex,
+                    update_cid: held.update_cid,
+                    num_samples: held.num_samples,
+                    sequence: held.sequence,
+                    received_at_ms: held.received_at_ms,
+                    coordinator: format!("{:#x}", state.signer.address()),
+                    receipt_signature,
+                }),
+            ));
+        }
         return Err(ApiError::Replay(format!("worker {worker_hex} already submitted in round {round}")));
     }
 
-    check_update(state, &task.model_architecture_id, cid, round, request.num_samples).await?;
+    check_update(state, &task.model_architecture_id, cid, round, &open.global_model_cid, request.num_samples).await?;
 
-    let digest = eip712::digest(&typed, &state.domain);
     let stored = state
         .db
         .insert_submission(&NewSubmission {
@@ -169,12 +189,13 @@ async fn accept(
 }
 
 /// Fetches the update within the time limit and checks it is an update of the task's model for
-/// this round, with the sample count the worker signed.
+/// this round, trained from the round's global checkpoint, with the sample count the worker signed.
 async fn check_update(
     state: &AppState,
     architecture_hex: &str,
     cid: Cid,
     round: u32,
+    global_cid: &str,
     num_samples: u64,
 ) -> Result<(), ApiError> {
     let architecture = architecture_of(architecture_hex)?;
@@ -194,7 +215,8 @@ async fn check_update(
             return Err(ApiError::UpdateUnavailable { cid: cid.to_string(), reason });
         }
     };
-    crate::round::decode_update(architecture, &bytes, round, num_samples).map_err(|e| malformed(cid, e.to_string()))?;
+    crate::round::decode_update(architecture, &bytes, round, global_cid, num_samples)
+        .map_err(|e| malformed(cid, e.to_string()))?;
     Ok(())
 }
 

@@ -344,7 +344,8 @@ impl Engine {
             .collect();
         records.sort_by_key(|s| s.sequence);
         let fetch_started = Instant::now();
-        let (updates, failures) = fetch_updates(self.content.as_ref(), arch, r, &records).await;
+        let (updates, failures) =
+            fetch_updates(self.content.as_ref(), arch, r, &round.global_model_cid, &records).await;
         let fetch_ms = elapsed_ms(fetch_started);
         let mut roster: Vec<String> = self
             .db
@@ -560,6 +561,7 @@ pub async fn fetch_updates(
     content: &dyn ContentStore,
     arch: ArchitectureId,
     round: u32,
+    global_cid: &str,
     records: &[SubmissionRecord],
 ) -> (Vec<FetchedUpdate>, Vec<Failure>) {
     let max_bytes = DecodeLimits::expecting(arch, FileKind::Update).max_bytes as u64;
@@ -568,7 +570,7 @@ pub async fn fetch_updates(
     for record in records {
         let fetched = async {
             let bytes = content.get(&record.update_cid.parse()?, max_bytes).await?;
-            round::decode_update(arch, &bytes, round, record.num_samples)
+            round::decode_update(arch, &bytes, round, global_cid, record.num_samples)
         };
         match fetched.await {
             Ok(delta) => updates.push(FetchedUpdate { record: record.clone(), delta }),

@@ -23,7 +23,7 @@ use tessera_chain::{
     eip712::{self, Submission},
 };
 use tessera_harness::{Anvil, DevAccount, IpfsNode, Toolchain, mnist_dir};
-use tessera_storage::{ClientConfig, ContentStore, IpfsStore};
+use tessera_storage::{Cid, ClientConfig, ContentStore, IpfsStore};
 use tessera_train::{
     ArchitectureId, Dataset, DecodeLimits, Device, FileKind, Header, Parameters, Split, TrainConfig, WeightsFile,
     WireDtype, train_local,
@@ -346,12 +346,28 @@ impl SimWorker {
             parameters: delta,
         };
         let cid = stack.content.put(Bytes::from(file.encode().unwrap())).await.unwrap();
+        let (status, value) = self.submit_cid(coordinator, task, round, cid, num_samples).await;
+        assert_eq!(status, reqwest::StatusCode::CREATED, "{value}");
+        value
+    }
+
+    /// Signs and submits the update `cid` (already on IPFS, whoever made it) under this worker's name; the
+    /// status and the answer.
+    pub async fn submit_cid(
+        &self,
+        coordinator: &CoordinatorProcess,
+        task: u64,
+        round: u32,
+        cid: Cid,
+        num_samples: u64,
+    ) -> (reqwest::StatusCode, Value) {
         let info = coordinator.get("/api/v1/info").await;
         let domain =
             eip712::domain(info["chain_id"].as_u64().unwrap(), info["marketplace"].as_str().unwrap().parse().unwrap());
         let typed = Submission {
             taskId: U256::from(task),
             round,
+            worker: self.address(),
             updateCid: B256::from(cid.to_bytes32()),
             numSamples: num_samples,
         };
@@ -369,9 +385,7 @@ impl SimWorker {
             .await
             .unwrap();
         let status = answer.status();
-        let value: Value = answer.json().await.unwrap();
-        assert_eq!(status, reqwest::StatusCode::CREATED, "{value}");
-        value
+        (status, answer.json().await.unwrap())
     }
 }
 

@@ -11,11 +11,14 @@ use alloy::{
 
 sol! {
     /// A worker's claim to have trained `round` of `taskId`: its update is the object `updateCid`
-    /// (a CIDv0 digest), trained on `numSamples` samples.
+    /// (a CIDv0 digest), trained on `numSamples` samples. The message names its `worker`, so two workers
+    /// sending the same CID sign different messages: nobody can take another's signed submission as its own,
+    /// and the earlier receipt of an update owns it.
     #[derive(Debug, PartialEq, Eq)]
     struct Submission {
         uint256 taskId;
         uint32 round;
+        address worker;
         bytes32 updateCid;
         uint64 numSamples;
     }
@@ -74,7 +77,13 @@ mod tests {
     use alloy::primitives::U256;
 
     fn submission() -> Submission {
-        Submission { taskId: U256::from(1), round: 2, updateCid: B256::repeat_byte(7), numSamples: 600 }
+        Submission {
+            taskId: U256::from(1),
+            round: 2,
+            worker: Address::repeat_byte(9),
+            updateCid: B256::repeat_byte(7),
+            numSamples: 600,
+        }
     }
 
     #[test]
@@ -89,6 +98,10 @@ mod tests {
         assert_ne!(recover_signer(&submission(), &other_chain, &parsed).unwrap(), signer.address());
         let altered = Submission { numSamples: 601, ..submission() };
         assert_ne!(recover_signer(&altered, &here, &parsed).unwrap(), signer.address());
+        // The same update named by another worker is another message, with another digest.
+        let other_worker = Submission { worker: Address::repeat_byte(8), ..submission() };
+        assert_ne!(recover_signer(&other_worker, &here, &parsed).unwrap(), signer.address());
+        assert_ne!(digest(&other_worker, &here), digest(&submission(), &here));
     }
 
     #[test]

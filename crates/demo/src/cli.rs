@@ -4,13 +4,15 @@ use crate::{Binaries, Demo, Scenario};
 use clap::Parser;
 use eyre::WrapErr;
 use std::{path::PathBuf, time::Duration};
+use tessera_adversary::Attack;
 
 /// The whole Tessera marketplace on this machine: anvil, IPFS, the contracts, a coordinator and six workers
 /// (four honest, a free-rider and a sign-flipper) training LeNet on MNIST for a reward pool.
 #[derive(Debug, Parser)]
 #[command(
     version,
-    after_help = "Examples:\n  tessera-demo\n  tessera-demo --exit --report report.json\n  tessera-demo --rounds 3 --unit 300"
+    after_help = "Examples:\n  tessera-demo\n  tessera-demo --exit --report report.json\n  tessera-demo --rounds 3 --unit 300\n  \
+                  tessera-demo --red-team free-rider,copy-scaled:3,replay-global,boost:10"
 )]
 pub struct Args {
     /// Run to completion and exit, instead of serving the API and dashboard until Ctrl-C.
@@ -25,6 +27,10 @@ pub struct Args {
     /// The Dirichlet concentration of the honest workers' shards (smaller is more skewed).
     #[arg(long, default_value_t = 1.0)]
     pub alpha: f64,
+    /// The dishonest workers, one per attack of the red team, comma-separated (`name` or `name:parameter`,
+    /// as `tessera-worker run --red-team` takes them); `none` for none.
+    #[arg(long, value_delimiter = ',', default_value = "free-rider,sign-flip", value_parser = red_team)]
+    pub red_team: Vec<Option<Attack>>,
     /// Write the final report as JSON to this file.
     #[arg(long)]
     pub report: Option<PathBuf>,
@@ -36,7 +42,8 @@ pub struct Args {
 /// Runs the demo.
 pub async fn run(args: Args) -> eyre::Result<()> {
     let binaries = Binaries::beside_current_exe()?;
-    let scenario = Scenario { alpha: args.alpha, ..Scenario::with_unit(args.rounds, args.unit) };
+    let attacks: Vec<Attack> = args.red_team.iter().flatten().copied().collect();
+    let scenario = Scenario { alpha: args.alpha, ..Scenario::with_red_team(args.rounds, args.unit, &attacks) };
     let started = std::time::Instant::now();
     let mut demo = Demo::start(binaries, scenario, false).await?;
     println!("Logs and state: {}", demo.dir.path().display());
@@ -72,4 +79,9 @@ async fn stopped() {
         return;
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// One `--red-team` entry: an attack, or `none`.
+fn red_team(text: &str) -> Result<Option<Attack>, tessera_adversary::Error> {
+    if text == "none" { Ok(None) } else { text.parse().map(Some) }
 }

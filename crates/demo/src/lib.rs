@@ -232,7 +232,7 @@ impl Demo {
                 .args(["--threads", "1", "--device", "auto"])
                 .args(["--state-dir", &self.dir.path().join(&spec.name).display().to_string()]);
             if let Some(behaviour) = spec.role.red_team_flag() {
-                run.args(["--red-team", behaviour]);
+                run.args(["--red-team", &behaviour]);
             }
             let process = spawn(&spec.name, &mut run, self.dir.path())?;
             self.say(&format!(

@@ -1,41 +1,41 @@
 //! Who takes part in the demo, with how much data.
 
 use std::fmt;
+use tessera_adversary::Attack;
 
 /// How a worker behaves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Role {
     /// Trains on its shard and submits the update.
     Honest,
-    /// Sends a near-zero update without training.
-    FreeRider,
-    /// Trains, then sends the negated update.
-    SignFlip,
+    /// Runs one of the red team's attacks (`tessera-worker run --red-team`).
+    RedTeam(Attack),
 }
 
 impl Role {
     /// The worker's `--red-team` value, for the dishonest ones.
-    pub fn red_team_flag(self) -> Option<&'static str> {
+    pub fn red_team_flag(self) -> Option<String> {
         match self {
             Self::Honest => None,
-            Self::FreeRider => Some("free-rider"),
-            Self::SignFlip => Some("sign-flip"),
+            Self::RedTeam(attack) => Some(attack.to_string()),
         }
     }
 }
 
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Honest => "honest",
-            Self::FreeRider => "free-rider",
-            Self::SignFlip => "sign-flip",
-        })
+        match self {
+            Self::Honest => f.write_str("honest"),
+            Self::RedTeam(attack) => attack.fmt(f),
+        }
     }
 }
 
+/// The demo's dishonest workers by default: a free-rider and a sign-flipper.
+pub(crate) const DEFAULT_RED_TEAM: [Attack; 2] = [Attack::FreeRider, Attack::SignFlip];
+
 /// One worker of the scenario.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct WorkerSpec {
     /// Its name in the output.
     pub name: String,
@@ -70,16 +70,24 @@ impl Scenario {
     /// Four honest workers holding 1x, 2x, 4x and 8x `unit` samples of their Dirichlet shards, a
     /// free-rider and a sign-flipper, over `rounds` rounds.
     pub fn with_unit(rounds: u32, unit: usize) -> Self {
+        Self::with_red_team(rounds, unit, &DEFAULT_RED_TEAM)
+    }
+
+    /// Four honest workers as [`Self::with_unit`] and one dishonest worker per attack, each on `2 x unit`
+    /// samples of its own shard.
+    pub fn with_red_team(rounds: u32, unit: usize, attacks: &[Attack]) -> Self {
         let honest = (0..4).map(|i| WorkerSpec {
             name: format!("honest-{}", i + 1),
             role: Role::Honest,
             shard: i,
             max_samples: unit << i,
         });
-        let dishonest = [(Role::FreeRider, "free-rider"), (Role::SignFlip, "sign-flipper")]
-            .into_iter()
-            .enumerate()
-            .map(|(i, (role, name))| WorkerSpec { name: name.into(), role, shard: i, max_samples: unit * 2 });
+        let dishonest = attacks.iter().enumerate().map(|(i, &attack)| WorkerSpec {
+            name: attack.name().into(),
+            role: Role::RedTeam(attack),
+            shard: i,
+            max_samples: unit * 2,
+        });
         Self {
             rounds,
             window_secs: 300,
@@ -112,7 +120,9 @@ mod tests {
         let honest: Vec<usize> =
             scenario.workers.iter().filter(|w| w.role == Role::Honest).map(|w| w.max_samples).collect();
         assert_eq!(honest, vec![600, 1200, 2400, 4800]);
-        let roles: Vec<Option<&str>> = scenario.workers.iter().map(|w| w.role.red_team_flag()).collect();
-        assert_eq!(roles[4..], [Some("free-rider"), Some("sign-flip")]);
+        let roles: Vec<Option<String>> = scenario.workers.iter().map(|w| w.role.red_team_flag()).collect();
+        assert_eq!(roles[4..], [Some("free-rider".into()), Some("sign-flip".into())]);
+        let boosted = Scenario::with_red_team(2, 300, &["boost:10".parse().unwrap()]);
+        assert_eq!(boosted.workers[4].role.red_team_flag().as_deref(), Some("boost:10"));
     }
 }

@@ -4,15 +4,18 @@
 //!   `evaluate`), implemented by [`FedAvg`], [`ReputationFedAvg`], [`Median`], [`TrimmedMean`] and
 //!   [`MultiKrum`], and wrapped by [`NormClip`] (clipping) and [`FedAdam`] (server optimiser).
 //! - [`Scorer::score_round`] runs a round:
-//!   1. It screens the updates: copies ([`find_copies`]; the later receipt is the copy), free-riders (tiny
-//!      norms), and updates whose cosine to the others stays within chance of zero, or below it, over
-//!      rounds.
-//!   2. It aggregates the rest with FedAU participation weights ([`ParticipationTracker`]) and reputations.
-//!   3. It updates RFFL reputations ([`ReputationBook`]) and asks the caller's [`Evaluator`] for the
-//!      leave-one-out validation signal.
+//!   1. It screens the updates: copies and replays in any disguise ([`find_copies`]: an update almost wholly
+//!      in the span of the round's earlier receipts and the remembered earlier rounds, [`UpdateHistory`]),
+//!      free-riders (tiny norms), and updates whose cosine to the others stays within chance of zero, or below
+//!      it, over rounds.
+//!   2. It aggregates the rest with FedAU participation weights ([`ParticipationTracker`]), reputations and
+//!      sample claims capped at a multiple of the round's median claim.
+//!   3. It updates RFFL reputations ([`ReputationBook`]) and asks the caller's [`Evaluator`] for each
+//!      update's validation gain (the global model stepped by that update alone, at its weight in the mean,
+//!      clipped to the round's median norm); a gain far below the round's spread, twice, is poisoning.
 //!   4. It aggregates again without anything flagged on the way.
-//!   5. It scores each update in the aggregate that agrees with the others: its share of samples times
-//!      reputation, blended with its share of the positive leave-one-out loss gain.
+//!   5. It scores each update in the aggregate that agrees with the others from evidence alone: validation
+//!      gain times reputation times participation frequency. No claim a worker makes enters its pay.
 //!
 //!   It returns a serialisable [`RoundResult`]: scores, exact integer reward shares ([`split_reward`]),
 //!   flags with evidence, and slashes.
@@ -41,15 +44,15 @@ mod types;
 pub mod vector;
 
 pub use error::{Error, Result};
-pub use result::{Evidence, Flag, LeaveOneOut, Reason, RoundResult, Slash, WorkerOutcome, WorkerStatus};
+pub use result::{Evidence, Flag, Reason, RoundResult, Slash, ValidationGain, WorkerOutcome, WorkerStatus};
 pub use rewards::{SCORE_SCALE, quantise_score, split_reward};
 pub use scoring::{
-    CopyOf, CosineHistory, Evaluator, Intervals, ParticipationTracker, Removal, ReputationBook, ReputationEntry,
-    RoundInput, RoundOutcome, Scorer, ScorerState, ScoringConfig, SlashPolicy, Submission, apply, digest, find_copies,
-    is_tiny, leave_one_out,
+    CopyBars, CopyCheck, CosineHistory, Evaluator, HistoryEntry, Intervals, ParticipationTracker, Removal,
+    ReputationBook, ReputationEntry, RoundInput, RoundOutcome, SKETCH_DIM, Scorer, ScorerState, ScoringConfig, Sketch,
+    SlashPolicy, Source, Submission, UpdateHistory, apply, digest, find_copies, is_tiny,
 };
 pub use strategy::{
-    ClipBound, FedAdam, FedAvg, Median, MultiKrum, NormClip, ReputationFedAvg, Strategy, TrimmedMean, clip_to_norm,
-    krum_scores,
+    ClipBound, FedAdam, FedAvg, Median, MultiKrum, NormClip, ReputationFedAvg, Strategy, StrategyKind, StrategySpec,
+    TrimmedMean, clip_to_norm, krum_scores,
 };
 pub use types::{Aggregate, Failure, FitResult, Metrics, RoundConfig, WorkerId};

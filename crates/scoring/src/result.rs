@@ -1,6 +1,6 @@
 //! The per-round record that goes into the round manifest: scores, rewards, flags with evidence, slashes.
 
-use crate::{Metrics, WorkerId};
+use crate::{Metrics, Source, WorkerId};
 use serde::{Deserialize, Serialize};
 
 /// Everything the scorer decided about one round, in worker order. Serialised into the round manifest, so
@@ -67,8 +67,10 @@ pub struct WorkerOutcome {
     pub reputation: Option<f64>,
     /// Its FedAU participation weight this round.
     pub participation_weight: Option<f64>,
-    /// The leave-one-out validation signal, when an evaluator was given.
-    pub validation: Option<LeaveOneOut>,
+    /// The part of its update outside the span of what it could have copied (1: all new), for the copy test.
+    pub residual: Option<f64>,
+    /// What its update alone does on the validation set, when an evaluator was given.
+    pub validation: Option<ValidationGain>,
     /// The contribution score in `[0, 1]`; the scores of the round sum to 1 (up to rounding) unless nobody
     /// earned anything.
     pub score: f64,
@@ -79,16 +81,20 @@ pub struct WorkerOutcome {
     pub reward: u128,
 }
 
-/// The validation loss and accuracy of the aggregate without one worker's update.
+/// What one update does for the global model on the requester's validation set: the model is stepped by the
+/// update at the weight it has in the round's mean (clipped to the round's median norm, divided by the number
+/// of updates aggregated) and evaluated.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LeaveOneOut {
-    /// Loss of the aggregate built without this update.
-    pub loss_without: f64,
-    /// Accuracy of the aggregate built without this update.
-    pub accuracy_without: f64,
-    /// `loss_without - loss_with`: positive when the update helped.
+pub struct ValidationGain {
+    /// The factor the update was multiplied by: `min(1, median_norm / norm) / aggregated`.
+    pub step_scale: f64,
+    /// Validation loss of the stepped model.
+    pub loss_with: f64,
+    /// Validation accuracy of the stepped model.
+    pub accuracy_with: f64,
+    /// `loss(global) - loss_with`: positive when the update helps.
     pub loss_gain: f64,
-    /// `accuracy_with - accuracy_without`: positive when the update helped.
+    /// `accuracy_with - accuracy(global)`.
     pub accuracy_gain: f64,
 }
 
@@ -99,7 +105,8 @@ pub enum Reason {
     FreeRider,
     /// Sent an update that works against the others or the validation loss.
     Poisoning,
-    /// Sent a (near) copy of another worker's update of the same round, received later.
+    /// Sent a copy (scaled, noised, sparsified or mixed) of updates received earlier or of earlier rounds'
+    /// public updates and global changes.
     Copy,
     /// Was expected and sent nothing, or reported a failure.
     NoShow,
@@ -109,16 +116,16 @@ pub enum Reason {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Evidence {
-    /// Nearly identical to an update received earlier.
-    NearCopy {
-        /// The worker whose update it copies.
-        original: WorkerId,
-        /// Cosine similarity of the two updates.
+    /// Almost all of the update lies in the span of what came before it.
+    Copied {
+        /// The single earlier vector closest to it.
+        source: Source,
+        /// Its absolute cosine to that vector.
         cosine: f64,
-        /// `|a - b| / max(|a|, |b|)`.
-        relative_distance: f64,
-        /// The original's receipt.
-        original_receipt: u64,
+        /// The part of the update outside the span of everything earlier, as a fraction of its norm.
+        residual: f64,
+        /// The residual at or below which an update is a copy.
+        max_residual: f64,
         /// The copy's receipt.
         receipt: u64,
     },
@@ -149,16 +156,17 @@ pub enum Evidence {
         /// The `phi` of this round's update (0 for an update excluded before aggregating).
         cosine: f64,
     },
-    /// Including the update made the aggregate's validation loss markedly worse.
+    /// The update made the validation loss worse, far outside the spread of the round's updates, in two rounds
+    /// of the window.
     ValidationHarm {
-        /// Loss with the update.
-        loss_with: f64,
-        /// Loss without it.
-        loss_without: f64,
-        /// `(loss_with - loss_without) / loss_without`.
-        relative_increase: f64,
-        /// The configured bar.
-        threshold: f64,
+        /// Its validation gain this round (negative: harm).
+        loss_gain: f64,
+        /// The round's median gain.
+        median_gain: f64,
+        /// The robust standard deviation of the round's gains (1.4826 x the median absolute deviation).
+        spread: f64,
+        /// The bar, `median_gain - harm_z x spread` (and below zero).
+        bar: f64,
     },
     /// Expected this round, sent nothing.
     Missing,

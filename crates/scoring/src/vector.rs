@@ -47,6 +47,23 @@ pub fn dot(a: &[f32], b: &[f32]) -> f64 {
     reduce(acc)
 }
 
+/// The dot product of two f64 vectors of the same length, in the same fixed lane order.
+pub fn dot_f64(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len(), "dot of vectors of different lengths");
+    let mut acc = [0.0f64; LANES];
+    let (ca, ra) = a.as_chunks::<LANES>();
+    let (cb, rb) = b.as_chunks::<LANES>();
+    for (x, y) in ca.iter().zip(cb) {
+        for lane in 0..LANES {
+            acc[lane] += x[lane] * y[lane];
+        }
+    }
+    for (lane, (&x, &y)) in ra.iter().zip(rb).enumerate() {
+        acc[lane] += x * y;
+    }
+    reduce(acc)
+}
+
 /// The squared L2 norm.
 pub fn norm_sq(a: &[f32]) -> f64 {
     dot(a, a)

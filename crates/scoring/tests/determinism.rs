@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Behaviour, Rng, deltas, ids, submissions};
+use common::{Behaviour, Rng, deltas_toward, ids, submissions};
 use tessera_scoring::{
     ClipBound, FedAdam, FedAvg, NormClip, RoundInput, Scorer, ScoringConfig, Submission, TrimmedMean, WorkerId,
     mock::MockEvaluator,
@@ -28,7 +28,8 @@ fn scenario(reverse_submissions: bool) -> Vec<String> {
     let mut global = vec![0.0f32; len];
     let mut out = Vec::new();
     for round in 1..=4 {
-        let deltas = deltas(round, &behaviours, len, &mut rng);
+        // One true direction for all rounds (the evaluator's target), fresh noise each round.
+        let deltas = deltas_toward(1, round, &behaviours, len, &mut rng);
         let mut subs: Vec<Submission<'_>> = submissions(&ids, &deltas);
         if reverse_submissions {
             subs.reverse();
@@ -65,28 +66,30 @@ fn golden_mixed_scenario() {
     let rewards: Vec<(String, u128)> = last.workers.iter().map(|w| (w.worker.to_string(), w.reward)).collect();
     assert_eq!(rewards.iter().map(|(_, r)| r).sum::<u128>(), REWARD);
     let expected: [(&str, u128); 9] = [
-        ("0x00", 205_536_689_616_610_068_850),
-        ("0x01", 197_514_488_592_543_465_778),
-        ("0x02", 154_470_667_463_412_002_390),
-        ("0x03", 309_619_285_928_857_857_786),
+        ("0x00", 226_805_322_680_415_968_041),
+        ("0x01", 225_244_702_675_734_108_027),
+        ("0x02", 224_196_238_672_588_716_018),
+        ("0x03", 227_048_405_681_145_217_044),
         ("0x04", 0),
         ("0x05", 0),
         ("0x06", 0),
         ("0x07", 0),
-        ("0x08", 132_858_868_398_576_605_196),
+        // Intermittent (every second round): its gain times its participation frequency, 1/2.
+        ("0x08", 96_705_330_290_115_990_870),
     ];
     assert_eq!(rewards, expected.map(|(w, r)| (w.to_owned(), r)).to_vec());
     assert_eq!(
         last.aggregate_sha256.as_deref(),
-        Some("1f2d854b5205517a7d244be512a966f6f73658238ed1d828e3475a5a03f1cb43")
+        Some("a674e8b8610146a833df2af667671ba7a291ca6c9e4fbb1a1830c2adff5145ee")
     );
 }
 
 /// Three workers, FedAvg, no evaluator: small enough to recompute by hand. The aggregate is (2/3, 2/3), so
 /// phi = (1/sqrt 2, 1/sqrt 2, 1); reputations start at 1/3 and become 0.3287741617974071 (twice) and
-/// 0.34245167640518587; every update agrees with the others (cos(67.5 deg) = 0.38268 twice, and 1), and all
-/// report 100 samples, so the scores are the shares of r; the reward splits by largest remainder. An independent recomputation (Python floats, big
-/// integers) gives the same units and rewards.
+/// 0.34245167640518587. Without an evaluator the evidence is each update's length along the others' direction,
+/// clipped to the median norm 1: cos(67.5 deg) = 0.38268 twice and 1 (the third has norm sqrt 2, clipped to
+/// 1); times reputation, the shares are 0.2117820264, 0.2117820264, 0.5764359473. The reward splits by largest
+/// remainder. An independent recomputation (Python floats, big integers) gives the same units and rewards.
 #[test]
 fn golden_hand_checked_round() {
     let ids: Vec<WorkerId> = ["0xa", "0xb", "0xc"].into_iter().map(WorkerId::from).collect();
@@ -110,8 +113,8 @@ fn golden_hand_checked_round() {
     let result = scorer.score_round(&input, &mut FedAvg, None).unwrap().result;
     let units: Vec<u64> = result.workers.iter().map(|w| w.score_units).collect();
     let rewards: Vec<u128> = result.workers.iter().map(|w| w.reward).collect();
-    assert_eq!(units, vec![328_774_161, 328_774_161, 342_451_676]);
-    assert_eq!(rewards, vec![328_774_161_657_548_323_315, 328_774_161_657_548_323_315, 342_451_676_684_903_353_370]);
+    assert_eq!(units, vec![211_782_026, 211_782_026, 576_435_947]);
+    assert_eq!(rewards, vec![211_782_026_211_782_026_212, 211_782_026_211_782_026_212, 576_435_947_576_435_947_576]);
     assert_eq!(result.workers[2].reputation, Some(0.34245167640518587));
     assert!(result.flags.is_empty() && result.slashes.is_empty());
 }

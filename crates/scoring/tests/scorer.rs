@@ -2,10 +2,10 @@
 
 mod common;
 
-use common::{Behaviour, Rng, deltas, ids, submissions};
+use common::{Behaviour, Rng, deltas, deltas_toward, ids, submissions};
 use tessera_scoring::{
-    Evaluator, Evidence, FedAvg, Reason, RoundInput, RoundResult, Scorer, ScoringConfig, Strategy, WorkerStatus,
-    mock::MockEvaluator,
+    Evaluator, Evidence, FedAvg, Reason, RoundInput, RoundResult, Scorer, ScoringConfig, Source, Strategy, Submission,
+    TrimmedMean, WorkerId, WorkerStatus, mock::MockEvaluator,
 };
 
 const REWARD: u128 = 1_000_000_000_000_000_000_000;
@@ -62,10 +62,9 @@ fn flags_copies_free_riders_noise_and_sign_flippers() {
     let copy = flags_of(r1, 7);
     assert_eq!(copy.len(), 1);
     match copy[0] {
-        (Reason::Copy, Evidence::NearCopy { original, cosine, relative_distance, original_receipt, receipt }) => {
-            assert_eq!(original, &ids(1)[0]);
-            assert!(*cosine > 0.999 && *relative_distance < 1e-3);
-            assert!(original_receipt < receipt);
+        (Reason::Copy, Evidence::Copied { source, cosine, residual, max_residual, .. }) => {
+            assert_eq!(source, &Source::Update { worker: ids(1)[0].clone(), round: 1 });
+            assert!(*cosine > 0.999 && *residual < 0.01 && residual < max_residual);
         }
         other => panic!("unexpected {other:?}"),
     }
@@ -132,20 +131,20 @@ fn intermittent_worker_gets_fedau_weight_and_no_show_only_when_expected() {
 }
 
 #[test]
-fn leave_one_out_scores_helpers_and_flags_harm() {
+fn validation_gains_score_helpers_and_flag_recurring_harm() {
     use Behaviour::*;
     let len = 512;
     let behaviours = [Honest, Honest, Honest, Honest, SignFlip];
+    // The model is good near round 1's true direction; both rounds' honest updates point there, with fresh noise.
     let mut evaluator = MockEvaluator::new(Rng::new(1001).vector(len, 1.0));
-    // The same updates twice: harm in one round is only noted; when it recurs it is flagged, and the model
-    // is rebuilt without the flagged update.
     let ids = ids(behaviours.len());
-    let same = deltas(1, &behaviours, len, &mut Rng::new(7));
     let global = vec![0.0f32; len];
     let mut scorer = Scorer::new(ScoringConfig::default()).unwrap();
+    let mut rng = Rng::new(7);
     let mut results = Vec::new();
     for round in 1..=2 {
-        let subs = submissions(&ids, &same);
+        let deltas = deltas_toward(1, round, &behaviours, len, &mut rng);
+        let subs = submissions(&ids, &deltas);
         let input = RoundInput {
             round,
             global: &global,
@@ -157,31 +156,145 @@ fn leave_one_out_scores_helpers_and_flags_harm() {
         };
         results.push(scorer.score_round(&input, &mut FedAvg, Some(&mut evaluator)).unwrap().result);
     }
+    // Harm in one round is only noted; when it recurs it is flagged and the model is rebuilt without it.
     assert!(results[0].flags.is_empty(), "{:?}", results[0].flags);
     assert!(results[0].workers.iter().all(|w| w.status == WorkerStatus::Aggregated));
     assert_eq!(scorer.state().harm.get(&ids[4]), Some(&2));
-    // Each round: the aggregate, 5 leave-one-outs, then 4 more without the flipper. The aggregate without it
-    // (the next base, and in round 2 the final model) is the one its leave-one-out measured: no repeat.
-    assert_eq!(evaluator.calls(), 2 * (1 + 5 + 4));
+    // Each round: the global model, one step per update, and the final model.
+    assert_eq!(evaluator.calls(), 2 * (1 + 5 + 1));
     let r = &results[1];
     match flags_of(r, 4)[..] {
-        [(Reason::Poisoning, Evidence::ValidationHarm { relative_increase, threshold, .. })] => {
-            assert!(*relative_increase > *threshold)
+        [(Reason::Poisoning, Evidence::ValidationHarm { loss_gain, median_gain, bar, .. })] => {
+            assert!(*loss_gain < *bar && *bar <= 0.0 && *median_gain > 0.0)
         }
         ref other => panic!("unexpected {other:?}"),
     }
     assert_eq!(r.workers[4].status, WorkerStatus::Excluded);
+    assert_eq!(r.workers[4].reward, 0);
     for w in &r.workers[..4] {
         let v = w.validation.unwrap();
-        assert!(v.loss_gain > 0.0 && v.accuracy_gain > 0.0);
+        assert!(v.loss_gain > 0.0 && v.accuracy_gain > 0.0 && v.step_scale <= 0.2 + 1e-12);
         assert_eq!(w.status, WorkerStatus::Aggregated);
+        assert!(w.residual.unwrap() > 0.3, "fresh noise is new work: {:?}", w.residual);
     }
     let score_sum: f64 = r.workers.iter().map(|w| w.score).sum();
     assert!((score_sum - 1.0).abs() < 1e-12);
-    // The published metrics are the rebuilt model's: better than with the flipper.
+    // The published metrics are the rebuilt model's: better than the global model it started from.
     let metrics = r.metrics.unwrap();
-    assert!(metrics.loss < r.workers[4].validation.unwrap().loss_without + 1e-12);
+    let base = r.workers[0].validation.unwrap();
+    assert!(metrics.loss < base.loss_with + base.loss_gain);
     assert_rewards_exact(r);
+}
+
+/// One round of five honest workers near a true direction, the last one's update and claim replaced.
+fn attacked_round(last: impl Fn(&[f32]) -> Vec<f32>, claim: u64) -> RoundResult {
+    let len = 2048;
+    let ids = ids(5);
+    let mut rng = Rng::new(11);
+    let truth = Rng::new(5000).vector(len, 1.0);
+    let mut deltas: Vec<Vec<f32>> =
+        (0..5).map(|_| truth.iter().zip(rng.vector(len, 0.5)).map(|(t, n)| 0.01 * (t + n)).collect()).collect();
+    deltas[4] = last(&deltas[4]);
+    let subs: Vec<Submission<'_>> = ids
+        .iter()
+        .zip(&deltas)
+        .enumerate()
+        .map(|(i, (w, d))| Submission {
+            worker: w.clone(),
+            delta: d,
+            num_samples: if i == 4 { claim } else { 600 },
+            receipt: i as u64,
+        })
+        .collect();
+    let input = RoundInput {
+        round: 1,
+        global: &vec![0.0; len],
+        submissions: &subs,
+        failures: &[],
+        expected: &[],
+        roster: &ids,
+        reward: REWARD,
+    };
+    let mut evaluator = MockEvaluator::new(truth);
+    let mut scorer = Scorer::new(ScoringConfig::default()).unwrap();
+    let mut strategy =
+        tessera_scoring::NormClip::new(TrimmedMean::new(0.2).unwrap(), tessera_scoring::ClipBound::MedianMultiple(2.0))
+            .unwrap();
+    scorer.score_round(&input, &mut strategy, Some(&mut evaluator)).unwrap().result
+}
+
+#[test]
+fn claims_never_raise_pay_and_boosting_buys_nothing() {
+    let honest = attacked_round(<[f32]>::to_vec, 600);
+    let overclaim = attacked_round(<[f32]>::to_vec, 600_000);
+    assert_eq!(overclaim.workers[4].reward, honest.workers[4].reward, "pay does not read the claim");
+    for boost in [1.5f32, 10.0, 1000.0] {
+        let boosted = attacked_round(|d| d.iter().map(|v| v * boost).collect(), 600);
+        assert!(boosted.flags.is_empty(), "{:?}", boosted.flags);
+        let ratio = boosted.workers[4].reward as f64 / honest.workers[4].reward as f64;
+        assert!(ratio <= 1.1, "x{boost} boosted pay {ratio} times the honest pay");
+    }
+    // Less work (a shorter, noisier step) earns less.
+    let lazy = attacked_round(|d| d.iter().map(|v| v * 0.1).collect(), 600);
+    assert!(lazy.workers[4].reward < honest.workers[4].reward / 2);
+}
+
+#[test]
+fn replays_of_earlier_rounds_are_copies() {
+    use Behaviour::*;
+    let len = 4096;
+    let ids = ids(5);
+    let mut scorer = Scorer::new(ScoringConfig::default()).unwrap();
+    let mut rng = Rng::new(3);
+    let global = vec![0.0f32; len];
+    let mut previous: Option<(Vec<f32>, Vec<f32>)> = None;
+    for round in 1..=3u64 {
+        let mut deltas: Vec<Vec<f32>> =
+            deltas(round, &[Honest; 5], len, &mut rng).into_iter().map(Option::unwrap).collect();
+        if let Some((own, global_change)) = &previous {
+            // Worker 3 replays its own last update, noised; worker 4 the last global change, scaled.
+            deltas[3] = own.iter().map(|v| v + 0.05 * rng.symmetric()).collect();
+            deltas[4] = global_change.iter().map(|v| 3.0 * v).collect();
+        }
+        let subs: Vec<Submission<'_>> = ids
+            .iter()
+            .zip(&deltas)
+            .enumerate()
+            .map(|(i, (w, d))| Submission { worker: w.clone(), delta: d, num_samples: 100, receipt: i as u64 })
+            .collect();
+        let input = RoundInput {
+            round,
+            global: &global,
+            submissions: &subs,
+            failures: &[],
+            expected: &[],
+            roster: &ids,
+            reward: REWARD,
+        };
+        let outcome = scorer.score_round(&input, &mut FedAvg, None).unwrap();
+        if round == 1 {
+            assert!(outcome.result.flags.is_empty());
+        } else {
+            let sources: Vec<(WorkerId, Source)> = outcome
+                .result
+                .flags
+                .iter()
+                .map(|f| match &f.evidence {
+                    Evidence::Copied { source, .. } if f.reason == Reason::Copy => (f.worker.clone(), source.clone()),
+                    other => panic!("unexpected {other:?}"),
+                })
+                .collect();
+            assert_eq!(
+                sources,
+                [
+                    (ids[3].clone(), Source::Update { worker: ids[3].clone(), round: round - 1 }),
+                    (ids[4].clone(), Source::GlobalChange { round: round - 1 })
+                ]
+            );
+            assert_eq!((outcome.result.workers[3].reward, outcome.result.workers[4].reward), (0, 0));
+        }
+        previous = Some((deltas[3].clone(), outcome.aggregate.unwrap().delta));
+    }
 }
 
 #[test]
@@ -201,8 +314,8 @@ fn updates_left_out_by_multi_krum_earn_nothing() {
     let mut evaluator = MockEvaluator::new(Rng::new(1001).vector(len, 1.0));
     let mut krum = tessera_scoring::MultiKrum { f: 1, m: None };
     let r = &run(&behaviours, 1, len, &mut krum, Some(&mut evaluator), false)[0];
-    // Base and one leave-one-out per selected update; the left-out update gets none.
-    assert_eq!(evaluator.calls(), 5);
+    // The global model, one step per selected update (the left-out update gets none), the final model.
+    assert_eq!(evaluator.calls(), 1 + 4 + 1);
     let flipper = &r.workers[4];
     assert_eq!((flipper.status, flipper.validation, flipper.reward), (WorkerStatus::Excluded, None, 0));
     assert!(r.workers[..4].iter().all(|w| w.status == WorkerStatus::Aggregated && w.reward > 0));

@@ -1,5 +1,7 @@
 use clap::{Parser, ValueEnum};
-use std::path::PathBuf;
+use std::{fmt, path::PathBuf, str::FromStr};
+use tessera_adversary::Attack;
+use tessera_scoring::StrategyKind;
 
 /// Simulated federated training on MNIST: honest and adversarial workers train LeNet locally, and
 /// tessera-scoring aggregates, scores, rewards and flags them round by round.
@@ -8,7 +10,13 @@ use std::path::PathBuf;
     version,
     after_help = "Examples:\n  tessera-sim --rounds 5\n  tessera-sim --strategy median --partition dirichlet --alpha 0.5\n  \
                   tessera-sim --adversaries sign-flip,copycat --json rounds.jsonl\n  \
-                  tessera-sim --adversaries honest --data-weights 1,1,1,2,2,2,4,4,4,4"
+                  tessera-sim --adversaries boost:100,overclaim:1000,partial-work:0.1\n  \
+                  tessera-sim --adversaries little-is-enough:0.52,little-is-enough:0.52,little-is-enough:0.52\n  \
+                  tessera-sim --adversaries honest --data-weights 1,1,1,2,2,2,4,4,4,4\n\n\
+                  Attacks (name or name:parameter): free-rider, sign-flip, noise:STD, label-flip, copycat, \
+                  copy-scaled:FACTOR, copy-noisy:NOISE, copy-sparse:KEEP, copy-mix:PEERS, replay-global, replay-own, \
+                  overclaim:FACTOR, partial-work:FRACTION, boost:FACTOR, sybil, little-is-enough:Z, intermittent:EVERY.\n\
+                  Copycats read worker 0's update of the round (as if its CID leaked); sybils share one shard."
 )]
 pub struct Args {
     /// Workers in all; the last ones take the adversarial roles.
@@ -23,16 +31,15 @@ pub struct Args {
     /// Dirichlet concentration for `--partition dirichlet` (smaller is more skewed).
     #[arg(long, default_value_t = 0.5)]
     pub alpha: f64,
-    /// Roles of the last workers, comma-separated (the others are honest).
+    /// Roles of the last workers, comma-separated (the others are honest): `honest` or an attack.
     #[arg(
         long,
-        value_enum,
         value_delimiter = ',',
-        default_value = "free-rider,sign-flip,noise,label-flip,copycat,copycat-noisy,intermittent"
+        default_value = "free-rider,sign-flip,noise,label-flip,copycat,copy-noisy,intermittent"
     )]
     pub adversaries: Vec<Role>,
-    /// The aggregation strategy.
-    #[arg(long, value_enum, default_value_t = StrategyKind::TrimmedMean)]
+    /// The aggregation strategy: fedavg, reputation, median, trimmed-mean or krum.
+    #[arg(long, default_value_t = StrategyKind::TrimmedMean)]
     pub strategy: StrategyKind,
     /// Trimmed-mean fraction cut from each end.
     #[arg(long, default_value_t = 0.2)]
@@ -71,12 +78,6 @@ pub struct Args {
     /// Local epochs per round.
     #[arg(long, default_value_t = 1)]
     pub epochs: usize,
-    /// Standard deviation per coordinate of the noise worker's update.
-    #[arg(long, default_value_t = 0.01)]
-    pub noise_std: f64,
-    /// The intermittent worker takes part every this many rounds.
-    #[arg(long, default_value_t = 3)]
-    pub intermittent_every: u64,
     /// Round reward in whole tokens (18 decimals).
     #[arg(long, default_value_t = 1000)]
     pub reward_tokens: u64,
@@ -100,38 +101,38 @@ pub enum PartitionKind {
     Dirichlet,
 }
 
-/// What a worker does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+/// What a worker does: trains honestly, or runs one of the red team's attacks.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Role {
     /// Trains and sends its update.
     Honest,
-    /// Sends a (near) zero update without training.
-    FreeRider,
-    /// Trains and sends the negated update.
-    SignFlip,
-    /// Sends Gaussian noise.
-    Noise,
-    /// Trains on labels mapped y -> 9 - y.
-    LabelFlip,
-    /// Sends a copy of worker 0's update, after it.
-    Copycat,
-    /// Sends worker 0's update plus noise of 1% of its norm, after it.
-    CopycatNoisy,
-    /// Honest, but takes part only every `--intermittent-every` rounds.
-    Intermittent,
+    /// An attack of the red team.
+    Attack(Attack),
 }
 
-/// The aggregation strategy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum StrategyKind {
-    /// Sample-weighted FedAvg.
-    Fedavg,
-    /// Reputation-weighted FedAvg (RFFL).
-    Reputation,
-    /// Coordinate-wise median.
-    Median,
-    /// Coordinate-wise trimmed mean.
-    TrimmedMean,
-    /// Multi-Krum.
-    Krum,
+impl Role {
+    /// Whether the worker is honest: it does its own work (intermittent workers and sybils included).
+    pub fn is_honest(self) -> bool {
+        match self {
+            Self::Honest => true,
+            Self::Attack(attack) => !attack.is_dishonest(),
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Honest => f.write_str("honest"),
+            Self::Attack(attack) => attack.fmt(f),
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = tessera_adversary::Error;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text == "honest" { Ok(Self::Honest) } else { text.parse().map(Self::Attack) }
+    }
 }

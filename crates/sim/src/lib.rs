@@ -8,13 +8,13 @@ mod evaluator;
 mod report;
 mod workers;
 
-pub use args::{Args, PartitionKind, Role, StrategyKind};
+pub use args::{Args, PartitionKind, Role};
 
 use eyre::{Context, Result, bail};
 use std::{fs::File, io::Write, time::Instant};
+use tessera_adversary::Attack;
 use tessera_scoring::{
-    ClipBound, FedAdam, FedAvg, FitResult, Median, MultiKrum, NormClip, ReputationFedAvg, RoundInput, Scorer,
-    ScoringConfig, Strategy, Submission, TrimmedMean, WorkerId, apply,
+    FitResult, RoundInput, Scorer, ScoringConfig, Strategy, StrategySpec, Submission, WorkerId, apply,
 };
 use tessera_train::{ArchitectureId, Dataset, Partitioning, Split};
 
@@ -46,17 +46,17 @@ pub fn run(args: &Args) -> Result<()> {
     };
     let shards = partitioning.split(&train.labels()[..pool_len], args.workers, args.seed)?;
     let caps = sample_caps(args)?;
-    let shards: Vec<Dataset> = shards
-        .iter()
-        .zip(caps)
-        .map(|(shard, cap)| train.subset(&shard[..shard.len().min(cap)]))
-        .collect::<Result<_, _>>()?;
+    let shards: Vec<Vec<usize>> =
+        shards.iter().zip(caps).map(|(shard, cap)| shard[..shard.len().min(cap)].to_vec()).collect();
+    let shards: Vec<Dataset> =
+        share_among_sybils(&roles, shards).iter().map(|s| train.subset(s)).collect::<Result<_, _>>()?;
     let ids: Vec<WorkerId> = (0..args.workers).map(|i| WorkerId::new(format!("w{i:02}"))).collect();
     let mut team = workers::Team::new(arch, &roles, &shards, args)?;
 
     let mut strategy = strategy(args)?;
     let mut scorer = Scorer::new(ScoringConfig::default())?;
     let mut global = arch.init_parameters(args.seed).into_values();
+    let mut previous_change: Option<Vec<f32>> = None;
     let mut validator = evaluator::TorchEvaluator::new(arch, validation)?;
     let mut tester = evaluator::TorchEvaluator::new(arch, test)?;
     let mut json = args.json.as_ref().map(File::create).transpose().wrap_err("--json file")?;
@@ -69,7 +69,7 @@ pub fn run(args: &Args) -> Result<()> {
     println!("round 0: test accuracy {:.2}%", 100.0 * initial.accuracy);
     for round in 1..=args.rounds {
         let started = Instant::now();
-        let deltas = team.round(round, &global)?;
+        let deltas = team.round(round, &global, previous_change.as_deref())?;
         let trained = started.elapsed();
         let submissions: Vec<Submission<'_>> = ids
             .iter()
@@ -77,12 +77,12 @@ pub fn run(args: &Args) -> Result<()> {
             .enumerate()
             .filter_map(|(i, (worker, delta))| {
                 let delta = delta.as_deref()?;
-                Some(Submission {
-                    worker: worker.clone(),
-                    delta,
-                    num_samples: shards[i].len() as u64,
-                    receipt: i as u64,
-                })
+                let samples = shards[i].len() as u64;
+                let claim = match roles[i] {
+                    Role::Attack(attack) => attack.claim(samples),
+                    Role::Honest => samples,
+                };
+                Some(Submission { worker: worker.clone(), delta, num_samples: claim, receipt: i as u64 })
             })
             .collect();
         let input = RoundInput {
@@ -107,6 +107,7 @@ pub fn run(args: &Args) -> Result<()> {
         if let Some(aggregate) = &step {
             global = apply(&global, &aggregate.delta);
         }
+        previous_change = step.map(|a| a.delta);
         let testing_started = Instant::now();
         let test_metrics = tester.metrics(&global)?;
         times.add(trained, scored, testing_started.elapsed());
@@ -149,29 +150,44 @@ fn roles(args: &Args) -> Result<Vec<Role>> {
     let Some(honest) = args.workers.checked_sub(args.adversaries.len()) else {
         bail!("{} adversaries need more than {} workers", args.adversaries.len(), args.workers);
     };
-    let copies = args.adversaries.iter().any(|r| matches!(r, Role::Copycat | Role::CopycatNoisy));
+    let copies = args.adversaries.iter().any(|r| matches!(r, Role::Attack(a) if a.copies()));
     if honest == 0 && copies {
         bail!("copycats copy worker 0, which must be honest");
     }
     Ok(std::iter::repeat_n(Role::Honest, honest).chain(args.adversaries.iter().copied()).collect())
 }
 
-/// The strategy from the options: `NormClip(FedAdam(base))`, each wrapper optional.
+/// The strategy from the options, built by the same [`StrategySpec`] the coordinator uses.
 fn strategy(args: &Args) -> Result<Box<dyn Strategy>> {
-    let base: Box<dyn Strategy> = match args.strategy {
-        StrategyKind::Fedavg => Box::new(FedAvg),
-        StrategyKind::Reputation => Box::new(ReputationFedAvg::default()),
-        StrategyKind::Median => Box::new(Median),
-        StrategyKind::TrimmedMean => Box::new(TrimmedMean::new(args.beta)?),
-        StrategyKind::Krum => Box::new(MultiKrum { f: args.krum_f, m: None }),
+    let spec = StrategySpec {
+        kind: args.strategy,
+        beta: args.beta,
+        krum_f: args.krum_f,
+        clip_multiple: args.clip_multiple,
+        server_adam: args.server_adam,
     };
-    let base: Box<dyn Strategy> =
-        if args.server_adam > 0.0 { Box::new(FedAdam::new(base, args.server_adam, 0.9, 0.99, 1e-3)?) } else { base };
-    Ok(if args.clip_multiple > 0.0 {
-        Box::new(NormClip::new(base, ClipBound::MedianMultiple(args.clip_multiple))?)
-    } else {
-        base
-    })
+    Ok(spec.build()?)
+}
+
+/// The shards with each run of consecutive sybils sharing the first one's shard: one data owner's data split
+/// evenly over several identities.
+fn share_among_sybils(roles: &[Role], mut shards: Vec<Vec<usize>>) -> Vec<Vec<usize>> {
+    let sybil = |i: usize| roles[i] == Role::Attack(Attack::Sybil);
+    let mut i = 0;
+    while i < roles.len() {
+        if !sybil(i) {
+            i += 1;
+            continue;
+        }
+        let end = (i..roles.len()).find(|&j| !sybil(j)).unwrap_or(roles.len());
+        let data = shards[i].clone();
+        let k = end - i;
+        for (part, j) in (i..end).enumerate() {
+            shards[j] = data[data.len() * part / k..data.len() * (part + 1) / k].to_vec();
+        }
+        i = end;
+    }
+    shards
 }
 
 #[cfg(test)]
@@ -182,7 +198,11 @@ mod tests {
     #[test]
     fn adversaries_take_the_last_workers() {
         let args = Args::parse_from(["tessera-sim", "--workers", "4", "--adversaries", "sign-flip,copycat"]);
-        assert_eq!(roles(&args).unwrap(), vec![Role::Honest, Role::Honest, Role::SignFlip, Role::Copycat]);
+        let attack = |a: Attack| Role::Attack(a);
+        assert_eq!(
+            roles(&args).unwrap(),
+            vec![Role::Honest, Role::Honest, attack(Attack::SignFlip), attack(Attack::Copycat)]
+        );
         let args = Args::parse_from(["tessera-sim", "--workers", "1", "--adversaries", "copycat"]);
         assert!(roles(&args).is_err());
         let defaults = Args::parse_from(["tessera-sim"]);
@@ -210,10 +230,15 @@ mod tests {
     }
 
     #[test]
-    fn wrappers_nest_clip_outside_the_server_optimiser() {
+    fn sybils_split_one_shard() {
+        let args = Args::parse_from(["tessera-sim", "--workers", "4", "--adversaries", "sybil,sybil"]);
+        let shards = share_among_sybils(&roles(&args).unwrap(), vec![vec![0, 1], vec![2], vec![3, 4, 5, 6], vec![7]]);
+        assert_eq!(shards, [vec![0, 1], vec![2], vec![3, 4], vec![5, 6]]);
+    }
+
+    #[test]
+    fn the_strategy_is_the_coordinators() {
         let args = Args::parse_from(["tessera-sim", "--strategy", "median", "--server-adam", "0.1"]);
         assert_eq!(strategy(&args).unwrap().name(), "clip(2xmedian,fedadam(eta=0.1,b1=0.9,b2=0.99,tau=0.001,median))");
-        let args = Args::parse_from(["tessera-sim", "--strategy", "krum", "--clip-multiple", "0"]);
-        assert_eq!(strategy(&args).unwrap().name(), "multi-krum(f=3)");
     }
 }

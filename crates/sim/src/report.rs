@@ -17,22 +17,22 @@ pub(crate) fn header(args: &Args, roles: &[Role], shards: &[Dataset], strategy: 
         println!("  the global model steps with the aggregate of every update (--aggregate-all), not the scorer's");
     }
     for (i, (role, shard)) in roles.iter().zip(shards).enumerate() {
-        println!("  w{i:02}  {role:<14?} {} samples", shard.len());
+        println!("  w{i:02}  {:<22} {} samples", role.to_string(), shard.len());
     }
 }
 
 fn describe(evidence: &Evidence) -> String {
     match evidence {
-        Evidence::NearCopy { original, cosine, relative_distance, .. } => {
-            format!("copy of {original} (cos {cosine:.4}, rel dist {relative_distance:.4})")
+        Evidence::Copied { source, cosine, residual, .. } => {
+            format!("copy of {source} (cos {cosine:.4}, residual {residual:.3})")
         }
         Evidence::TinyNorm { norm, median_norm, .. } => format!("tiny norm {norm:.2e} vs median {median_norm:.3}"),
         Evidence::Uncorrelated { mean_cosine, rounds, .. } => format!("mean cos {mean_cosine:.3} over {rounds} rounds"),
         Evidence::LowReputation { reputation, threshold, .. } => {
             format!("reputation {reputation:.4} < {threshold:.4}")
         }
-        Evidence::ValidationHarm { relative_increase, .. } => {
-            format!("val loss +{:.1}% with it", 100.0 * relative_increase)
+        Evidence::ValidationHarm { loss_gain, bar, .. } => {
+            format!("validation gain {loss_gain:.4} below the round's bar {bar:.4}")
         }
         Evidence::Missing => "missing".into(),
         Evidence::Failed { reason } => format!("failed: {reason}"),
@@ -58,8 +58,8 @@ pub(crate) fn round(
         scored.as_secs_f64()
     );
     println!(
-        "  {:<4} {:<14} {:<10} {:>8} {:>7} {:>7} {:>7} {:>5} {:>9} {:>7} {:>10}  flags",
-        "id", "role", "status", "norm", "cos", "others", "rep", "w", "loo gain", "score", "reward"
+        "  {:<4} {:<22} {:<10} {:>8} {:>7} {:>7} {:>6} {:>7} {:>5} {:>9} {:>7} {:>10}  flags",
+        "id", "role", "status", "norm", "cos", "others", "resid", "rep", "w", "val gain", "score", "reward"
     );
     let opt = |v: Option<f64>, digits: usize| v.map_or("-".into(), |v| format!("{v:.digits$}"));
     for w in &result.workers {
@@ -71,13 +71,14 @@ pub(crate) fn round(
             .map(|f| format!("{:?}: {}", f.reason, describe(&f.evidence)))
             .collect();
         println!(
-            "  {:<4} {:<14} {:<10} {:>8} {:>7} {:>7} {:>7} {:>5} {:>9} {:>7.4} {:>10.2}  {}",
+            "  {:<4} {:<22} {:<10} {:>8} {:>7} {:>7} {:>6} {:>7} {:>5} {:>9} {:>7.4} {:>10.2}  {}",
             w.worker.as_str(),
-            format!("{role:?}"),
+            role.to_string(),
             format!("{:?}", w.status),
             opt(w.norm, 3),
             opt(w.cosine, 3),
             opt(w.cosine_to_others, 3),
+            opt(w.residual, 3),
             opt(w.reputation, 4),
             opt(w.participation_weight, 1),
             opt(w.validation.map(|v| v.loss_gain), 4),
@@ -132,18 +133,13 @@ impl Totals {
         println!("\ndetection (first round each adversary was flagged; honest workers flagged):");
         let (mut caught, mut adversaries, mut worst, mut false_positives) = (0, 0, 0, 0);
         for (i, id) in self.ids.iter().enumerate() {
-            let honest = matches!(roles[i], Role::Honest | Role::Intermittent);
+            let honest = roles[i].is_honest();
             let first = self.flagged[i].first();
             if honest {
                 if !self.flagged[i].is_empty() {
                     false_positives += 1;
                     let rounds: Vec<String> = self.flagged[i].iter().map(|(r, why)| format!("r{r} {why:?}")).collect();
-                    println!(
-                        "  {:<4} {:<14} FALSE POSITIVE: {}",
-                        id.as_str(),
-                        format!("{:?}", roles[i]),
-                        rounds.join(", ")
-                    );
+                    println!("  {:<4} {:<22} FALSE POSITIVE: {}", id.as_str(), roles[i].to_string(), rounds.join(", "));
                 }
                 continue;
             }
@@ -153,12 +149,12 @@ impl Totals {
                     caught += 1;
                     worst = worst.max(*round);
                     println!(
-                        "  {:<4} {:<14} first flagged in round {round} ({why:?})",
+                        "  {:<4} {:<22} first flagged in round {round} ({why:?})",
                         id.as_str(),
-                        format!("{:?}", roles[i])
+                        roles[i].to_string()
                     );
                 }
-                None => println!("  {:<4} {:<14} never flagged", id.as_str(), format!("{:?}", roles[i])),
+                None => println!("  {:<4} {:<22} never flagged", id.as_str(), roles[i].to_string()),
             }
         }
         let worst = if caught == adversaries { worst.to_string() } else { "never".into() };
@@ -167,19 +163,32 @@ impl Totals {
         );
     }
 
-    /// The Pearson correlation between the honest workers' total rewards and their sample counts.
+    /// The Pearson and Spearman correlations between the honest workers' total rewards and their true sample
+    /// counts (what they trained on, not what they claimed).
     pub(crate) fn print_fairness(&self, roles: &[Role], samples: &[usize]) {
         let (rewards, sizes): (Vec<f64>, Vec<f64>) = (0..self.ids.len())
             .filter(|&i| roles[i] == Role::Honest)
             .map(|i| (tokens(self.rewards[i]), samples[i] as f64))
             .unzip();
-        let r = pearson(&rewards, &sizes).map_or("n/a (no spread)".into(), |r| format!("{r:.4}"));
-        println!("fairness: pearson(total reward, samples) over {} honest workers = {r}", rewards.len());
+        let show = |r: Option<f64>| r.map_or("n/a (no spread)".into(), |r| format!("{r:.4}"));
+        let spearman = pearson(&ranks(&rewards), &ranks(&sizes));
+        println!(
+            "fairness: over {} honest workers, pearson(total reward, samples) = {}, spearman = {}",
+            rewards.len(),
+            show(pearson(&rewards, &sizes)),
+            show(spearman)
+        );
     }
 
     pub(crate) fn print(&self, roles: &[Role], state: &ScorerState) {
         println!("\ntotals:");
-        println!("  {:<4} {:<14} {:>12} {:>8}  slashes (round reason bps)", "id", "role", "reward", "rep");
+        let honest: Vec<u128> =
+            roles.iter().zip(&self.rewards).filter(|(r, _)| **r == Role::Honest).map(|(_, &x)| x).collect();
+        let honest_mean = honest.iter().map(|&x| tokens(x)).sum::<f64>() / honest.len().max(1) as f64;
+        println!(
+            "  {:<4} {:<22} {:>12} {:>8} {:>9}  slashes (round reason bps)",
+            "id", "role", "reward", "rep", "x honest"
+        );
         for (i, id) in self.ids.iter().enumerate() {
             let rep = state
                 .reputation
@@ -187,12 +196,14 @@ impl Totals {
                 .map_or("-".into(), |e| if e.removed { "removed".into() } else { format!("{:.4}", e.reputation) });
             let slashes: Vec<String> =
                 self.slashes[i].iter().map(|(round, reason, bps)| format!("r{round} {reason:?} {bps}")).collect();
+            let relative = if honest_mean > 0.0 { tokens(self.rewards[i]) / honest_mean } else { 0.0 };
             println!(
-                "  {:<4} {:<14} {:>12.2} {:>8}  {}",
+                "  {:<4} {:<22} {:>12.2} {:>8} {:>9.3}  {}",
                 id.as_str(),
-                format!("{:?}", roles[i]),
+                roles[i].to_string(),
                 tokens(self.rewards[i]),
                 rep,
+                relative,
                 slashes.join(", ")
             );
         }
@@ -211,6 +222,24 @@ pub(crate) fn pearson(x: &[f64], y: &[f64]) -> Option<f64> {
         syy += (b - my) * (b - my);
     }
     (sxx > 0.0 && syy > 0.0).then(|| sxy / (sxx * syy).sqrt())
+}
+
+/// Average ranks (ties share the mean of their places), for Spearman's correlation.
+pub(crate) fn ranks(values: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+    let mut ranks = vec![0.0; values.len()];
+    let mut start = 0;
+    while start < order.len() {
+        let mut end = start + 1;
+        while end < order.len() && values[order[end]] == values[order[start]] {
+            end += 1;
+        }
+        let rank = (start + end - 1) as f64 / 2.0 + 1.0;
+        order[start..end].iter().for_each(|&i| ranks[i] = rank);
+        start = end;
+    }
+    ranks
 }
 
 /// Where the loop's wall time went, over all rounds.
@@ -251,7 +280,7 @@ impl Times {
 
 #[cfg(test)]
 mod tests {
-    use super::pearson;
+    use super::{pearson, ranks};
 
     #[test]
     fn pearson_of_lines_and_constants() {
@@ -259,5 +288,6 @@ mod tests {
         assert!((pearson(&x, &[3.0, 5.0, 9.0]).unwrap() - 1.0).abs() < 1e-12);
         assert!((pearson(&x, &[-1.0, -2.0, -4.0]).unwrap() + 1.0).abs() < 1e-12);
         assert_eq!(pearson(&x, &[2.0, 2.0, 2.0]), None);
+        assert_eq!(ranks(&[3.0, 1.0, 3.0, 2.0]), [3.5, 1.0, 3.5, 2.0]);
     }
 }

@@ -103,8 +103,9 @@ pub struct SubmissionView {
     pub worker: Address,
     /// Its place in the round's receipt order.
     pub sequence: u64,
-    /// The update's CID.
-    pub update_cid: String,
+    /// The update's CID: withheld (`None`) while the round collects.
+    #[serde(default)]
+    pub update_cid: Option<String>,
     /// Samples claimed.
     pub num_samples: u64,
     /// When the coordinator received it, unix milliseconds.

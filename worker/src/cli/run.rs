@@ -6,7 +6,7 @@ use crate::{
     data::{self, DataOptions, DatasetKind, PartitionKind, ShardSpec},
     device::{self, DeviceChoice},
     progress, red_team,
-    red_team::RedTeam,
+    red_team::Attack,
     state::{Identity, StateDir},
     update::Behaviour,
     worker::{Worker, WorkerConfig},
@@ -97,13 +97,13 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 60, value_name = "SECS")]
     startup_wait: u64,
 
-    /// FOR TESTS AND DEMOS ONLY: behave dishonestly, like one of the adversaries the coordinator's scoring must
-    /// catch. The coordinator should flag this worker and slash its stake.
-    #[arg(long, value_enum, value_name = "BEHAVIOUR", help_heading = "Red team (tests and demos only)")]
-    red_team: Option<RedTeam>,
-    /// Per-coordinate standard deviation of --red-team noise updates.
-    #[arg(long, default_value_t = 0.01, value_name = "STD", help_heading = "Red team (tests and demos only)")]
-    noise_std: f64,
+    /// FOR TESTS AND DEMOS ONLY: run one of the red team's attacks, `name` or `name:parameter`:
+    /// free-rider, sign-flip, noise:STD, label-flip, copycat, copy-scaled:FACTOR, copy-noisy:NOISE,
+    /// copy-sparse:KEEP, copy-mix:PEERS, replay-global, replay-own, overclaim:FACTOR, partial-work:FRACTION,
+    /// boost:FACTOR (copies read the previous round's updates: the current round's are withheld). The
+    /// coordinator should flag this worker or pay it no more than its work is worth.
+    #[arg(long, value_name = "ATTACK", help_heading = "Red team (tests and demos only)")]
+    red_team: Option<Attack>,
 }
 
 /// `--dtype`.
@@ -177,7 +177,6 @@ pub(super) async fn execute(context: &Context, args: RunArgs) -> Result<()> {
         },
         train_seed: args.train_seed,
         behaviour: args.red_team.map_or(Behaviour::Honest, Behaviour::RedTeam),
-        noise_std: args.noise_std,
         dtype: match args.dtype {
             Dtype::F32 => WireDtype::F32,
             Dtype::F16 => WireDtype::F16,

@@ -9,10 +9,15 @@ pub struct ScoringConfig {
     pub reputation_decay: f64,
     /// A worker whose normalised reputation falls below `removal_fraction / |R|` is removed (RFFL: 1/3).
     pub removal_fraction: f64,
-    /// Copy detection: cosine above this...
-    pub copy_min_cosine: f64,
-    /// ...and relative L2 distance `|a - b| / max(|a|, |b|)` below this make the later update a copy.
-    pub copy_max_relative_distance: f64,
+    /// Copy detection: an update whose part outside the span of what its sender could have seen (this round's
+    /// earlier receipts, the remembered rounds) is at most this fraction of its norm is a copy, whatever its
+    /// scale, sign or mixture. Honest updates keep most of their norm outside that span (their own data).
+    pub copy_max_residual: f64,
+    /// Copy detection on the copy's own nonzero coordinates: a cosine at least this to an earlier update of
+    /// the round makes a sparsified copy.
+    pub copy_min_support_cosine: f64,
+    /// Rounds of updates and global changes remembered (as sketches) to catch replays.
+    pub history_rounds: u32,
     /// An update whose norm is below this fraction of the round's median norm is a free-rider's.
     pub min_norm_ratio: f64,
     /// The noise test: a worker whose mean cosine to the other workers' updates (their unit vectors summed,
@@ -28,16 +33,14 @@ pub struct ScoringConfig {
     pub noise_min_rounds: u32,
     /// Rounds of cosine history kept per worker.
     pub cosine_window: u32,
-    /// Flag poisoning when including an update raises the aggregate's validation loss by more than this
-    /// fraction (leave-one-out); `None` turns the test off.
-    pub harm_threshold: Option<f64>,
-    /// The harm test applies only to aggregates of at least this many updates: in smaller ones, one
-    /// update against another is noise.
-    pub harm_min_included: usize,
-    /// Weight of the validation signal in the score, in `[0, 1]`; the rest is samples times reputation, for
-    /// updates that agree with the others. A quarter: one round's leave-one-out gain is noisy (a robust
-    /// aggregate hardly moves without any single update), so it tilts rewards rather than setting them.
-    pub validation_weight: f64,
+    /// Poisoning by evidence: an update whose validation gain is negative and below the round's median gain
+    /// by more than this many robust standard deviations (1.4826 x the median absolute deviation) of the
+    /// round's gains, in two rounds of the cosine window, is flagged. The bar follows the spread of the
+    /// round's own updates, so data that differ from the validation set's mix are not a verdict.
+    pub harm_z: f64,
+    /// A claimed sample count above this multiple of the round's median claim counts as that multiple in
+    /// sample-weighted aggregation (FedAvg). Claims never enter pay.
+    pub claim_cap_multiple: f64,
     /// FedAU's cap `K` on a participation interval, in rounds.
     pub participation_cap: u32,
     /// Penalties per reason.
@@ -49,16 +52,16 @@ impl Default for ScoringConfig {
         Self {
             reputation_decay: 0.95,
             removal_fraction: 1.0 / 3.0,
-            copy_min_cosine: 0.99,
-            copy_max_relative_distance: 0.1,
+            copy_max_residual: 0.25,
+            copy_min_support_cosine: 0.97,
+            history_rounds: 2,
             min_norm_ratio: 0.1,
             noise_z: 4.0,
             max_noise_bar: 0.2,
             noise_min_rounds: 3,
             cosine_window: 5,
-            harm_threshold: Some(0.05),
-            harm_min_included: 3,
-            validation_weight: 0.25,
+            harm_z: 4.0,
+            claim_cap_multiple: 2.0,
             participation_cap: 50,
             slash: SlashPolicy::default(),
         }
@@ -74,18 +77,18 @@ impl ScoringConfig {
         };
         unit("reputation_decay", self.reputation_decay, false)?;
         unit("removal_fraction", self.removal_fraction, true)?;
-        unit("copy_min_cosine", self.copy_min_cosine, true)?;
+        unit("copy_max_residual", self.copy_max_residual, true)?;
+        unit("copy_min_support_cosine", self.copy_min_support_cosine, true)?;
         unit("min_norm_ratio", self.min_norm_ratio, true)?;
-        unit("validation_weight", self.validation_weight, true)?;
         unit("max_noise_bar", self.max_noise_bar, true)?;
-        if self.copy_max_relative_distance.is_nan() || self.copy_max_relative_distance < 0.0 {
-            return Err(Error::Config("copy_max_relative_distance must be non-negative".into()));
+        if self.claim_cap_multiple.is_nan() || self.claim_cap_multiple < 1.0 {
+            return Err(Error::Config("claim_cap_multiple must be at least 1".into()));
         }
         if self.noise_z.is_nan() || self.noise_z < 0.0 {
             return Err(Error::Config("noise_z must be non-negative".into()));
         }
-        if self.harm_threshold.is_some_and(|t| t.is_nan() || t < 0.0) {
-            return Err(Error::Config("harm_threshold must be non-negative".into()));
+        if self.harm_z.is_nan() || self.harm_z < 0.0 {
+            return Err(Error::Config("harm_z must be non-negative".into()));
         }
         if self.participation_cap == 0 || self.cosine_window == 0 || self.noise_min_rounds > self.cosine_window {
             return Err(Error::Config("participation_cap and cosine_window >= 1, noise_min_rounds <= window".into()));

@@ -1,79 +1,173 @@
-use crate::vector::{Pairwise, cosine_from};
+//! Copies in any disguise. An update is a copy when almost all of it lies in the span of vectors its sender
+//! could have had before sending it: the updates received earlier in the round and the remembered updates and
+//! global changes of earlier rounds ([`UpdateHistory`]). The span test does not care about scale, sign or
+//! mixing (`a x + b y` lies in the span of `x` and `y`), and small noise leaves only a small residual.
+//! Sparsified copies (an earlier update with most coordinates zeroed) are found by the cosine on the copy's
+//! own support, on the exact vectors. The earlier receipt is always the original.
 
-/// Update `copy` nearly equals update `original`, which was received earlier.
+use super::{Sketch, Source, UpdateHistory, sketch::Span};
+use crate::WorkerId;
+
+/// What the copy test found about one update.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CopyCheck {
+    /// The part of the update outside the span of what came before it, `|x - P x| / |x|` on sketches: 1 for
+    /// wholly new work, near 0 for a copy.
+    pub residual: f64,
+    /// The single earlier vector it is closest to, with the absolute cosine (on the exact vectors, restricted
+    /// to the update's nonzero coordinates, for this round's updates; on sketches for earlier rounds').
+    pub nearest: Option<(Source, f64)>,
+    /// Whether it is a copy: residual at most the bar, or a support cosine at least the bar to one update.
+    pub copy: bool,
+}
+
+/// The bars of the copy test.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct CopyOf {
-    /// Index of the copy.
-    pub copy: usize,
-    /// Index of the earliest-received update it matches.
-    pub original: usize,
-    /// Their cosine similarity.
-    pub cosine: f64,
-    /// `|a - b| / max(|a|, |b|)`.
-    pub relative_distance: f64,
+pub struct CopyBars {
+    /// An update whose residual is at most this is a copy.
+    pub max_residual: f64,
+    /// An update whose cosine on its own support to an earlier update of the round is at least this is a copy.
+    pub min_support_cosine: f64,
 }
 
-/// Finds near-identical updates in one round: cosine above `min_cosine` and relative L2 distance below
-/// `max_relative_distance`. Of each such pair the later receipt is the copy (equal receipts: the higher
-/// index); each copy points at the earliest update it matches. Sorted by copy index.
-pub fn find_copies(deltas: &[&[f32]], receipts: &[u64], min_cosine: f64, max_relative_distance: f64) -> Vec<CopyOf> {
-    assert_eq!(deltas.len(), receipts.len(), "one receipt per update");
-    copies_from(&Pairwise::compute(deltas, true), receipts, min_cosine, max_relative_distance)
-}
+/// Pairs whose sketches agree less than this are not compared exactly: they cannot be sparsified copies
+/// (keeping a tenth of an update's largest coordinates keeps well over a third of its norm).
+const CANDIDATE_COSINE: f64 = 0.3;
 
-pub(crate) fn copies_from(pairwise: &Pairwise, receipts: &[u64], min_cosine: f64, max_relative: f64) -> Vec<CopyOf> {
-    let n = pairwise.n;
-    let norms: Vec<f64> = (0..n).map(|i| pairwise.dot(i, i).sqrt()).collect();
-    let earlier = |a: usize, b: usize| (receipts[a], a) < (receipts[b], b);
-    let mut found = Vec::new();
-    for copy in 0..n {
-        let mut best: Option<CopyOf> = None;
-        for original in (0..n).filter(|&i| i != copy && earlier(i, copy)) {
-            let cosine = cosine_from(pairwise.dot(copy, original), norms[copy], norms[original]);
-            let scale = norms[copy].max(norms[original]);
-            let relative_distance = if scale > 0.0 { pairwise.sq_dist(copy, original).sqrt() / scale } else { 0.0 };
-            if cosine > min_cosine && relative_distance < max_relative {
-                let candidate = CopyOf { copy, original, cosine, relative_distance };
-                if best.is_none_or(|b| earlier(original, b.original)) {
-                    best = Some(candidate);
-                }
-            }
-        }
-        found.extend(best);
+/// The span test applies while the span has at most one vector per this many dimensions (of the update, or
+/// of the sketch if fewer): honest work in `d` dimensions keeps about `1 - k / d` of itself outside a span of
+/// `k` unrelated vectors.
+const SPAN_ROOM: usize = 4;
+
+/// Checks each update of `round` against everything that came before it. `workers`, `deltas` and `receipts`
+/// are index-aligned; the result is too. Zero updates are never copies (the norm test catches them).
+pub fn find_copies(
+    round: u64,
+    workers: &[&WorkerId],
+    deltas: &[&[f32]],
+    receipts: &[u64],
+    history: &UpdateHistory,
+    bars: CopyBars,
+) -> Vec<CopyCheck> {
+    assert!(workers.len() == deltas.len() && deltas.len() == receipts.len(), "one worker and receipt per update");
+    let sketches: Vec<Sketch> = deltas.iter().map(|d| Sketch::of(d)).collect();
+    let flat: Vec<Vec<f64>> = sketches.iter().map(Sketch::to_vec).collect();
+    let mut span = Span::default();
+    for entry in history.entries() {
+        span.push(&entry.sketch.to_vec());
     }
-    found
+    let mut order: Vec<usize> = (0..deltas.len()).collect();
+    order.sort_by_key(|&i| (receipts[i], i));
+
+    let mut checks = vec![CopyCheck { residual: 1.0, nearest: None, copy: false }; deltas.len()];
+    for (k, &i) in order.iter().enumerate() {
+        let nonzero = deltas[i].iter().any(|&v| v != 0.0);
+        let mut nearest: Option<(Source, f64)> = None;
+        let mut consider = |source: Source, cosine: f64| {
+            if nearest.as_ref().is_none_or(|(_, best)| cosine > *best) {
+                nearest = Some((source, cosine));
+            }
+        };
+        for entry in history.entries() {
+            consider(entry.source.clone(), sketches[i].cosine(&entry.sketch).abs());
+        }
+        let mut support_copy = false;
+        for &j in &order[..k] {
+            let mut cosine = sketches[i].cosine(&sketches[j]).abs();
+            if cosine >= CANDIDATE_COSINE {
+                cosine = support_cosine(deltas[i], deltas[j]).abs();
+                support_copy |= cosine >= bars.min_support_cosine;
+            }
+            consider(Source::Update { worker: workers[j].clone(), round }, cosine);
+        }
+        let residual = span.residual_fraction(&flat[i]);
+        // In few dimensions any vector lies in the span of a few others: the span test needs room.
+        let roomy = SPAN_ROOM * span.len() <= deltas[i].len().min(super::SKETCH_DIM);
+        let copy = nonzero && ((roomy && residual <= bars.max_residual) || support_copy);
+        checks[i] = CopyCheck { residual, nearest, copy };
+        span.push(&flat[i]);
+    }
+    checks
+}
+
+/// The cosine between `copy` and `original` over the coordinates where `copy` is nonzero (0 when either part
+/// is zero), summed in coordinate order.
+fn support_cosine(copy: &[f32], original: &[f32]) -> f64 {
+    let (mut dot, mut copy_sq, mut original_sq) = (0.0f64, 0.0f64, 0.0f64);
+    for (&c, &o) in copy.iter().zip(original) {
+        if c != 0.0 {
+            let (c, o) = (f64::from(c), f64::from(o));
+            dot += c * o;
+            copy_sq += c * c;
+            original_sq += o * o;
+        }
+    }
+    let norms = (copy_sq * original_sq).sqrt();
+    if norms > 0.0 { (dot / norms).clamp(-1.0, 1.0) } else { 0.0 }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn later_receipt_is_the_copy() {
-        let honest = vec![1.0f32, -2.0, 3.0, 0.5];
-        let noisy = vec![1.001f32, -2.0, 2.999, 0.5];
-        let other = vec![-1.0f32, 2.0, 0.0, 4.0];
-        // The copier (index 0) was received after the honest worker (index 2).
-        let found = find_copies(&[&noisy, &other, &honest], &[7, 3, 5], 0.99, 0.01);
-        assert_eq!(found.len(), 1);
-        assert_eq!((found[0].copy, found[0].original), (0, 2));
-        assert!(found[0].cosine > 0.9999 && found[0].relative_distance < 1e-3);
-        // Received first, the same update is the original.
-        let found = find_copies(&[&noisy, &other, &honest], &[1, 3, 5], 0.99, 0.01);
-        assert_eq!((found[0].copy, found[0].original), (2, 0));
+    const BARS: CopyBars = CopyBars { max_residual: 0.25, min_support_cosine: 0.97 };
+
+    fn vector(seed: u64, len: usize) -> Vec<f32> {
+        let mut state = seed;
+        (0..len)
+            .map(|_| {
+                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                ((state >> 11) as f64 / (1u64 << 53) as f64 - 0.5) as f32
+            })
+            .collect()
+    }
+
+    fn check(deltas: &[&[f32]], receipts: &[u64], history: &UpdateHistory) -> Vec<CopyCheck> {
+        let ids: Vec<WorkerId> = (0..deltas.len()).map(|i| WorkerId::new(format!("w{i}"))).collect();
+        let workers: Vec<&WorkerId> = ids.iter().collect();
+        find_copies(3, &workers, deltas, receipts, history, BARS)
     }
 
     #[test]
-    fn exact_copies_point_at_the_earliest_and_distinct_updates_pass() {
-        let a = vec![0.5f32; 8];
-        let found = find_copies(&[&a, &a, &a], &[2, 1, 3], 0.99, 0.01);
-        let pairs: Vec<(usize, usize)> = found.iter().map(|c| (c.copy, c.original)).collect();
-        assert_eq!(pairs, vec![(0, 1), (2, 1)]);
-        // Same direction, twice the length: relative distance 0.5, not a copy.
-        let b = vec![1.0f32; 8];
-        assert!(find_copies(&[&a, &b], &[1, 2], 0.99, 0.1).is_empty());
-        // Zero updates are never copies (the norm test catches them).
-        let z = vec![0.0f32; 8];
-        assert!(find_copies(&[&z, &z], &[1, 2], 0.99, 0.1).is_empty());
+    fn scaled_noised_mixed_and_sparsified_copies_are_caught_and_the_earlier_receipt_is_the_original() {
+        let len = 20_000;
+        let (a, b, c) = (vector(1, len), vector(2, len), vector(3, len));
+        let noise = vector(9, len);
+        let scaled: Vec<f32> = a.iter().map(|v| 40.0 * v).collect();
+        let noised: Vec<f32> = a.iter().zip(&noise).map(|(v, n)| v + 0.1 * n).collect();
+        let mixed: Vec<f32> = a.iter().zip(&b).map(|(x, y)| 0.5 * x + 0.5 * y).collect();
+        let mut magnitudes: Vec<f32> = b.iter().map(|v| v.abs()).collect();
+        magnitudes.sort_by(f32::total_cmp);
+        let cut = magnitudes[len * 9 / 10];
+        let sparse: Vec<f32> = b.iter().map(|&v| if v.abs() >= cut { v } else { 0.0 }).collect();
+        let deltas: Vec<&[f32]> = vec![&a, &b, &c, &scaled, &noised, &mixed, &sparse];
+        let found = check(&deltas, &[0, 1, 2, 3, 4, 5, 6], &UpdateHistory::default());
+        let copies: Vec<bool> = found.iter().map(|c| c.copy).collect();
+        assert_eq!(copies, [false, false, false, true, true, true, true]);
+        assert!(found[2].residual > 0.9);
+        let (source, cosine) = found[3].nearest.clone().unwrap();
+        assert_eq!((source, cosine > 1.0 - 1e-9), (Source::Update { worker: WorkerId::new("w0"), round: 3 }, true));
+        let (source, cosine) = found[6].nearest.clone().unwrap();
+        assert_eq!((source, cosine > 0.999), (Source::Update { worker: WorkerId::new("w1"), round: 3 }, true));
+
+        // Received first, the scaled one is the original and the other is the copy.
+        let found = check(&[&a, &scaled], &[5, 1], &UpdateHistory::default());
+        assert_eq!((found[0].copy, found[1].copy), (true, false));
+        // Zero updates are never copies.
+        let zero = vec![0.0f32; len];
+        assert!(!check(&[&zero, &zero], &[0, 1], &UpdateHistory::default())[1].copy);
+    }
+
+    #[test]
+    fn replays_of_earlier_rounds_are_caught() {
+        let len = 20_000;
+        let (old, fresh) = (vector(1, len), vector(2, len));
+        let mut history = UpdateHistory::default();
+        history.record(2, [(WorkerId::new("w5"), Sketch::of(&old))], Some(Sketch::of(&fresh)), 2);
+        let replay: Vec<f32> = old.iter().map(|v| -0.5 * v).collect();
+        let new = vector(3, len);
+        let found = check(&[&replay, &new], &[0, 1], &history);
+        assert!(found[0].copy && !found[1].copy);
+        assert_eq!(found[0].nearest.as_ref().unwrap().0, Source::Update { worker: WorkerId::new("w5"), round: 2 });
     }
 }

@@ -1,11 +1,11 @@
-//! Checks after aggregating: RFFL reputation, the leave-one-out validation signal, and the scores.
+//! Checks after aggregating: RFFL reputation, each update's validation gain, and the scores.
 
-use super::{ReputationBook, ScoringConfig, round::RoundWork, validation::leave_each_out};
-use crate::{
-    Aggregate, Evaluator, Evidence, FitResult, LeaveOneOut, Metrics, Reason, Result, RoundInput, Strategy, WorkerId,
-    apply, vector,
-};
+use super::{ParticipationTracker, ReputationBook, ScoringConfig, median, median_and_spread, round::RoundWork};
+use crate::{Aggregate, Evaluator, Evidence, Reason, Result, RoundInput, ValidationGain, WorkerId, vector};
 use std::collections::BTreeMap;
+
+/// The harm test needs a spread: it applies to rounds with at least this many measured updates.
+const HARM_MIN_MEASURED: usize = 3;
 
 impl RoundWork<'_, '_> {
     /// RFFL: `phi` is each live update's cosine to the aggregate (0 for excluded updates, which contributed
@@ -36,100 +36,85 @@ impl RoundWork<'_, '_> {
         }
     }
 
-    /// The leave-one-out signal for each update in the aggregate (`results` in the order of
-    /// [`Self::eligible`]; an update left out of the aggregate, as Multi-Krum does, added nothing to it), and
-    /// poisoning flags where including an update raised the validation loss past the bar. Returns the
-    /// metrics of the aggregate.
+    /// The evidence of each update in the aggregate: the validation loss of the global model stepped by that
+    /// update alone, at the weight it has in the round's mean (clipped to the round's median norm, so that
+    /// scaling an update up buys nothing, and divided by the number of updates aggregated). This is the
+    /// finite-difference form of each update's first-order (linearised) Shapley value in a mean, which is also
+    /// its leave-one-out value there; unlike a leave-one-out of a robust aggregate, it does not vanish when one
+    /// update barely moves the median.
     ///
-    /// Harm is judged one update at a time, worst first: while a poisoned update is in the aggregate, leaving
-    /// out an honest one can also lower the loss (the robust statistics shift), so after the worst is dealt
-    /// with the signal is measured again without it. Harm must also recur: a worker is flagged when it harmed
-    /// in an earlier round of the cosine window too. One round's leave-one-out can blame an honest update of
-    /// little or skewed data, early in training; a poisoner harms round after round.
-    ///
-    /// Each model is evaluated once: the aggregate without the worst update is the one its leave-one-out
-    /// already measured, and every aggregate measured is kept in [`RoundWork::evaluated`] for the final one.
-    #[allow(clippy::too_many_arguments)] // the round's parts, each borrowed differently
-    pub(super) fn validate(
+    /// An update whose gain is negative and far below the round's spread of gains ([`Evidence::ValidationHarm`])
+    /// in two rounds of the cosine window is flagged for poisoning: the verdict follows the spread of the
+    /// round's own updates, so a worker whose data differ from the validation set's mix is not a poisoner.
+    pub(super) fn measure_gains(
         &mut self,
         config: &ScoringConfig,
-        strategy: &dyn Strategy,
         input: &RoundInput<'_>,
-        results: &[FitResult<'_>],
         aggregate: &Aggregate,
         evaluator: &mut dyn Evaluator,
         harm: &mut BTreeMap<WorkerId, u64>,
-    ) -> Result<Metrics> {
-        let first = evaluator.evaluate(&apply(input.global, &aggregate.delta))?;
-        let eligible = self.eligible();
-        // Indices into `results` still in play, and which of them the aggregate included.
-        let mut kept: Vec<usize> = (0..results.len()).collect();
-        let mut included: Vec<usize> =
-            (0..results.len()).filter(|&k| aggregate.included.contains(results[k].worker)).collect();
-        let mut base = first;
-        self.evaluated.push((kept.clone(), first));
-        loop {
-            let subset: Vec<FitResult<'_>> = kept.iter().map(|&k| results[k]).collect();
-            let which: Vec<usize> = included.iter().filter_map(|k| kept.iter().position(|j| j == k)).collect();
-            let without =
-                leave_each_out(strategy, input.round, &subset, &which, input.failures, input.global, evaluator)?;
-            let mut worst: Option<(usize, f64, Metrics, bool)> = None;
-            for (&w, (m, built)) in which.iter().zip(without) {
-                let k = kept[w];
-                self.rows[eligible[k]].validation = Some(LeaveOneOut {
-                    loss_without: m.loss,
-                    accuracy_without: m.accuracy,
-                    loss_gain: m.loss - base.loss,
-                    accuracy_gain: base.accuracy - m.accuracy,
-                });
-                let relative_increase = if m.loss > 0.0 { (base.loss - m.loss) / m.loss } else { 0.0 };
-                if worst.is_none_or(|(_, r, _, _)| relative_increase > r) {
-                    worst = Some((k, relative_increase, m, built));
-                }
+    ) -> Result<()> {
+        let base = evaluator.evaluate(input.global)?;
+        self.base = Some(base);
+        let measured: Vec<usize> =
+            self.eligible().into_iter().filter(|&i| aggregate.included.contains(&self.subs[i].worker)).collect();
+        let norms: Vec<f64> = measured.iter().map(|&i| self.rows[i].norm).collect();
+        let median_norm = median(&norms);
+        let count = measured.len() as f64;
+        for &i in &measured {
+            let norm = self.rows[i].norm;
+            let clip = if norm > median_norm { median_norm / norm } else { 1.0 };
+            let step_scale = clip / count;
+            let stepped: Vec<f32> = input
+                .global
+                .iter()
+                .zip(self.subs[i].delta)
+                .map(|(&g, &d)| g + (f64::from(d) * step_scale) as f32)
+                .collect();
+            let m = evaluator.evaluate(&stepped)?;
+            self.rows[i].validation = Some(ValidationGain {
+                step_scale,
+                loss_with: m.loss,
+                accuracy_with: m.accuracy,
+                loss_gain: base.loss - m.loss,
+                accuracy_gain: m.accuracy - base.accuracy,
+            });
+        }
+        if measured.len() < HARM_MIN_MEASURED {
+            return Ok(());
+        }
+        let gains: Vec<f64> = measured.iter().map(|&i| self.rows[i].validation.map_or(0.0, |v| v.loss_gain)).collect();
+        let (median_gain, spread) = median_and_spread(&gains);
+        let bar = (median_gain - config.harm_z * spread).min(0.0);
+        let window = u64::from(config.cosine_window.max(1));
+        for (&i, &loss_gain) in measured.iter().zip(&gains) {
+            if loss_gain >= bar {
+                continue;
             }
-            // In an aggregate of very few updates, one update against another is noise, not evidence of harm.
-            let threshold = config.harm_threshold.filter(|_| included.len() >= config.harm_min_included);
-            let (Some(threshold), Some((k, relative_increase, m, built))) = (threshold, worst) else { break };
-            if relative_increase <= threshold {
-                break;
-            }
-            let i = eligible[k];
             let worker = self.subs[i].worker.clone();
-            let window = u64::from(config.cosine_window.max(1));
             let recurring = harm.get(&worker).is_some_and(|&last| last < input.round && input.round - last <= window);
             harm.insert(worker, input.round);
             if recurring {
                 self.rows[i].post_flagged = true;
-                let evidence = Evidence::ValidationHarm {
-                    loss_with: base.loss,
-                    loss_without: m.loss,
-                    relative_increase,
-                    threshold,
-                };
-                self.flag(i, Reason::Poisoning, evidence);
+                self.flag(i, Reason::Poisoning, Evidence::ValidationHarm { loss_gain, median_gain, spread, bar });
             }
-            kept.retain(|&j| j != k);
-            included.retain(|&j| j != k);
-            // `m` is the model of exactly these results (the strategy is a pure function of them), so the
-            // next base needs no evaluation; without a model there is nothing left to judge.
-            if !built {
-                break;
-            }
-            base = m;
-            self.evaluated.push((kept.clone(), base));
         }
-        Ok(first)
+        Ok(())
     }
 
-    /// Scores: samples times reputation (`n * r`), as a share, blended with the share of the positive
-    /// leave-one-out loss gain. The sample count makes good updates earn in proportion to the data behind
-    /// them, as FedAvg weighs them; reputation, which follows each update's agreement with the aggregate over
-    /// rounds, keeps a count that the updates do not bear out from paying. Agreement with the others this round
-    /// is a gate, not a factor: workers whose data differ (non-IID shards) agree less, and are not worth less. Only updates in the final
+    /// Scores, from evidence only: each update's validation gain (without an evaluator, the length of its
+    /// clipped update along the others' direction), times its reputation (relative to the mean, so about 1 for
+    /// an honest worker), times how often it takes part (the reciprocal of its FedAU weight). What a worker
+    /// reports about itself, such as its sample count, is not among them. Only updates in the final
     /// `aggregate` earn, and only if they agree with the others beyond chance this round: an update that
-    /// opposes the others or is orthogonal to them earns nothing, whatever its leave-one-out luck, and its own
-    /// weight in the aggregate cannot buy agreement.
-    pub(super) fn score(&mut self, config: &ScoringConfig, book: &ReputationBook, aggregate: Option<&Aggregate>) {
+    /// opposes the others or is orthogonal to them earns nothing, whatever its validation luck.
+    pub(super) fn score(
+        &mut self,
+        config: &ScoringConfig,
+        book: &ReputationBook,
+        participation: &ParticipationTracker,
+        aggregate: Option<&Aggregate>,
+    ) {
         let bar = self.noise_bar(config);
         let scored: Vec<usize> = self
             .scored()
@@ -137,20 +122,26 @@ impl RoundWork<'_, '_> {
             .filter(|&i| aggregate.is_some_and(|a| a.included.contains(&self.subs[i].worker)))
             .filter(|&i| self.rows[i].cosine_to_others.is_none_or(|c| c > bar))
             .collect();
-        let agreement: Vec<f64> =
-            scored.iter().map(|&i| self.subs[i].num_samples as f64 * book.reputation(&self.subs[i].worker)).collect();
-        let gains: Vec<f64> =
-            scored.iter().map(|&i| self.rows[i].validation.map_or(0.0, |v| v.loss_gain.max(0.0))).collect();
-        let (agreement_total, gain_total): (f64, f64) = (agreement.iter().sum(), gains.iter().sum());
-        let lambda = match (agreement_total > 0.0, gain_total > 0.0) {
-            (true, true) => config.validation_weight,
-            (false, true) => 1.0,
-            (_, false) => 0.0,
-        };
-        for (k, &i) in scored.iter().enumerate() {
-            let agreement_share = if agreement_total > 0.0 { agreement[k] / agreement_total } else { 0.0 };
-            let gain_share = if gain_total > 0.0 { gains[k] / gain_total } else { 0.0 };
-            self.rows[i].score = (1.0 - lambda) * agreement_share + lambda * gain_share;
+        let norms: Vec<f64> = scored.iter().map(|&i| self.rows[i].norm).collect();
+        let median_norm = median(&norms);
+        let active = book.active().max(1) as f64;
+        let weights: Vec<f64> = scored
+            .iter()
+            .map(|&i| {
+                let row = &self.rows[i];
+                let evidence = match row.validation {
+                    Some(gain) => gain.loss_gain.max(0.0),
+                    None => row.cosine_to_others.unwrap_or(1.0).max(0.0) * row.norm.min(median_norm),
+                };
+                let worker = &self.subs[i].worker;
+                evidence * book.reputation(worker) * active / participation.weight(worker)
+            })
+            .collect();
+        let total: f64 = weights.iter().sum();
+        if total > 0.0 {
+            for (&i, weight) in scored.iter().zip(&weights) {
+                self.rows[i].score = weight / total;
+            }
         }
     }
 }

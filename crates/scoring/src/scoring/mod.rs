@@ -1,9 +1,10 @@
-//! Contribution scoring: RFFL reputation, the leave-one-out validation signal, copy and free-rider
-//! detection and FedAU participation weights, combined round by round in [`Scorer`].
+//! Contribution scoring: each update's validation gain, RFFL reputation, FedAU participation, and copy,
+//! replay and free-rider detection, combined round by round in [`Scorer`].
 
 mod config;
 mod copies;
 mod free_rider;
+mod history;
 mod judge;
 mod outcome;
 mod participation;
@@ -11,16 +12,19 @@ mod reputation;
 mod round;
 mod scorer;
 mod screen;
+mod sketch;
 mod validation;
 
 pub use config::{ScoringConfig, SlashPolicy};
-pub use copies::{CopyOf, find_copies};
+pub use copies::{CopyBars, CopyCheck, find_copies};
 pub use free_rider::{CosineHistory, is_tiny};
+pub use history::{HistoryEntry, Source, UpdateHistory};
 pub use outcome::digest;
 pub use participation::{Intervals, ParticipationTracker};
 pub use reputation::{Removal, ReputationBook, ReputationEntry};
 pub use scorer::{RoundInput, RoundOutcome, Scorer, ScorerState, Submission};
-pub use validation::{Evaluator, apply, leave_one_out};
+pub use sketch::{SKETCH_DIM, Sketch};
+pub use validation::{Evaluator, apply};
 
 /// The median of `values` (mean of the middle two for an even count; 0 when empty).
 pub(crate) fn median(values: &[f64]) -> f64 {
@@ -32,4 +36,12 @@ pub(crate) fn median(values: &[f64]) -> f64 {
         _ if n % 2 == 1 => sorted[n / 2],
         _ => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
     }
+}
+
+/// The median of `values` and its robust standard deviation, 1.4826 times the median absolute deviation
+/// (the standard deviation for normal data, unmoved by a minority of outliers).
+pub(crate) fn median_and_spread(values: &[f64]) -> (f64, f64) {
+    let center = median(values);
+    let deviations: Vec<f64> = values.iter().map(|v| (v - center).abs()).collect();
+    (center, 1.4826 * median(&deviations))
 }

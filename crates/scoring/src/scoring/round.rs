@@ -1,7 +1,7 @@
 //! One round in progress: the submissions in worker order and what the scorer finds out about each.
 
 use super::{ReputationBook, ScoringConfig, Submission};
-use crate::{Error, Evidence, Flag, LeaveOneOut, Metrics, Reason, Result, RoundInput, vector};
+use crate::{Error, Evidence, Flag, Metrics, Reason, Result, RoundInput, ValidationGain, vector};
 
 /// What the scorer knows about one submission.
 #[derive(Clone, Debug, Default)]
@@ -10,12 +10,14 @@ pub(super) struct Row {
     pub(super) removed: bool,
     /// Flagged before aggregating (copy, tiny norm, noise): left out of the aggregate.
     pub(super) excluded: bool,
-    /// Flagged after aggregating (reputation, validation): left out of the final aggregate and unpaid.
+    /// Flagged after aggregating (reputation, validation harm): left out of the final aggregate and unpaid.
     pub(super) post_flagged: bool,
     pub(super) norm: f64,
     pub(super) cosine: Option<f64>,
     pub(super) cosine_to_others: Option<f64>,
-    pub(super) validation: Option<LeaveOneOut>,
+    /// The copy test's residual.
+    pub(super) residual: Option<f64>,
+    pub(super) validation: Option<ValidationGain>,
     pub(super) score: f64,
 }
 
@@ -26,9 +28,8 @@ pub(super) struct RoundWork<'s, 'a> {
     pub(super) flags: Vec<Flag>,
     /// Parameters per update.
     pub(super) dimension: usize,
-    /// Validation metrics of the aggregates measured so far, by the indices into the eligible results they
-    /// aggregate: the validation pass may already have measured the final aggregate.
-    pub(super) evaluated: Vec<(Vec<usize>, Metrics)>,
+    /// Validation metrics of the global model the round starts from, once measured.
+    pub(super) base: Option<Metrics>,
 }
 
 impl<'s, 'a> RoundWork<'s, 'a> {
@@ -48,7 +49,7 @@ impl<'s, 'a> RoundWork<'s, 'a> {
             .iter()
             .map(|s| Row { removed: book.is_removed(&s.worker), norm: vector::norm(s.delta), ..Row::default() })
             .collect();
-        Ok(Self { subs, rows, flags: Vec::new(), dimension, evaluated: Vec::new() })
+        Ok(Self { subs, rows, flags: Vec::new(), dimension, base: None })
     }
 
     /// Submissions not removed earlier.

@@ -1,4 +1,6 @@
-use super::{CosineHistory, ParticipationTracker, ReputationBook, ScoringConfig, round::RoundWork};
+use super::{
+    CosineHistory, ParticipationTracker, ReputationBook, ScoringConfig, Sketch, UpdateHistory, round::RoundWork,
+};
 use crate::{Aggregate, Evaluator, Failure, FitResult, Result, RoundResult, Strategy, WorkerId, apply};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -10,9 +12,10 @@ pub struct Submission<'a> {
     pub worker: WorkerId,
     /// The update, `local - global`, flat.
     pub delta: &'a [f32],
-    /// Training samples reported.
+    /// Training samples reported: a claim, which may tilt sample-weighted aggregation inside a cap
+    /// ([`ScoringConfig::claim_cap_multiple`]) and never enters pay.
     pub num_samples: u64,
-    /// Receipt sequence number or timestamp: the later of two near-identical updates is the copy.
+    /// Receipt sequence number or timestamp: of an update and its copy, the later receipt is the copy.
     pub receipt: u64,
 }
 
@@ -53,9 +56,12 @@ pub struct ScorerState {
     pub participation: ParticipationTracker,
     /// Recent cosines to the aggregate.
     pub cosines: CosineHistory,
-    /// The last round in which leaving each worker's update out lowered the validation loss past the bar.
+    /// The last round in which each worker's validation gain fell below the round's harm bar.
     #[serde(default)]
     pub harm: BTreeMap<WorkerId, u64>,
+    /// Sketches of the last rounds' updates and global changes, which a replay would copy.
+    #[serde(default)]
+    pub updates: UpdateHistory,
 }
 
 /// Scores contributions round after round and decides rewards and slashes.
@@ -87,10 +93,11 @@ impl Scorer {
         &self.state
     }
 
-    /// Scores one round: screens for copies, free-riders and noise, aggregates with `strategy`, updates
-    /// reputations and participation weights, asks `evaluator` for the leave-one-out validation signal,
-    /// aggregates again without anything flagged after the first aggregate, scores, and splits the reward.
-    /// Commits the final aggregate to `strategy`. On error nothing changes.
+    /// Scores one round: screens for copies and replays, free-riders and noise, aggregates with `strategy`,
+    /// updates reputations and participation weights, asks `evaluator` for each update's validation gain,
+    /// aggregates again without anything flagged after the first aggregate, scores, splits the reward, and
+    /// remembers the round's updates and global change. Commits the final aggregate to `strategy`. On error
+    /// nothing changes.
     pub fn score_round(
         &mut self,
         input: &RoundInput<'_>,
@@ -100,31 +107,34 @@ impl Scorer {
         let config = &self.config;
         let mut state = self.state.clone();
         let mut work = RoundWork::new(input, evaluator.is_some(), &state.reputation)?;
-        work.screen(config, &mut state.cosines);
+        work.screen(input.round, config, &mut state.cosines, &state.updates);
 
         let live: Vec<WorkerId> = work.live().into_iter().map(|i| work.subs[i].worker.clone()).collect();
         state.participation.observe(&live, input.roster, config.participation_cap);
         state.reputation.register(&live);
         let eligible = work.eligible();
+        // A claim counts for at most `claim_cap_multiple` times the round's median claim.
+        let claims: Vec<f64> = eligible.iter().map(|&i| work.subs[i].num_samples as f64).collect();
+        let claim_cap = config.claim_cap_multiple * super::median(&claims);
         // Weights are this round's reputations and FedAU weights, before the round moves them.
         let results: Vec<FitResult<'_>> = eligible
             .iter()
             .map(|&i| {
                 let s: &Submission<'_> = work.subs[i];
+                let claim = if (s.num_samples as f64) > claim_cap { claim_cap.floor() as u64 } else { s.num_samples };
                 FitResult {
                     reputation: state.reputation.reputation(&s.worker),
                     participation: state.participation.weight(&s.worker),
                     receipt: s.receipt,
-                    ..FitResult::new(&s.worker, s.delta, s.num_samples)
+                    ..FitResult::new(&s.worker, s.delta, claim)
                 }
             })
             .collect();
         let mut aggregate = strategy.aggregate(input.round, &results, input.failures)?;
-        let mut metrics = None;
         if let Some(agg) = &aggregate {
             work.update_reputation(agg, config, &mut state.reputation);
             if let Some(evaluator) = evaluator.as_deref_mut() {
-                metrics = Some(work.validate(config, &*strategy, input, &results, agg, evaluator, &mut state.harm)?);
+                work.measure_gains(config, input, agg, evaluator, &mut state.harm)?;
             }
         }
 
@@ -132,19 +142,25 @@ impl Scorer {
         let dropped = |i: usize| work.rows[i].post_flagged;
         let in_aggregate = |i: usize| aggregate.as_ref().is_some_and(|a| a.included.contains(&work.subs[i].worker));
         if eligible.iter().any(|&i| dropped(i) && in_aggregate(i)) {
-            let kept_at: Vec<usize> = (0..eligible.len()).filter(|&k| !dropped(eligible[k])).collect();
-            let kept: Vec<FitResult<'_>> = kept_at.iter().map(|&k| results[k]).collect();
+            let kept: Vec<FitResult<'_>> =
+                eligible.iter().zip(&results).filter(|&(&i, _)| !dropped(i)).map(|(_, r)| *r).collect();
             aggregate = strategy.aggregate(input.round, &kept, input.failures)?;
-            let measured = work.evaluated.iter().find(|(at, _)| *at == kept_at).map(|&(_, m)| m);
-            metrics = match (&aggregate, evaluator) {
-                (Some(_), Some(_)) if measured.is_some() => measured,
-                (Some(agg), Some(evaluator)) => Some(evaluator.evaluate(&apply(input.global, &agg.delta))?),
-                (None, Some(evaluator)) => Some(evaluator.evaluate(input.global)?),
-                (_, None) => None,
-            };
         }
+        let metrics = match (&aggregate, evaluator) {
+            (Some(agg), Some(evaluator)) => Some(evaluator.evaluate(&apply(input.global, &agg.delta))?),
+            (None, Some(evaluator)) => Some(match work.base {
+                Some(base) => base,
+                None => evaluator.evaluate(input.global)?,
+            }),
+            (_, None) => None,
+        };
 
-        work.score(config, &state.reputation, aggregate.as_ref());
+        let sketches: Vec<(WorkerId, Sketch)> =
+            work.live().into_iter().map(|i| (work.subs[i].worker.clone(), Sketch::of(work.subs[i].delta))).collect();
+        let global_change = aggregate.as_ref().map(|a| Sketch::of(&a.delta));
+        state.updates.record(input.round, sketches, global_change, config.history_rounds);
+
+        work.score(config, &state.reputation, &state.participation, aggregate.as_ref());
         let result = work.into_result(input, &state, config, strategy.name(), aggregate.as_ref(), metrics);
         if let Some(agg) = &aggregate {
             strategy.commit(input.round, agg);

@@ -1,32 +1,47 @@
-//! Checks before aggregating: copies, (near) zero updates, and noise.
+//! Checks before aggregating: copies and replays, (near) zero updates, and noise.
 
 use super::{
-    CosineHistory, ScoringConfig, copies::copies_from, free_rider::cosines_to_others, is_tiny, median, round::RoundWork,
+    CopyBars, CosineHistory, ScoringConfig, UpdateHistory, find_copies, free_rider::cosines_to_others, is_tiny, median,
+    round::RoundWork,
 };
-use crate::{Evidence, Reason, vector::Pairwise};
+use crate::{Evidence, Reason, WorkerId, vector::Pairwise};
 
 impl RoundWork<'_, '_> {
-    /// Flags and excludes copies, tiny updates and updates that stay uncorrelated with the others, and
-    /// records every live worker's cosine to the others in `history`.
-    pub(super) fn screen(&mut self, config: &ScoringConfig, history: &mut CosineHistory) {
+    /// Flags and excludes copies and replays, tiny updates and updates that stay uncorrelated with the others,
+    /// and records every live worker's cosine to the others in `history`.
+    pub(super) fn screen(
+        &mut self,
+        round: u64,
+        config: &ScoringConfig,
+        history: &mut CosineHistory,
+        earlier: &UpdateHistory,
+    ) {
         let live = self.live();
         let norms: Vec<f64> = live.iter().map(|&i| self.rows[i].norm).collect();
         let median_norm = median(&norms);
         let deltas: Vec<&[f32]> = live.iter().map(|&i| self.subs[i].delta).collect();
         let receipts: Vec<u64> = live.iter().map(|&i| self.subs[i].receipt).collect();
+        let workers: Vec<&WorkerId> = live.iter().map(|&i| &self.subs[i].worker).collect();
         let pairwise = Pairwise::compute(&deltas, true);
 
-        for c in copies_from(&pairwise, &receipts, config.copy_min_cosine, config.copy_max_relative_distance) {
-            let (copy, original) = (live[c.copy], live[c.original]);
-            self.rows[copy].excluded = true;
-            let evidence = Evidence::NearCopy {
-                original: self.subs[original].worker.clone(),
-                cosine: c.cosine,
-                relative_distance: c.relative_distance,
-                original_receipt: self.subs[original].receipt,
-                receipt: self.subs[copy].receipt,
+        let bars =
+            CopyBars { max_residual: config.copy_max_residual, min_support_cosine: config.copy_min_support_cosine };
+        for (k, check) in find_copies(round, &workers, &deltas, &receipts, earlier, bars).into_iter().enumerate() {
+            let i = live[k];
+            self.rows[i].residual = Some(check.residual);
+            if !check.copy {
+                continue;
+            }
+            self.rows[i].excluded = true;
+            let (source, cosine) = check.nearest.expect("a copy has something it copies");
+            let evidence = Evidence::Copied {
+                source,
+                cosine,
+                residual: check.residual,
+                max_residual: config.copy_max_residual,
+                receipt: self.subs[i].receipt,
             };
-            self.flag(copy, Reason::Copy, evidence);
+            self.flag(i, Reason::Copy, evidence);
         }
         for &i in &live {
             let norm = self.rows[i].norm;

@@ -10,6 +10,7 @@ mod krum;
 mod median;
 mod network;
 mod reputation_fedavg;
+mod spec;
 mod trimmed_mean;
 
 pub use clip::{ClipBound, NormClip, clip_to_norm};
@@ -18,6 +19,7 @@ pub use fedavg::FedAvg;
 pub use krum::{MultiKrum, krum_scores};
 pub use median::Median;
 pub use reputation_fedavg::ReputationFedAvg;
+pub use spec::{StrategyKind, StrategySpec};
 pub use trimmed_mean::TrimmedMean;
 
 use crate::{Aggregate, Error, Evaluator, Failure, FitResult, Metrics, Result, RoundConfig};

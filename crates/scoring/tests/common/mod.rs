@@ -52,7 +52,18 @@ pub fn ids(n: usize) -> Vec<WorkerId> {
 
 /// One round's deltas (index-aligned with `behaviours`; `None` for a worker sitting the round out).
 pub fn deltas(round: u64, behaviours: &[Behaviour], len: usize, rng: &mut Rng) -> Vec<Option<Vec<f32>>> {
-    let truth: Vec<f32> = Rng::new(1000 + round).vector(len, 1.0);
+    deltas_toward(round, round, behaviours, len, rng)
+}
+
+/// [`deltas`] around the true direction of round `truth_round`.
+pub fn deltas_toward(
+    truth_round: u64,
+    round: u64,
+    behaviours: &[Behaviour],
+    len: usize,
+    rng: &mut Rng,
+) -> Vec<Option<Vec<f32>>> {
+    let truth: Vec<f32> = Rng::new(1000 + truth_round).vector(len, 1.0);
     let honest = |rng: &mut Rng| -> Vec<f32> {
         let noise = rng.vector(len, 0.5);
         truth.iter().zip(noise).map(|(t, n)| t + n).collect()
