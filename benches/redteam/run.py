@@ -34,6 +34,7 @@ ATTACKS = [
     ("copy-scaled:0.2", "copy-scaled:0.2", [], [ATTACKER]),
     ("copy-noisy:0.1", "copy-noisy:0.1", [], [ATTACKER]),
     ("copy-noisy:0.3", "copy-noisy:0.3", [], [ATTACKER]),
+    ("copy-noisy:0.6", "copy-noisy:0.6", [], [ATTACKER]),
     ("copy-sparse:0.1", "copy-sparse:0.1", [], [ATTACKER]),
     ("copy-mix:2", "copy-mix:2", [], [ATTACKER]),
     ("replay-global", "replay-global", [], [ATTACKER]),

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Detection over seeds: the default adversaries (free-rider, sign-flip, noise, label-flip, copycat, copycat-noisy,
+# Detection over seeds: the default adversaries (free-rider, sign-flip, noise, label-flip, copycat, copy-noisy,
 # and an intermittent honest worker) among 10 workers, 1,000 samples each, one run per seed; then
 # detection_summary.py reads each run's --json file and checks that every adversary was flagged within 3 rounds
 # and no honest worker ever was.
@@ -11,7 +11,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
-adversaries="${ADVERSARIES:-free-rider,sign-flip,noise,label-flip,copycat,copycat-noisy,intermittent}"
+adversaries="${ADVERSARIES:-free-rider,sign-flip,noise,label-flip,copycat,copy-noisy,intermittent}"
 workers="${WORKERS:-10}"
 seeds="${SEEDS:-1 2 3 4 5}" rounds="${ROUNDS:-5}" threads="${THREADS:-2}" nice="${NICE:-19}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/root/.cache/tessera/target}"

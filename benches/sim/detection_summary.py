@@ -15,7 +15,7 @@ import argparse
 import json
 import sys
 
-DEFAULT_ADVERSARIES = "free-rider,sign-flip,noise,label-flip,copycat,copycat-noisy,intermittent"
+DEFAULT_ADVERSARIES = "free-rider,sign-flip,noise,label-flip,copycat,copy-noisy,intermittent"
 HONEST_ROLES = {"honest", "intermittent"}
 
 

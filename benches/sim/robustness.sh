@@ -18,7 +18,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 rounds="${ROUNDS:-5}" samples="${SAMPLES:-60000}" seed="${SEED:-1}" threads="${THREADS:-2}" nice="${NICE:-19}"
-roles="${ROLES:-free-rider sign-flip noise label-flip copycat copycat-noisy}"
+roles="${ROLES:-free-rider sign-flip noise label-flip copycat copy-noisy}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/root/.cache/tessera/target}"
 logs="${LOGDIR:-$CARGO_TARGET_DIR/robustness}"
 mkdir -p "$logs"

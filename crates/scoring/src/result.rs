@@ -124,8 +124,10 @@ pub enum Evidence {
         cosine: f64,
         /// The part of the update outside the span of everything earlier, as a fraction of its norm.
         residual: f64,
-        /// The residual at or below which an update is a copy.
+        /// The residual at or below which an update was a copy this round.
         max_residual: f64,
+        /// The round's median residual, which the bar follows.
+        median_residual: f64,
         /// The copy's receipt.
         receipt: u64,
     },

@@ -10,9 +10,15 @@ pub struct ScoringConfig {
     /// A worker whose normalised reputation falls below `removal_fraction / |R|` is removed (RFFL: 1/3).
     pub removal_fraction: f64,
     /// Copy detection: an update whose part outside the span of what its sender could have seen (this round's
-    /// earlier receipts, the remembered rounds) is at most this fraction of its norm is a copy, whatever its
-    /// scale, sign or mixture. Honest updates keep most of their norm outside that span (their own data).
+    /// earlier receipts, the remembered rounds), as a fraction of its norm, is at most the round's bar is a copy,
+    /// whatever its scale, sign or mixture. Honest updates keep most of their norm outside that span (their own
+    /// data). The bar is [`Self::copy_residual_fraction`] of the round's median residual, within
+    /// `[copy_min_residual, copy_max_residual]`: it follows the spread of the round's own updates.
     pub copy_max_residual: f64,
+    /// The least the copy bar can be.
+    pub copy_min_residual: f64,
+    /// The copy bar as a fraction of the round's median residual.
+    pub copy_residual_fraction: f64,
     /// Copy detection on the copy's own nonzero coordinates: a cosine at least this to an earlier update of
     /// the round makes a sparsified copy.
     pub copy_min_support_cosine: f64,
@@ -52,7 +58,9 @@ impl Default for ScoringConfig {
         Self {
             reputation_decay: 0.95,
             removal_fraction: 1.0 / 3.0,
-            copy_max_residual: 0.25,
+            copy_max_residual: 0.45,
+            copy_min_residual: 0.25,
+            copy_residual_fraction: 0.5,
             copy_min_support_cosine: 0.97,
             history_rounds: 2,
             min_norm_ratio: 0.1,
@@ -78,6 +86,11 @@ impl ScoringConfig {
         unit("reputation_decay", self.reputation_decay, false)?;
         unit("removal_fraction", self.removal_fraction, true)?;
         unit("copy_max_residual", self.copy_max_residual, true)?;
+        unit("copy_min_residual", self.copy_min_residual, true)?;
+        unit("copy_residual_fraction", self.copy_residual_fraction, true)?;
+        if self.copy_min_residual > self.copy_max_residual {
+            return Err(Error::Config("copy_min_residual must not exceed copy_max_residual".into()));
+        }
         unit("copy_min_support_cosine", self.copy_min_support_cosine, true)?;
         unit("min_norm_ratio", self.min_norm_ratio, true)?;
         unit("max_noise_bar", self.max_noise_bar, true)?;

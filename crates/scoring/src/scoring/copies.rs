@@ -1,7 +1,8 @@
 //! Copies in any disguise. An update is a copy when almost all of it lies in the span of vectors its sender
 //! could have had before sending it: the updates received earlier in the round and the remembered updates and
 //! global changes of earlier rounds ([`UpdateHistory`]). The span test does not care about scale, sign or
-//! mixing (`a x + b y` lies in the span of `x` and `y`), and small noise leaves only a small residual.
+//! mixing (`a x + b y` lies in the span of `x` and `y`), and noise leaves a residual of about its share of the
+//! norm. The bar follows the round: half its median residual, within fixed bounds.
 //! Sparsified copies (an earlier update with most coordinates zeroed) are found by the cosine on the copy's
 //! own support, on the exact vectors. The earlier receipt is always the original.
 
@@ -19,13 +20,22 @@ pub struct CopyCheck {
     pub nearest: Option<(Source, f64)>,
     /// Whether it is a copy: residual at most the bar, or a support cosine at least the bar to one update.
     pub copy: bool,
+    /// The round's residual bar.
+    pub bar: f64,
+    /// The round's median residual.
+    pub median_residual: f64,
 }
 
 /// The bars of the copy test.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CopyBars {
-    /// An update whose residual is at most this is a copy.
+    /// The residual bar is at least this...
+    pub min_residual: f64,
+    /// ...at most this...
     pub max_residual: f64,
+    /// ...and otherwise this fraction of the round's median residual: copies are a minority, so the median
+    /// is honest work's, and the bar follows how much of honest work its peers explain this round.
+    pub residual_fraction: f64,
     /// An update whose cosine on its own support to an earlier update of the round is at least this is a copy.
     pub min_support_cosine: f64,
 }
@@ -59,7 +69,9 @@ pub fn find_copies(
     let mut order: Vec<usize> = (0..deltas.len()).collect();
     order.sort_by_key(|&i| (receipts[i], i));
 
-    let mut checks = vec![CopyCheck { residual: 1.0, nearest: None, copy: false }; deltas.len()];
+    let mut checks =
+        vec![CopyCheck { residual: 1.0, nearest: None, copy: false, bar: 0.0, median_residual: 1.0 }; deltas.len()];
+    let mut candidates: Vec<(bool, bool, bool)> = vec![(false, false, false); deltas.len()];
     for (k, &i) in order.iter().enumerate() {
         let nonzero = deltas[i].iter().any(|&v| v != 0.0);
         let mut nearest: Option<(Source, f64)> = None;
@@ -83,9 +95,18 @@ pub fn find_copies(
         let residual = span.residual_fraction(&flat[i]);
         // In few dimensions any vector lies in the span of a few others: the span test needs room.
         let roomy = SPAN_ROOM * span.len() <= deltas[i].len().min(super::SKETCH_DIM);
-        let copy = nonzero && ((roomy && residual <= bars.max_residual) || support_copy);
-        checks[i] = CopyCheck { residual, nearest, copy };
+        candidates[i] = (nonzero, roomy, support_copy);
+        checks[i] = CopyCheck { residual, nearest, ..checks[i].clone() };
         span.push(&flat[i]);
+    }
+    let residuals: Vec<f64> =
+        checks.iter().zip(&candidates).filter(|(_, (nonzero, ..))| *nonzero).map(|(c, _)| c.residual).collect();
+    let median_residual = super::median(&residuals);
+    let bar = (bars.residual_fraction * median_residual).clamp(bars.min_residual, bars.max_residual);
+    for (check, &(nonzero, roomy, support_copy)) in checks.iter_mut().zip(&candidates) {
+        check.copy = nonzero && ((roomy && check.residual <= bar) || support_copy);
+        check.bar = bar;
+        check.median_residual = median_residual;
     }
     checks
 }
@@ -110,7 +131,8 @@ fn support_cosine(copy: &[f32], original: &[f32]) -> f64 {
 mod tests {
     use super::*;
 
-    const BARS: CopyBars = CopyBars { max_residual: 0.25, min_support_cosine: 0.97 };
+    const BARS: CopyBars =
+        CopyBars { min_residual: 0.25, max_residual: 0.45, residual_fraction: 0.5, min_support_cosine: 0.97 };
 
     fn vector(seed: u64, len: usize) -> Vec<f32> {
         let mut state = seed;

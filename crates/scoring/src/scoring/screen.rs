@@ -24,8 +24,12 @@ impl RoundWork<'_, '_> {
         let workers: Vec<&WorkerId> = live.iter().map(|&i| &self.subs[i].worker).collect();
         let pairwise = Pairwise::compute(&deltas, true);
 
-        let bars =
-            CopyBars { max_residual: config.copy_max_residual, min_support_cosine: config.copy_min_support_cosine };
+        let bars = CopyBars {
+            min_residual: config.copy_min_residual,
+            max_residual: config.copy_max_residual,
+            residual_fraction: config.copy_residual_fraction,
+            min_support_cosine: config.copy_min_support_cosine,
+        };
         for (k, check) in find_copies(round, &workers, &deltas, &receipts, earlier, bars).into_iter().enumerate() {
             let i = live[k];
             self.rows[i].residual = Some(check.residual);
@@ -38,7 +42,8 @@ impl RoundWork<'_, '_> {
                 source,
                 cosine,
                 residual: check.residual,
-                max_residual: config.copy_max_residual,
+                max_residual: check.bar,
+                median_residual: check.median_residual,
                 receipt: self.subs[i].receipt,
             };
             self.flag(i, Reason::Copy, evidence);
