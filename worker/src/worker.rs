@@ -223,7 +223,9 @@ impl Worker {
                 let view = view.expect("a round to produce for is known");
                 match self.produce(task, &view).await? {
                     Some(pending) => self.send(task.task_id, pending).await,
-                    None => Ok(Outcome::NotYet(format!("round {round}: waiting for another worker's update to copy"))),
+                    None => Ok(Outcome::NotYet(format!(
+                        "round {round}: the red team has nothing to send this round (nothing to copy yet, or sitting it out)"
+                    ))),
                 }
             }
         }

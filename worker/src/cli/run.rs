@@ -123,6 +123,11 @@ pub(super) async fn execute(context: &Context, args: RunArgs) -> Result<()> {
         return Err(Error::Invalid("--lr must be positive".into()));
     }
     if let Some(red_team) = args.red_team {
+        if matches!(red_team, Attack::LittleIsEnough { .. } | Attack::Sybil) {
+            return Err(Error::Invalid(format!(
+                "--red-team {red_team} needs several identities acting together: run it in tessera-sim"
+            )));
+        }
         eprintln!("{}", red_team::warning(red_team));
     }
     // Local mistakes (the data, the device, the key) fail before any service is contacted.
