@@ -41,7 +41,8 @@ pub enum Attack {
     },
     /// Sends the previous round's global change plus 1% noise (the delta-weights free-rider).
     ReplayGlobal,
-    /// Sends its own update of the previous round again, plus 1% noise.
+    /// Trains honestly in its first round, then sends its own update of the previous round again, plus 1%
+    /// noise (honest first, free-riding later).
     ReplayOwn,
     /// Trains honestly and claims `factor` times its samples.
     Overclaim {
@@ -156,11 +157,11 @@ impl Attack {
             | Self::CopyNoisy { .. }
             | Self::CopySparse { .. }
             | Self::CopyMix { .. }
-            | Self::ReplayGlobal
-            | Self::ReplayOwn => Training::Skip,
+            | Self::ReplayGlobal => Training::Skip,
             Self::LabelFlip => Training::FlippedLabels,
             Self::PartialWork { fraction } => Training::Fraction(fraction),
             Self::SignFlip
+            | Self::ReplayOwn
             | Self::Overclaim { .. }
             | Self::Boost { .. }
             | Self::Sybil

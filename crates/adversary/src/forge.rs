@@ -73,7 +73,10 @@ pub fn forge(attack: Attack, ctx: &Context<'_>) -> Result<Option<Vec<f32>>> {
             (!pool.is_empty()).then(|| rng.noised(&mean(&pool[..peers.min(pool.len())]), REPLAY_NOISE))
         }
         Attack::ReplayGlobal => ctx.previous_global_change.map(|g| rng.noised(g, REPLAY_NOISE)),
-        Attack::ReplayOwn => ctx.own_previous.map(|own| rng.noised(own, REPLAY_NOISE)),
+        Attack::ReplayOwn => match ctx.own_previous {
+            Some(own) => Some(rng.noised(own, REPLAY_NOISE)),
+            None => Some(trained()?.to_vec()),
+        },
         Attack::LittleIsEnough { z } => {
             let colluders = if ctx.colluders.is_empty() { &[trained()?][..] } else { ctx.colluders };
             Some(shifted(colluders, z))

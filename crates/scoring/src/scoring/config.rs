@@ -41,9 +41,12 @@ pub struct ScoringConfig {
     pub cosine_window: u32,
     /// Poisoning by evidence: an update whose validation gain is negative and below the round's median gain
     /// by more than this many robust standard deviations (1.4826 x the median absolute deviation) of the
-    /// round's gains, in two rounds of the cosine window, is flagged. The bar follows the spread of the
-    /// round's own updates, so data that differ from the validation set's mix are not a verdict.
+    /// round's gains, in [`Self::harm_rounds`] consecutive rounds the worker took part in, is flagged. The bar
+    /// follows the spread of the round's own updates, so data that differ from the validation set's mix are
+    /// not a verdict.
     pub harm_z: f64,
+    /// Consecutive harmful rounds before a harm flag.
+    pub harm_rounds: u32,
     /// A claimed sample count above this multiple of the round's median claim counts as that multiple in
     /// sample-weighted aggregation (FedAvg). Claims never enter pay.
     pub claim_cap_multiple: f64,
@@ -69,6 +72,7 @@ impl Default for ScoringConfig {
             noise_min_rounds: 3,
             cosine_window: 5,
             harm_z: 4.0,
+            harm_rounds: 3,
             claim_cap_multiple: 2.0,
             participation_cap: 50,
             slash: SlashPolicy::default(),
@@ -103,8 +107,14 @@ impl ScoringConfig {
         if self.harm_z.is_nan() || self.harm_z < 0.0 {
             return Err(Error::Config("harm_z must be non-negative".into()));
         }
-        if self.participation_cap == 0 || self.cosine_window == 0 || self.noise_min_rounds > self.cosine_window {
-            return Err(Error::Config("participation_cap and cosine_window >= 1, noise_min_rounds <= window".into()));
+        if self.harm_rounds == 0
+            || self.participation_cap == 0
+            || self.cosine_window == 0
+            || self.noise_min_rounds > self.cosine_window
+        {
+            return Err(Error::Config(
+                "harm_rounds, participation_cap and cosine_window >= 1, noise_min_rounds <= window".into(),
+            ));
         }
         self.slash.validate()
     }

@@ -44,8 +44,9 @@ impl RoundWork<'_, '_> {
     /// update barely moves the median.
     ///
     /// An update whose gain is negative and far below the round's spread of gains ([`Evidence::ValidationHarm`])
-    /// in two rounds of the cosine window is flagged for poisoning: the verdict follows the spread of the
-    /// round's own updates, so a worker whose data differ from the validation set's mix is not a poisoner.
+    /// in `harm_rounds` consecutive rounds it took part in is flagged for poisoning: the verdict follows the
+    /// spread of the round's own updates, and a poisoner harms round after round, while an honest worker whose
+    /// labels differ from the validation set's mix harms now and then, late in training, when gains are small.
     pub(super) fn measure_gains(
         &mut self,
         config: &ScoringConfig,
@@ -86,15 +87,15 @@ impl RoundWork<'_, '_> {
         let gains: Vec<f64> = measured.iter().map(|&i| self.rows[i].validation.map_or(0.0, |v| v.loss_gain)).collect();
         let (median_gain, spread) = median_and_spread(&gains);
         let bar = (median_gain - config.harm_z * spread).min(0.0);
-        let window = u64::from(config.cosine_window.max(1));
         for (&i, &loss_gain) in measured.iter().zip(&gains) {
+            let worker = self.subs[i].worker.clone();
             if loss_gain >= bar {
+                harm.remove(&worker);
                 continue;
             }
-            let worker = self.subs[i].worker.clone();
-            let recurring = harm.get(&worker).is_some_and(|&last| last < input.round && input.round - last <= window);
-            harm.insert(worker, input.round);
-            if recurring {
+            let streak = harm.get(&worker).copied().unwrap_or(0) + 1;
+            harm.insert(worker, streak);
+            if streak >= u64::from(config.harm_rounds) {
                 self.rows[i].post_flagged = true;
                 self.flag(i, Reason::Poisoning, Evidence::ValidationHarm { loss_gain, median_gain, spread, bar });
             }

@@ -56,7 +56,8 @@ pub struct ScorerState {
     pub participation: ParticipationTracker,
     /// Recent cosines to the aggregate.
     pub cosines: CosineHistory,
-    /// The last round in which each worker's validation gain fell below the round's harm bar.
+    /// How many consecutive rounds (of those it took part in) each worker's validation gain fell below the
+    /// round's harm bar.
     #[serde(default)]
     pub harm: BTreeMap<WorkerId, u64>,
     /// Sketches of the last rounds' updates and global changes, which a replay would copy.
