@@ -114,7 +114,7 @@ export function describeEvidence(evidence) {
     case "low_reputation":
       return `reputation ${num(evidence.reputation)} fell below ${num(evidence.threshold)} (this round's cosine ${num(evidence.cosine)})`;
     case "validation_harm":
-      return `the update alone raised the validation loss by ${num(-evidence.loss_gain)}, against a round median gain of ${num(evidence.median_gain)} (spread ${num(evidence.spread)}; bar ${num(evidence.bar)}), in two rounds`;
+      return `the update alone raised the validation loss by ${num(-evidence.loss_gain)}, against a round median gain of ${num(evidence.median_gain)} (spread ${num(evidence.spread)}; bar ${num(evidence.bar)}), round after round`;
     case "missing":
       return "sent no update this round";
     case "failed":

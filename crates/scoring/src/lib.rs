@@ -12,7 +12,7 @@
 //!      sample claims capped at a multiple of the round's median claim.
 //!   3. It updates RFFL reputations ([`ReputationBook`]) and asks the caller's [`Evaluator`] for each
 //!      update's validation gain (the global model stepped by that update alone, at its weight in the mean,
-//!      clipped to the round's median norm); a gain far below the round's spread, twice, is poisoning.
+//!      clipped to the round's median norm); a gain far below the round's spread, three rounds running, is poisoning.
 //!   4. It aggregates again without anything flagged on the way.
 //!   5. It scores each update in the aggregate that agrees with the others from evidence alone: validation
 //!      gain times reputation times participation frequency. No claim a worker makes enters its pay.

@@ -158,8 +158,8 @@ pub enum Evidence {
         /// The `phi` of this round's update (0 for an update excluded before aggregating).
         cosine: f64,
     },
-    /// The update made the validation loss worse, far outside the spread of the round's updates, in two rounds
-    /// of the window.
+    /// The update made the validation loss worse, far outside the spread of the round's updates, in
+    /// consecutive rounds.
     ValidationHarm {
         /// Its validation gain this round (negative: harm).
         loss_gain: f64,
