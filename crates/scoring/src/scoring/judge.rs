@@ -87,9 +87,12 @@ impl RoundWork<'_, '_> {
         let gains: Vec<f64> = measured.iter().map(|&i| self.rows[i].validation.map_or(0.0, |v| v.loss_gain)).collect();
         let (median_gain, spread) = median_and_spread(&gains);
         let bar = (median_gain - config.harm_z * spread).min(0.0);
+        // An update that agrees with the others beyond chance is honest work on data unlike the validation
+        // set's mix: it earns nothing for a negative gain, but it is no verdict.
+        let agreement = self.noise_bar(config);
         for (&i, &loss_gain) in measured.iter().zip(&gains) {
             let worker = self.subs[i].worker.clone();
-            if loss_gain >= bar {
+            if loss_gain >= bar || self.rows[i].cosine_to_others.is_some_and(|c| c > agreement) {
                 harm.remove(&worker);
                 continue;
             }
