@@ -32,34 +32,28 @@ pub fn sum(a: &[f32]) -> f64 {
 
 /// The dot product; `a` and `b` must have the same length.
 pub fn dot(a: &[f32], b: &[f32]) -> f64 {
-    assert_eq!(a.len(), b.len(), "dot of vectors of different lengths");
-    let mut acc = [0.0f64; LANES];
-    let (ca, ra) = a.as_chunks::<LANES>();
-    let (cb, rb) = b.as_chunks::<LANES>();
-    for (x, y) in ca.iter().zip(cb) {
-        for lane in 0..LANES {
-            acc[lane] += f64::from(x[lane]) * f64::from(y[lane]);
-        }
-    }
-    for (lane, (&x, &y)) in ra.iter().zip(rb).enumerate() {
-        acc[lane] += f64::from(x) * f64::from(y);
-    }
-    reduce(acc)
+    lane_dot(a, b)
 }
 
 /// The dot product of two f64 vectors of the same length, in the same fixed lane order.
 pub fn dot_f64(a: &[f64], b: &[f64]) -> f64 {
+    lane_dot(a, b)
+}
+
+/// The dot product accumulated in f64 over [`LANES`] lanes, for either width of input.
+#[inline(always)]
+fn lane_dot<T: Copy + Into<f64>>(a: &[T], b: &[T]) -> f64 {
     assert_eq!(a.len(), b.len(), "dot of vectors of different lengths");
     let mut acc = [0.0f64; LANES];
     let (ca, ra) = a.as_chunks::<LANES>();
     let (cb, rb) = b.as_chunks::<LANES>();
     for (x, y) in ca.iter().zip(cb) {
         for lane in 0..LANES {
-            acc[lane] += x[lane] * y[lane];
+            acc[lane] += x[lane].into() * y[lane].into();
         }
     }
     for (lane, (&x, &y)) in ra.iter().zip(rb).enumerate() {
-        acc[lane] += x * y;
+        acc[lane] += x.into() * y.into();
     }
     reduce(acc)
 }

@@ -6,7 +6,10 @@
 //! Sparsified copies (an earlier update with most coordinates zeroed) are found by the cosine on the copy's
 //! own support, on the exact vectors. The earlier receipt is always the original.
 
-use super::{Sketch, Source, UpdateHistory, sketch::Span};
+use super::{
+    Sketch, Source, UpdateHistory,
+    sketch::{Span, flat_cosine},
+};
 use crate::WorkerId;
 
 /// What the copy test found about one update.
@@ -60,11 +63,12 @@ pub fn find_copies(
     bars: CopyBars,
 ) -> Vec<CopyCheck> {
     assert!(workers.len() == deltas.len() && deltas.len() == receipts.len(), "one worker and receipt per update");
-    let sketches: Vec<Sketch> = deltas.iter().map(|d| Sketch::of(d)).collect();
-    let flat: Vec<Vec<f64>> = sketches.iter().map(Sketch::to_vec).collect();
+    let flat: Vec<Vec<f64>> = deltas.iter().map(|d| Sketch::of(d).to_vec()).collect();
+    // Each sketch as floats once: every update is compared with every earlier one.
+    let remembered: Vec<Vec<f64>> = history.entries().iter().map(|e| e.sketch.to_vec()).collect();
     let mut span = Span::default();
-    for entry in history.entries() {
-        span.push(&entry.sketch.to_vec());
+    for entry in &remembered {
+        span.push(entry);
     }
     let mut order: Vec<usize> = (0..deltas.len()).collect();
     order.sort_by_key(|&i| (receipts[i], i));
@@ -80,12 +84,12 @@ pub fn find_copies(
                 nearest = Some((source, cosine));
             }
         };
-        for entry in history.entries() {
-            consider(entry.source.clone(), sketches[i].cosine(&entry.sketch).abs());
+        for (entry, remembered) in history.entries().iter().zip(&remembered) {
+            consider(entry.source.clone(), flat_cosine(&flat[i], remembered).abs());
         }
         let mut support_copy = false;
         for &j in &order[..k] {
-            let mut cosine = sketches[i].cosine(&sketches[j]).abs();
+            let mut cosine = flat_cosine(&flat[i], &flat[j]).abs();
             if cosine >= CANDIDATE_COSINE {
                 cosine = support_cosine(deltas[i], deltas[j]).abs();
                 support_copy |= cosine >= bars.min_support_cosine;

@@ -55,11 +55,15 @@ impl Sketch {
 
     /// The cosine between two sketches: an estimate of the cosine between the updates.
     pub fn cosine(&self, other: &Self) -> f64 {
-        let (a, b) = (self.to_vec(), other.to_vec());
-        let dot = vector::dot_f64(&a, &b);
-        let norms = (vector::dot_f64(&a, &a) * vector::dot_f64(&b, &b)).sqrt();
-        if norms > 0.0 { (dot / norms).clamp(-1.0, 1.0) } else { 0.0 }
+        flat_cosine(&self.to_vec(), &other.to_vec())
     }
+}
+
+/// The cosine of two sketches as floats ([`Sketch::to_vec`]).
+pub(crate) fn flat_cosine(a: &[f64], b: &[f64]) -> f64 {
+    let dot = vector::dot_f64(a, b);
+    let norms = (vector::dot_f64(a, a) * vector::dot_f64(b, b)).sqrt();
+    if norms > 0.0 { (dot / norms).clamp(-1.0, 1.0) } else { 0.0 }
 }
 
 impl Serialize for Sketch {
@@ -102,7 +106,8 @@ impl Span {
         if norm == 0.0 {
             return 1.0;
         }
-        (vector::dot_f64(&self.residual(v), &self.residual(v)).sqrt() / norm).min(1.0)
+        let residual = self.residual(v);
+        (vector::dot_f64(&residual, &residual).sqrt() / norm).min(1.0)
     }
 
     fn residual(&self, v: &[f64]) -> Vec<f64> {
