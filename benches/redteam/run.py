@@ -35,6 +35,8 @@ ATTACKS = [
     ("copy-noisy:0.1", "copy-noisy:0.1", [], [ATTACKER]),
     ("copy-noisy:0.3", "copy-noisy:0.3", [], [ATTACKER]),
     ("copy-noisy:0.6", "copy-noisy:0.6", [], [ATTACKER]),
+    ("copy-noisy:1", "copy-noisy:1", [], [ATTACKER]),
+    ("copy-noisy:2", "copy-noisy:2", [], [ATTACKER]),
     ("copy-sparse:0.1", "copy-sparse:0.1", [], [ATTACKER]),
     ("copy-mix:2", "copy-mix:2", [], [ATTACKER]),
     ("replay-global", "replay-global", [], [ATTACKER]),
@@ -172,7 +174,7 @@ def main():
 
     # Honest workers over seeds and partitions.
     lines += ["", f"## Honest workers flagged ({WORKERS} honest workers, {args.seeds} seeds each)", "",
-              "| partition | runs | honest workers flagged | smallest honest copy-test residual (the bar is at most 0.45) | final test accuracy (min-max) |",
+              "| partition | runs | honest workers flagged | smallest honest copy-test residual (the bar is at most 0.65) | final test accuracy (min-max) |",
               "| --- | ---: | ---: | ---: | --- |"]
     honest = [f"w{i:02}" for i in range(WORKERS)]
     for label, extra in [("IID", []), ("Dirichlet alpha=0.5", ["--partition", "dirichlet", "--alpha", "0.5"]),

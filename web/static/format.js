@@ -106,7 +106,9 @@ export function describeEvidence(evidence) {
   if (!evidence || typeof evidence !== "object") return "";
   switch (evidence.kind) {
     case "copied":
-      return `only ${num(100 * evidence.residual, 1)}% of the update is new: the rest lies in what was received or published before it (bar: ${num(100 * evidence.max_residual, 1)}%, half the round's median of ${num(100 * evidence.median_residual, 1)}% within fixed bounds); closest to ${describeSource(evidence.source)} (cosine ${num(evidence.cosine, 4)})`;
+      return `only ${num(100 * evidence.residual, 1)}% of the update is new: the rest lies in what was received or published before it (bar: ${num(100 * evidence.max_residual, 1)}%, 70% of the round's median of ${num(100 * evidence.median_residual, 1)}% within fixed bounds); closest to ${describeSource(evidence.source)} (cosine ${num(evidence.cosine, 4)})`;
+    case "shared_beyond_common":
+      return `beyond the direction the whole round shares, the update matches ${describeSource(evidence.source)} (cosine ${num(evidence.partial_cosine, 3)} with that direction taken out of both; bar ${num(evidence.bar, 3)}, set by the round's median of ${num(evidence.median_partial_cosine, 3)}): a copy under noise`;
     case "tiny_norm":
       return `update norm ${num(evidence.norm)} against a round median of ${num(evidence.median_norm)} (bar: ${num(100 * evidence.min_ratio, 1)}% of the median)`;
     case "uncorrelated":

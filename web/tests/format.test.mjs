@@ -35,9 +35,11 @@ test("evidence reads as a sentence with its numbers", () => {
   const harm = describeEvidence({ kind: "validation_harm", loss_gain: -0.2, median_gain: 0.05, spread: 0.01, bar: -0.01 });
   assert.match(harm, /raised the validation loss by 0\.2000, against a round median gain of 0\.0500 \(spread 0\.0100; bar -0\.0100\)/);
   const copy = describeEvidence({ kind: "copied", source: { kind: "update", worker: "0xaa", round: 3 }, cosine: 0.999, residual: 0.01, max_residual: 0.4, median_residual: 0.8, receipt: 4 });
-  assert.match(copy, /only 1\.0% of the update is new: the rest lies in what was received or published before it \(bar: 40\.0%, half the round's median of 80\.0%/);
+  assert.match(copy, /only 1\.0% of the update is new: the rest lies in what was received or published before it \(bar: 40\.0%, 70% of the round's median of 80\.0%/);
   assert.match(copy, /closest to 0xaa's update of round 3/);
   assert.match(describeEvidence({ kind: "copied", source: { kind: "global_change", round: 2 }, cosine: 1, residual: 0, max_residual: 0.25, median_residual: 0.5 }), /the global change of round 2/);
+  const noised = describeEvidence({ kind: "shared_beyond_common", source: { kind: "update", worker: "0xbb", round: 5 }, partial_cosine: 0.57, bar: 0.4, median_partial_cosine: 0.16, receipt: 9 });
+  assert.match(noised, /matches 0xbb's update of round 5 \(cosine 0\.570 with that direction taken out of both; bar 0\.400, set by the round's median of 0\.160\): a copy under noise/);
   assert.match(describeEvidence({ kind: "tiny_norm", norm: 0, median_norm: 2, min_ratio: 0.01 }), /norm 0\.0000 against a round median of 2\.0000/);
   assert.match(describeEvidence({ kind: "failed", reason: "out of memory" }), /out of memory/);
   assert.equal(describeEvidence(null), "");

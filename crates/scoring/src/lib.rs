@@ -5,8 +5,8 @@
 //!   [`MultiKrum`], and wrapped by [`NormClip`] (clipping) and [`FedAdam`] (server optimiser).
 //! - [`Scorer::score_round`] runs a round:
 //!   1. It screens the updates: copies and replays in any disguise ([`find_copies`]: an update almost wholly
-//!      in the span of the round's earlier receipts and the remembered earlier rounds, [`UpdateHistory`]),
-//!      free-riders (tiny norms), and updates whose cosine to the others stays within chance of zero, or below
+//!      in the span of the round's earlier receipts and the remembered earlier rounds, [`UpdateHistory`], or
+//!      matching one of them far beyond the round's common direction, as a copy under noise does), free-riders (tiny norms), and updates whose cosine to the others stays within chance of zero, or below
 //!      it, over rounds.
 //!   2. It aggregates the rest with FedAU participation weights ([`ParticipationTracker`]), reputations and
 //!      sample claims capped at a multiple of the round's median claim.
@@ -14,8 +14,10 @@
 //!      update's validation gain (the global model stepped by that update alone, at its weight in the mean,
 //!      clipped to the round's median norm); a gain far below the round's spread, three rounds running, is poisoning.
 //!   4. It aggregates again without anything flagged on the way.
-//!   5. It scores each update in the aggregate that agrees with the others from evidence alone: validation
-//!      gain times reputation times participation frequency. No claim a worker makes enters its pay.
+//!   5. It scores each update in the aggregate that agrees with the others from evidence alone: its length
+//!      along the others' direction (clipped to the median norm) times reputation times participation
+//!      frequency, and nothing for an update whose validation gain falls below the round's harm bar. No claim
+//!      a worker makes enters its pay.
 //!
 //!   It returns a serialisable [`RoundResult`]: scores, exact integer reward shares ([`split_reward`]),
 //!   flags with evidence, and slashes.

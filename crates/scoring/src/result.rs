@@ -69,6 +69,10 @@ pub struct WorkerOutcome {
     pub participation_weight: Option<f64>,
     /// The part of its update outside the span of what it could have copied (1: all new), for the copy test.
     pub residual: Option<f64>,
+    /// The largest cosine between its update and an earlier one of another worker (or a global change) with
+    /// the round's common direction taken out of both, for the copy test.
+    #[serde(default)]
+    pub partial_cosine: Option<f64>,
     /// What its update alone does on the validation set, when an evaluator was given.
     pub validation: Option<ValidationGain>,
     /// The contribution score in `[0, 1]`; the scores of the round sum to 1 (up to rounding) unless nobody
@@ -128,6 +132,20 @@ pub enum Evidence {
         max_residual: f64,
         /// The round's median residual, which the bar follows.
         median_residual: f64,
+        /// The copy's receipt.
+        receipt: u64,
+    },
+    /// Beyond the direction every update of the round shares, it matches one earlier vector far more closely
+    /// than honest updates match each other: a copy under noise.
+    SharedBeyondCommon {
+        /// The earlier vector it matches.
+        source: Source,
+        /// The absolute cosine of the two with the round's common direction taken out of both.
+        partial_cosine: f64,
+        /// The partial cosine at or above which an update was a copy this round.
+        bar: f64,
+        /// The round's median partial cosine, which the bar follows.
+        median_partial_cosine: f64,
         /// The copy's receipt.
         receipt: u64,
     },

@@ -66,16 +66,16 @@ fn golden_mixed_scenario() {
     let rewards: Vec<(String, u128)> = last.workers.iter().map(|w| (w.worker.to_string(), w.reward)).collect();
     assert_eq!(rewards.iter().map(|(_, r)| r).sum::<u128>(), REWARD);
     let expected: [(&str, u128); 9] = [
-        ("0x00", 226_254_224_452_508_448_905),
-        ("0x01", 225_425_279_450_850_558_902),
-        ("0x02", 224_005_470_448_010_940_896),
-        ("0x03", 227_613_232_455_226_464_910),
+        ("0x00", 227_787_576_455_575_152_911),
+        ("0x01", 226_178_162_452_356_324_905),
+        ("0x02", 223_474_435_446_948_870_894),
+        ("0x03", 225_973_987_451_947_974_904),
         ("0x04", 0),
         ("0x05", 0),
         ("0x06", 0),
         ("0x07", 0),
-        // Intermittent (every second round): its gain times its participation frequency, 1/2.
-        ("0x08", 96_701_793_193_403_586_387),
+        // Intermittent (every second round): its length along the others' times its participation frequency, 1/2.
+        ("0x08", 96_585_838_193_171_676_386),
     ];
     assert_eq!(rewards, expected.map(|(w, r)| (w.to_owned(), r)).to_vec());
     assert_eq!(

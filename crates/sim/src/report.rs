@@ -26,6 +26,9 @@ fn describe(evidence: &Evidence) -> String {
         Evidence::Copied { source, cosine, residual, .. } => {
             format!("copy of {source} (cos {cosine:.4}, residual {residual:.3})")
         }
+        Evidence::SharedBeyondCommon { source, partial_cosine, bar, .. } => {
+            format!("noised copy of {source} (partial cos {partial_cosine:.3}, bar {bar:.3})")
+        }
         Evidence::TinyNorm { norm, median_norm, .. } => format!("tiny norm {norm:.2e} vs median {median_norm:.3}"),
         Evidence::Uncorrelated { mean_cosine, rounds, .. } => format!("mean cos {mean_cosine:.3} over {rounds} rounds"),
         Evidence::LowReputation { reputation, threshold, .. } => {

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 /// The scorer's knobs. [`Default`] gives the values the design names (a = 0.95, removal below a third of the
 /// mean reputation, FedAU cap 50).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ScoringConfig {
     /// RFFL's `a` in `r <- a r + (1 - a) phi`, in `[0, 1)`.
     pub reputation_decay: f64,
@@ -22,6 +23,11 @@ pub struct ScoringConfig {
     /// Copy detection on the copy's own nonzero coordinates: a cosine at least this to an earlier update of
     /// the round makes a sparsified copy.
     pub copy_min_support_cosine: f64,
+    /// Copies under noise: an update whose cosine to an earlier vector of another worker, with the round's
+    /// common direction taken out of both, is at least this...
+    pub copy_min_partial_cosine: f64,
+    /// ...and at least this multiple of the round's median such cosine, is a copy.
+    pub copy_partial_median_multiple: f64,
     /// Rounds of updates and global changes remembered (as sketches) to catch replays.
     pub history_rounds: u32,
     /// An update whose norm is below this fraction of the round's median norm is a free-rider's.
@@ -61,10 +67,12 @@ impl Default for ScoringConfig {
         Self {
             reputation_decay: 0.95,
             removal_fraction: 1.0 / 3.0,
-            copy_max_residual: 0.45,
+            copy_max_residual: 0.65,
             copy_min_residual: 0.25,
-            copy_residual_fraction: 0.5,
+            copy_residual_fraction: 0.7,
             copy_min_support_cosine: 0.97,
+            copy_min_partial_cosine: 0.35,
+            copy_partial_median_multiple: 2.5,
             history_rounds: 2,
             min_norm_ratio: 0.1,
             noise_z: 4.0,
@@ -96,6 +104,10 @@ impl ScoringConfig {
             return Err(Error::Config("copy_min_residual must not exceed copy_max_residual".into()));
         }
         unit("copy_min_support_cosine", self.copy_min_support_cosine, true)?;
+        unit("copy_min_partial_cosine", self.copy_min_partial_cosine, true)?;
+        if self.copy_partial_median_multiple.is_nan() || self.copy_partial_median_multiple < 1.0 {
+            return Err(Error::Config("copy_partial_median_multiple must be at least 1".into()));
+        }
         unit("min_norm_ratio", self.min_norm_ratio, true)?;
         unit("max_noise_bar", self.max_noise_bar, true)?;
         if self.claim_cap_multiple.is_nan() || self.claim_cap_multiple < 1.0 {

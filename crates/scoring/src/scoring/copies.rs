@@ -2,9 +2,12 @@
 //! could have had before sending it: the updates received earlier in the round and the remembered updates and
 //! global changes of earlier rounds ([`UpdateHistory`]). The span test does not care about scale, sign or
 //! mixing (`a x + b y` lies in the span of `x` and `y`), and noise leaves a residual of about its share of the
-//! norm. The bar follows the round: half its median residual, within fixed bounds.
+//! norm. The bar follows the round: a fraction of its median residual, within fixed bounds.
 //! Sparsified copies (an earlier update with most coordinates zeroed) are found by the cosine on the copy's
-//! own support, on the exact vectors. The earlier receipt is always the original.
+//! own support, on the exact vectors. Copies buried in noise as large as themselves keep most of their norm
+//! outside any span, but what they share with their source beyond the round's common direction stays: the
+//! cosine of the two updates with that direction taken out (their partial cosine) is far above the partial
+//! cosines of honest pairs, whose own data make them differ. The earlier receipt is always the original.
 
 use super::{
     Sketch, Source, UpdateHistory,
@@ -27,6 +30,15 @@ pub struct CopyCheck {
     pub bar: f64,
     /// The round's median residual.
     pub median_residual: f64,
+    /// The largest partial cosine (absolute, on sketches, the round's common direction taken out) to an earlier
+    /// vector not sent by the same worker, with that vector.
+    pub partial: Option<(Source, f64)>,
+    /// Whether the partial cosine alone made it a copy (the span test did not).
+    pub by_partial: bool,
+    /// The round's partial-cosine bar.
+    pub partial_bar: f64,
+    /// The round's median partial cosine, which the bar follows.
+    pub median_partial: f64,
 }
 
 /// The bars of the copy test.
@@ -41,6 +53,11 @@ pub struct CopyBars {
     pub residual_fraction: f64,
     /// An update whose cosine on its own support to an earlier update of the round is at least this is a copy.
     pub min_support_cosine: f64,
+    /// The partial-cosine bar is at least this...
+    pub min_partial_cosine: f64,
+    /// ...and otherwise this multiple of the round's median partial cosine (honest pairs share little beyond
+    /// the common direction, and the median is honest work's).
+    pub partial_median_multiple: f64,
 }
 
 /// Pairs whose sketches agree less than this are not compared exactly: they cannot be sparsified copies
@@ -70,11 +87,24 @@ pub fn find_copies(
     for entry in &remembered {
         span.push(entry);
     }
+    let common = common_direction(&flat);
+    let beyond_now: Vec<Vec<f64>> = flat.iter().map(|v| beyond(v, common.as_deref())).collect();
+    let beyond_then: Vec<Vec<f64>> = remembered.iter().map(|v| beyond(v, common.as_deref())).collect();
     let mut order: Vec<usize> = (0..deltas.len()).collect();
     order.sort_by_key(|&i| (receipts[i], i));
 
-    let mut checks =
-        vec![CopyCheck { residual: 1.0, nearest: None, copy: false, bar: 0.0, median_residual: 1.0 }; deltas.len()];
+    let blank = CopyCheck {
+        residual: 1.0,
+        nearest: None,
+        copy: false,
+        bar: 0.0,
+        median_residual: 1.0,
+        partial: None,
+        by_partial: false,
+        partial_bar: 1.0,
+        median_partial: 0.0,
+    };
+    let mut checks = vec![blank; deltas.len()];
     let mut candidates: Vec<(bool, bool, bool)> = vec![(false, false, false); deltas.len()];
     for (k, &i) in order.iter().enumerate() {
         let nonzero = deltas[i].iter().any(|&v| v != 0.0);
@@ -100,19 +130,85 @@ pub fn find_copies(
         // In few dimensions any vector lies in the span of a few others: the span test needs room.
         let roomy = SPAN_ROOM * span.len() <= deltas[i].len().min(super::SKETCH_DIM);
         candidates[i] = (nonzero, roomy, support_copy);
-        checks[i] = CopyCheck { residual, nearest, ..checks[i].clone() };
+        // A worker's own earlier updates share its data with this one: replaying them is the span test's.
+        let mut partial: Option<(Source, f64)> = None;
+        let mut closer = |source: Source, cosine: f64| {
+            if partial.as_ref().is_none_or(|(_, best)| cosine > *best) {
+                partial = Some((source, cosine));
+            }
+        };
+        for (entry, then) in history.entries().iter().zip(&beyond_then) {
+            if !matches!(&entry.source, Source::Update { worker, .. } if worker == workers[i]) {
+                closer(entry.source.clone(), flat_cosine(&beyond_now[i], then).abs());
+            }
+        }
+        for &j in &order[..k] {
+            closer(
+                Source::Update { worker: workers[j].clone(), round },
+                flat_cosine(&beyond_now[i], &beyond_now[j]).abs(),
+            );
+        }
+        checks[i] = CopyCheck { residual, nearest, partial, ..checks[i].clone() };
         span.push(&flat[i]);
     }
     let residuals: Vec<f64> =
         checks.iter().zip(&candidates).filter(|(_, (nonzero, ..))| *nonzero).map(|(c, _)| c.residual).collect();
     let median_residual = super::median(&residuals);
     let bar = (bars.residual_fraction * median_residual).clamp(bars.min_residual, bars.max_residual);
+    let partials: Vec<f64> = checks
+        .iter()
+        .zip(&candidates)
+        .filter(|(_, (nonzero, ..))| *nonzero)
+        .filter_map(|(c, _)| c.partial.as_ref().map(|(_, p)| *p))
+        .collect();
+    let median_partial = super::median(&partials);
+    let partial_bar = (bars.partial_median_multiple * median_partial).max(bars.min_partial_cosine);
     for (check, &(nonzero, roomy, support_copy)) in checks.iter_mut().zip(&candidates) {
-        check.copy = nonzero && ((roomy && check.residual <= bar) || support_copy);
+        let spanned = nonzero && ((roomy && check.residual <= bar) || support_copy);
+        let shared = nonzero && check.partial.as_ref().is_some_and(|(_, p)| *p >= partial_bar);
+        check.copy = spanned || shared;
+        check.by_partial = shared && !spanned;
         check.bar = bar;
         check.median_residual = median_residual;
+        check.partial_bar = partial_bar;
+        check.median_partial = median_partial;
     }
     checks
+}
+
+/// The round's common direction: the coordinate-wise median of its nonzero updates' sketches as unit vectors,
+/// normalised (`None` when there are none or it is zero). A median, so that a few outliers (noise, a sign
+/// flip) do not become part of what every honest update is measured against.
+fn common_direction(flat: &[Vec<f64>]) -> Option<Vec<f64>> {
+    let units: Vec<Vec<f64>> = flat
+        .iter()
+        .filter_map(|v| {
+            let norm = crate::vector::dot_f64(v, v).sqrt();
+            (norm > 0.0).then(|| v.iter().map(|x| x / norm).collect())
+        })
+        .collect();
+    let len = units.first()?.len();
+    let mut column = Vec::with_capacity(units.len());
+    let median: Vec<f64> = (0..len)
+        .map(|k| {
+            column.clear();
+            column.extend(units.iter().map(|u| u[k]));
+            super::median(&column)
+        })
+        .collect();
+    let norm = crate::vector::dot_f64(&median, &median).sqrt();
+    (norm > 0.0).then(|| median.into_iter().map(|m| m / norm).collect())
+}
+
+/// `v` with its component along the unit vector `common` taken out.
+fn beyond(v: &[f64], common: Option<&[f64]>) -> Vec<f64> {
+    match common {
+        Some(u) => {
+            let along = crate::vector::dot_f64(v, u);
+            v.iter().zip(u).map(|(x, y)| x - along * y).collect()
+        }
+        None => v.to_vec(),
+    }
 }
 
 /// The cosine between `copy` and `original` over the coordinates where `copy` is nonzero (0 when either part
@@ -135,8 +231,14 @@ fn support_cosine(copy: &[f32], original: &[f32]) -> f64 {
 mod tests {
     use super::*;
 
-    const BARS: CopyBars =
-        CopyBars { min_residual: 0.25, max_residual: 0.45, residual_fraction: 0.5, min_support_cosine: 0.97 };
+    const BARS: CopyBars = CopyBars {
+        min_residual: 0.25,
+        max_residual: 0.45,
+        residual_fraction: 0.5,
+        min_support_cosine: 0.97,
+        min_partial_cosine: 0.35,
+        partial_median_multiple: 3.0,
+    };
 
     fn vector(seed: u64, len: usize) -> Vec<f32> {
         let mut state = seed;
@@ -182,6 +284,29 @@ mod tests {
         // Zero updates are never copies.
         let zero = vec![0.0f32; len];
         assert!(!check(&[&zero, &zero], &[0, 1], &UpdateHistory::default())[1].copy);
+    }
+
+    #[test]
+    fn copies_under_noise_as_large_as_themselves_are_caught_by_what_they_share_beyond_the_common_direction() {
+        let len = 20_000;
+        let common = vector(100, len);
+        // Ten honest updates: a shared direction plus each one's own data, as large again.
+        let honest: Vec<Vec<f32>> =
+            (0..10).map(|k| common.iter().zip(vector(k + 1, len)).map(|(c, own)| c + own).collect()).collect();
+        let noise = vector(99, len);
+        let copy: Vec<f32> = honest[3].iter().zip(&noise).map(|(v, n)| v + 1.4 * n).collect();
+        let mut deltas: Vec<&[f32]> = honest.iter().map(Vec::as_slice).collect();
+        deltas.push(&copy);
+        let receipts: Vec<u64> = (0..deltas.len() as u64).collect();
+        let found = check(&deltas, &receipts, &UpdateHistory::default());
+        let copies: Vec<usize> = (0..found.len()).filter(|&i| found[i].copy).collect();
+        assert_eq!(copies, [10], "{found:#?}");
+        let last = &found[10];
+        // The span test alone does not see it: its noise is as large as the copied update.
+        assert!(last.by_partial && last.residual > last.bar, "{last:?}");
+        let (source, partial) = last.partial.clone().unwrap();
+        assert_eq!(source, Source::Update { worker: WorkerId::new("w3"), round: 3 });
+        assert!(partial >= last.partial_bar && last.median_partial < 0.2, "{last:?}");
     }
 
     #[test]

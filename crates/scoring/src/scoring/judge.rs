@@ -81,12 +81,15 @@ impl RoundWork<'_, '_> {
                 accuracy_gain: m.accuracy - base.accuracy,
             });
         }
+        // Without a spread to judge against, only an update that makes the model worse is harmful.
+        self.harm_bar = Some(0.0);
         if measured.len() < HARM_MIN_MEASURED {
             return Ok(());
         }
         let gains: Vec<f64> = measured.iter().map(|&i| self.rows[i].validation.map_or(0.0, |v| v.loss_gain)).collect();
         let (median_gain, spread) = median_and_spread(&gains);
         let bar = (median_gain - config.harm_z * spread).min(0.0);
+        self.harm_bar = Some(bar);
         // An update that agrees with the others beyond chance is honest work on data unlike the validation
         // set's mix: it earns nothing for a negative gain, but it is no verdict.
         let agreement = self.noise_bar(config);
@@ -106,12 +109,22 @@ impl RoundWork<'_, '_> {
         Ok(())
     }
 
-    /// Scores, from evidence only: each update's validation gain (without an evaluator, the length of its
-    /// clipped update along the others' direction), times its reputation (relative to the mean, so about 1 for
-    /// an honest worker), times how often it takes part (the reciprocal of its FedAU weight). What a worker
-    /// reports about itself, such as its sample count, is not among them. Only updates in the final
-    /// `aggregate` earn, and only if they agree with the others beyond chance this round: an update that
-    /// opposes the others or is orthogonal to them earns nothing, whatever its validation luck.
+    /// Scores, from evidence only: the length of each update along the others' direction (its norm clipped to
+    /// the round's median, times its cosine to the others), times its reputation (relative to the mean, so about
+    /// 1 for an honest worker), times how often it takes part (the reciprocal of its FedAU weight), and nothing
+    /// for an update whose validation gain falls below the round's harm bar. What a worker reports about
+    /// itself, such as its sample count, is not among them.
+    ///
+    /// The length along the others' direction is the part of an update that carries the round's shared
+    /// descent: it grows with the data behind the update (more data, more steps, less noise: the estimate of
+    /// data volume from the update itself that FedDua makes), scaling cannot raise it past the median norm, and
+    /// noise, a sliver of data or a copy's disguise lower it. The validation gain of one update at its weight in
+    /// the mean is measured as well, but once the model is good its spread over a round is as large as its
+    /// median (the validation set's sampling, not the worker's data), so it judges, it does not rank: an
+    /// update that harms the requester's model beyond the round's spread earns nothing that round.
+    ///
+    /// Only updates in the final `aggregate` earn, and only if they agree with the others beyond chance this
+    /// round: an update that opposes the others or is orthogonal to them earns nothing.
     pub(super) fn score(
         &mut self,
         config: &ScoringConfig,
@@ -120,11 +133,16 @@ impl RoundWork<'_, '_> {
         aggregate: Option<&Aggregate>,
     ) {
         let bar = self.noise_bar(config);
+        let harm_bar = self.harm_bar;
         let scored: Vec<usize> = self
             .scored()
             .into_iter()
             .filter(|&i| aggregate.is_some_and(|a| a.included.contains(&self.subs[i].worker)))
             .filter(|&i| self.rows[i].cosine_to_others.is_none_or(|c| c > bar))
+            .filter(|&i| match (harm_bar, self.rows[i].validation) {
+                (Some(harm_bar), Some(gain)) => gain.loss_gain >= harm_bar,
+                _ => true,
+            })
             .collect();
         let norms: Vec<f64> = scored.iter().map(|&i| self.rows[i].norm).collect();
         let median_norm = median(&norms);
@@ -133,12 +151,9 @@ impl RoundWork<'_, '_> {
             .iter()
             .map(|&i| {
                 let row = &self.rows[i];
-                let evidence = match row.validation {
-                    Some(gain) => gain.loss_gain.max(0.0),
-                    None => row.cosine_to_others.unwrap_or(1.0).max(0.0) * row.norm.min(median_norm),
-                };
+                let along = row.cosine_to_others.unwrap_or(1.0).max(0.0) * row.norm.min(median_norm);
                 let worker = &self.subs[i].worker;
-                evidence * book.reputation(worker) * active / participation.weight(worker)
+                along * book.reputation(worker) * active / participation.weight(worker)
             })
             .collect();
         let total: f64 = weights.iter().sum();

@@ -17,6 +17,8 @@ pub(super) struct Row {
     pub(super) cosine_to_others: Option<f64>,
     /// The copy test's residual.
     pub(super) residual: Option<f64>,
+    /// The copy test's largest partial cosine to an earlier vector.
+    pub(super) partial_cosine: Option<f64>,
     pub(super) validation: Option<ValidationGain>,
     pub(super) score: f64,
 }
@@ -30,6 +32,9 @@ pub(super) struct RoundWork<'s, 'a> {
     pub(super) dimension: usize,
     /// Validation metrics of the global model the round starts from, once measured.
     pub(super) base: Option<Metrics>,
+    /// The round's harm bar on validation gains, once measured: an update whose gain is below it earns nothing
+    /// this round.
+    pub(super) harm_bar: Option<f64>,
 }
 
 impl<'s, 'a> RoundWork<'s, 'a> {
@@ -49,7 +54,7 @@ impl<'s, 'a> RoundWork<'s, 'a> {
             .iter()
             .map(|s| Row { removed: book.is_removed(&s.worker), norm: vector::norm(s.delta), ..Row::default() })
             .collect();
-        Ok(Self { subs, rows, flags: Vec::new(), dimension, base: None })
+        Ok(Self { subs, rows, flags: Vec::new(), dimension, base: None, harm_bar: None })
     }
 
     /// Submissions not removed earlier.

@@ -29,14 +29,29 @@ impl RoundWork<'_, '_> {
             max_residual: config.copy_max_residual,
             residual_fraction: config.copy_residual_fraction,
             min_support_cosine: config.copy_min_support_cosine,
+            min_partial_cosine: config.copy_min_partial_cosine,
+            partial_median_multiple: config.copy_partial_median_multiple,
         };
         for (k, check) in find_copies(round, &workers, &deltas, &receipts, earlier, bars).into_iter().enumerate() {
             let i = live[k];
             self.rows[i].residual = Some(check.residual);
+            self.rows[i].partial_cosine = check.partial.as_ref().map(|(_, p)| *p);
             if !check.copy {
                 continue;
             }
             self.rows[i].excluded = true;
+            if check.by_partial {
+                let (source, partial_cosine) = check.partial.expect("a copy has something it copies");
+                let evidence = Evidence::SharedBeyondCommon {
+                    source,
+                    partial_cosine,
+                    bar: check.partial_bar,
+                    median_partial_cosine: check.median_partial,
+                    receipt: self.subs[i].receipt,
+                };
+                self.flag(i, Reason::Copy, evidence);
+                continue;
+            }
             let (source, cosine) = check.nearest.expect("a copy has something it copies");
             let evidence = Evidence::Copied {
                 source,
