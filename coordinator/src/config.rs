@@ -1,7 +1,7 @@
 //! Where the coordinator finds everything it talks to: defaults, then a TOML file, then
 //! `TESSERA_*` environment variables, each overriding the one before.
 
-use crate::round::StrategySpec;
+use crate::manifest::StrategySpec;
 use serde::Deserialize;
 use std::{
     fmt,

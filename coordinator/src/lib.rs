@@ -8,11 +8,12 @@
 pub mod api;
 pub mod cli;
 mod config;
+pub mod content;
 pub mod engine;
 pub mod fault;
 pub mod indexer;
 mod live;
-pub mod round;
+pub mod manifest;
 pub mod task_draft;
 pub mod validation;
 pub mod verify;

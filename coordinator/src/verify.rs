@@ -2,8 +2,8 @@
 //! manifest and updates on IPFS, the roots on chain) and check the coordinator's arithmetic.
 
 use crate::{
-    engine::{architecture_of, cid_text, fetch_checkpoint, fetch_updates, load_manifest},
-    round::{self, ComputeInput, Manifest},
+    content::{architecture_of, cid_text, fetch_checkpoint, fetch_updates, load_manifest},
+    manifest::{self, ComputeInput, Manifest},
     validation::Validator,
 };
 use alloy::primitives::{Address, B256, U256};
@@ -55,17 +55,16 @@ pub async fn verify_task(
         }
         let manifest = load_manifest(content, &cid_text(on_chain.manifestCid)?).await?;
         if only.is_none_or(|round| round == r) {
-            verify_round(
+            let check = RoundCheck {
                 chain,
                 chain_id,
                 content,
-                validator.as_deref_mut(),
-                &mut report,
-                &manifest,
-                previous.as_ref(),
-                &on_chain,
-            )
-            .await?;
+                validator: validator.as_deref_mut(),
+                manifest: &manifest,
+                previous: previous.as_ref(),
+                on_chain: &on_chain,
+            };
+            verify_round(check, &mut report).await?;
             report.rounds += 1;
         }
         previous = Some(manifest);
@@ -73,17 +72,21 @@ pub async fn verify_task(
     Ok(report)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn verify_round(
-    chain: &MarketplaceClient,
+/// What one round's check reads: the chain and IPFS, the validation set if there is one, the round's
+/// manifest, the one before it (whose cumulative rewards this round's build on), and the round on chain.
+struct RoundCheck<'a> {
+    chain: &'a MarketplaceClient,
     chain_id: u64,
-    content: &dyn ContentStore,
-    validator: Option<&mut Validator>,
-    report: &mut Report,
-    manifest: &Manifest,
-    previous: Option<&Manifest>,
-    on_chain: &tessera_chain::IMarketplace::Round,
-) -> eyre::Result<()> {
+    content: &'a dyn ContentStore,
+    validator: Option<&'a mut Validator>,
+    manifest: &'a Manifest,
+    previous: Option<&'a Manifest>,
+    on_chain: &'a tessera_chain::IMarketplace::Round,
+}
+
+/// Recomputes one round from its manifest and checks it against the chain, into `report`.
+async fn verify_round(check: RoundCheck<'_>, report: &mut Report) -> eyre::Result<()> {
+    let RoundCheck { chain, chain_id, content, validator, manifest, previous, on_chain } = check;
     let r = manifest.round;
     let task_id = manifest.task_id;
     let arch: tessera_train::ArchitectureId = manifest
@@ -142,7 +145,7 @@ async fn verify_round(
         scoring: &manifest.scoring,
         state_before: &state_before,
     };
-    let computed = round::compute(&input, validator.map(|v| v as &mut dyn tessera_scoring::Evaluator))?;
+    let computed = manifest::compute(&input, validator.map(|v| v as &mut dyn tessera_scoring::Evaluator))?;
     report.check(r, "scores, rewards, flags and slashes recompute", computed.result == manifest.result, || {
         "the recomputed round result differs from the manifest".into()
     });
@@ -159,8 +162,8 @@ async fn verify_round(
         B256::from(model_cid.to_bytes32()) == on_chain.newModelCid,
         || format!("recomputed {model_cid}, chain has {}", cid_text(on_chain.newModelCid).unwrap_or_default()),
     );
-    let rewards = round::cumulative_rewards(&previous_rewards, &computed.result)?;
-    let tree = round::reward_tree(task_id, &rewards)?;
+    let rewards = manifest::cumulative_rewards(&previous_rewards, &computed.result)?;
+    let tree = manifest::reward_tree(task_id, &rewards)?;
     report.check(r, "rewards root recomputes to the one on chain", tree.root() == on_chain.rewardsRoot, || {
         format!("recomputed {:#x}, chain has {:#x}", tree.root(), on_chain.rewardsRoot)
     });
@@ -186,7 +189,7 @@ async fn verify_round(
 }
 
 fn signature_ok(
-    record: &round::SubmissionRecord,
+    record: &manifest::SubmissionRecord,
     task_id: u64,
     round: u32,
     domain: &alloy::sol_types::Eip712Domain,

@@ -6,7 +6,7 @@ mod common;
 
 use common::Stack;
 use std::time::Duration;
-use tessera_coordinator::engine::load_manifest;
+use tessera_coordinator::content::load_manifest;
 use tessera_db::{RoundPhase, Store, TxState};
 
 async fn crash_and_recover(point: &str) {

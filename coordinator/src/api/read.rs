@@ -1,5 +1,5 @@
 use super::{ApiError, ApiJson};
-use crate::{AppState, round::RewardRecord, task_draft::UnsignedCall};
+use crate::{AppState, manifest::RewardRecord, task_draft::UnsignedCall};
 use alloy::{
     primitives::{Address, U256},
     sol_types::SolCall,
@@ -328,7 +328,7 @@ pub(super) async fn proof(
     if standing.finalized == 0 {
         return Err(ApiError::NotFound(format!("a finalized round of task {task}")));
     }
-    let tree = crate::round::reward_tree(task, &standing.reward_leaves()).map_err(ApiError::Internal)?;
+    let tree = crate::manifest::reward_tree(task, &standing.reward_leaves()).map_err(ApiError::Internal)?;
     let root = format!("{:#x}", tree.root());
     if standing.finalized_root.as_deref() != Some(root.as_str()) {
         return Err(ApiError::Internal(eyre::eyre!(

@@ -215,13 +215,13 @@ async fn check_update(
             return Err(ApiError::UpdateUnavailable { cid: cid.to_string(), reason });
         }
     };
-    crate::round::decode_update(architecture, &bytes, round, global_cid, num_samples)
+    crate::manifest::decode_update(architecture, &bytes, round, global_cid, num_samples)
         .map_err(|e| malformed(cid, e.to_string()))?;
     Ok(())
 }
 
 fn architecture_of(hex: &str) -> Result<ArchitectureId, ApiError> {
-    crate::engine::architecture_of(hex).map_err(|e| ApiError::Internal(e.wrap_err("the stored task's architecture")))
+    crate::content::architecture_of(hex).map_err(|e| ApiError::Internal(e.wrap_err("the stored task's architecture")))
 }
 
 fn malformed(cid: Cid, reason: String) -> ApiError {

@@ -5,39 +5,32 @@
 //! and carries out its [`Step`]s. Each step is idempotent and ends in one compare-and-set of the round's phase
 //! (or one outbox row), so a crash anywhere is repaired by running the step again.
 
+mod aggregate;
 mod decide;
 
 pub use decide::{Step, View, decide};
 
 use crate::{
-    Live, LiveEvent, fault,
-    round::{self, ComputeInput, FetchedUpdate, MANIFEST_FORMAT, Manifest, StrategySpec, SubmissionRecord},
+    Live, LiveEvent,
+    content::{cid_text, cid_word, load_manifest},
+    fault,
+    manifest::{self, StrategySpec},
     validation::Validator,
     writer::{Call, ChainWriter},
 };
 use alloy::{
-    primitives::{Address, B256, U256},
+    primitives::{B256, U256},
     sol_types::SolCall,
 };
-use bytes::Bytes;
 use std::{
-    collections::BTreeMap,
     sync::{Arc, Mutex, atomic::Ordering},
     time::{Duration, Instant},
 };
 use tessera_chain::{IMarketplace, Marketplace, MarketplaceClient};
-use tessera_db::{
-    Amount, NewRound, NewScore, Reputation, RoundMetrics, RoundPatch, RoundPhase, Store, Task, TaskStatus, WorkerStatus,
-};
-use tessera_scoring::{Failure, Reason, ScorerState, ScoringConfig, WorkerId};
-use tessera_storage::{Cid, ContentStore};
-use tessera_train::{ArchitectureId, DecodeLimits, FileKind, WeightsFile};
-
-/// `IMarketplace.WorkerStatus.Active`.
-const ACTIVE_WORKER: u8 = 1;
-
-/// The largest manifest read back.
-const MAX_MANIFEST_BYTES: u64 = 64 << 20;
+use tessera_db::{NewRound, RoundPatch, RoundPhase, Store, Task, TaskStatus, WorkerStatus};
+use tessera_scoring::ScoringConfig;
+use tessera_storage::ContentStore;
+use tessera_train::ArchitectureId;
 
 /// How the engine runs.
 #[derive(Clone, Debug)]
@@ -304,173 +297,6 @@ impl Engine {
             .ok_or_else(|| eyre::eyre!("round {} of task {} has no aggregate", round - 1, task.task_id))
     }
 
-    async fn previous_manifest(&self, task_id: u64, round: u32) -> eyre::Result<Option<Manifest>> {
-        if round <= 1 {
-            return Ok(None);
-        }
-        let previous = self.db.get_round(task_id, round - 1).await?;
-        let cid = previous
-            .and_then(|r| r.manifest_cid)
-            .ok_or_else(|| eyre::eyre!("round {} of task {task_id} has no manifest", round - 1))?;
-        Ok(Some(load_manifest(self.content.as_ref(), &cid).await?))
-    }
-
-    /// Scores and aggregates round `r`, publishes the checkpoint and the manifest, stores the scores, and moves
-    /// the round to publishing. Deterministic: after a crash it computes the same CIDs again.
-    async fn aggregate(&self, task: &Task, r: u32) -> eyre::Result<()> {
-        let started = Instant::now();
-        let id = task.task_id;
-        let arch = architecture_of(&task.model_architecture_id)?;
-        let round = self.db.get_round(id, r).await?.ok_or_else(|| eyre::eyre!("round {r} of task {id} is gone"))?;
-        let previous = self.previous_manifest(id, r).await?;
-        let (state_before, previous_rewards) =
-            previous.map_or_else(|| (ScorerState::default(), Vec::new()), |m| (m.scorer_state_after, m.rewards));
-        let global = fetch_checkpoint(self.content.as_ref(), arch, &round.global_model_cid).await?;
-
-        let mut records: Vec<SubmissionRecord> = self
-            .db
-            .list_submissions(id, r)
-            .await?
-            .into_iter()
-            .map(|s| SubmissionRecord {
-                worker: s.worker,
-                update_cid: s.update_cid,
-                num_samples: s.num_samples,
-                sequence: s.sequence,
-                received_at_ms: s.received_at_ms,
-                signature: s.signature,
-                receipt_signature: s.receipt_signature,
-            })
-            .collect();
-        records.sort_by_key(|s| s.sequence);
-        let fetch_started = Instant::now();
-        let (updates, failures) =
-            fetch_updates(self.content.as_ref(), arch, r, &round.global_model_cid, &records).await;
-        let fetch_ms = elapsed_ms(fetch_started);
-        let mut roster: Vec<String> = self
-            .db
-            .list_workers(id)
-            .await?
-            .into_iter()
-            .filter(|w| w.status == WorkerStatus::Active)
-            .map(|w| w.worker)
-            .collect();
-        roster.sort();
-        let reward = round::round_reward(task.reward_pool.0, task.num_rounds, r);
-
-        let validator = self.validator.clone().filter(|v| v.lock().is_ok_and(|v| v.architecture() == arch));
-        let (strategy, scoring) = (self.settings.strategy.clone(), self.settings.scoring.clone());
-        let global_cid = round.global_model_cid.clone();
-        let scoring_started = Instant::now();
-        let (computation, updates, failures, roster, state_before) = tokio::task::spawn_blocking(move || {
-            let input = ComputeInput {
-                architecture: arch,
-                round: r,
-                global: &global,
-                global_cid: &global_cid,
-                updates: &updates,
-                failures: &failures,
-                roster: &roster,
-                reward,
-                strategy: &strategy,
-                scoring: &scoring,
-                state_before: &state_before,
-            };
-            let mut guard = validator.as_ref().map(|v| v.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-            let evaluator = guard.as_deref_mut().map(|v| v as &mut dyn tessera_scoring::Evaluator);
-            let computation = round::compute(&input, evaluator);
-            (computation, updates, failures, roster, state_before)
-        })
-        .await?;
-        let computation = computation?;
-        let scoring_ms = elapsed_ms(scoring_started);
-        drop(updates);
-        let publish_started = Instant::now();
-
-        let new_model_cid = self.content.put(Bytes::from(computation.checkpoint)).await?;
-        let stakes = self.stakes(id, &computation.result).await?;
-        let slashes = round::slashes_in_tokens(&computation.result, &stakes);
-        let rewards = round::cumulative_rewards(&previous_rewards, &computation.result)?;
-        let tree = round::reward_tree(id, &rewards)?;
-        let manifest = Manifest {
-            format: MANIFEST_FORMAT.into(),
-            chain_id: self.chain_id,
-            marketplace: format!("{:#x}", self.chain.address()),
-            coordinator: format!("{:#x}", self.chain.account()),
-            task_id: id,
-            round: r,
-            architecture: arch.name().into(),
-            global_model_cid: round.global_model_cid.clone(),
-            new_model_cid: new_model_cid.to_string(),
-            strategy: self.settings.strategy.clone(),
-            scoring: self.settings.scoring.clone(),
-            round_reward: reward.to_string(),
-            roster,
-            submissions: records,
-            failures,
-            scorer_state_before: state_before,
-            scorer_state_after: computation.state_after.clone(),
-            result: computation.result.clone(),
-            slashes: slashes.clone(),
-            rewards,
-            rewards_root: format!("{:#x}", tree.root()),
-            cumulative_rewards_total: tree.total().to_string(),
-        };
-        let manifest_cid = self.content.put(Bytes::from(serde_json::to_vec_pretty(&manifest)?)).await?;
-
-        self.db.replace_scores(id, r, &scores(&manifest)?).await?;
-        self.db.upsert_reputations(&reputations(id, r, &computation.state_after)?).await?;
-        let metrics = RoundMetrics {
-            accuracy: computation.result.metrics.map(|m| m.accuracy),
-            loss: computation.result.metrics.map(|m| m.loss),
-            fetch_ms: Some(fetch_ms),
-            scoring_ms: Some(scoring_ms),
-            publish_ms: Some(elapsed_ms(publish_started)),
-            published_at_ms: Some(crate::now_ms()),
-        };
-        let patch = RoundPatch {
-            new_model_cid: Some(new_model_cid.to_string()),
-            manifest_cid: Some(manifest_cid.to_string()),
-            rewards_root: Some(manifest.rewards_root.clone()),
-            cumulative_rewards_total: Some(Amount(u128::try_from(tree.total())?)),
-            metrics: Some(metrics),
-            finalized_at_ms: None,
-        };
-        if self.advance(id, r, RoundPhase::Aggregating, RoundPhase::Publishing, &patch).await? {
-            let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-            self.live.counters.aggregation_ms.fetch_add(elapsed, Ordering::Relaxed);
-            self.live.counters.rounds_aggregated.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(
-                task = id,
-                round = r,
-                %new_model_cid,
-                %manifest_cid,
-                accuracy = metrics.accuracy,
-                elapsed_ms = elapsed,
-                "round aggregated and published"
-            );
-            fault::crash_point("after-publish");
-        }
-        Ok(())
-    }
-
-    /// Remaining stake of every worker the round slashes that is still active on chain.
-    async fn stakes(
-        &self,
-        task_id: u64,
-        result: &tessera_scoring::RoundResult,
-    ) -> eyre::Result<BTreeMap<String, u128>> {
-        let mut stakes = BTreeMap::new();
-        for slash in &result.slashes {
-            let account: Address = slash.worker.as_str().parse()?;
-            let info = self.chain.worker(U256::from(task_id), account).await?;
-            if info.status == ACTIVE_WORKER {
-                stakes.insert(slash.worker.as_str().to_owned(), info.stake.to::<u128>());
-            }
-        }
-        Ok(stakes)
-    }
-
     async fn enqueue_finalize(&self, task: &Task, r: u32) -> eyre::Result<()> {
         let id = task.task_id;
         let round = self.db.get_round(id, r).await?.ok_or_else(|| eyre::eyre!("round {r} of task {id} is gone"))?;
@@ -487,7 +313,7 @@ impl Engine {
                 Ok(IMarketplace::Slash {
                     worker: s.worker.parse()?,
                     amount: s.amount.parse()?,
-                    reason: round::slash_reason_code(s.reason),
+                    reason: manifest::slash_reason_code(s.reason),
                 })
             })
             .collect::<eyre::Result<Vec<_>>>()?;
@@ -523,122 +349,6 @@ fn seconds_to_ms(seconds: u64) -> i64 {
     i64::try_from(seconds.saturating_mul(1000)).unwrap_or(i64::MAX)
 }
 
-fn cid_word(cid: &str) -> eyre::Result<B256> {
-    Ok(B256::from(cid.parse::<Cid>()?.to_bytes32()))
-}
-
-/// The CID whose digest the chain holds as `word`.
-pub(crate) fn cid_text(word: B256) -> eyre::Result<String> {
-    Cid::from_bytes32(word.0).map(|c| c.to_string()).ok_or_else(|| eyre::eyre!("{word:#x} is not a CID digest"))
-}
-
-/// The architecture a task's bytes32 names.
-pub fn architecture_of(hex: &str) -> eyre::Result<ArchitectureId> {
-    let word: B256 = hex.parse()?;
-    ArchitectureId::ALL
-        .into_iter()
-        .find(|arch| arch.to_bytes32() == word.0)
-        .ok_or_else(|| eyre::eyre!("unknown model architecture {hex}"))
-}
-
-/// Reads and parses a manifest.
-pub async fn load_manifest(content: &dyn ContentStore, cid: &str) -> eyre::Result<Manifest> {
-    let bytes = content.get(&cid.parse()?, MAX_MANIFEST_BYTES).await?;
-    let manifest: Manifest = serde_json::from_slice(&bytes)?;
-    eyre::ensure!(manifest.format == MANIFEST_FORMAT, "manifest {cid} is {:?}, not {MANIFEST_FORMAT}", manifest.format);
-    Ok(manifest)
-}
-
-/// Reads a checkpoint of `arch`.
-pub async fn fetch_checkpoint(content: &dyn ContentStore, arch: ArchitectureId, cid: &str) -> eyre::Result<Vec<f32>> {
-    let limits = DecodeLimits::expecting(arch, FileKind::Checkpoint);
-    let bytes = content.get(&cid.parse()?, limits.max_bytes as u64).await?;
-    Ok(WeightsFile::decode(&bytes, &limits)?.parameters.into_values())
-}
-
-/// Fetches and decodes every submitted update; one that cannot be used becomes a failure with the reason.
-pub async fn fetch_updates(
-    content: &dyn ContentStore,
-    arch: ArchitectureId,
-    round: u32,
-    global_cid: &str,
-    records: &[SubmissionRecord],
-) -> (Vec<FetchedUpdate>, Vec<Failure>) {
-    let max_bytes = DecodeLimits::expecting(arch, FileKind::Update).max_bytes as u64;
-    let mut updates = Vec::new();
-    let mut failures = Vec::new();
-    for record in records {
-        let fetched = async {
-            let bytes = content.get(&record.update_cid.parse()?, max_bytes).await?;
-            round::decode_update(arch, &bytes, round, global_cid, record.num_samples)
-        };
-        match fetched.await {
-            Ok(delta) => updates.push(FetchedUpdate { record: record.clone(), delta }),
-            Err(error) => {
-                failures.push(Failure { worker: WorkerId::new(record.worker.clone()), reason: format!("{error:#}") })
-            }
-        }
-    }
-    (updates, failures)
-}
-
-fn reason_name(reason: Reason) -> &'static str {
-    match reason {
-        Reason::FreeRider => "free_rider",
-        Reason::Poisoning => "poisoning",
-        Reason::Copy => "copy",
-        Reason::NoShow => "no_show",
-    }
-}
-
-/// The score rows of a round, from its manifest.
-fn scores(manifest: &Manifest) -> eyre::Result<Vec<NewScore>> {
-    let slashed: BTreeMap<&str, (&str, Reason)> =
-        manifest.slashes.iter().map(|s| (s.worker.as_str(), (s.amount.as_str(), s.reason))).collect();
-    manifest
-        .result
-        .workers
-        .iter()
-        .map(|outcome| {
-            let worker = outcome.worker.as_str();
-            let own: Vec<_> = manifest.result.flags.iter().filter(|f| f.worker == outcome.worker).collect();
-            let flags = own.iter().map(|f| reason_name(f.reason).to_owned()).collect();
-            let evidence = own
-                .iter()
-                .map(|f| serde_json::json!({ "reason": reason_name(f.reason), "evidence": f.evidence }))
-                .collect();
-            let (amount, reason) =
-                slashed.get(worker).map_or(("0", None), |(a, r)| (*a, Some(reason_name(*r).to_owned())));
-            Ok(NewScore {
-                worker: worker.to_owned(),
-                score: outcome.score,
-                reward: Amount(outcome.reward),
-                flags,
-                slashed: Amount(amount.parse()?),
-                slash_reason: reason,
-                reputation: outcome.reputation,
-                evidence: serde_json::Value::Array(evidence),
-            })
-        })
-        .collect()
-}
-
-fn reputations(task_id: u64, round: u32, state: &ScorerState) -> eyre::Result<Vec<Reputation>> {
-    state
-        .reputation
-        .entries()
-        .map(|(worker, entry)| {
-            Ok(Reputation {
-                task_id,
-                worker: worker.as_str().to_owned(),
-                reputation: entry.reputation,
-                participation: serde_json::to_value(state.participation.get(worker))?,
-                as_of_round: round,
-            })
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -648,12 +358,5 @@ mod tests {
         assert_eq!(start_key(3, 1), "start:3:1");
         assert_eq!(finalize_key(3, 1), "finalize:3:1");
         assert_eq!(seconds_to_ms(2), 2000);
-    }
-
-    #[test]
-    fn architectures_are_found_by_their_word() {
-        let word = format!("{:#x}", B256::from(ArchitectureId::Lenet5MnistV1.to_bytes32()));
-        assert_eq!(architecture_of(&word).unwrap(), ArchitectureId::Lenet5MnistV1);
-        assert!(architecture_of(&format!("{:#x}", B256::repeat_byte(7))).is_err());
     }
 }

@@ -217,7 +217,7 @@ impl Demo {
     /// Each worker joins (approve, then stake), then runs as its own process.
     fn start_workers(&mut self) -> eyre::Result<()> {
         let specs = self.scenario.workers.clone();
-        let honest = specs.iter().filter(|w| w.role == Role::Honest).count();
+        let shards = specs.len();
         for (i, spec) in specs.iter().enumerate() {
             let join = self.worker_command(i).args(["join", "--task", &self.task.to_string()]).output()?;
             if !join.status.success() {
@@ -226,7 +226,7 @@ impl Demo {
             let mut run = self.worker_command(i);
             run.args(["run", "--task", &self.task.to_string(), "--quiet"])
                 .args(["--data", &mnist_dir().display().to_string()])
-                .args(["--shard", &format!("{}/{honest}", spec.shard % honest)])
+                .args(["--shard", &format!("{}/{shards}", spec.shard)])
                 .args(["--partition", "dirichlet", "--alpha", &self.scenario.alpha.to_string(), "--seed", "0"])
                 .args(["--max-samples", &spec.max_samples.to_string()])
                 .args(["--threads", "1", "--device", "auto"])

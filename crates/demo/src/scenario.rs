@@ -41,7 +41,7 @@ pub struct WorkerSpec {
     pub name: String,
     /// How it behaves.
     pub role: Role,
-    /// Which Dirichlet shard of the training set it reads (honest workers each have their own).
+    /// Which Dirichlet shard of the training set it reads: every worker has its own, of one shard per worker.
     pub shard: usize,
     /// At most this many samples of the shard.
     pub max_samples: usize,
@@ -85,7 +85,9 @@ impl Scenario {
         let dishonest = attacks.iter().enumerate().map(|(i, &attack)| WorkerSpec {
             name: attack.name().into(),
             role: Role::RedTeam(attack),
-            shard: i,
+            // Its own data: a cheat that trained on an honest worker's shard would send that worker's update
+            // (negated, noised, ...), and whichever of the two came first would own it.
+            shard: 4 + i,
             max_samples: unit * 2,
         });
         Self {

@@ -1,5 +1,5 @@
-//! One round's computation and its public record, shared by the engine (which runs it) and `verify`
-//! (which runs it again from the record and the chain): same inputs, same bits.
+//! The round manifest: one round's computation and its public record, shared by the engine (which runs it)
+//! and `verify` (which runs it again from the record and the chain): same inputs, same bits.
 
 use alloy::primitives::{Address, U256};
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,107 @@
+//! `create-task`: a requester publishes the initial model and creates the task on chain.
+
+use super::coordinator_key;
+use crate::{Config, task_draft::TaskDraft};
+use alloy::{
+    primitives::{Address, U256},
+    signers::local::PrivateKeySigner,
+};
+use clap::Args;
+use eyre::{WrapErr, eyre};
+use std::str::FromStr;
+use tessera_chain::{MarketplaceClient, connect};
+use tessera_storage::{ClientConfig, IpfsStore};
+use tessera_train::ArchitectureId;
+
+/// Options of `create-task`.
+#[derive(Debug, Args)]
+pub struct CreateTaskArgs {
+    /// The environment variable holding the requester's private key.
+    #[arg(long, default_value = "TESSERA_REQUESTER_PRIVATE_KEY")]
+    pub requester_key_env: String,
+    /// The ERC-20 rewards are paid and stakes escrowed in.
+    #[arg(long)]
+    pub token: Address,
+    /// The reward pool, in whole tokens.
+    #[arg(long)]
+    pub reward: u64,
+    /// The stake each worker escrows, in whole tokens.
+    #[arg(long, default_value_t = 10)]
+    pub stake: u64,
+    /// The token's decimals.
+    #[arg(long, default_value_t = 18)]
+    pub decimals: u8,
+    /// Training rounds.
+    #[arg(long, default_value_t = 5)]
+    pub rounds: u32,
+    /// Most workers at once.
+    #[arg(long, default_value_t = 10)]
+    pub max_workers: u32,
+    /// Seconds each round accepts submissions.
+    #[arg(long, default_value_t = 300)]
+    pub window_secs: u32,
+    /// The model architecture.
+    #[arg(long, default_value = "lenet5-mnist-v1")]
+    pub architecture: String,
+    /// Seeds the initial weights.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// The coordinator's address (default: the address of this coordinator's key).
+    #[arg(long)]
+    pub coordinator: Option<Address>,
+    /// Slashed stake goes to the requester instead of back into the pool.
+    #[arg(long)]
+    pub slash_to_requester: bool,
+}
+
+/// Publishes the initial model, approves the pool and creates the task; prints its id as JSON.
+pub(super) async fn execute(config: Config, args: &CreateTaskArgs) -> eyre::Result<()> {
+    let key =
+        std::env::var(&args.requester_key_env).wrap_err_with(|| format!("{} is not set", args.requester_key_env))?;
+    let requester: PrivateKeySigner = key.parse().wrap_err("the requester key is not a private key")?;
+    let marketplace: Address = config
+        .marketplace
+        .as_deref()
+        .ok_or_else(|| eyre!("TESSERA_MARKETPLACE is not set"))?
+        .parse()
+        .wrap_err("TESSERA_MARKETPLACE is not an address")?;
+    let coordinator = match args.coordinator {
+        Some(address) => address,
+        None => PrivateKeySigner::from_str(&coordinator_key(&config).wrap_err("give --coordinator, or")?)?.address(),
+    };
+    let arch: ArchitectureId =
+        args.architecture.parse().map_err(|_| eyre!("unknown architecture {:?}", args.architecture))?;
+    let unit = U256::from(10u64).pow(U256::from(args.decimals));
+    let draft = TaskDraft {
+        reward_token: args.token,
+        reward_pool: U256::from(args.reward) * unit,
+        stake_required: U256::from(args.stake) * unit,
+        num_rounds: args.rounds,
+        max_workers: args.max_workers,
+        submission_window_secs: args.window_secs,
+        coordinator,
+        architecture: arch,
+        seed: args.seed,
+        slash_to_requester: args.slash_to_requester,
+    };
+    let content = IpfsStore::new(&config.ipfs_api_url, ClientConfig::default())?;
+    let initial = draft.publish_initial_model(&content).await?;
+    let provider = connect(&config.chain_rpc_url, &key)?;
+    let client = MarketplaceClient::new(provider, marketplace, requester.address());
+    client.approve(args.token, draft.reward_pool).await.wrap_err("approving the reward pool")?;
+    let task_config = draft.config(&initial);
+    let (task_id, tx) = client.create_task(task_config).await.map_err(|e| {
+        let reason = e.revert_reason().map_or_else(|| e.to_string(), |reason| format!("{reason:?}"));
+        eyre!("createTask failed: {reason}")
+    })?;
+    println!(
+        "{}",
+        serde_json::json!({
+            "task_id": task_id.to::<u64>(),
+            "initial_model_cid": initial.to_string(),
+            "tx_hash": format!("{tx:#x}"),
+            "coordinator": format!("{coordinator:#x}"),
+        })
+    );
+    Ok(())
+}

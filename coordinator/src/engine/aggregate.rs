@@ -1,0 +1,321 @@
+//! Aggregating a round, in four steps: gather what the round received, compute the scores and the aggregate,
+//! publish the checkpoint and the manifest, and record the result and move the round on. Deterministic: after a
+//! crash the same inputs give the same CIDs, so running the steps again repairs anything half done.
+
+use super::{Engine, elapsed_ms};
+use crate::{
+    content::{architecture_of, fetch_checkpoint, fetch_updates, load_manifest},
+    fault,
+    manifest::{self, ComputeInput, FetchedUpdate, MANIFEST_FORMAT, Manifest, RewardRecord, SubmissionRecord},
+};
+use alloy::primitives::{Address, U256};
+use bytes::Bytes;
+use std::{collections::BTreeMap, sync::atomic::Ordering, time::Instant};
+use tessera_db::{Amount, NewScore, Reputation, RoundMetrics, RoundPatch, RoundPhase, Task, WorkerStatus};
+use tessera_scoring::{Failure, Reason, ScorerState};
+use tessera_storage::Cid;
+use tessera_train::ArchitectureId;
+
+/// `IMarketplace.WorkerStatus.Active`.
+const ACTIVE_WORKER: u8 = 1;
+
+/// What a round's aggregation reads: the round's checkpoint and updates from IPFS, its submissions and roster
+/// from the database, and the scorer's state and cumulative rewards from the previous manifest.
+struct Gathered {
+    arch: ArchitectureId,
+    global_cid: String,
+    global: Vec<f32>,
+    records: Vec<SubmissionRecord>,
+    updates: Vec<FetchedUpdate>,
+    failures: Vec<Failure>,
+    roster: Vec<String>,
+    reward: u128,
+    state_before: ScorerState,
+    previous_rewards: Vec<RewardRecord>,
+}
+
+/// What a round published.
+struct Published {
+    new_model_cid: Cid,
+    manifest_cid: Cid,
+    manifest: Manifest,
+}
+
+/// Where the round's time went, for its metrics.
+struct Timings {
+    started: Instant,
+    fetch_ms: u64,
+    scoring_ms: u64,
+    publish_started: Instant,
+}
+
+impl Engine {
+    async fn previous_manifest(&self, task_id: u64, round: u32) -> eyre::Result<Option<Manifest>> {
+        if round <= 1 {
+            return Ok(None);
+        }
+        let previous = self.db.get_round(task_id, round - 1).await?;
+        let cid = previous
+            .and_then(|r| r.manifest_cid)
+            .ok_or_else(|| eyre::eyre!("round {} of task {task_id} has no manifest", round - 1))?;
+        Ok(Some(load_manifest(self.content.as_ref(), &cid).await?))
+    }
+
+    /// Scores and aggregates round `r`, publishes the checkpoint and the manifest, stores the scores, and moves
+    /// the round to publishing.
+    #[tracing::instrument(level = "debug", target = "engine::aggregate", skip_all, fields(task = task.task_id, round = r))]
+    pub(super) async fn aggregate(&self, task: &Task, r: u32) -> eyre::Result<()> {
+        let started = Instant::now();
+        let (gathered, fetch_ms) = self.gather(task, r).await?;
+        let scoring_started = Instant::now();
+        let (gathered, computation) = self.compute(r, gathered).await?;
+        let scoring_ms = elapsed_ms(scoring_started);
+        let publish_started = Instant::now();
+        let published = self.publish(task, r, gathered, computation).await?;
+        self.record(task.task_id, r, &published, Timings { started, fetch_ms, scoring_ms, publish_started }).await
+    }
+
+    /// Reads everything the round's computation needs; returns it with the time spent fetching updates.
+    #[tracing::instrument(level = "debug", target = "engine::aggregate", skip_all, fields(task = task.task_id, round = r))]
+    async fn gather(&self, task: &Task, r: u32) -> eyre::Result<(Gathered, u64)> {
+        let id = task.task_id;
+        let arch = architecture_of(&task.model_architecture_id)?;
+        let round = self.db.get_round(id, r).await?.ok_or_else(|| eyre::eyre!("round {r} of task {id} is gone"))?;
+        let previous = self.previous_manifest(id, r).await?;
+        let (state_before, previous_rewards) =
+            previous.map_or_else(|| (ScorerState::default(), Vec::new()), |m| (m.scorer_state_after, m.rewards));
+        let global = fetch_checkpoint(self.content.as_ref(), arch, &round.global_model_cid).await?;
+
+        let mut records: Vec<SubmissionRecord> = self
+            .db
+            .list_submissions(id, r)
+            .await?
+            .into_iter()
+            .map(|s| SubmissionRecord {
+                worker: s.worker,
+                update_cid: s.update_cid,
+                num_samples: s.num_samples,
+                sequence: s.sequence,
+                received_at_ms: s.received_at_ms,
+                signature: s.signature,
+                receipt_signature: s.receipt_signature,
+            })
+            .collect();
+        records.sort_by_key(|s| s.sequence);
+        let fetch_started = Instant::now();
+        let (updates, failures) =
+            fetch_updates(self.content.as_ref(), arch, r, &round.global_model_cid, &records).await;
+        let fetch_ms = elapsed_ms(fetch_started);
+        let mut roster: Vec<String> = self
+            .db
+            .list_workers(id)
+            .await?
+            .into_iter()
+            .filter(|w| w.status == WorkerStatus::Active)
+            .map(|w| w.worker)
+            .collect();
+        roster.sort();
+        let reward = manifest::round_reward(task.reward_pool.0, task.num_rounds, r);
+        let gathered = Gathered {
+            arch,
+            global_cid: round.global_model_cid,
+            global,
+            records,
+            updates,
+            failures,
+            roster,
+            reward,
+            state_before,
+            previous_rewards,
+        };
+        Ok((gathered, fetch_ms))
+    }
+
+    /// Scores and aggregates on a blocking thread; hands back what the manifest needs, without the updates and
+    /// the checkpoint, which are dropped as soon as the computation is done.
+    #[tracing::instrument(level = "debug", target = "engine::aggregate", skip_all, fields(round = r))]
+    async fn compute(&self, r: u32, gathered: Gathered) -> eyre::Result<(Gathered, manifest::RoundComputation)> {
+        let validator = self.validator.clone().filter(|v| v.lock().is_ok_and(|v| v.architecture() == gathered.arch));
+        let (strategy, scoring) = (self.settings.strategy.clone(), self.settings.scoring.clone());
+        let (mut gathered, computation) = tokio::task::spawn_blocking(move || {
+            let input = ComputeInput {
+                architecture: gathered.arch,
+                round: r,
+                global: &gathered.global,
+                global_cid: &gathered.global_cid,
+                updates: &gathered.updates,
+                failures: &gathered.failures,
+                roster: &gathered.roster,
+                reward: gathered.reward,
+                strategy: &strategy,
+                scoring: &scoring,
+                state_before: &gathered.state_before,
+            };
+            let mut guard = validator.as_ref().map(|v| v.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+            let evaluator = guard.as_deref_mut().map(|v| v as &mut dyn tessera_scoring::Evaluator);
+            let computation = manifest::compute(&input, evaluator);
+            (gathered, computation)
+        })
+        .await?;
+        gathered.updates = Vec::new();
+        gathered.global = Vec::new();
+        Ok((gathered, computation?))
+    }
+
+    /// Puts the new checkpoint and the manifest on IPFS.
+    #[tracing::instrument(level = "debug", target = "engine::aggregate", skip_all, fields(task = task.task_id, round = r))]
+    async fn publish(
+        &self,
+        task: &Task,
+        r: u32,
+        gathered: Gathered,
+        computation: manifest::RoundComputation,
+    ) -> eyre::Result<Published> {
+        let id = task.task_id;
+        let new_model_cid = self.content.put(Bytes::from(computation.checkpoint)).await?;
+        let stakes = self.stakes(id, &computation.result).await?;
+        let slashes = manifest::slashes_in_tokens(&computation.result, &stakes);
+        let rewards = manifest::cumulative_rewards(&gathered.previous_rewards, &computation.result)?;
+        let tree = manifest::reward_tree(id, &rewards)?;
+        let manifest = Manifest {
+            format: MANIFEST_FORMAT.into(),
+            chain_id: self.chain_id,
+            marketplace: format!("{:#x}", self.chain.address()),
+            coordinator: format!("{:#x}", self.chain.account()),
+            task_id: id,
+            round: r,
+            architecture: gathered.arch.name().into(),
+            global_model_cid: gathered.global_cid,
+            new_model_cid: new_model_cid.to_string(),
+            strategy: self.settings.strategy.clone(),
+            scoring: self.settings.scoring.clone(),
+            round_reward: gathered.reward.to_string(),
+            roster: gathered.roster,
+            submissions: gathered.records,
+            failures: gathered.failures,
+            scorer_state_before: gathered.state_before,
+            scorer_state_after: computation.state_after,
+            result: computation.result,
+            slashes,
+            rewards,
+            rewards_root: format!("{:#x}", tree.root()),
+            cumulative_rewards_total: tree.total().to_string(),
+        };
+        let manifest_cid = self.content.put(Bytes::from(serde_json::to_vec_pretty(&manifest)?)).await?;
+        Ok(Published { new_model_cid, manifest_cid, manifest })
+    }
+
+    /// Stores the round's scores, reputations and metrics and moves it to publishing, once.
+    #[tracing::instrument(level = "debug", target = "engine::aggregate", skip_all, fields(task = id, round = r))]
+    async fn record(&self, id: u64, r: u32, published: &Published, timings: Timings) -> eyre::Result<()> {
+        let Published { new_model_cid, manifest_cid, manifest } = published;
+        self.db.replace_scores(id, r, &scores(manifest)?).await?;
+        self.db.upsert_reputations(&reputations(id, r, &manifest.scorer_state_after)?).await?;
+        let metrics = RoundMetrics {
+            accuracy: manifest.result.metrics.map(|m| m.accuracy),
+            loss: manifest.result.metrics.map(|m| m.loss),
+            fetch_ms: Some(timings.fetch_ms),
+            scoring_ms: Some(timings.scoring_ms),
+            publish_ms: Some(elapsed_ms(timings.publish_started)),
+            published_at_ms: Some(crate::now_ms()),
+        };
+        let patch = RoundPatch {
+            new_model_cid: Some(new_model_cid.to_string()),
+            manifest_cid: Some(manifest_cid.to_string()),
+            rewards_root: Some(manifest.rewards_root.clone()),
+            cumulative_rewards_total: Some(Amount(manifest.cumulative_rewards_total.parse()?)),
+            metrics: Some(metrics),
+            finalized_at_ms: None,
+        };
+        if self.advance(id, r, RoundPhase::Aggregating, RoundPhase::Publishing, &patch).await? {
+            let elapsed = elapsed_ms(timings.started);
+            self.live.counters.aggregation_ms.fetch_add(elapsed, Ordering::Relaxed);
+            self.live.counters.rounds_aggregated.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(
+                task = id,
+                round = r,
+                %new_model_cid,
+                %manifest_cid,
+                accuracy = metrics.accuracy,
+                elapsed_ms = elapsed,
+                "round aggregated and published"
+            );
+            fault::crash_point("after-publish");
+        }
+        Ok(())
+    }
+
+    /// Remaining stake of every worker the round slashes that is still active on chain.
+    async fn stakes(
+        &self,
+        task_id: u64,
+        result: &tessera_scoring::RoundResult,
+    ) -> eyre::Result<BTreeMap<String, u128>> {
+        let mut stakes = BTreeMap::new();
+        for slash in &result.slashes {
+            let account: Address = slash.worker.as_str().parse()?;
+            let info = self.chain.worker(U256::from(task_id), account).await?;
+            if info.status == ACTIVE_WORKER {
+                stakes.insert(slash.worker.as_str().to_owned(), info.stake.to::<u128>());
+            }
+        }
+        Ok(stakes)
+    }
+}
+
+fn reason_name(reason: Reason) -> &'static str {
+    match reason {
+        Reason::FreeRider => "free_rider",
+        Reason::Poisoning => "poisoning",
+        Reason::Copy => "copy",
+        Reason::NoShow => "no_show",
+    }
+}
+
+/// The score rows of a round, from its manifest.
+fn scores(manifest: &Manifest) -> eyre::Result<Vec<NewScore>> {
+    let slashed: BTreeMap<&str, (&str, Reason)> =
+        manifest.slashes.iter().map(|s| (s.worker.as_str(), (s.amount.as_str(), s.reason))).collect();
+    manifest
+        .result
+        .workers
+        .iter()
+        .map(|outcome| {
+            let worker = outcome.worker.as_str();
+            let own: Vec<_> = manifest.result.flags.iter().filter(|f| f.worker == outcome.worker).collect();
+            let flags = own.iter().map(|f| reason_name(f.reason).to_owned()).collect();
+            let evidence = own
+                .iter()
+                .map(|f| serde_json::json!({ "reason": reason_name(f.reason), "evidence": f.evidence }))
+                .collect();
+            let (amount, reason) =
+                slashed.get(worker).map_or(("0", None), |(a, r)| (*a, Some(reason_name(*r).to_owned())));
+            Ok(NewScore {
+                worker: worker.to_owned(),
+                score: outcome.score,
+                reward: Amount(outcome.reward),
+                flags,
+                slashed: Amount(amount.parse()?),
+                slash_reason: reason,
+                reputation: outcome.reputation,
+                evidence: serde_json::Value::Array(evidence),
+            })
+        })
+        .collect()
+}
+
+fn reputations(task_id: u64, round: u32, state: &ScorerState) -> eyre::Result<Vec<Reputation>> {
+    state
+        .reputation
+        .entries()
+        .map(|(worker, entry)| {
+            Ok(Reputation {
+                task_id,
+                worker: worker.as_str().to_owned(),
+                reputation: entry.reputation,
+                participation: serde_json::to_value(state.participation.get(worker))?,
+                as_of_round: round,
+            })
+        })
+        .collect()
+}
