@@ -61,6 +61,8 @@ pub struct WorkerRow {
     pub slashed: u128,
     /// Every flag raised against it.
     pub flags: Vec<String>,
+    /// The numbers behind each flag, one line per round flagged (`round N: <evidence as JSON>`).
+    pub evidence: Vec<String>,
 }
 
 /// The demo's outcome.
@@ -143,6 +145,11 @@ pub(crate) async fn gather(demo: &Demo) -> eyre::Result<Report> {
             .iter()
             .flat_map(|s| s["flags"].as_array().into_iter().flatten().filter_map(|f| f.as_str().map(str::to_owned)))
             .collect();
+        let evidence: Vec<String> = scores
+            .iter()
+            .filter(|s| s["evidence"].as_array().is_some_and(|e| !e.is_empty()))
+            .map(|s| format!("round {}: {}", s["round"], s["evidence"]))
+            .collect();
         let samples = submissions
             .as_array()
             .into_iter()
@@ -163,6 +170,7 @@ pub(crate) async fn gather(demo: &Demo) -> eyre::Result<Report> {
             claimed: on_chain.claimed,
             slashed: amount(&summary["slashed"]),
             flags: flags.into_iter().collect(),
+            evidence,
         });
     }
     Ok(Report { task: demo.task, rounds, workers, peak_memory: demo.peak_memory().clone() })
@@ -229,6 +237,16 @@ impl fmt::Display for Report {
             )?;
         }
         writeln!(f)?;
+        let flagged: Vec<&WorkerRow> = self.workers.iter().filter(|w| !w.evidence.is_empty()).collect();
+        if !flagged.is_empty() {
+            writeln!(f, "Why each flag was raised")?;
+            for w in flagged {
+                for line in &w.evidence {
+                    writeln!(f, "  {:<13} {line}", w.name)?;
+                }
+            }
+            writeln!(f)?;
+        }
         let memory: Vec<String> =
             self.peak_memory.iter().map(|(name, bytes)| format!("{name} {} MiB", bytes >> 20)).collect();
         writeln!(f, "Peak memory: {}", memory.join(", "))?;
