@@ -71,6 +71,7 @@ pub fn run(args: &Args) -> Result<()> {
         let started = Instant::now();
         let deltas = team.round(round, &global, previous_change.as_deref())?;
         let trained = started.elapsed();
+        let receipts = receipt_order(&roles, args.seed, round);
         let submissions: Vec<Submission<'_>> = ids
             .iter()
             .zip(&deltas)
@@ -82,7 +83,7 @@ pub fn run(args: &Args) -> Result<()> {
                     Role::Attack(attack) => attack.claim(samples),
                     Role::Honest => samples,
                 };
-                Some(Submission { worker: worker.clone(), delta, num_samples: claim, receipt: i as u64 })
+                Some(Submission { worker: worker.clone(), delta, num_samples: claim, receipt: receipts[i] })
             })
             .collect();
         let input = RoundInput {
@@ -124,6 +125,20 @@ pub fn run(args: &Args) -> Result<()> {
     totals.print_fairness(&roles, &samples);
     times.print(looped, validator.usage());
     Ok(())
+}
+
+/// The order the round's updates arrive in, as receipt numbers by worker: the honest workers in a seeded order
+/// that changes every round (as a coordinator sees them arrive, first come first served), then the red team's,
+/// which may have waited for the others.
+fn receipt_order(roles: &[Role], seed: u64, round: u64) -> Vec<u64> {
+    let mut honest: Vec<usize> = (0..roles.len()).filter(|&i| roles[i] == Role::Honest).collect();
+    tessera_train::Rng::derive(seed, 0x7265_6365_6970_7400 ^ round).shuffle(&mut honest);
+    let attackers = (0..roles.len()).filter(|&i| roles[i] != Role::Honest);
+    let mut receipts = vec![0; roles.len()];
+    for (receipt, i) in honest.into_iter().chain(attackers).enumerate() {
+        receipts[i] = receipt as u64;
+    }
+    receipts
 }
 
 /// Each worker's sample cap: `--samples-per-worker` times its `--data-weights` entry (1 without weights).
