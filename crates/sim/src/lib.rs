@@ -127,15 +127,17 @@ pub fn run(args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// The order the round's updates arrive in, as receipt numbers by worker: the honest workers in a seeded order
-/// that changes every round (as a coordinator sees them arrive, first come first served), then the red team's,
-/// which may have waited for the others.
+/// The order the round's updates arrive in, as receipt numbers by worker: first come first served, in a seeded
+/// order that changes every round, as a coordinator sees them arrive; the workers that build their update from
+/// the others' (copies, colluders) come after them.
 fn receipt_order(roles: &[Role], seed: u64, round: u64) -> Vec<u64> {
-    let mut honest: Vec<usize> = (0..roles.len()).filter(|&i| roles[i] == Role::Honest).collect();
-    tessera_train::Rng::derive(seed, 0x7265_6365_6970_7400 ^ round).shuffle(&mut honest);
-    let attackers = (0..roles.len()).filter(|&i| roles[i] != Role::Honest);
+    let waits =
+        |role: Role| matches!(role, Role::Attack(a) if a.copies() || matches!(a, Attack::LittleIsEnough { .. }));
+    let mut first: Vec<usize> = (0..roles.len()).filter(|&i| !waits(roles[i])).collect();
+    tessera_train::Rng::derive(seed, 0x7265_6365_6970_7400 ^ round).shuffle(&mut first);
+    let later = (0..roles.len()).filter(|&i| waits(roles[i]));
     let mut receipts = vec![0; roles.len()];
-    for (receipt, i) in honest.into_iter().chain(attackers).enumerate() {
+    for (receipt, i) in first.into_iter().chain(later).enumerate() {
         receipts[i] = receipt as u64;
     }
     receipts

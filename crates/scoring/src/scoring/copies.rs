@@ -69,6 +69,17 @@ const CANDIDATE_COSINE: f64 = 0.3;
 /// `k` unrelated vectors.
 const SPAN_ROOM: usize = 4;
 
+/// A residual within this of what a random direction would keep outside the span is no measure of how much
+/// of honest work its peers explain (the spread of a random direction's residual is far smaller: about
+/// `0.5 / sqrt(d)` for a span of `d / 50` vectors).
+const CHANCE_SLACK: f64 = 0.02;
+
+/// What a direction drawn at random keeps outside a span of `vectors` vectors in `dimension` dimensions:
+/// `sqrt(1 - vectors / dimension)`.
+fn chance_residual(vectors: usize, dimension: usize) -> f64 {
+    (1.0 - vectors as f64 / dimension.max(1) as f64).max(0.0).sqrt()
+}
+
 /// Checks each update of `round` against everything that came before it. `workers`, `deltas` and `receipts`
 /// are index-aligned; the result is too. Zero updates are never copies (the norm test catches them).
 pub fn find_copies(
@@ -105,7 +116,7 @@ pub fn find_copies(
         median_partial: 0.0,
     };
     let mut checks = vec![blank; deltas.len()];
-    let mut candidates: Vec<(bool, bool, bool)> = vec![(false, false, false); deltas.len()];
+    let mut candidates: Vec<Candidate> = vec![Candidate::default(); deltas.len()];
     for (k, &i) in order.iter().enumerate() {
         let nonzero = deltas[i].iter().any(|&v| v != 0.0);
         let mut nearest: Option<(Source, f64)> = None;
@@ -128,8 +139,12 @@ pub fn find_copies(
         }
         let residual = span.residual_fraction(&flat[i]);
         // In few dimensions any vector lies in the span of a few others: the span test needs room.
-        let roomy = SPAN_ROOM * span.len() <= deltas[i].len().min(super::SKETCH_DIM);
-        candidates[i] = (nonzero, roomy, support_copy);
+        let dimension = deltas[i].len().min(super::SKETCH_DIM);
+        let roomy = SPAN_ROOM * span.len() <= dimension;
+        // Nothing before it, or nothing that explains it better than chance (noise, the first receipt of a
+        // task): its residual says nothing about how much of honest work the round's peers explain.
+        let informative = nonzero && span.len() > 0 && residual < chance_residual(span.len(), dimension) - CHANCE_SLACK;
+        candidates[i] = Candidate { nonzero, roomy, support_copy, informative };
         // A worker's own earlier updates share its data with this one: replaying them is the span test's.
         let mut partial: Option<(Source, f64)> = None;
         let mut closer = |source: Source, cosine: f64| {
@@ -151,19 +166,21 @@ pub fn find_copies(
         checks[i] = CopyCheck { residual, nearest, partial, ..checks[i].clone() };
         span.push(&flat[i]);
     }
+    // Over the informative residuals only: a round's noise and first receipts would raise the median, and the
+    // bar with it, towards honest work's residual. With none, the bar is its least.
     let residuals: Vec<f64> =
-        checks.iter().zip(&candidates).filter(|(_, (nonzero, ..))| *nonzero).map(|(c, _)| c.residual).collect();
+        checks.iter().zip(&candidates).filter(|(_, c)| c.informative).map(|(c, _)| c.residual).collect();
     let median_residual = super::median(&residuals);
     let bar = (bars.residual_fraction * median_residual).clamp(bars.min_residual, bars.max_residual);
     let partials: Vec<f64> = checks
         .iter()
         .zip(&candidates)
-        .filter(|(_, (nonzero, ..))| *nonzero)
+        .filter(|(_, c)| c.nonzero)
         .filter_map(|(c, _)| c.partial.as_ref().map(|(_, p)| *p))
         .collect();
     let median_partial = super::median(&partials);
     let partial_bar = (bars.partial_median_multiple * median_partial).max(bars.min_partial_cosine);
-    for (check, &(nonzero, roomy, support_copy)) in checks.iter_mut().zip(&candidates) {
+    for (check, &Candidate { nonzero, roomy, support_copy, .. }) in checks.iter_mut().zip(&candidates) {
         let spanned = nonzero && ((roomy && check.residual <= bar) || support_copy);
         let shared = nonzero && check.partial.as_ref().is_some_and(|(_, p)| *p >= partial_bar);
         check.copy = spanned || shared;
@@ -174,6 +191,19 @@ pub fn find_copies(
         check.median_partial = median_partial;
     }
     checks
+}
+
+/// What the copy test knows about one update before the round's bars are set.
+#[derive(Clone, Copy, Debug, Default)]
+struct Candidate {
+    /// It is not all zeros.
+    nonzero: bool,
+    /// The span before it had room for the span test.
+    roomy: bool,
+    /// Its cosine on its own support to an earlier update of the round reached the bar.
+    support_copy: bool,
+    /// Its residual counts towards the round's median.
+    informative: bool,
 }
 
 /// The round's common direction: the coordinate-wise median of its nonzero updates' sketches as unit vectors,
@@ -307,6 +337,28 @@ mod tests {
         let (source, partial) = last.partial.clone().unwrap();
         assert_eq!(source, Source::Update { worker: WorkerId::new("w3"), round: 3 });
         assert!(partial >= last.partial_bar && last.median_partial < 0.2, "{last:?}");
+    }
+
+    #[test]
+    fn noise_and_first_receipts_do_not_raise_the_bar_onto_honest_work() {
+        let len = 20_000;
+        let common = vector(100, len);
+        // Three free-riders' noise arrives first; then three honest updates, a shared direction plus their own
+        // data at two thirds of it, so each keeps about 0.55 of itself outside the span of the earlier ones.
+        let noise: Vec<Vec<f32>> = (0..3).map(|k| vector(50 + k, len).iter().map(|v| 0.01 * v).collect()).collect();
+        let honest: Vec<Vec<f32>> =
+            (0..3).map(|k| common.iter().zip(vector(k + 1, len)).map(|(c, own)| c + 0.66 * own).collect()).collect();
+        let deltas: Vec<&[f32]> = noise.iter().chain(&honest).map(Vec::as_slice).collect();
+        let receipts: Vec<u64> = (0..deltas.len() as u64).collect();
+        let bars = CopyBars { max_residual: 0.65, residual_fraction: 0.7, ..BARS };
+        let ids: Vec<WorkerId> = (0..deltas.len()).map(|i| WorkerId::new(format!("w{i}"))).collect();
+        let workers: Vec<&WorkerId> = ids.iter().collect();
+        let found = find_copies(1, &workers, &deltas, &receipts, &UpdateHistory::default(), bars);
+        assert!(found.iter().all(|c| !c.copy), "{found:#?}");
+        // The median is honest work's (the two honest updates the earlier ones explain), not the noise's 1.
+        let last = &found[5];
+        assert!(last.residual > 0.45 && last.residual < 0.65, "{last:?}");
+        assert!(last.median_residual < 0.75 && last.bar < 0.5, "{last:?}");
     }
 
     #[test]
