@@ -7,6 +7,7 @@ use serde_json::Value;
 use std::{collections::BTreeSet, fmt};
 use tessera_chain::{MarketplaceClient, connect};
 use tessera_harness::mnist_dir;
+use tessera_scoring::Evidence;
 use tessera_storage::{ClientConfig, ContentStore, IpfsStore};
 use tessera_train::{ArchitectureId, Dataset, DecodeLimits, Device, FileKind, Model, Split, WeightsFile, evaluate};
 
@@ -61,7 +62,7 @@ pub struct WorkerRow {
     pub slashed: u128,
     /// Every flag raised against it.
     pub flags: Vec<String>,
-    /// The numbers behind each flag, one line per round flagged (`round N: <evidence as JSON>`).
+    /// Why each flag was raised, one sentence per flag with the round's bar it was measured against.
     pub evidence: Vec<String>,
 }
 
@@ -147,8 +148,15 @@ pub(crate) async fn gather(demo: &Demo) -> eyre::Result<Report> {
             .collect();
         let evidence: Vec<String> = scores
             .iter()
-            .filter(|s| s["evidence"].as_array().is_some_and(|e| !e.is_empty()))
-            .map(|s| format!("round {}: {}", s["round"], s["evidence"]))
+            .flat_map(|s| {
+                s["evidence"].as_array().into_iter().flatten().map(move |flag| {
+                    let reason = flag["reason"].as_str().unwrap_or("flag");
+                    match serde_json::from_value::<Evidence>(flag["evidence"].clone()) {
+                        Ok(evidence) => format!("round {}, {reason}: {evidence}", s["round"]),
+                        Err(_) => format!("round {}, {reason}: {}", s["round"], flag["evidence"]),
+                    }
+                })
+            })
             .collect();
         let samples = submissions
             .as_array()

@@ -2,6 +2,7 @@
 
 use crate::{Metrics, Source, WorkerId};
 use serde::{Deserialize, Serialize};
+use std::fmt;
 
 /// Everything the scorer decided about one round, in worker order. Serialised into the round manifest, so
 /// token amounts are decimal strings (JSON numbers lose precision past 2^53).
@@ -197,6 +198,47 @@ pub enum Evidence {
     },
 }
 
+/// Why a flag was raised, in a sentence with the numbers and the round's bar it was measured against.
+impl fmt::Display for Evidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Copied { source, cosine, residual, max_residual, median_residual, receipt } => write!(
+                f,
+                "copy of {source}: only {residual:.3} of it lies outside what was received before it (receipt \
+                 #{receipt}), at or below the round's bar {max_residual:.3} (median {median_residual:.3}); \
+                 cosine {cosine:.4} to that source"
+            ),
+            Self::SharedBeyondCommon { source, partial_cosine, bar, median_partial_cosine, receipt } => write!(
+                f,
+                "noised copy of {source}: beyond the round's common direction it matches it with cosine \
+                 {partial_cosine:.3} (receipt #{receipt}), at or above the round's bar {bar:.3} (median \
+                 {median_partial_cosine:.3})"
+            ),
+            Self::TinyNorm { norm, median_norm, min_ratio } => {
+                write!(f, "an update of norm {norm:.3e}, below {min_ratio} of the round's median norm {median_norm:.3}")
+            }
+            Self::Uncorrelated { mean_cosine, rounds, max_cosine } => write!(
+                f,
+                "its mean cosine to the other workers' updates over {rounds} rounds is {mean_cosine:.4}, within \
+                 chance of zero or below it (bar {max_cosine:.4})"
+            ),
+            Self::LowReputation { reputation, threshold, cosine } => write!(
+                f,
+                "reputation {reputation:.4} fell below {threshold:.4} (cosine to the aggregate this round \
+                 {cosine:.4})"
+            ),
+            Self::ValidationHarm { loss_gain, median_gain, spread, bar } => write!(
+                f,
+                "its update changed the validation loss by {:.4} (a gain of {loss_gain:.4}), below the round's \
+                 bar {bar:.4} (median gain {median_gain:.4}, spread {spread:.4}), in consecutive rounds",
+                -loss_gain
+            ),
+            Self::Missing => f.write_str("expected this round, sent nothing"),
+            Self::Failed { reason } => write!(f, "reported a failure: {reason}"),
+        }
+    }
+}
+
 /// A worker flagged in a round.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Flag {
@@ -230,5 +272,32 @@ pub(crate) mod u128_text {
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u128, D::Error> {
         let text = String::deserialize(deserializer)?;
         text.parse().map_err(D::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evidence_says_why_against_the_rounds_bar_and_reads_back_from_the_manifest() {
+        let evidence = Evidence::Copied {
+            source: Source::Update { worker: WorkerId::new("0xab"), round: 3 },
+            cosine: 0.99991,
+            residual: 0.0123,
+            max_residual: 0.4512,
+            median_residual: 0.6446,
+            receipt: 7,
+        };
+        let text = serde_json::to_value(&evidence).unwrap();
+        assert_eq!(text["kind"], "copied");
+        let back: Evidence = serde_json::from_value(text).unwrap();
+        assert_eq!(
+            back.to_string(),
+            "copy of 0xab's update of round 3: only 0.012 of it lies outside what was received before it \
+             (receipt #7), at or below the round's bar 0.451 (median 0.645); cosine 0.9999 to that source"
+        );
+        let harm = Evidence::ValidationHarm { loss_gain: -0.02, median_gain: 0.01, spread: 0.002, bar: -0.008 };
+        assert!(harm.to_string().contains("by 0.0200 (a gain of -0.0200), below the round's bar -0.0080"));
     }
 }

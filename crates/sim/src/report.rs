@@ -1,6 +1,6 @@
 use crate::{Args, Role, UNIT};
 use std::time::Duration;
-use tessera_scoring::{Evidence, Metrics, Reason, RoundResult, ScorerState, WorkerId};
+use tessera_scoring::{Metrics, Reason, RoundResult, ScorerState, WorkerId};
 use tessera_train::Dataset;
 
 /// Whole tokens, for printing.
@@ -18,27 +18,6 @@ pub(crate) fn header(args: &Args, roles: &[Role], shards: &[Dataset], strategy: 
     }
     for (i, (role, shard)) in roles.iter().zip(shards).enumerate() {
         println!("  w{i:02}  {:<22} {} samples", role.to_string(), shard.len());
-    }
-}
-
-fn describe(evidence: &Evidence) -> String {
-    match evidence {
-        Evidence::Copied { source, cosine, residual, .. } => {
-            format!("copy of {source} (cos {cosine:.4}, residual {residual:.3})")
-        }
-        Evidence::SharedBeyondCommon { source, partial_cosine, bar, .. } => {
-            format!("noised copy of {source} (partial cos {partial_cosine:.3}, bar {bar:.3})")
-        }
-        Evidence::TinyNorm { norm, median_norm, .. } => format!("tiny norm {norm:.2e} vs median {median_norm:.3}"),
-        Evidence::Uncorrelated { mean_cosine, rounds, .. } => format!("mean cos {mean_cosine:.3} over {rounds} rounds"),
-        Evidence::LowReputation { reputation, threshold, .. } => {
-            format!("reputation {reputation:.4} < {threshold:.4}")
-        }
-        Evidence::ValidationHarm { loss_gain, bar, .. } => {
-            format!("validation gain {loss_gain:.4} below the round's bar {bar:.4}")
-        }
-        Evidence::Missing => "missing".into(),
-        Evidence::Failed { reason } => format!("failed: {reason}"),
     }
 }
 
@@ -71,7 +50,7 @@ pub(crate) fn round(
             .flags
             .iter()
             .filter(|f| f.worker == w.worker)
-            .map(|f| format!("{:?}: {}", f.reason, describe(&f.evidence)))
+            .map(|f| format!("{:?}: {}", f.reason, f.evidence))
             .collect();
         println!(
             "  {:<4} {:<22} {:<10} {:>8} {:>7} {:>7} {:>6} {:>7} {:>5} {:>9} {:>7.4} {:>10.2}  {}",
