@@ -45,9 +45,10 @@ async fn the_demo_scenario_pays_by_data_slashes_the_cheats_and_verifies() {
             assert!(worker.slashed > 0 && worker.claimed == 0, "{worker:?}");
         }
     }
-    // Honest rewards follow the work behind them, measured on the validation set (not the claims): the half of
-    // the honest workers with more data earns more than the half with less, and the most data more than the
-    // least. (Neighbours can swap: one update's validation gain is a noisy measure of a small difference.)
+    // Honest rewards follow the work behind them, measured from the updates (their length along the others'
+    // direction), not the claims: the half of the honest workers with more data earns more than the half with
+    // less, and the most data more than the least. (Neighbours can swap: label skew moves an update's
+    // agreement with the others as much as a doubling of its data.)
     let honest: Vec<_> = report.honest().collect();
     assert!(honest.windows(2).all(|pair| pair[0].samples < pair[1].samples), "{honest:?}");
     let half = honest.len() / 2;
