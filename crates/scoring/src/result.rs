@@ -217,10 +217,15 @@ impl fmt::Display for Evidence {
             Self::TinyNorm { norm, median_norm, min_ratio } => {
                 write!(f, "an update of norm {norm:.3e}, below {min_ratio} of the round's median norm {median_norm:.3}")
             }
+            Self::Uncorrelated { mean_cosine, rounds, max_cosine } if *mean_cosine < -max_cosine => write!(
+                f,
+                "it opposes the other workers' updates: its mean cosine to them over {rounds} rounds is \
+                 {mean_cosine:.4}, beyond the chance level {max_cosine:.4} below zero"
+            ),
             Self::Uncorrelated { mean_cosine, rounds, max_cosine } => write!(
                 f,
                 "its mean cosine to the other workers' updates over {rounds} rounds is {mean_cosine:.4}, within \
-                 chance of zero or below it (bar {max_cosine:.4})"
+                 the chance level {max_cosine:.4} of zero"
             ),
             Self::LowReputation { reputation, threshold, cosine } => write!(
                 f,
@@ -299,5 +304,9 @@ mod tests {
         );
         let harm = Evidence::ValidationHarm { loss_gain: -0.02, median_gain: 0.01, spread: 0.002, bar: -0.008 };
         assert!(harm.to_string().contains("by 0.0200 (a gain of -0.0200), below the round's bar -0.0080"));
+        let opposed = Evidence::Uncorrelated { mean_cosine: -0.4, rounds: 3, max_cosine: 0.005 };
+        assert!(opposed.to_string().starts_with("it opposes the other workers' updates"), "{opposed}");
+        let noise = Evidence::Uncorrelated { mean_cosine: 0.001, rounds: 3, max_cosine: 0.005 };
+        assert!(noise.to_string().ends_with("within the chance level 0.0050 of zero"), "{noise}");
     }
 }
