@@ -37,7 +37,7 @@ lint: setup
 ## Run the benchmarks BENCHMARKS.md reports (release builds; several minutes).
 bench: export TESSERA_TORCH := $(or $(TESSERA_TORCH),cuda)
 bench: setup
-	$(CARGO) run --release -p tessera-storage --example throughput
+	$(CARGO) run --release -p tessera-storage --example ipfs_throughput
 	$(CARGO) run --release -p tessera-scoring --example aggregation_speed
 	benches/train/throughput.sh
 	cd contracts && $(FORGE) test --match-path 'test/gas/*' -vv

@@ -2,7 +2,7 @@
 //! side with a raw HTTP upload and download of the same bytes to the same node, which skips the
 //! local hashing and verification the store adds.
 //!
-//! `cargo run --release -p tessera-storage --example throughput`
+//! `cargo run --release -p tessera-storage --example ipfs_throughput`
 
 use bytes::Bytes;
 use futures_util::TryStreamExt;
