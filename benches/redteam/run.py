@@ -37,6 +37,7 @@ ATTACKS = [
     ("copy-noisy:0.6", "copy-noisy:0.6", [], [ATTACKER]),
     ("copy-noisy:1", "copy-noisy:1", [], [ATTACKER]),
     ("copy-noisy:2", "copy-noisy:2", [], [ATTACKER]),
+    ("copy-noisy:3", "copy-noisy:3", [], [ATTACKER]),
     ("copy-sparse:0.1", "copy-sparse:0.1", [], [ATTACKER]),
     ("copy-mix:2", "copy-mix:2", [], [ATTACKER]),
     ("replay-global", "replay-global", [], [ATTACKER]),
@@ -81,6 +82,21 @@ def first_flag(results, workers):
 def min_residual(results, workers):
     values = [w["residual"] for r in results for w in r["workers"] if w["worker"] in workers and w.get("residual") is not None]
     return min(values) if values else float("nan")
+
+
+def partial_margin(results, workers):
+    """The largest ratio of a worker's exact partial cosine to its round's median one (the copy test flags at
+    2.5 times the median, at least 0.2), with that partial cosine."""
+    best = (0.0, 0.0)
+    for r in results:
+        values = [w["partial_cosine"] for w in r["workers"] if w.get("partial_cosine") is not None]
+        if not values:
+            continue
+        middle = sorted(values)[len(values) // 2] if len(values) % 2 else sum(sorted(values)[len(values) // 2 - 1:len(values) // 2 + 1]) / 2
+        for w in r["workers"]:
+            if w["worker"] in workers and w.get("partial_cosine") is not None and middle > 0:
+                best = max(best, (w["partial_cosine"] / middle, w["partial_cosine"]))
+    return best
 
 
 def honest_flags(results, honest):
@@ -174,19 +190,22 @@ def main():
 
     # Honest workers over seeds and partitions.
     lines += ["", f"## Honest workers flagged ({WORKERS} honest workers, {args.seeds} seeds each)", "",
-              "| partition | runs | honest workers flagged | smallest honest copy-test residual (the bar is at most 0.65) | final test accuracy (min-max) |",
-              "| --- | ---: | ---: | ---: | --- |"]
+              "| partition | runs | honest workers flagged | smallest honest copy-test residual (the bar is at most 0.65) | "
+              "largest honest partial cosine over its round's median (the bar is 2.5, and at least 0.2) | final test accuracy (min-max) |",
+              "| --- | ---: | ---: | ---: | ---: | --- |"]
     honest = [f"w{i:02}" for i in range(WORKERS)]
     for label, extra in [("IID", []), ("Dirichlet alpha=0.5", ["--partition", "dirichlet", "--alpha", "0.5"]),
                          ("Dirichlet alpha=0.1", ["--partition", "dirichlet", "--alpha", "0.1"])]:
-        flagged, accuracies, residuals = [], [], []
+        flagged, accuracies, residuals, margins = [], [], [], []
         for seed in range(1, args.seeds + 1):
             results, acc, _ = run(args.sim, "honest", extra, r, seed, s, runs)
             flagged += honest_flags(results, honest)
             accuracies.append(acc[-1])
             residuals.append(min_residual(results, honest))
+            margins.append(partial_margin(results, honest))
         shown = ", ".join(f"r{rd} {w} {why}" for rd, w, why in flagged) or "none"
-        lines.append(f"| {label} | {args.seeds} | {shown} | {min(residuals):.3f} | "
+        ratio, partial = max(margins)
+        lines.append(f"| {label} | {args.seeds} | {shown} | {min(residuals):.3f} | {ratio:.2f} ({partial:.3f}) | "
                      f"{100 * min(accuracies):.2f}%-{100 * max(accuracies):.2f}% |")
 
     # Fairness: pay against true data size, claims equal to the truth but unused.

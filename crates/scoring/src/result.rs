@@ -70,10 +70,14 @@ pub struct WorkerOutcome {
     pub participation_weight: Option<f64>,
     /// The part of its update outside the span of what it could have copied (1: all new), for the copy test.
     pub residual: Option<f64>,
-    /// The largest cosine between its update and an earlier one of another worker (or a global change) with
-    /// the round's common direction taken out of both, for the copy test.
+    /// The largest cosine between its update and one received earlier in the round, with the round's common
+    /// direction taken out of both (on the exact updates), for the copy test.
     #[serde(default)]
     pub partial_cosine: Option<f64>,
+    /// The same against the remembered updates of other workers and global changes of earlier rounds (on
+    /// sketches).
+    #[serde(default)]
+    pub history_partial_cosine: Option<f64>,
     /// What its update alone does on the validation set, when an evaluator was given.
     pub validation: Option<ValidationGain>,
     /// The contribution score in `[0, 1]`; the scores of the round sum to 1 (up to rounding) unless nobody

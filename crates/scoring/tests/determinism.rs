@@ -66,16 +66,16 @@ fn golden_mixed_scenario() {
     let rewards: Vec<(String, u128)> = last.workers.iter().map(|w| (w.worker.to_string(), w.reward)).collect();
     assert_eq!(rewards.iter().map(|(_, r)| r).sum::<u128>(), REWARD);
     let expected: [(&str, u128); 9] = [
-        ("0x00", 227_787_576_455_575_152_911),
-        ("0x01", 226_178_162_452_356_324_905),
-        ("0x02", 223_474_435_446_948_870_894),
-        ("0x03", 225_973_987_451_947_974_904),
+        ("0x00", 227_109_440_681_328_322_044),
+        ("0x01", 225_533_599_676_600_799_030),
+        ("0x02", 222_825_472_668_476_418_005),
+        ("0x03", 225_321_284_675_963_854_028),
         ("0x04", 0),
         ("0x05", 0),
         ("0x06", 0),
         ("0x07", 0),
         // Intermittent (every second round): its length along the others' times its participation frequency, 1/2.
-        ("0x08", 96_585_838_193_171_676_386),
+        ("0x08", 99_210_202_297_630_606_893),
     ];
     assert_eq!(rewards, expected.map(|(w, r)| (w.to_owned(), r)).to_vec());
     assert_eq!(

@@ -285,6 +285,12 @@ fn replays_of_earlier_rounds_are_copies() {
         let outcome = scorer.score_round(&input, &mut FedAvg, None).unwrap();
         if round == 1 {
             assert!(outcome.result.flags.is_empty());
+        } else if round == 3 {
+            // Convicted in round 2, both are out of the task: ignored and unpaid, with no new verdict.
+            assert!(outcome.result.flags.is_empty(), "{:?}", outcome.result.flags);
+            for w in &outcome.result.workers[3..] {
+                assert_eq!((w.status, w.reward), (WorkerStatus::Removed, 0));
+            }
         } else {
             let sources: Vec<(WorkerId, Source)> = outcome
                 .result

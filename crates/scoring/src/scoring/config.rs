@@ -23,8 +23,9 @@ pub struct ScoringConfig {
     /// Copy detection on the copy's own nonzero coordinates: a cosine at least this to an earlier update of
     /// the round makes a sparsified copy.
     pub copy_min_support_cosine: f64,
-    /// Copies under noise: an update whose cosine to an earlier vector of another worker, with the round's
-    /// common direction taken out of both, is at least this...
+    /// Copies under noise: an update whose cosine to an earlier update of the round, with the round's common
+    /// direction taken out of both, is at least this (on the exact updates; against earlier rounds' sketches,
+    /// this plus three times the sketches' error, `3 / sqrt(SKETCH_DIM)`)...
     pub copy_min_partial_cosine: f64,
     /// ...and at least this multiple of the round's median such cosine, is a copy.
     pub copy_partial_median_multiple: f64,
@@ -71,7 +72,7 @@ impl Default for ScoringConfig {
             copy_min_residual: 0.25,
             copy_residual_fraction: 0.7,
             copy_min_support_cosine: 0.97,
-            copy_min_partial_cosine: 0.35,
+            copy_min_partial_cosine: 0.2,
             copy_partial_median_multiple: 2.5,
             history_rounds: 2,
             min_norm_ratio: 0.1,

@@ -4,16 +4,20 @@
 //! mixing (`a x + b y` lies in the span of `x` and `y`), and noise leaves a residual of about its share of the
 //! norm. The bar follows the round: a fraction of its median residual, within fixed bounds.
 //! Sparsified copies (an earlier update with most coordinates zeroed) are found by the cosine on the copy's
-//! own support, on the exact vectors. Copies buried in noise as large as themselves keep most of their norm
+//! own support, on the exact vectors. Copies buried in noise larger than themselves keep most of their norm
 //! outside any span, but what they share with their source beyond the round's common direction stays: the
 //! cosine of the two updates with that direction taken out (their partial cosine) is far above the partial
-//! cosines of honest pairs, whose own data make them differ. The earlier receipt is always the original.
+//! cosines of honest pairs, whose own data make them differ. Within the round it is measured on the exact
+//! updates (from the round's pairwise dot products); against earlier rounds, on their sketches, whose error
+//! the bar allows for. The earlier receipt is always the original.
 
 use super::{
-    Sketch, Source, UpdateHistory,
+    SKETCH_DIM, Sketch, Source, UpdateHistory,
+    free_rider::cosines_to_others,
+    median_in_place,
     sketch::{Span, flat_cosine},
 };
-use crate::WorkerId;
+use crate::{WorkerId, vector::Pairwise};
 
 /// What the copy test found about one update.
 #[derive(Clone, Debug, PartialEq)]
@@ -24,21 +28,44 @@ pub struct CopyCheck {
     /// The single earlier vector it is closest to, with the absolute cosine (on the exact vectors, restricted
     /// to the update's nonzero coordinates, for this round's updates; on sketches for earlier rounds').
     pub nearest: Option<(Source, f64)>,
-    /// Whether it is a copy: residual at most the bar, or a support cosine at least the bar to one update.
+    /// Whether it is a copy: residual at most the bar, a support cosine at least the bar to one update, or a
+    /// partial cosine at least its bar.
     pub copy: bool,
     /// The round's residual bar.
     pub bar: f64,
     /// The round's median residual.
     pub median_residual: f64,
-    /// The largest partial cosine (absolute, on sketches, the round's common direction taken out) to an earlier
-    /// vector not sent by the same worker, with that vector.
+    /// The largest partial cosine (absolute, on the exact updates, the round's common direction taken out) to
+    /// an update received earlier in the round, with that update; only between updates that agree with the
+    /// others beyond chance. A copy that pays points with the round, and one that does not (noise, a sign flip,
+    /// which shares with every honest update, negated, the error of the estimated common direction) is left to
+    /// the noise test and earns nothing by the score; nor is such an update anyone's source.
     pub partial: Option<(Source, f64)>,
-    /// Whether the partial cosine alone made it a copy (the span test did not).
-    pub by_partial: bool,
-    /// The round's partial-cosine bar.
+    /// The round's bar for [`Self::partial`].
     pub partial_bar: f64,
-    /// The round's median partial cosine, which the bar follows.
+    /// The round's median of [`Self::partial`], which its bar follows.
     pub median_partial: f64,
+    /// The largest partial cosine (absolute, on sketches) to a remembered vector of an earlier round not sent
+    /// by the same worker, with that vector.
+    pub history_partial: Option<(Source, f64)>,
+    /// The round's bar for [`Self::history_partial`]: the exact bar's rule plus the sketches' error.
+    pub history_partial_bar: f64,
+    /// The round's median of [`Self::history_partial`], which its bar follows.
+    pub history_median_partial: f64,
+    /// Whether a partial cosine alone made it a copy (the span test did not).
+    pub by_partial: bool,
+}
+
+impl CopyCheck {
+    /// The partial cosine that made it a copy, with its source, bar and median: this round's exact one if it
+    /// reached its bar, else the earlier rounds' sketched one if that did.
+    pub fn partial_evidence(&self) -> Option<(Source, f64, f64, f64)> {
+        let exact = self.partial.as_ref().filter(|(_, p)| *p >= self.partial_bar);
+        let sketched = self.history_partial.as_ref().filter(|(_, p)| *p >= self.history_partial_bar);
+        exact
+            .map(|(s, p)| (s.clone(), *p, self.partial_bar, self.median_partial))
+            .or_else(|| sketched.map(|(s, p)| (s.clone(), *p, self.history_partial_bar, self.history_median_partial)))
+    }
 }
 
 /// The bars of the copy test.
@@ -53,7 +80,7 @@ pub struct CopyBars {
     pub residual_fraction: f64,
     /// An update whose cosine on its own support to an earlier update of the round is at least this is a copy.
     pub min_support_cosine: f64,
-    /// The partial-cosine bar is at least this...
+    /// The exact partial-cosine bar is at least this (on sketches, this plus their error)...
     pub min_partial_cosine: f64,
     /// ...and otherwise this multiple of the round's median partial cosine (honest pairs share little beyond
     /// the common direction, and the median is honest work's).
@@ -74,23 +101,45 @@ const SPAN_ROOM: usize = 4;
 /// `0.5 / sqrt(d)` for a span of `d / 50` vectors).
 const CHANCE_SLACK: f64 = 0.02;
 
+/// A cosine measured on sketches is off by about `1 / sqrt(SKETCH_DIM)`, and the largest of the tens of
+/// comparisons an update meets can lie several such errors above the truth: a sketched partial cosine must
+/// clear the exact bar by five of them.
+fn sketch_slack() -> f64 {
+    5.0 / (SKETCH_DIM as f64).sqrt()
+}
+
+/// An update whose cosine to the others is within this many `1 / sqrt(d)` of zero (or below) does not agree
+/// with them: it gets no exact partial cosine, so it neither counts towards the round's median (a round
+/// flooded with noise would pull the bar down onto honest pairs that hold similar data) nor is judged by it.
+const AGREEMENT_CHANCE_Z: f64 = 4.0;
+
 /// What a direction drawn at random keeps outside a span of `vectors` vectors in `dimension` dimensions:
 /// `sqrt(1 - vectors / dimension)`.
 fn chance_residual(vectors: usize, dimension: usize) -> f64 {
     (1.0 - vectors as f64 / dimension.max(1) as f64).max(0.0).sqrt()
 }
 
+/// Keeps the larger of two candidates for "closest earlier vector".
+fn keep_largest(best: &mut Option<(Source, f64)>, source: Source, cosine: f64) {
+    if best.as_ref().is_none_or(|(_, b)| cosine > *b) {
+        *best = Some((source, cosine));
+    }
+}
+
 /// Checks each update of `round` against everything that came before it. `workers`, `deltas` and `receipts`
-/// are index-aligned; the result is too. Zero updates are never copies (the norm test catches them).
-pub fn find_copies(
+/// are index-aligned, `pairwise` holds the dot products of `deltas`; the result is index-aligned too. Zero
+/// updates are never copies (the norm test catches them).
+pub(crate) fn find_copies(
     round: u64,
     workers: &[&WorkerId],
     deltas: &[&[f32]],
     receipts: &[u64],
+    pairwise: &Pairwise,
     history: &UpdateHistory,
     bars: CopyBars,
 ) -> Vec<CopyCheck> {
     assert!(workers.len() == deltas.len() && deltas.len() == receipts.len(), "one worker and receipt per update");
+    assert_eq!(pairwise.n, deltas.len(), "the pairwise products are the updates'");
     let flat: Vec<Vec<f64>> = deltas.iter().map(|d| Sketch::of(d).to_vec()).collect();
     // Each sketch as floats once: every update is compared with every earlier one.
     let remembered: Vec<Vec<f64>> = history.entries().iter().map(|e| e.sketch.to_vec()).collect();
@@ -101,6 +150,11 @@ pub fn find_copies(
     let common = common_direction(&flat);
     let beyond_now: Vec<Vec<f64>> = flat.iter().map(|v| beyond(v, common.as_deref())).collect();
     let beyond_then: Vec<Vec<f64>> = remembered.iter().map(|v| beyond(v, common.as_deref())).collect();
+    let along = along_exact_common(deltas, pairwise);
+    let nonzero: Vec<bool> = (0..deltas.len()).map(|i| pairwise.dot(i, i) > 0.0).collect();
+    let chance = AGREEMENT_CHANCE_Z / (deltas.first().map_or(0, |d| d.len()).max(1) as f64).sqrt();
+    let agrees: Vec<bool> =
+        cosines_to_others(pairwise, &nonzero).into_iter().map(|c| c.is_some_and(|c| c > chance)).collect();
     let mut order: Vec<usize> = (0..deltas.len()).collect();
     order.sort_by_key(|&i| (receipts[i], i));
 
@@ -111,31 +165,34 @@ pub fn find_copies(
         bar: 0.0,
         median_residual: 1.0,
         partial: None,
-        by_partial: false,
         partial_bar: 1.0,
         median_partial: 0.0,
+        history_partial: None,
+        history_partial_bar: 1.0,
+        history_median_partial: 0.0,
+        by_partial: false,
     };
     let mut checks = vec![blank; deltas.len()];
     let mut candidates: Vec<Candidate> = vec![Candidate::default(); deltas.len()];
     for (k, &i) in order.iter().enumerate() {
         let nonzero = deltas[i].iter().any(|&v| v != 0.0);
         let mut nearest: Option<(Source, f64)> = None;
-        let mut consider = |source: Source, cosine: f64| {
-            if nearest.as_ref().is_none_or(|(_, best)| cosine > *best) {
-                nearest = Some((source, cosine));
-            }
-        };
         for (entry, remembered) in history.entries().iter().zip(&remembered) {
-            consider(entry.source.clone(), flat_cosine(&flat[i], remembered).abs());
+            keep_largest(&mut nearest, entry.source.clone(), flat_cosine(&flat[i], remembered).abs());
         }
         let mut support_copy = false;
+        let mut partial: Option<(Source, f64)> = None;
         for &j in &order[..k] {
             let mut cosine = flat_cosine(&flat[i], &flat[j]).abs();
             if cosine >= CANDIDATE_COSINE {
                 cosine = support_cosine(deltas[i], deltas[j]).abs();
                 support_copy |= cosine >= bars.min_support_cosine;
             }
-            consider(Source::Update { worker: workers[j].clone(), round }, cosine);
+            let source = Source::Update { worker: workers[j].clone(), round };
+            keep_largest(&mut nearest, source.clone(), cosine);
+            if agrees[i] && agrees[j] {
+                keep_largest(&mut partial, source, exact_partial_cosine(pairwise, &along, i, j).abs());
+            }
         }
         let residual = span.residual_fraction(&flat[i]);
         // In few dimensions any vector lies in the span of a few others: the span test needs room.
@@ -144,26 +201,16 @@ pub fn find_copies(
         // Nothing before it, or nothing that explains it better than chance (noise, the first receipt of a
         // task): its residual says nothing about how much of honest work the round's peers explain.
         let informative = nonzero && span.len() > 0 && residual < chance_residual(span.len(), dimension) - CHANCE_SLACK;
-        candidates[i] = Candidate { nonzero, roomy, support_copy, informative };
+        let informative_partial = nonzero && agrees[i];
+        candidates[i] = Candidate { nonzero, roomy, support_copy, informative, informative_partial };
         // A worker's own earlier updates share its data with this one: replaying them is the span test's.
-        let mut partial: Option<(Source, f64)> = None;
-        let mut closer = |source: Source, cosine: f64| {
-            if partial.as_ref().is_none_or(|(_, best)| cosine > *best) {
-                partial = Some((source, cosine));
-            }
-        };
+        let mut history_partial: Option<(Source, f64)> = None;
         for (entry, then) in history.entries().iter().zip(&beyond_then) {
             if !matches!(&entry.source, Source::Update { worker, .. } if worker == workers[i]) {
-                closer(entry.source.clone(), flat_cosine(&beyond_now[i], then).abs());
+                keep_largest(&mut history_partial, entry.source.clone(), flat_cosine(&beyond_now[i], then).abs());
             }
         }
-        for &j in &order[..k] {
-            closer(
-                Source::Update { worker: workers[j].clone(), round },
-                flat_cosine(&beyond_now[i], &beyond_now[j]).abs(),
-            );
-        }
-        checks[i] = CopyCheck { residual, nearest, partial, ..checks[i].clone() };
+        checks[i] = CopyCheck { residual, nearest, partial, history_partial, ..checks[i].clone() };
         span.push(&flat[i]);
     }
     // Over the informative residuals only: a round's noise and first receipts would raise the median, and the
@@ -172,23 +219,31 @@ pub fn find_copies(
         checks.iter().zip(&candidates).filter(|(_, c)| c.informative).map(|(c, _)| c.residual).collect();
     let median_residual = super::median(&residuals);
     let bar = (bars.residual_fraction * median_residual).clamp(bars.min_residual, bars.max_residual);
-    let partials: Vec<f64> = checks
-        .iter()
-        .zip(&candidates)
-        .filter(|(_, c)| c.nonzero)
-        .filter_map(|(c, _)| c.partial.as_ref().map(|(_, p)| *p))
-        .collect();
-    let median_partial = super::median(&partials);
+    let partial_median = |pick: fn(&CopyCheck) -> &Option<(Source, f64)>, keep: fn(&Candidate) -> bool| {
+        let values: Vec<f64> = checks
+            .iter()
+            .zip(&candidates)
+            .filter(|(_, c)| keep(c))
+            .filter_map(|(c, _)| pick(c).as_ref().map(|(_, p)| *p))
+            .collect();
+        super::median(&values)
+    };
+    let median_partial = partial_median(|c| &c.partial, |c| c.informative_partial);
+    let history_median_partial = partial_median(|c| &c.history_partial, |c| c.nonzero);
     let partial_bar = (bars.partial_median_multiple * median_partial).max(bars.min_partial_cosine);
+    let history_partial_bar =
+        (bars.partial_median_multiple * history_median_partial).max(bars.min_partial_cosine + sketch_slack());
     for (check, &Candidate { nonzero, roomy, support_copy, .. }) in checks.iter_mut().zip(&candidates) {
         let spanned = nonzero && ((roomy && check.residual <= bar) || support_copy);
-        let shared = nonzero && check.partial.as_ref().is_some_and(|(_, p)| *p >= partial_bar);
-        check.copy = spanned || shared;
-        check.by_partial = shared && !spanned;
         check.bar = bar;
         check.median_residual = median_residual;
         check.partial_bar = partial_bar;
         check.median_partial = median_partial;
+        check.history_partial_bar = history_partial_bar;
+        check.history_median_partial = history_median_partial;
+        let shared = nonzero && check.partial_evidence().is_some();
+        check.copy = spanned || shared;
+        check.by_partial = shared && !spanned;
     }
     checks
 }
@@ -204,6 +259,8 @@ struct Candidate {
     support_copy: bool,
     /// Its residual counts towards the round's median.
     informative: bool,
+    /// Its exact partial cosine counts towards the round's median.
+    informative_partial: bool,
 }
 
 /// The round's common direction: the coordinate-wise median of its nonzero updates' sketches as unit vectors,
@@ -241,6 +298,50 @@ fn beyond(v: &[f64], common: Option<&[f64]>) -> Vec<f64> {
     }
 }
 
+/// Each update's component along the round's common direction on the exact updates: the coordinate-wise
+/// median of the nonzero updates as unit vectors, normalised, as on sketches ([`common_direction`]). All zeros
+/// when there is no such direction. One pass over the coordinates with a column of scratch, so it costs no
+/// memory per coordinate.
+fn along_exact_common(deltas: &[&[f32]], pairwise: &Pairwise) -> Vec<f64> {
+    let scales: Vec<(usize, f64)> = (0..deltas.len())
+        .filter_map(|i| {
+            let sq = pairwise.dot(i, i);
+            (sq > 0.0).then(|| (i, 1.0 / sq.sqrt()))
+        })
+        .collect();
+    let Some(&(first, _)) = scales.first() else { return vec![0.0; deltas.len()] };
+    let mut raw = vec![0.0f64; deltas.len()];
+    let mut median_sq = 0.0f64;
+    let mut column = Vec::with_capacity(scales.len());
+    for k in 0..deltas[first].len() {
+        column.clear();
+        column.extend(scales.iter().map(|&(i, scale)| f64::from(deltas[i][k]) * scale));
+        let m = median_in_place(&mut column);
+        median_sq += m * m;
+        for (sum, delta) in raw.iter_mut().zip(deltas) {
+            *sum += f64::from(delta[k]) * m;
+        }
+    }
+    if median_sq == 0.0 {
+        return vec![0.0; deltas.len()];
+    }
+    let norm = median_sq.sqrt();
+    raw.into_iter().map(|sum| sum / norm).collect()
+}
+
+/// The cosine of updates `i` and `j` with the common direction taken out of both, from their dot products and
+/// their components `along` it: `(x.y - a b) / sqrt((|x|^2 - a^2) (|y|^2 - b^2))`. 0 when either lies (all
+/// but a rounding error) along the common direction, where the difference would be rounding, not data.
+fn exact_partial_cosine(pairwise: &Pairwise, along: &[f64], i: usize, j: usize) -> f64 {
+    let rest = |k: usize| {
+        let sq = pairwise.dot(k, k);
+        let rest = sq - along[k] * along[k];
+        if rest > 1e-9 * sq { rest } else { 0.0 }
+    };
+    let norms = (rest(i) * rest(j)).sqrt();
+    if norms > 0.0 { ((pairwise.dot(i, j) - along[i] * along[j]) / norms).clamp(-1.0, 1.0) } else { 0.0 }
+}
+
 /// The cosine between `copy` and `original` over the coordinates where `copy` is nonzero (0 when either part
 /// is zero), summed in coordinate order.
 fn support_cosine(copy: &[f32], original: &[f32]) -> f64 {
@@ -266,7 +367,7 @@ mod tests {
         max_residual: 0.45,
         residual_fraction: 0.5,
         min_support_cosine: 0.97,
-        min_partial_cosine: 0.35,
+        min_partial_cosine: 0.2,
         partial_median_multiple: 3.0,
     };
 
@@ -283,7 +384,7 @@ mod tests {
     fn check(deltas: &[&[f32]], receipts: &[u64], history: &UpdateHistory) -> Vec<CopyCheck> {
         let ids: Vec<WorkerId> = (0..deltas.len()).map(|i| WorkerId::new(format!("w{i}"))).collect();
         let workers: Vec<&WorkerId> = ids.iter().collect();
-        find_copies(3, &workers, deltas, receipts, history, BARS)
+        find_copies(3, &workers, deltas, receipts, &Pairwise::compute(deltas, true), history, BARS)
     }
 
     #[test]
@@ -340,6 +441,33 @@ mod tests {
     }
 
     #[test]
+    fn copies_under_noise_twice_their_norm_are_caught_on_the_exact_updates() {
+        let len = 20_000;
+        let common = vector(100, len);
+        // Seeds far apart: nearby seeds of this generator give streams that share a part.
+        let stream = |k: u64| vector(k.wrapping_mul(0x9E37_79B9_7F4A_7C15), len);
+        let honest: Vec<Vec<f32>> =
+            (0..24).map(|k| common.iter().zip(stream(k + 1)).map(|(c, own)| c + own).collect()).collect();
+        // Noise twice the copied update's norm: a cosine of 1/sqrt(5) to its source, and with the common
+        // direction taken out of both under 0.35 (what sketches, off by about 0.03 a pair, could not tell from
+        // honest pairs' largest); on the exact updates honest pairs share about 0.03.
+        let copy: Vec<f32> = honest[3].iter().zip(stream(99)).map(|(v, n)| v + 2.0 * 1.414 * n).collect();
+        let mut deltas: Vec<&[f32]> = honest.iter().map(Vec::as_slice).collect();
+        deltas.push(&copy);
+        let receipts: Vec<u64> = (0..deltas.len() as u64).collect();
+        let found = check(&deltas, &receipts, &UpdateHistory::default());
+        let copies: Vec<usize> = (0..found.len()).filter(|&i| found[i].copy).collect();
+        assert_eq!(copies, [24], "{found:#?}");
+        let last = &found[24];
+        let (source, partial) = last.partial.clone().unwrap();
+        assert_eq!(source, Source::Update { worker: WorkerId::new("w3"), round: 3 });
+        assert!(partial > 0.22 && partial < 0.38 && last.partial_bar <= 0.2 + 1e-12, "{last:?}");
+        assert_eq!(last.partial_evidence().map(|(_, p, bar, _)| (p, bar)), Some((partial, last.partial_bar)));
+        // Honest pairs share nothing beyond the common direction here.
+        assert!(found[..24].iter().all(|c| c.partial.as_ref().is_none_or(|(_, p)| *p < 0.08)), "{found:#?}");
+    }
+
+    #[test]
     fn noise_and_first_receipts_do_not_raise_the_bar_onto_honest_work() {
         let len = 20_000;
         let common = vector(100, len);
@@ -353,7 +481,8 @@ mod tests {
         let bars = CopyBars { max_residual: 0.65, residual_fraction: 0.7, ..BARS };
         let ids: Vec<WorkerId> = (0..deltas.len()).map(|i| WorkerId::new(format!("w{i}"))).collect();
         let workers: Vec<&WorkerId> = ids.iter().collect();
-        let found = find_copies(1, &workers, &deltas, &receipts, &UpdateHistory::default(), bars);
+        let pairwise = Pairwise::compute(&deltas, true);
+        let found = find_copies(1, &workers, &deltas, &receipts, &pairwise, &UpdateHistory::default(), bars);
         assert!(found.iter().all(|c| !c.copy), "{found:#?}");
         // The median is honest work's (the two honest updates the earlier ones explain), not the noise's 1.
         let last = &found[5];

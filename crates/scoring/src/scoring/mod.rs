@@ -16,7 +16,8 @@ mod sketch;
 mod validation;
 
 pub use config::{ScoringConfig, SlashPolicy};
-pub use copies::{CopyBars, CopyCheck, find_copies};
+pub(crate) use copies::find_copies;
+pub use copies::{CopyBars, CopyCheck};
 pub use free_rider::{CosineHistory, is_tiny};
 pub use history::{HistoryEntry, Source, UpdateHistory};
 pub use outcome::digest;
@@ -28,13 +29,17 @@ pub use validation::{Evaluator, apply};
 
 /// The median of `values` (mean of the middle two for an even count; 0 when empty).
 pub(crate) fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let n = sorted.len();
+    median_in_place(&mut values.to_vec())
+}
+
+/// [`median`] of a scratch buffer, which it reorders: for medians taken once per coordinate.
+pub(crate) fn median_in_place(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
     match n {
         0 => 0.0,
-        _ if n % 2 == 1 => sorted[n / 2],
-        _ => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+        _ if n % 2 == 1 => values[n / 2],
+        _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
     }
 }
 

@@ -106,6 +106,12 @@ impl ReputationBook {
         removals
     }
 
+    /// Removes `worker` for good, whatever its reputation: for a verdict that bars it from the task.
+    pub fn remove(&mut self, worker: &WorkerId) {
+        self.entries.insert(worker.clone(), ReputationEntry { reputation: 0.0, removed: true });
+        self.normalise();
+    }
+
     /// Scales the active reputations to sum to 1 (in worker order; a no-op when they sum to 0).
     fn normalise(&mut self) {
         let total: f64 = self.entries.values().filter(|e| !e.removed).map(|e| e.reputation).sum();

@@ -17,8 +17,10 @@ pub(super) struct Row {
     pub(super) cosine_to_others: Option<f64>,
     /// The copy test's residual.
     pub(super) residual: Option<f64>,
-    /// The copy test's largest partial cosine to an earlier vector.
+    /// The copy test's largest exact partial cosine to an earlier update of the round.
     pub(super) partial_cosine: Option<f64>,
+    /// The copy test's largest sketched partial cosine to a remembered vector of an earlier round.
+    pub(super) history_partial_cosine: Option<f64>,
     pub(super) validation: Option<ValidationGain>,
     pub(super) score: f64,
 }

@@ -1,7 +1,7 @@
 use super::{
     CosineHistory, ParticipationTracker, ReputationBook, ScoringConfig, Sketch, UpdateHistory, round::RoundWork,
 };
-use crate::{Aggregate, Evaluator, Failure, FitResult, Result, RoundResult, Strategy, WorkerId, apply};
+use crate::{Aggregate, Evaluator, Failure, FitResult, Reason, Result, RoundResult, Strategy, WorkerId, apply};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -113,6 +113,11 @@ impl Scorer {
         let live: Vec<WorkerId> = work.live().into_iter().map(|i| work.subs[i].worker.clone()).collect();
         state.participation.observe(&live, input.roster, config.participation_cap);
         state.reputation.register(&live);
+        // A copy is a verdict on the worker, not only on the update: a convicted copier takes no further part in
+        // the task, so one that hides a copy under enough noise to pass in some rounds is not paid in those.
+        for flag in work.flags.iter().filter(|f| f.reason == Reason::Copy) {
+            state.reputation.remove(&flag.worker);
+        }
         let eligible = work.eligible();
         // A claim counts for at most `claim_cap_multiple` times the round's median claim.
         let claims: Vec<f64> = eligible.iter().map(|&i| work.subs[i].num_samples as f64).collect();

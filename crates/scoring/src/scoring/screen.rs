@@ -32,21 +32,24 @@ impl RoundWork<'_, '_> {
             min_partial_cosine: config.copy_min_partial_cosine,
             partial_median_multiple: config.copy_partial_median_multiple,
         };
-        for (k, check) in find_copies(round, &workers, &deltas, &receipts, earlier, bars).into_iter().enumerate() {
+        let checks = find_copies(round, &workers, &deltas, &receipts, &pairwise, earlier, bars);
+        for (k, check) in checks.into_iter().enumerate() {
             let i = live[k];
             self.rows[i].residual = Some(check.residual);
             self.rows[i].partial_cosine = check.partial.as_ref().map(|(_, p)| *p);
+            self.rows[i].history_partial_cosine = check.history_partial.as_ref().map(|(_, p)| *p);
             if !check.copy {
                 continue;
             }
             self.rows[i].excluded = true;
             if check.by_partial {
-                let (source, partial_cosine) = check.partial.expect("a copy has something it copies");
+                let (source, partial_cosine, bar, median_partial_cosine) =
+                    check.partial_evidence().expect("a copy by its partial cosine has something it copies");
                 let evidence = Evidence::SharedBeyondCommon {
                     source,
                     partial_cosine,
-                    bar: check.partial_bar,
-                    median_partial_cosine: check.median_partial,
+                    bar,
+                    median_partial_cosine,
                     receipt: self.subs[i].receipt,
                 };
                 self.flag(i, Reason::Copy, evidence);
