@@ -140,89 +140,138 @@ pub(crate) fn find_copies(
 ) -> Vec<CopyCheck> {
     assert!(workers.len() == deltas.len() && deltas.len() == receipts.len(), "one worker and receipt per update");
     assert_eq!(pairwise.n, deltas.len(), "the pairwise products are the updates'");
-    let flat: Vec<Vec<f64>> = deltas.iter().map(|d| Sketch::of(d).to_vec()).collect();
-    // Each sketch as floats once: every update is compared with every earlier one.
-    let remembered: Vec<Vec<f64>> = history.entries().iter().map(|e| e.sketch.to_vec()).collect();
+    let round = RoundVectors::new(round, workers, deltas, pairwise, history);
     let mut span = Span::default();
-    for entry in &remembered {
+    for entry in &round.remembered {
         span.push(entry);
     }
-    let common = common_direction(&flat);
-    let beyond_now: Vec<Vec<f64>> = flat.iter().map(|v| beyond(v, common.as_deref())).collect();
-    let beyond_then: Vec<Vec<f64>> = remembered.iter().map(|v| beyond(v, common.as_deref())).collect();
-    let along = along_exact_common(deltas, pairwise);
-    let nonzero: Vec<bool> = (0..deltas.len()).map(|i| pairwise.dot(i, i) > 0.0).collect();
-    let chance = AGREEMENT_CHANCE_Z / (deltas.first().map_or(0, |d| d.len()).max(1) as f64).sqrt();
-    let agrees: Vec<bool> =
-        cosines_to_others(pairwise, &nonzero).into_iter().map(|c| c.is_some_and(|c| c > chance)).collect();
     let mut order: Vec<usize> = (0..deltas.len()).collect();
     order.sort_by_key(|&i| (receipts[i], i));
-
-    let blank = CopyCheck {
-        residual: 1.0,
-        nearest: None,
-        copy: false,
-        bar: 0.0,
-        median_residual: 1.0,
-        partial: None,
-        partial_bar: 1.0,
-        median_partial: 0.0,
-        history_partial: None,
-        history_partial_bar: 1.0,
-        history_median_partial: 0.0,
-        by_partial: false,
-    };
-    let mut checks = vec![blank; deltas.len()];
+    let mut checks = vec![CopyCheck::blank(); deltas.len()];
     let mut candidates: Vec<Candidate> = vec![Candidate::default(); deltas.len()];
     for (k, &i) in order.iter().enumerate() {
-        let nonzero = deltas[i].iter().any(|&v| v != 0.0);
+        (checks[i], candidates[i]) = round.check(i, &order[..k], &span, bars);
+        span.push(&round.flat[i]);
+    }
+    set_bars(&mut checks, &candidates, bars);
+    checks
+}
+
+impl CopyCheck {
+    /// Before any test: wholly new work.
+    fn blank() -> Self {
+        Self {
+            residual: 1.0,
+            nearest: None,
+            copy: false,
+            bar: 0.0,
+            median_residual: 1.0,
+            partial: None,
+            partial_bar: 1.0,
+            median_partial: 0.0,
+            history_partial: None,
+            history_partial_bar: 1.0,
+            history_median_partial: 0.0,
+            by_partial: false,
+        }
+    }
+}
+
+/// What the copy test compares, computed once per round: every update is compared with every earlier one.
+struct RoundVectors<'r, 'w> {
+    round: u64,
+    workers: &'r [&'w WorkerId],
+    deltas: &'r [&'r [f32]],
+    pairwise: &'r Pairwise,
+    history: &'r UpdateHistory,
+    /// The updates' sketches as floats.
+    flat: Vec<Vec<f64>>,
+    /// The remembered sketches of earlier rounds as floats.
+    remembered: Vec<Vec<f64>>,
+    /// [`Self::flat`] and [`Self::remembered`] with the round's sketched common direction taken out.
+    beyond_now: Vec<Vec<f64>>,
+    beyond_then: Vec<Vec<f64>>,
+    /// Each update's component along the round's exact common direction.
+    along: Vec<f64>,
+    /// Whether each update agrees with the others beyond chance.
+    agrees: Vec<bool>,
+}
+
+impl<'r, 'w> RoundVectors<'r, 'w> {
+    fn new(
+        round: u64,
+        workers: &'r [&'w WorkerId],
+        deltas: &'r [&'r [f32]],
+        pairwise: &'r Pairwise,
+        history: &'r UpdateHistory,
+    ) -> Self {
+        let flat: Vec<Vec<f64>> = deltas.iter().map(|d| Sketch::of(d).to_vec()).collect();
+        let remembered: Vec<Vec<f64>> = history.entries().iter().map(|e| e.sketch.to_vec()).collect();
+        let common = common_direction(&flat);
+        let beyond_now = flat.iter().map(|v| beyond(v, common.as_deref())).collect();
+        let beyond_then = remembered.iter().map(|v| beyond(v, common.as_deref())).collect();
+        let along = along_exact_common(deltas, pairwise);
+        let nonzero: Vec<bool> = (0..deltas.len()).map(|i| pairwise.dot(i, i) > 0.0).collect();
+        let chance = AGREEMENT_CHANCE_Z / (deltas.first().map_or(0, |d| d.len()).max(1) as f64).sqrt();
+        let agrees = cosines_to_others(pairwise, &nonzero).into_iter().map(|c| c.is_some_and(|c| c > chance)).collect();
+        Self { round, workers, deltas, pairwise, history, flat, remembered, beyond_now, beyond_then, along, agrees }
+    }
+
+    /// Update `i` against the updates received before it (`earlier`) and the remembered rounds; `span` holds
+    /// everything before it.
+    fn check(&self, i: usize, earlier: &[usize], span: &Span, bars: CopyBars) -> (CopyCheck, Candidate) {
+        let nonzero = self.deltas[i].iter().any(|&v| v != 0.0);
         let mut nearest: Option<(Source, f64)> = None;
-        for (entry, remembered) in history.entries().iter().zip(&remembered) {
-            keep_largest(&mut nearest, entry.source.clone(), flat_cosine(&flat[i], remembered).abs());
+        for (entry, remembered) in self.history.entries().iter().zip(&self.remembered) {
+            keep_largest(&mut nearest, entry.source.clone(), flat_cosine(&self.flat[i], remembered).abs());
         }
         let mut support_copy = false;
         let mut partial: Option<(Source, f64)> = None;
-        for &j in &order[..k] {
-            let mut cosine = flat_cosine(&flat[i], &flat[j]).abs();
+        for &j in earlier {
+            let mut cosine = flat_cosine(&self.flat[i], &self.flat[j]).abs();
             if cosine >= CANDIDATE_COSINE {
-                cosine = support_cosine(deltas[i], deltas[j]).abs();
+                cosine = support_cosine(self.deltas[i], self.deltas[j]).abs();
                 support_copy |= cosine >= bars.min_support_cosine;
             }
-            let source = Source::Update { worker: workers[j].clone(), round };
+            let source = Source::Update { worker: self.workers[j].clone(), round: self.round };
             keep_largest(&mut nearest, source.clone(), cosine);
-            if agrees[i] && agrees[j] {
-                keep_largest(&mut partial, source, exact_partial_cosine(pairwise, &along, i, j).abs());
+            if self.agrees[i] && self.agrees[j] {
+                keep_largest(&mut partial, source, exact_partial_cosine(self.pairwise, &self.along, i, j).abs());
             }
         }
-        let residual = span.residual_fraction(&flat[i]);
+        let residual = span.residual_fraction(&self.flat[i]);
         // In few dimensions any vector lies in the span of a few others: the span test needs room.
-        let dimension = deltas[i].len().min(super::SKETCH_DIM);
+        let dimension = self.deltas[i].len().min(super::SKETCH_DIM);
         let roomy = SPAN_ROOM * span.len() <= dimension;
         // Nothing before it, or nothing that explains it better than chance (noise, the first receipt of a
         // task): its residual says nothing about how much of honest work the round's peers explain.
         let informative = nonzero && span.len() > 0 && residual < chance_residual(span.len(), dimension) - CHANCE_SLACK;
-        let informative_partial = nonzero && agrees[i];
-        candidates[i] = Candidate { nonzero, roomy, support_copy, informative, informative_partial };
+        let informative_partial = nonzero && self.agrees[i];
         // A worker's own earlier updates share its data with this one: replaying them is the span test's.
         let mut history_partial: Option<(Source, f64)> = None;
-        for (entry, then) in history.entries().iter().zip(&beyond_then) {
-            if !matches!(&entry.source, Source::Update { worker, .. } if worker == workers[i]) {
-                keep_largest(&mut history_partial, entry.source.clone(), flat_cosine(&beyond_now[i], then).abs());
+        for (entry, then) in self.history.entries().iter().zip(&self.beyond_then) {
+            if !matches!(&entry.source, Source::Update { worker, .. } if worker == self.workers[i]) {
+                let cosine = flat_cosine(&self.beyond_now[i], then).abs();
+                keep_largest(&mut history_partial, entry.source.clone(), cosine);
             }
         }
-        checks[i] = CopyCheck { residual, nearest, partial, history_partial, ..checks[i].clone() };
-        span.push(&flat[i]);
+        let check = CopyCheck { residual, nearest, partial, history_partial, ..CopyCheck::blank() };
+        (check, Candidate { nonzero, roomy, support_copy, informative, informative_partial })
     }
+}
+
+/// Sets the round's bars from the medians of what the checks found, and decides which updates are copies.
+fn set_bars(checks: &mut [CopyCheck], candidates: &[Candidate], bars: CopyBars) {
     // Over the informative residuals only: a round's noise and first receipts would raise the median, and the
     // bar with it, towards honest work's residual. With none, the bar is its least.
     let residuals: Vec<f64> =
-        checks.iter().zip(&candidates).filter(|(_, c)| c.informative).map(|(c, _)| c.residual).collect();
+        checks.iter().zip(candidates).filter(|(_, c)| c.informative).map(|(c, _)| c.residual).collect();
     let median_residual = super::median(&residuals);
     let bar = (bars.residual_fraction * median_residual).clamp(bars.min_residual, bars.max_residual);
     let partial_median = |pick: fn(&CopyCheck) -> &Option<(Source, f64)>, keep: fn(&Candidate) -> bool| {
         let values: Vec<f64> = checks
             .iter()
-            .zip(&candidates)
+            .zip(candidates)
             .filter(|(_, c)| keep(c))
             .filter_map(|(c, _)| pick(c).as_ref().map(|(_, p)| *p))
             .collect();
@@ -233,7 +282,7 @@ pub(crate) fn find_copies(
     let partial_bar = (bars.partial_median_multiple * median_partial).max(bars.min_partial_cosine);
     let history_partial_bar =
         (bars.partial_median_multiple * history_median_partial).max(bars.min_partial_cosine + sketch_slack());
-    for (check, &Candidate { nonzero, roomy, support_copy, .. }) in checks.iter_mut().zip(&candidates) {
+    for (check, &Candidate { nonzero, roomy, support_copy, .. }) in checks.iter_mut().zip(candidates) {
         let spanned = nonzero && ((roomy && check.residual <= bar) || support_copy);
         check.bar = bar;
         check.median_residual = median_residual;
@@ -245,7 +294,6 @@ pub(crate) fn find_copies(
         check.copy = spanned || shared;
         check.by_partial = shared && !spanned;
     }
-    checks
 }
 
 /// What the copy test knows about one update before the round's bars are set.

@@ -75,11 +75,21 @@ impl RoundWork<'_, '_> {
             }
         }
 
-        // Noise: a cosine to the other candidates that stays within chance of zero (or below it) over rounds.
-        // Unlike the cosine to the aggregate, it is not inflated by the worker's own share of the aggregate.
+        self.screen_noise(config, history, &live, &pairwise);
+    }
+
+    /// Noise: a cosine to the other candidates that stays within chance of zero (or below it) over rounds.
+    /// Unlike the cosine to the aggregate, it is not inflated by the worker's own share of the aggregate.
+    fn screen_noise(
+        &mut self,
+        config: &ScoringConfig,
+        history: &mut CosineHistory,
+        live: &[usize],
+        pairwise: &Pairwise,
+    ) {
         let bar = self.noise_bar(config);
         let candidates: Vec<bool> = live.iter().map(|&i| !self.rows[i].excluded).collect();
-        for (k, others) in cosines_to_others(&pairwise, &candidates).into_iter().enumerate() {
+        for (k, others) in cosines_to_others(pairwise, &candidates).into_iter().enumerate() {
             let i = live[k];
             self.rows[i].cosine_to_others = others;
             let Some(cosine) = others else { continue };
