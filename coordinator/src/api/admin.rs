@@ -1,6 +1,6 @@
 //! Operator actions, behind the admin bearer token.
 
-use super::{ApiError, ApiJson, read::internal};
+use super::{ApiError, ApiJson};
 use crate::{AppState, LiveEvent};
 use axum::{
     extract::{Path, State},
@@ -37,7 +37,7 @@ pub(super) async fn close_round(
         .await
         .map_err(|e| match e {
             tessera_db::Error::NotFound { what } => ApiError::NotFound(what),
-            other => internal(other),
+            other => other.into(),
         })?;
     if !closed {
         return Err(ApiError::WrongRound(format!("round {round} of task {task} is not collecting")));

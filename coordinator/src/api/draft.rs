@@ -66,7 +66,7 @@ pub(super) async fn create(
         seed: draft.seed,
         created_at_ms: crate::now_ms(),
     };
-    state.db.insert_task_draft(&record).await.map_err(super::read::internal)?;
+    state.db.insert_task_draft(&record).await?;
     Ok(ApiJson(DraftResponse {
         initial_model_cid: initial.to_string(),
         coordinator: format!("{:#x}", draft.coordinator),

@@ -2,10 +2,12 @@ use axum::{
     Json,
     extract::{FromRequest, Request, rejection::JsonRejection},
     http::StatusCode,
+    middleware::Next,
     response::{IntoResponse, Response},
 };
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::json;
+use std::sync::Arc;
 
 /// Every way an API request fails, each with its status and a stable code. Internal details are
 /// logged and never sent.
@@ -100,16 +102,40 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        if let Self::Internal(report) = &self {
-            tracing::error!(error = ?report, "request failed");
+        let body = Json(json!({ "error": { "code": code, "message": self.to_string() } }));
+        let mut response = (status, body).into_response();
+        if let Self::Internal(report) = self {
+            response.extensions_mut().insert(InternalCause(Arc::new(report)));
         }
-        (status, Json(json!({ "error": { "code": code, "message": self.to_string() } }))).into_response()
+        response
     }
+}
+
+/// The cause of an internal error, carried on its response (never in its body) to [`log_internal_errors`].
+#[derive(Clone, Debug)]
+struct InternalCause(Arc<eyre::Report>);
+
+/// Logs the cause of every internal error once, with the request it failed, in the request's span: handlers
+/// and `into_response` only build the error.
+pub(super) async fn log_internal_errors(request: Request, next: Next) -> Response {
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let response = next.run(request).await;
+    if let Some(InternalCause(report)) = response.extensions().get::<InternalCause>() {
+        tracing::error!(%method, %path, error = ?report, "request failed");
+    }
+    response
 }
 
 impl From<eyre::Report> for ApiError {
     fn from(report: eyre::Report) -> Self {
         Self::Internal(report)
+    }
+}
+
+/// A database failure is the coordinator's, never the client's: an internal error.
+impl From<tessera_db::Error> for ApiError {
+    fn from(error: tessera_db::Error) -> Self {
+        Self::Internal(error.into())
     }
 }
 

@@ -1,6 +1,6 @@
 //! Server-sent events, Prometheus metrics and the OpenAPI document.
 
-use super::{ApiError, read::internal};
+use super::ApiError;
 use crate::AppState;
 use axum::{
     extract::State,
@@ -37,9 +37,9 @@ pub(super) async fn events(State(state): State<AppState>) -> Sse<impl Stream<Ite
 }
 
 pub(super) async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    let tasks = state.db.list_tasks(None).await.map_err(internal)?;
+    let tasks = state.db.list_tasks(None).await?;
     let running = tasks.iter().filter(|t| t.status == TaskStatus::Running).count() as f64;
-    let in_flight = state.db.list_in_flight().await.map_err(internal)?.len() as f64;
+    let in_flight = state.db.list_in_flight().await?.len() as f64;
     let text = state.live.render(&[
         ("tessera_tasks", "Tasks known to this coordinator.", tasks.len() as f64),
         ("tessera_tasks_running", "Tasks with rounds under way.", running),

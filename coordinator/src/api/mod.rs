@@ -67,6 +67,7 @@ pub fn app(state: AppState) -> Router {
         .merge(streams)
         .merge(tessera_web::router())
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn(error::log_internal_errors))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -12,7 +12,7 @@ use tessera_chain::Marketplace;
 use tessera_db::{Amount, Claim, Round, RoundPhase, Score, Submission, Task, TxState, Worker, WorkerStatus};
 
 pub(super) async fn health(State(state): State<AppState>) -> Result<ApiJson<Value>, ApiError> {
-    state.db.ping().await.map_err(internal)?;
+    state.db.ping().await?;
     Ok(ApiJson(json!({ "status": "ok" })))
 }
 
@@ -46,14 +46,14 @@ pub(super) struct TaskSummary {
 }
 
 async fn task_summary(state: &AppState, task: Task) -> Result<TaskSummary, ApiError> {
-    let workers = state.db.list_workers(task.task_id).await.map_err(internal)?;
+    let workers = state.db.list_workers(task.task_id).await?;
     let active = workers.iter().filter(|w| w.status == WorkerStatus::Active).count();
     Ok(TaskSummary { task, active_workers: active as u64, joined_workers: workers.len() as u64 })
 }
 
 pub(super) async fn tasks(State(state): State<AppState>) -> Result<ApiJson<Vec<TaskSummary>>, ApiError> {
     let mut out = Vec::new();
-    for task in state.db.list_tasks(None).await.map_err(internal)? {
+    for task in state.db.list_tasks(None).await? {
         out.push(task_summary(&state, task).await?);
     }
     Ok(ApiJson(out))
@@ -92,7 +92,7 @@ pub(super) async fn rounds(
 ) -> Result<ApiJson<Vec<RoundSummary>>, ApiError> {
     find_task(&state, task).await?;
     let mut transactions: BTreeMap<u32, Vec<RoundTx>> = BTreeMap::new();
-    for tx in state.db.list_txs(Some(task)).await.map_err(internal)? {
+    for tx in state.db.list_txs(Some(task)).await? {
         if let Some(round) = tx.round {
             transactions.entry(round).or_default().push(RoundTx {
                 kind: tx.kind,
@@ -102,7 +102,7 @@ pub(super) async fn rounds(
             });
         }
     }
-    let rounds = state.db.list_rounds(task).await.map_err(internal)?;
+    let rounds = state.db.list_rounds(task).await?;
     Ok(ApiJson(
         rounds
             .into_iter()
@@ -126,10 +126,9 @@ pub(super) async fn round(
     let found = state
         .db
         .get_round(task, round)
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(|| ApiError::NotFound(format!("round {round} of task {task}")))?;
-    let scores = state.db.list_scores(task, round).await.map_err(internal)?;
+    let scores = state.db.list_scores(task, round).await?;
     Ok(ApiJson(RoundDetail { round: found, scores }))
 }
 
@@ -175,9 +174,9 @@ pub(super) async fn submissions(
     State(state): State<AppState>,
     Path((task, round)): Path<(u64, u32)>,
 ) -> Result<ApiJson<Vec<SubmissionListing>>, ApiError> {
-    let phase = state.db.get_round(task, round).await.map_err(internal)?.map(|r| r.phase);
+    let phase = state.db.get_round(task, round).await?.map(|r| r.phase);
     let sealed = phase.is_none_or(|p| p == RoundPhase::Collecting);
-    let listed = state.db.list_submissions(task, round).await.map_err(internal)?;
+    let listed = state.db.list_submissions(task, round).await?;
     Ok(ApiJson(listed.into_iter().map(|s| SubmissionListing::new(s, sealed)).collect()))
 }
 
@@ -244,18 +243,17 @@ struct Standing {
 impl Standing {
     async fn load(state: &AppState, task: u64) -> Result<Self, ApiError> {
         let db = &state.db;
-        let workers = db.list_workers(task).await.map_err(internal)?;
+        let workers = db.list_workers(task).await?;
         let join_order = workers.iter().map(|w| w.worker.clone()).collect();
         let joined = workers.into_iter().map(|w| (w.worker.clone(), w)).collect();
-        let claims = db.list_claims(task).await.map_err(internal)?.into_iter().map(|c| (c.worker.clone(), c)).collect();
-        let reputations =
-            db.list_reputations(task).await.map_err(internal)?.into_iter().map(|r| (r.worker, r.reputation)).collect();
-        let rounds = db.list_rounds(task).await.map_err(internal)?;
+        let claims = db.list_claims(task).await?.into_iter().map(|c| (c.worker.clone(), c)).collect();
+        let reputations = db.list_reputations(task).await?.into_iter().map(|r| (r.worker, r.reputation)).collect();
+        let rounds = db.list_rounds(task).await?;
         let latest = rounds.iter().rev().find(|r| r.phase == RoundPhase::Finalized);
         let (finalized, finalized_root) = latest.map_or((0, None), |r| (r.round, r.rewards_root.clone()));
         let mut scores: BTreeMap<String, Vec<Score>> = BTreeMap::new();
         for round in &rounds {
-            for score in db.list_scores(task, round.round).await.map_err(internal)? {
+            for score in db.list_scores(task, round.round).await? {
                 scores.entry(score.worker.clone()).or_default().push(score);
             }
         }
@@ -366,9 +364,9 @@ pub(super) async fn account(
 ) -> Result<ApiJson<Vec<WorkerSummary>>, ApiError> {
     let worker = address(&worker)?;
     let mut out = Vec::new();
-    for task in state.db.list_tasks(None).await.map_err(internal)? {
-        let joined = state.db.get_worker(task.task_id, &worker).await.map_err(internal)?.is_some();
-        if joined || !state.db.worker_scores(task.task_id, &worker).await.map_err(internal)?.is_empty() {
+    for task in state.db.list_tasks(None).await? {
+        let joined = state.db.get_worker(task.task_id, &worker).await?.is_some();
+        if joined || !state.db.worker_scores(task.task_id, &worker).await?.is_empty() {
             out.push(Standing::load(&state, task.task_id).await?.summary(task.task_id, &worker));
         }
     }
@@ -376,15 +374,11 @@ pub(super) async fn account(
 }
 
 async fn find_task(state: &AppState, task: u64) -> Result<Task, ApiError> {
-    state.db.get_task(task).await.map_err(internal)?.ok_or_else(|| ApiError::NotFound(format!("task {task}")))
+    state.db.get_task(task).await?.ok_or_else(|| ApiError::NotFound(format!("task {task}")))
 }
 
 /// A path's address, lowercase 0x-hex as the database keeps it.
 fn address(text: &str) -> Result<String, ApiError> {
     let parsed: Address = text.parse().map_err(|_| ApiError::BadRequest(format!("{text:?} is not an address")))?;
     Ok(format!("{parsed:#x}"))
-}
-
-pub(super) fn internal(error: tessera_db::Error) -> ApiError {
-    ApiError::Internal(error.into())
 }

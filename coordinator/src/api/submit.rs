@@ -1,6 +1,6 @@
 //! `POST /api/v1/tasks/{task}/rounds/{round}/submissions`: a worker's EIP-712 signed update.
 
-use super::{ApiError, ApiJson, read::internal};
+use super::{ApiError, ApiJson};
 use crate::{AppState, LiveEvent, now_ms};
 use alloy::primitives::{Address, B256, U256};
 use axum::{
@@ -95,8 +95,7 @@ async fn accept(
     }
     let worker_hex = format!("{worker:#x}");
 
-    let task =
-        state.db.get_task(task_id).await.map_err(internal)?.ok_or(ApiError::NotFound(format!("task {task_id}")))?;
+    let task = state.db.get_task(task_id).await?.ok_or(ApiError::NotFound(format!("task {task_id}")))?;
     if task.status != TaskStatus::Running || task.current_round != round {
         return Err(ApiError::WrongRound(format!(
             "task {task_id} is {:?} in round {}, not accepting round {round}",
@@ -106,8 +105,7 @@ async fn accept(
     let open = state
         .db
         .get_round(task_id, round)
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(|| ApiError::NotFound(format!("round {round} of task {task_id}")))?;
     let received_at_ms = now_ms();
     if open.phase != RoundPhase::Collecting || received_at_ms > open.deadline_ms {
@@ -117,7 +115,7 @@ async fn accept(
         return Err(ApiError::NotJoined { worker: worker_hex, task: task_id });
     }
     let digest = eip712::digest(&typed, &state.domain);
-    if let Some(held) = state.db.get_submission(task_id, round, &worker_hex).await.map_err(internal)? {
+    if let Some(held) = state.db.get_submission(task_id, round, &worker_hex).await? {
         // The same signed message again (a worker retrying after a lost answer) gets its receipt back.
         if let (true, Some(receipt_signature)) = (held.digest == format!("{digest:#x}"), held.receipt_signature) {
             return Ok((
@@ -157,7 +155,7 @@ async fn accept(
             tessera_db::Error::Duplicate { what } => ApiError::Replay(format!("duplicate {what}")),
             // The engine closed the round while this request was being checked.
             tessera_db::Error::PhaseConflict { .. } => ApiError::WindowClosed { round, deadline_ms: open.deadline_ms },
-            other => internal(other),
+            other => other.into(),
         })?;
 
     let receipt = SubmissionReceipt {
@@ -171,7 +169,7 @@ async fn accept(
     };
     let receipt_signature =
         eip712::sign(&state.signer, &receipt, &state.domain).map_err(|e| ApiError::Internal(e.into()))?.to_string();
-    state.db.set_receipt_signature(task_id, round, &worker_hex, &receipt_signature).await.map_err(internal)?;
+    state.db.set_receipt_signature(task_id, round, &worker_hex, &receipt_signature).await?;
     Ok((
         StatusCode::CREATED,
         ApiJson(SubmissionResponse {
