@@ -3,11 +3,12 @@
 
 use crate::{
     content::{architecture_of, cid_text, fetch_checkpoint, fetch_updates, load_manifest},
-    manifest::{self, ComputeInput, Manifest},
+    manifest::{self, ComputeInput, Manifest, RewardRecord, RoundComputation},
     validation::Validator,
 };
 use alloy::primitives::{Address, B256, U256};
 use tessera_chain::{MarketplaceClient, eip712};
+use tessera_scoring::ScorerState;
 use tessera_storage::{Cid, ContentStore, DagBuilder};
 
 /// What `verify` found.
@@ -84,23 +85,55 @@ struct RoundCheck<'a> {
     on_chain: &'a tessera_chain::IMarketplace::Round,
 }
 
-/// Recomputes one round from its manifest and checks it against the chain, into `report`.
+/// Recomputes one round from its manifest and checks it against the chain, into `report`: what the round
+/// started from, then the recomputation, then what it produced.
 async fn verify_round(check: RoundCheck<'_>, report: &mut Report) -> eyre::Result<()> {
     let RoundCheck { chain, chain_id, content, validator, manifest, previous, on_chain } = check;
-    let r = manifest.round;
-    let task_id = manifest.task_id;
     let arch: tessera_train::ArchitectureId = manifest
         .architecture
         .parse()
         .map_err(|_| eyre::eyre!("manifest names unknown architecture {:?}", manifest.architecture))?;
+    let (state_before, previous_rewards) = match previous {
+        Some(p) => (p.scorer_state_after.clone(), p.rewards.clone()),
+        None => Default::default(),
+    };
+    check_inputs(chain, chain_id, manifest, &state_before, on_chain, report)?;
+
+    let global = fetch_checkpoint(content, arch, &manifest.global_model_cid).await?;
+    let (updates, failures) =
+        fetch_updates(content, arch, manifest.round, &manifest.global_model_cid, &manifest.submissions).await;
+    let input = ComputeInput {
+        architecture: arch,
+        round: manifest.round,
+        global: &global,
+        global_cid: &manifest.global_model_cid,
+        updates: &updates,
+        failures: &failures,
+        roster: &manifest.roster,
+        reward: manifest.round_reward.parse()?,
+        strategy: &manifest.strategy,
+        scoring: &manifest.scoring,
+        state_before: &state_before,
+    };
+    let computed = manifest::compute(&input, validator.map(|v| v as &mut dyn tessera_scoring::Evaluator))?;
+    check_outputs(manifest, &computed, &previous_rewards, on_chain, report)
+}
+
+/// What the round started from: this chain and marketplace, the global model on chain, the scorer state the
+/// last round left, and a signature by its worker on every submission.
+fn check_inputs(
+    chain: &MarketplaceClient,
+    chain_id: u64,
+    manifest: &Manifest,
+    state_before: &ScorerState,
+    on_chain: &tessera_chain::IMarketplace::Round,
+    report: &mut Report,
+) -> eyre::Result<()> {
+    let r = manifest.round;
     report.check(
         r,
         "manifest names this chain, marketplace and round",
-        {
-            manifest.chain_id == chain_id
-                && manifest.marketplace.parse::<Address>().ok() == Some(chain.address())
-                && manifest.round == r
-        },
+        manifest.chain_id == chain_id && manifest.marketplace.parse::<Address>().ok() == Some(chain.address()),
         || format!("chain {} marketplace {} round {}", manifest.chain_id, manifest.marketplace, manifest.round),
     );
     report.check(
@@ -109,43 +142,33 @@ async fn verify_round(check: RoundCheck<'_>, report: &mut Report) -> eyre::Resul
         cid_text(on_chain.globalModelCid)? == manifest.global_model_cid,
         || manifest.global_model_cid.clone(),
     );
-    let (state_before, previous_rewards) = match previous {
-        Some(p) => (p.scorer_state_after.clone(), p.rewards.clone()),
-        None => Default::default(),
-    };
     report.check(
         r,
         "scorer state carries over from the last round",
-        state_before == manifest.scorer_state_before,
+        *state_before == manifest.scorer_state_before,
         || "the manifest starts from another state".into(),
     );
-
     let domain = eip712::domain(chain_id, chain.address());
     let bad: Vec<&str> = manifest
         .submissions
         .iter()
-        .filter(|s| !signature_ok(s, task_id, r, &domain))
+        .filter(|s| !signature_ok(s, manifest.task_id, r, &domain))
         .map(|s| s.worker.as_str())
         .collect();
     report.check(r, "every submission is signed by its worker", bad.is_empty(), || bad.join(", "));
+    Ok(())
+}
 
-    let global = fetch_checkpoint(content, arch, &manifest.global_model_cid).await?;
-    let (updates, failures) = fetch_updates(content, arch, r, &manifest.global_model_cid, &manifest.submissions).await;
-    let reward: u128 = manifest.round_reward.parse()?;
-    let input = ComputeInput {
-        architecture: arch,
-        round: r,
-        global: &global,
-        global_cid: &manifest.global_model_cid,
-        updates: &updates,
-        failures: &failures,
-        roster: &manifest.roster,
-        reward,
-        strategy: &manifest.strategy,
-        scoring: &manifest.scoring,
-        state_before: &state_before,
-    };
-    let computed = manifest::compute(&input, validator.map(|v| v as &mut dyn tessera_scoring::Evaluator))?;
+/// What the round produced, recomputed: the result and scorer state in the manifest, the checkpoint, rewards
+/// root and total on chain, and the slashes.
+fn check_outputs(
+    manifest: &Manifest,
+    computed: &RoundComputation,
+    previous_rewards: &[RewardRecord],
+    on_chain: &tessera_chain::IMarketplace::Round,
+    report: &mut Report,
+) -> eyre::Result<()> {
+    let r = manifest.round;
     report.check(r, "scores, rewards, flags and slashes recompute", computed.result == manifest.result, || {
         "the recomputed round result differs from the manifest".into()
     });
@@ -162,8 +185,8 @@ async fn verify_round(check: RoundCheck<'_>, report: &mut Report) -> eyre::Resul
         B256::from(model_cid.to_bytes32()) == on_chain.newModelCid,
         || format!("recomputed {model_cid}, chain has {}", cid_text(on_chain.newModelCid).unwrap_or_default()),
     );
-    let rewards = manifest::cumulative_rewards(&previous_rewards, &computed.result)?;
-    let tree = manifest::reward_tree(task_id, &rewards)?;
+    let rewards = manifest::cumulative_rewards(previous_rewards, &computed.result)?;
+    let tree = manifest::reward_tree(manifest.task_id, &rewards)?;
     report.check(r, "rewards root recomputes to the one on chain", tree.root() == on_chain.rewardsRoot, || {
         format!("recomputed {:#x}, chain has {:#x}", tree.root(), on_chain.rewardsRoot)
     });

@@ -77,24 +77,77 @@ async fn accept(
     round: u32,
     request: SubmissionRequest,
 ) -> Result<(StatusCode, ApiJson<SubmissionResponse>), ApiError> {
-    let worker: Address =
-        request.worker.parse().map_err(|_| ApiError::BadRequest(format!("{:?} is not an address", request.worker)))?;
-    let cid: Cid = request.update_cid.parse().map_err(|e| ApiError::BadRequest(format!("update_cid: {e}")))?;
-    let signature = eip712::parse_signature(&request.signature).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let typed = Submission {
-        taskId: U256::from(task_id),
-        round,
-        worker,
-        updateCid: B256::from(cid.to_bytes32()),
-        numSamples: request.num_samples,
-    };
-    let signer = eip712::recover_signer(&typed, &state.domain, &signature)
-        .map_err(|_| ApiError::BadSignature(request.worker.clone()))?;
-    if signer != worker {
-        return Err(ApiError::BadSignature(request.worker));
+    let signed = Signed::verify(state, task_id, round, &request)?;
+    let (task, open, received_at_ms) = collecting_round(state, task_id, round).await?;
+    if !state.membership.is_worker(task_id, signed.worker).await? {
+        return Err(ApiError::NotJoined { worker: signed.worker_hex, task: task_id });
     }
-    let worker_hex = format!("{worker:#x}");
+    if let Some(held) = state.db.get_submission(task_id, round, &signed.worker_hex).await? {
+        // The same signed message again (a worker retrying after a lost answer) gets its receipt back.
+        if let (true, Some(receipt_signature)) = (held.digest == signed.digest, held.receipt_signature) {
+            let response = SubmissionResponse {
+                task_id,
+                round,
+                worker: signed.worker_hex,
+                update_cid: held.update_cid,
+                num_samples: held.num_samples,
+                sequence: held.sequence,
+                received_at_ms: held.received_at_ms,
+                coordinator: format!("{:#x}", state.signer.address()),
+                receipt_signature,
+            };
+            return Ok((StatusCode::OK, ApiJson(response)));
+        }
+        return Err(ApiError::Replay(format!("worker {} already submitted in round {round}", signed.worker_hex)));
+    }
+    check_update(state, &task.model_architecture_id, signed.cid, round, &open.global_model_cid, request.num_samples)
+        .await?;
+    let response = receipt(state, signed, received_at_ms, open.deadline_ms).await?;
+    Ok((StatusCode::CREATED, ApiJson(response)))
+}
 
+/// A submission whose EIP-712 signature was made by the worker it names.
+struct Signed {
+    worker: Address,
+    worker_hex: String,
+    cid: Cid,
+    signature: String,
+    typed: Submission,
+    digest: String,
+}
+
+impl Signed {
+    fn verify(state: &AppState, task_id: u64, round: u32, request: &SubmissionRequest) -> Result<Self, ApiError> {
+        let worker: Address = request
+            .worker
+            .parse()
+            .map_err(|_| ApiError::BadRequest(format!("{:?} is not an address", request.worker)))?;
+        let cid: Cid = request.update_cid.parse().map_err(|e| ApiError::BadRequest(format!("update_cid: {e}")))?;
+        let signature = eip712::parse_signature(&request.signature).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        let typed = Submission {
+            taskId: U256::from(task_id),
+            round,
+            worker,
+            updateCid: B256::from(cid.to_bytes32()),
+            numSamples: request.num_samples,
+        };
+        let signer = eip712::recover_signer(&typed, &state.domain, &signature)
+            .map_err(|_| ApiError::BadSignature(request.worker.clone()))?;
+        if signer != worker {
+            return Err(ApiError::BadSignature(request.worker.clone()));
+        }
+        let digest = format!("{:#x}", eip712::digest(&typed, &state.domain));
+        Ok(Self { worker, worker_hex: format!("{worker:#x}"), cid, signature: signature.to_string(), typed, digest })
+    }
+}
+
+/// The task and its round, if the task is running that round and its window is open now; with the time of
+/// receipt.
+async fn collecting_round(
+    state: &AppState,
+    task_id: u64,
+    round: u32,
+) -> Result<(tessera_db::Task, tessera_db::Round, i64), ApiError> {
     let task = state.db.get_task(task_id).await?.ok_or(ApiError::NotFound(format!("task {task_id}")))?;
     if task.status != TaskStatus::Running || task.current_round != round {
         return Err(ApiError::WrongRound(format!(
@@ -111,79 +164,60 @@ async fn accept(
     if open.phase != RoundPhase::Collecting || received_at_ms > open.deadline_ms {
         return Err(ApiError::WindowClosed { round, deadline_ms: open.deadline_ms });
     }
-    if !state.membership.is_worker(task_id, worker).await? {
-        return Err(ApiError::NotJoined { worker: worker_hex, task: task_id });
-    }
-    let digest = eip712::digest(&typed, &state.domain);
-    if let Some(held) = state.db.get_submission(task_id, round, &worker_hex).await? {
-        // The same signed message again (a worker retrying after a lost answer) gets its receipt back.
-        if let (true, Some(receipt_signature)) = (held.digest == format!("{digest:#x}"), held.receipt_signature) {
-            return Ok((
-                StatusCode::OK,
-                ApiJson(SubmissionResponse {
-                    task_id,
-                    round,
-                    worker: worker_hex,
-                    update_cid: held.update_cid,
-                    num_samples: held.num_samples,
-                    sequence: held.sequence,
-                    received_at_ms: held.received_at_ms,
-                    coordinator: format!("{:#x}", state.signer.address()),
-                    receipt_signature,
-                }),
-            ));
-        }
-        return Err(ApiError::Replay(format!("worker {worker_hex} already submitted in round {round}")));
-    }
+    Ok((task, open, received_at_ms))
+}
 
-    check_update(state, &task.model_architecture_id, cid, round, &open.global_model_cid, request.num_samples).await?;
-
+/// Records the submission in its round's sequence and signs the coordinator's receipt for it.
+async fn receipt(
+    state: &AppState,
+    signed: Signed,
+    received_at_ms: i64,
+    deadline_ms: i64,
+) -> Result<SubmissionResponse, ApiError> {
+    let Submission { taskId, round, worker, updateCid, numSamples } = signed.typed;
+    let task_id: u64 = taskId.to();
     let stored = state
         .db
         .insert_submission(&NewSubmission {
             task_id,
             round,
-            worker: worker_hex.clone(),
-            update_cid: cid.to_string(),
-            num_samples: request.num_samples,
-            signature: signature.to_string(),
-            digest: format!("{digest:#x}"),
+            worker: signed.worker_hex.clone(),
+            update_cid: signed.cid.to_string(),
+            num_samples: numSamples,
+            signature: signed.signature,
+            digest: signed.digest,
             received_at_ms,
         })
         .await
         .map_err(|e| match e {
             tessera_db::Error::Duplicate { what } => ApiError::Replay(format!("duplicate {what}")),
             // The engine closed the round while this request was being checked.
-            tessera_db::Error::PhaseConflict { .. } => ApiError::WindowClosed { round, deadline_ms: open.deadline_ms },
+            tessera_db::Error::PhaseConflict { .. } => ApiError::WindowClosed { round, deadline_ms },
             other => other.into(),
         })?;
-
     let receipt = SubmissionReceipt {
-        taskId: U256::from(task_id),
+        taskId,
         round,
         worker,
-        updateCid: typed.updateCid,
-        numSamples: request.num_samples,
+        updateCid,
+        numSamples,
         sequence: stored.sequence,
         receivedAtMs: u64::try_from(received_at_ms).unwrap_or_default(),
     };
     let receipt_signature =
         eip712::sign(&state.signer, &receipt, &state.domain).map_err(|e| ApiError::Internal(e.into()))?.to_string();
-    state.db.set_receipt_signature(task_id, round, &worker_hex, &receipt_signature).await?;
-    Ok((
-        StatusCode::CREATED,
-        ApiJson(SubmissionResponse {
-            task_id,
-            round,
-            worker: worker_hex,
-            update_cid: cid.to_string(),
-            num_samples: request.num_samples,
-            sequence: stored.sequence,
-            received_at_ms,
-            coordinator: format!("{:#x}", state.signer.address()),
-            receipt_signature,
-        }),
-    ))
+    state.db.set_receipt_signature(task_id, round, &signed.worker_hex, &receipt_signature).await?;
+    Ok(SubmissionResponse {
+        task_id,
+        round,
+        worker: signed.worker_hex,
+        update_cid: signed.cid.to_string(),
+        num_samples: numSamples,
+        sequence: stored.sequence,
+        received_at_ms,
+        coordinator: format!("{:#x}", state.signer.address()),
+        receipt_signature,
+    })
 }
 
 /// Fetches the update within the time limit and checks it is an update of the task's model for

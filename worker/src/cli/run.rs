@@ -116,20 +116,7 @@ enum Dtype {
 }
 
 pub(super) async fn execute(context: &Context, args: RunArgs) -> Result<()> {
-    if !(args.poll_interval > 0.0 && args.poll_interval.is_finite()) {
-        return Err(Error::Invalid("--poll-interval must be a positive number of seconds".into()));
-    }
-    if !(args.lr > 0.0 && args.lr.is_finite()) {
-        return Err(Error::Invalid("--lr must be positive".into()));
-    }
-    if let Some(red_team) = args.red_team {
-        if matches!(red_team, Attack::LittleIsEnough { .. } | Attack::Sybil) {
-            return Err(Error::Invalid(format!(
-                "--red-team {red_team} needs several identities acting together: run it in tessera-sim"
-            )));
-        }
-        eprintln!("{}", red_team::warning(red_team));
-    }
+    check_args(&args)?;
     // Local mistakes (the data, the device, the key) fail before any service is contacted.
     let device = args.device.resolve()?;
     let options = DataOptions {
@@ -168,26 +155,7 @@ pub(super) async fn execute(context: &Context, args: RunArgs) -> Result<()> {
     );
 
     let store = IpfsStore::new(&context.global.ipfs_api, ClientConfig::default())?;
-    let config = WorkerConfig {
-        task_id: args.task,
-        poll_interval: Duration::from_secs_f64(args.poll_interval),
-        max_rounds: args.rounds,
-        train: TrainConfig {
-            epochs: args.epochs,
-            batch_size: args.batch_size,
-            optimizer: Optimizer::adam(args.lr),
-            seed: 0,
-            device,
-            threads: args.threads,
-        },
-        train_seed: args.train_seed,
-        behaviour: args.red_team.map_or(Behaviour::Honest, Behaviour::RedTeam),
-        dtype: match args.dtype {
-            Dtype::F32 => WireDtype::F32,
-            Dtype::F16 => WireDtype::F16,
-        },
-        progress_bars: progress::bars_enabled(context.global.quiet),
-    };
+    let config = worker_config(&args, device, progress::bars_enabled(context.global.quiet));
     let mut worker = Worker::new(api, Arc::new(store), signer, info, state, shard, config)?;
 
     // Every file is written atomically, so stopping at any point is safe; say how to resume.
@@ -211,6 +179,49 @@ pub(super) async fn execute(context: &Context, args: RunArgs) -> Result<()> {
         rounds(&summary.missed)
     );
     Ok(())
+}
+
+/// Refuses settings that cannot work, before anything is loaded or contacted.
+fn check_args(args: &RunArgs) -> Result<()> {
+    if !(args.poll_interval > 0.0 && args.poll_interval.is_finite()) {
+        return Err(Error::Invalid("--poll-interval must be a positive number of seconds".into()));
+    }
+    if !(args.lr > 0.0 && args.lr.is_finite()) {
+        return Err(Error::Invalid("--lr must be positive".into()));
+    }
+    if let Some(red_team) = args.red_team {
+        if matches!(red_team, Attack::LittleIsEnough { .. } | Attack::Sybil) {
+            return Err(Error::Invalid(format!(
+                "--red-team {red_team} needs several identities acting together: run it in tessera-sim"
+            )));
+        }
+        eprintln!("{}", red_team::warning(red_team));
+    }
+    Ok(())
+}
+
+/// The run loop's settings from the command line.
+fn worker_config(args: &RunArgs, device: tch::Device, progress_bars: bool) -> WorkerConfig {
+    WorkerConfig {
+        task_id: args.task,
+        poll_interval: Duration::from_secs_f64(args.poll_interval),
+        max_rounds: args.rounds,
+        train: TrainConfig {
+            epochs: args.epochs,
+            batch_size: args.batch_size,
+            optimizer: Optimizer::adam(args.lr),
+            seed: 0,
+            device,
+            threads: args.threads,
+        },
+        train_seed: args.train_seed,
+        behaviour: args.red_team.map_or(Behaviour::Honest, Behaviour::RedTeam),
+        dtype: match args.dtype {
+            Dtype::F32 => WireDtype::F32,
+            Dtype::F16 => WireDtype::F16,
+        },
+        progress_bars,
+    }
 }
 
 /// Refuses to start training for a task the worker has not joined on chain; an unreachable chain
