@@ -2,7 +2,7 @@
 //! `TESSERA_*` environment variables, each overriding the one before.
 
 use crate::manifest::StrategySpec;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 use std::{
     fmt,
     net::SocketAddr,
@@ -10,12 +10,14 @@ use std::{
     time::Duration,
 };
 
-/// The coordinator's settings.
-#[derive(Clone, PartialEq)]
+/// The coordinator's settings. Serialised (for `config` and `serve --help`) under the names the file uses, with
+/// secrets redacted.
+#[derive(Clone, PartialEq, Serialize)]
 pub struct Config {
     /// The chain's JSON-RPC endpoint (`TESSERA_CHAIN_RPC_URL`).
     pub chain_rpc_url: String,
     /// The coordinator's private key, hex (`TESSERA_PRIVATE_KEY`); never printed.
+    #[serde(serialize_with = "redacted")]
     pub private_key: Option<String>,
     /// A Web3 Secret Storage keystore holding the coordinator's key, used when no private key is given
     /// (`TESSERA_KEYSTORE`); its password comes from `TESSERA_KEYSTORE_PASSWORD`.
@@ -29,14 +31,15 @@ pub struct Config {
     /// The HTTP API's address (`TESSERA_LISTEN`).
     pub listen: SocketAddr,
     /// The bearer token admin endpoints require (`TESSERA_ADMIN_TOKEN`); admin actions are off without one.
+    #[serde(serialize_with = "redacted")]
     pub admin_token: Option<String>,
     /// The largest request body accepted, in bytes (`TESSERA_MAX_BODY_BYTES`).
     pub max_body_bytes: usize,
     /// The longest a request may take (`TESSERA_REQUEST_TIMEOUT_SECS`).
+    #[serde(rename = "request_timeout_secs", serialize_with = "seconds")]
     pub request_timeout: Duration,
-    /// The largest model update fetched from IPFS, in bytes (`TESSERA_MAX_UPDATE_BYTES`).
-    pub max_update_bytes: u64,
     /// How long fetching a submitted update may take (`TESSERA_FETCH_TIMEOUT_SECS`).
+    #[serde(rename = "fetch_timeout_secs", serialize_with = "seconds")]
     pub fetch_timeout: Duration,
     /// Workers that must join before a task's first round starts (`TESSERA_MIN_WORKERS`).
     pub min_workers: u64,
@@ -66,7 +69,6 @@ impl Default for Config {
             admin_token: None,
             max_body_bytes: 64 * 1024,
             request_timeout: Duration::from_secs(30),
-            max_update_bytes: 64 << 20,
             fetch_timeout: Duration::from_secs(20),
             min_workers: 1,
             tick_ms: 500,
@@ -92,7 +94,6 @@ impl fmt::Debug for Config {
             .field("admin_token", &redacted(&self.admin_token))
             .field("max_body_bytes", &self.max_body_bytes)
             .field("request_timeout", &self.request_timeout)
-            .field("max_update_bytes", &self.max_update_bytes)
             .field("fetch_timeout", &self.fetch_timeout)
             .field("min_workers", &self.min_workers)
             .field("tick_ms", &self.tick_ms)
@@ -101,6 +102,53 @@ impl fmt::Debug for Config {
             .field("validation_split", &self.validation_split)
             .field("validation_samples", &self.validation_samples)
             .finish()
+    }
+}
+
+fn redacted<S: Serializer>(secret: &Option<String>, serializer: S) -> Result<S::Ok, S::Error> {
+    secret.as_ref().map(|_| "<redacted>").serialize(serializer)
+}
+
+fn seconds<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    duration.as_secs().serialize(serializer)
+}
+
+/// One setting as the file names it, the environment variable that overrides it, and its value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SettingLine {
+    /// The key in the TOML file.
+    pub key: String,
+    /// The `TESSERA_*` variable that overrides it.
+    pub env: String,
+    /// Its value (JSON; secrets redacted, `(unset)` when not set).
+    pub value: String,
+}
+
+impl Config {
+    /// Every setting with its environment variable and value, in file-key order, secrets redacted. The
+    /// strategy is a table in the file; `TESSERA_STRATEGY` sets only its kind.
+    pub fn lines(&self) -> Vec<SettingLine> {
+        let serde_json::Value::Object(fields) = serde_json::to_value(self).expect("settings serialise") else {
+            unreachable!("settings serialise to an object")
+        };
+        fields
+            .into_iter()
+            .map(|(key, value)| SettingLine {
+                env: format!("TESSERA_{}", key.to_uppercase()),
+                value: if value.is_null() { "(unset)".into() } else { value.to_string() },
+                key,
+            })
+            .collect()
+    }
+
+    /// The settings as `serve --help` lists them: each with its variable and its default.
+    pub fn help() -> String {
+        let mut text =
+            String::from("Settings (a TOML file given by --config, each overridden by its environment variable):\n");
+        for SettingLine { key, env, value } in Self::default().lines() {
+            text.push_str(&format!("  {key:<22} {env:<30} default: {value}\n"));
+        }
+        text
     }
 }
 
@@ -118,7 +166,6 @@ struct Layer {
     admin_token: Option<String>,
     max_body_bytes: Option<usize>,
     request_timeout_secs: Option<u64>,
-    max_update_bytes: Option<u64>,
     fetch_timeout_secs: Option<u64>,
     min_workers: Option<u64>,
     tick_ms: Option<u64>,
@@ -192,7 +239,6 @@ impl Config {
             admin_token,
             max_body_bytes,
             request_timeout_secs,
-            max_update_bytes,
             fetch_timeout_secs,
             min_workers,
             tick_ms,
@@ -211,7 +257,6 @@ impl Config {
         self.admin_token = admin_token.or_else(|| self.admin_token.take());
         self.max_body_bytes = max_body_bytes.unwrap_or(self.max_body_bytes);
         self.request_timeout = request_timeout_secs.map_or(self.request_timeout, Duration::from_secs);
-        self.max_update_bytes = max_update_bytes.unwrap_or(self.max_update_bytes);
         self.fetch_timeout = fetch_timeout_secs.map_or(self.fetch_timeout, Duration::from_secs);
         self.min_workers = min_workers.unwrap_or(self.min_workers);
         self.tick_ms = tick_ms.unwrap_or(self.tick_ms);
@@ -244,7 +289,6 @@ fn env_layer(env: impl Fn(&str) -> Option<String>) -> Result<Layer, ConfigError>
         admin_token: env("TESSERA_ADMIN_TOKEN"),
         max_body_bytes: parsed(&env, "TESSERA_MAX_BODY_BYTES")?,
         request_timeout_secs: parsed(&env, "TESSERA_REQUEST_TIMEOUT_SECS")?,
-        max_update_bytes: parsed(&env, "TESSERA_MAX_UPDATE_BYTES")?,
         fetch_timeout_secs: parsed(&env, "TESSERA_FETCH_TIMEOUT_SECS")?,
         min_workers: parsed(&env, "TESSERA_MIN_WORKERS")?,
         tick_ms: parsed(&env, "TESSERA_TICK_MS")?,
@@ -275,6 +319,34 @@ mod tests {
         assert_eq!(config.listen, "127.0.0.1:9100".parse().unwrap());
         assert_eq!(config.chain_rpc_url, Config::default().chain_rpc_url);
         assert!(!format!("{config:?}").contains("0x01"), "the key leaked into debug output");
+    }
+
+    #[test]
+    fn every_setting_is_listed_once_with_its_variable_and_no_secret() {
+        let config =
+            Config { private_key: Some("0x01".into()), admin_token: Some("hunter2".into()), ..Config::default() };
+        let lines = config.lines();
+        let keys: Vec<&str> = lines.iter().map(|l| l.key.as_str()).collect();
+        assert_eq!(keys.len(), 17, "{keys:?}");
+        let listen = lines.iter().find(|l| l.key == "listen").unwrap();
+        assert_eq!((listen.env.as_str(), listen.value.as_str()), ("TESSERA_LISTEN", "\"127.0.0.1:8080\""));
+        let timeout = lines.iter().find(|l| l.key == "request_timeout_secs").unwrap();
+        assert_eq!((timeout.env.as_str(), timeout.value.as_str()), ("TESSERA_REQUEST_TIMEOUT_SECS", "30"));
+        let text = format!("{lines:?}");
+        assert!(!text.contains("0x01") && !text.contains("hunter2"), "{text}");
+        assert!(Config::help().contains("TESSERA_VALIDATION_SAMPLES"));
+        // Every variable the help names is one the environment layer reads.
+        for line in &lines {
+            let value = match line.key.as_str() {
+                "listen" => "127.0.0.1:1",
+                "strategy" => "median",
+                "chain_rpc_url" | "private_key" | "keystore" | "marketplace" | "ipfs_api_url" | "database_url"
+                | "admin_token" | "validation_dir" | "validation_split" => "x",
+                _ => "7",
+            };
+            let read = Config::load_from(None, |name| (name == line.env).then(|| value.to_owned())).unwrap();
+            assert_ne!(read, Config::default(), "{} is not read", line.env);
+        }
     }
 
     #[test]

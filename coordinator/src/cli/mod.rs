@@ -37,24 +37,35 @@ pub enum Command {
     /// Examples:
     ///   TESSERA_PRIVATE_KEY=0x… TESSERA_MARKETPLACE=0x… tessera-coordinator serve
     ///   tessera-coordinator --config coordinator.toml serve
+    #[command(verbatim_doc_comment, after_help = Config::help())]
     Serve(ServeArgs),
     /// Create a task as a requester: publish the initial model to IPFS, approve the pool, call createTask.
     ///
     /// Examples:
     ///   TESSERA_REQUESTER_PRIVATE_KEY=0x… tessera-coordinator create-task --token 0x… --reward 1000 --stake 10
     ///   tessera-coordinator create-task --token 0x… --reward 500 --rounds 10 --window-secs 120 --coordinator 0x…
+    #[command(verbatim_doc_comment)]
     CreateTask(CreateTaskArgs),
     /// Recompute rounds from IPFS and compare them with the chain: scores, aggregate and rewards root.
     ///
     /// Examples:
     ///   tessera-coordinator verify --task 1
     ///   tessera-coordinator verify --task 1 --round 3
+    #[command(verbatim_doc_comment)]
     Verify(VerifyArgs),
+    /// Print the settings in effect (defaults, then the file, then the environment), secrets redacted.
+    Config,
 }
 
 /// Runs the command line.
 pub fn run(cli: &Cli) -> eyre::Result<()> {
     let config = Config::load(cli.config.as_deref()).wrap_err("reading the settings")?;
+    if let Command::Config = cli.command {
+        for line in config.lines() {
+            println!("{:<22} {:<30} {}", line.key, line.env, line.value);
+        }
+        return Ok(());
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -67,6 +78,7 @@ pub fn run(cli: &Cli) -> eyre::Result<()> {
         Command::Serve(ServeArgs {}) => runtime.block_on(serve::execute(config)),
         Command::CreateTask(args) => runtime.block_on(create_task::execute(config, args)),
         Command::Verify(args) => runtime.block_on(verify::execute(config, args)),
+        Command::Config => unreachable!("printed above"),
     }
 }
 
