@@ -128,6 +128,7 @@ impl Worker {
     /// pass (the coordinator or IPFS restarting) are retried with a growing pause; others end the run.
     ///
     /// Training blocks the calling thread (`block_in_place`): run this on a multi-threaded runtime.
+    #[tracing::instrument(name = "worker", skip_all, fields(task = self.config.task_id, worker = %self.signer.address()))]
     pub async fn run(&mut self) -> Result<RunSummary> {
         let mut summary = RunSummary::default();
         let mut handled = self.state.receipts()?.last().map(|stored| stored.receipt.round);
@@ -148,12 +149,12 @@ impl Worker {
             };
             match tick {
                 Tick::Finished(status) => {
-                    info!("task {} is {status:?}: done", self.config.task_id);
+                    info!(?status, "the task is over: done");
                     summary.finished = Some(status);
                     return Ok(summary);
                 }
                 Tick::Retry(reason) | Tick::Worked(_, Outcome::Retry(reason)) => {
-                    warn!("{reason}; retrying in {backoff:?}");
+                    warn!(?backoff, "{reason}; retrying");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                     continue;
@@ -163,12 +164,15 @@ impl Worker {
                     handled = Some(round);
                     summary.submitted.push(round);
                     if self.config.max_rounds.is_some_and(|max| summary.submitted.len() >= max as usize) {
-                        info!("submitted to {} round(s), as --rounds asked: stopping", summary.submitted.len());
+                        info!(
+                            rounds = summary.submitted.len(),
+                            "submitted to as many rounds as --rounds asked: stopping"
+                        );
                         return Ok(summary);
                     }
                 }
                 Tick::Worked(round, Outcome::Missed(reason)) => {
-                    warn!("missed round {round}: {reason}");
+                    warn!(round, "missed the round: {reason}");
                     handled = Some(round);
                     summary.missed.push(round);
                 }
@@ -192,6 +196,7 @@ impl Worker {
         })
     }
 
+    #[tracing::instrument(name = "round", skip_all, fields(round))]
     async fn work(&self, task: &TaskView, round: u32) -> Result<Outcome> {
         let me = self.signer.address();
         let view = self.api.round(task.task_id, round).await?;
@@ -208,7 +213,7 @@ impl Worker {
             }
             RoundAction::Recorded(mine) => {
                 let cid = mine.update_cid.as_deref().unwrap_or("(withheld)");
-                info!("round {round}: the coordinator already holds this worker's update {cid}");
+                info!(cid, "the coordinator already holds this worker's update");
                 let receipt = round::receipt_from_listing(task.task_id, &mine, self.info.coordinator);
                 self.keep(receipt).map(|stored| Outcome::Submitted(Box::new(stored)))
             }
@@ -216,7 +221,7 @@ impl Worker {
                 "round {round}: the coordinator holds this worker's update and lists its receipt when the window closes"
             ))),
             RoundAction::Resend(pending) => {
-                info!("round {round}: sending again the update {} signed before a restart", pending.update_cid);
+                info!(cid = %pending.update_cid, "sending again the update signed before a restart");
                 self.send(task.task_id, pending).await
             }
             RoundAction::Produce => {
@@ -243,7 +248,7 @@ impl Worker {
             .map_err(|e| Error::Invalid(format!("round {round}'s checkpoint CID {:?}: {e}", view.global_model_cid)))?;
         let (bytes, training) = match self.state.prepared(round)? {
             Some((prepared, bytes)) if prepared.global_model_cid == view.global_model_cid => {
-                info!("round {round}: using the update trained before a restart");
+                info!("using the update trained before a restart");
                 (bytes, prepared.training)
             }
             _ => {
@@ -295,7 +300,7 @@ impl Worker {
         };
         let global = self.fetch(global_cid, arch, FileKind::Checkpoint).await?;
         if self.config.behaviour.trains() {
-            info!("round {round}: training on {} samples from checkpoint {global_cid}", self.data.len());
+            info!(samples = self.data.len(), checkpoint = %global_cid, "training");
         }
         let train = TrainConfig {
             seed: round::train_seed(self.config.train_seed, self.signer.address(), round),
@@ -336,8 +341,8 @@ impl Worker {
             public.previous_global_change =
                 Some(after.values().iter().zip(before.values()).map(|(a, b)| a - b).collect());
         }
-        let (round, read) = (view.round, public.previous_updates.len());
-        info!("round {round}: the red team read {read} updates of round {previous}");
+        let read = public.previous_updates.len();
+        info!(read, previous, "the red team read the updates of the previous round");
         Ok(public)
     }
 
@@ -363,7 +368,7 @@ impl Worker {
         let error = match self.api.submit(task_id, round, &request).await {
             Ok(receipt) => {
                 if receipt.round != round || receipt.update_cid != pending.update_cid {
-                    warn!("round {round}: the receipt names round {} and {}", receipt.round, receipt.update_cid);
+                    warn!(receipt_round = receipt.round, receipt_cid = %receipt.update_cid, "the receipt names another round or update");
                 }
                 return self.keep(receipt).map(|stored| Outcome::Submitted(Box::new(stored)));
             }
@@ -395,8 +400,9 @@ impl Worker {
         let verified = round::verify_receipt(&receipt, &self.domain, self.info.coordinator);
         if !verified {
             warn!(
-                "round {}: the receipt is not signed by the coordinator {:#x}; keeping it, marked unverified",
-                receipt.round, self.info.coordinator
+                round = receipt.round,
+                coordinator = %self.info.coordinator,
+                "the receipt is not signed by the coordinator; keeping it, marked unverified"
             );
         }
         let training = self
@@ -426,12 +432,12 @@ fn report(stored: &StoredReceipt) {
         None => String::new(),
     };
     info!(
-        "round {}: submitted {} ({} samples{metrics}); receipt #{}{}",
-        receipt.round,
-        receipt.update_cid,
-        receipt.num_samples,
-        receipt.sequence,
-        if stored.receipt_verified { ", signature verified" } else { ", signature NOT verified" }
+        round = receipt.round,
+        cid = %receipt.update_cid,
+        samples = receipt.num_samples,
+        receipt = receipt.sequence,
+        verified = stored.receipt_verified,
+        "submitted{metrics}"
     );
 }
 
