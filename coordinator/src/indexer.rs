@@ -7,8 +7,8 @@
 
 use alloy::primitives::{Address, B256, U256};
 use serde_json::{Value, json};
-use tessera_chain::{ChainEvent, IMarketplace, Marketplace::MarketplaceEvents, MarketplaceClient, TestToken};
-use tessera_db::{Amount, Claim, NewTask, Store, TaskStatus, Worker, WorkerStatus};
+use tessera_chain::{ChainEvent, IERC20, IMarketplace, Marketplace::MarketplaceEvents, MarketplaceClient};
+use tessera_db::{Amount, Claim, Membership, NewTask, Store, TaskStatus, Worker};
 use tessera_storage::Cid;
 
 /// Indexes the blocks after the cursor, at most `max_blocks` of them; returns how many new events
@@ -23,7 +23,7 @@ pub struct Indexed {
     /// Events stored for the first time.
     pub stored: u64,
     /// Every event in the range, as stored (after a crash, some may have been seen before).
-    pub events: Vec<tessera_db::ChainEvent>,
+    pub events: Vec<tessera_db::EventRecord>,
 }
 
 /// [`index_once`], also returning the events, for live watchers.
@@ -77,7 +77,7 @@ async fn apply(client: &MarketplaceClient, db: &Store, event: &ChainEvent, task:
                 worker: hex(joined.worker),
                 // The task's own stake, which fit when the task was indexed.
                 stake: amount(joined.stake)?,
-                status: WorkerStatus::Active,
+                status: Membership::Active,
                 joined_at_block: block,
                 updated_at_block: block,
             };
@@ -112,7 +112,7 @@ async fn exited(db: &Store, task: u64, account: Address, block: u64) -> eyre::Re
         task_id: task,
         worker: hex(account),
         stake: Amount::ZERO,
-        status: WorkerStatus::Exited,
+        status: Membership::Exited,
         joined_at_block: previous.map_or(block, |worker| worker.joined_at_block),
         updated_at_block: block,
     };
@@ -146,7 +146,7 @@ fn new_task(task_id: u64, requester: Address, config: &IMarketplace::TaskConfig)
 /// ERC-20 metadata (amounts are then shown in base units). A node that cannot be reached is an error, so the
 /// pass is retried rather than the task stored without its metadata for good.
 async fn token_metadata(client: &MarketplaceClient, token: Address) -> eyre::Result<Value> {
-    let contract = TestToken::new(token, client.provider());
+    let contract = IERC20::new(token, client.provider());
     let (symbol, decimals) = (contract.symbol().call().await, contract.decimals().call().await);
     for result in [symbol.as_ref().err(), decimals.as_ref().err()].into_iter().flatten() {
         if let alloy::contract::Error::TransportError(error) = result
@@ -172,7 +172,7 @@ fn printable_symbol(symbol: &str) -> String {
 }
 
 /// The stored form of an event: its kind, task and fields as JSON.
-fn row(event: &ChainEvent) -> tessera_db::ChainEvent {
+fn row(event: &ChainEvent) -> tessera_db::EventRecord {
     let (kind, task, data): (&str, U256, Value) = match &event.event {
         MarketplaceEvents::TaskCreated(e) => ("TaskCreated", e.taskId, json!({ "requester": hex(e.requester) })),
         MarketplaceEvents::WorkerJoined(e) => {
@@ -238,7 +238,7 @@ fn row(event: &ChainEvent) -> tessera_db::ChainEvent {
         ),
         other => ("Other", U256::ZERO, json!({ "debug": format!("{other:?}") })),
     };
-    tessera_db::ChainEvent {
+    tessera_db::EventRecord {
         block_number: event.block_number,
         log_index: event.log_index,
         tx_hash: format!("{:#x}", event.tx_hash),

@@ -71,7 +71,7 @@ impl LiveEvent {
 
 impl LiveEvent {
     /// A marketplace event the indexer stored, when it concerns a task.
-    pub fn chain(event: &tessera_db::ChainEvent) -> Option<Self> {
+    pub fn chain(event: &tessera_db::EventRecord) -> Option<Self> {
         let worker = ["worker", "account"].iter().find_map(|field| event.data[*field].as_str()).map(str::to_owned);
         Some(Self {
             kind: "chain",

@@ -4,7 +4,7 @@
 use alloy::primitives::{Address, U256};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use tessera_chain::RewardTree;
+use tessera_chain::{RewardTree, SlashCode};
 pub use tessera_scoring::StrategySpec;
 use tessera_scoring::{
     Evaluator, Failure, Reason, RoundInput, RoundResult, Scorer, ScorerState, ScoringConfig, Submission, WorkerId,
@@ -257,12 +257,13 @@ pub fn reward_tree(task_id: u64, rewards: &[RewardRecord]) -> eyre::Result<Rewar
 
 /// The contract's slash reason code.
 pub fn slash_reason_code(reason: Reason) -> u8 {
-    match reason {
-        Reason::FreeRider => 0,
-        Reason::Poisoning => 1,
-        Reason::Copy => 2,
-        Reason::NoShow => 3,
-    }
+    let code = match reason {
+        Reason::FreeRider => SlashCode::FreeRider,
+        Reason::Poisoning => SlashCode::Poisoning,
+        Reason::Copy => SlashCode::Copy,
+        Reason::NoShow => SlashCode::NoShow,
+    };
+    code as u8
 }
 
 /// Slashes in tokens: each worker's basis points of its remaining stake, for workers still staked.

@@ -8,7 +8,7 @@ use alloy::{
 use bytes::Bytes;
 use eyre::WrapErr;
 use serde::Serialize;
-use tessera_chain::{IMarketplace, Marketplace, TestToken};
+use tessera_chain::{IERC20, IMarketplace, Marketplace};
 use tessera_storage::{Cid, ContentStore};
 use tessera_train::{ArchitectureId, FileKind, Header, WeightsFile, WireDtype};
 
@@ -69,7 +69,7 @@ impl TaskDraft {
 
     /// The two unsigned transactions a requester sends, in order: approve the pool, then create the task.
     pub fn transactions(&self, marketplace: Address, initial: &Cid) -> Vec<UnsignedCall> {
-        let approve = TestToken::approveCall { spender: marketplace, value: self.reward_pool };
+        let approve = IERC20::approveCall { spender: marketplace, value: self.reward_pool };
         let create = Marketplace::createTaskCall { config: self.config(initial) };
         vec![
             UnsignedCall::new(
@@ -152,7 +152,7 @@ mod tests {
         let calls = draft().transactions(marketplace, &initial);
         assert_eq!(calls.len(), 2);
         assert_eq!(calls[0].to, format!("{:#x}", Address::repeat_byte(1)));
-        let approve = TestToken::approveCall::abi_decode(&calls[0].data.parse::<CallData>().unwrap()).unwrap();
+        let approve = IERC20::approveCall::abi_decode(&calls[0].data.parse::<CallData>().unwrap()).unwrap();
         assert_eq!((approve.spender, approve.value), (marketplace, U256::from(1_000u64)));
         assert_eq!(calls[1].to, format!("{marketplace:#x}"));
         let create = Marketplace::createTaskCall::abi_decode(&calls[1].data.parse::<CallData>().unwrap()).unwrap();

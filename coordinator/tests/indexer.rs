@@ -4,7 +4,7 @@
 use alloy::primitives::{Address, B256, U256};
 use tessera_chain::{IMarketplace, MarketplaceClient, TestToken, connect, deploy_marketplace, deploy_test_token};
 use tessera_coordinator::indexer::index_once;
-use tessera_db::{Store, TaskStatus, WorkerStatus};
+use tessera_db::{Membership, Store, TaskStatus};
 use tessera_harness::{Anvil, Toolchain};
 
 #[tokio::test]
@@ -73,8 +73,8 @@ async fn tasks_and_workers_reach_the_database_once() {
     let workers = db.list_workers(1).await.unwrap();
     let status_of =
         |i: usize| workers.iter().find(|w| w.worker == accounts[i].address.to_lowercase()).map(|w| w.status);
-    assert_eq!(status_of(2), Some(WorkerStatus::Active));
-    assert_eq!(status_of(3), Some(WorkerStatus::Exited));
+    assert_eq!(status_of(2), Some(Membership::Active));
+    assert_eq!(status_of(3), Some(Membership::Exited));
 
     assert_eq!(index_once(&owner, &db, 100).await.unwrap(), 0, "nothing new to index");
     assert_eq!(db.list_events(Some(1)).await.unwrap().len(), 4);

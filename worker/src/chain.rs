@@ -7,7 +7,7 @@ use alloy::{
     providers::{DynProvider, Provider, ProviderBuilder},
     signers::local::PrivateKeySigner,
 };
-use tessera_chain::{IMarketplace, MarketplaceClient, TestToken};
+use tessera_chain::{IERC20, IMarketplace, MarketplaceClient};
 
 /// A client that sends transactions signed by `signer`, after checking the node is on `chain_id`
 /// when one is expected.
@@ -87,7 +87,7 @@ pub struct Token {
 impl Token {
     /// Reads the token's symbol and decimals, falling back to `?` and 18.
     pub async fn load(client: &MarketplaceClient, address: Address) -> Self {
-        let token = TestToken::new(address, client.provider().clone());
+        let token = IERC20::new(address, client.provider().clone());
         let symbol = token.symbol().call().await.unwrap_or_else(|_| "?".into());
         let decimals = token.decimals().call().await.unwrap_or(18);
         Self { address, symbol, decimals }

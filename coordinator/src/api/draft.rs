@@ -60,7 +60,7 @@ pub(super) async fn create(
     // Anyone may ask for drafts, so nothing is pinned yet: the engine publishes the checkpoint when a task on
     // chain names its CID (`Engine::publish_drafted_models`).
     let initial = DagBuilder::cid_of(&draft.initial_checkpoint()?);
-    let record = tessera_db::TaskDraft {
+    let record = tessera_db::DraftedModel {
         initial_model_cid: initial.to_string(),
         architecture: draft.architecture.name().to_owned(),
         seed: draft.seed,

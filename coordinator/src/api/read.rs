@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use tessera_chain::Marketplace;
-use tessera_db::{Amount, Claim, Round, RoundPhase, Score, Submission, Task, TxState, Worker, WorkerStatus};
+use tessera_db::{Amount, Claim, Membership, Round, RoundPhase, Score, Submission, Task, TxState, Worker};
 
 pub(super) async fn health(State(state): State<AppState>) -> Result<ApiJson<Value>, ApiError> {
     state.db.ping().await?;
@@ -47,7 +47,7 @@ pub(super) struct TaskSummary {
 
 async fn task_summary(state: &AppState, task: Task) -> Result<TaskSummary, ApiError> {
     let workers = state.db.list_workers(task.task_id).await?;
-    let active = workers.iter().filter(|w| w.status == WorkerStatus::Active).count();
+    let active = workers.iter().filter(|w| w.status == Membership::Active).count();
     Ok(TaskSummary { task, active_workers: active as u64, joined_workers: workers.len() as u64 })
 }
 
@@ -185,7 +185,7 @@ pub(super) async fn submissions(
 pub(super) struct WorkerSummary {
     task_id: u64,
     worker: String,
-    status: Option<WorkerStatus>,
+    status: Option<Membership>,
     stake: Amount,
     reputation: Option<f64>,
     /// Reputation after each scored round, oldest first.

@@ -11,13 +11,10 @@ use crate::{
 use alloy::primitives::{Address, U256};
 use bytes::Bytes;
 use std::{collections::BTreeMap, sync::atomic::Ordering, time::Instant};
-use tessera_db::{Amount, NewScore, Reputation, RoundMetrics, RoundPatch, RoundPhase, Task, WorkerStatus};
+use tessera_db::{Amount, Membership, NewScore, Reputation, RoundMetrics, RoundPatch, RoundPhase, Task};
 use tessera_scoring::{Failure, Reason, ScorerState};
 use tessera_storage::Cid;
 use tessera_train::ArchitectureId;
-
-/// `IMarketplace.WorkerStatus.Active`.
-const ACTIVE_WORKER: u8 = 1;
 
 /// What a round's aggregation reads: the round's checkpoint and updates from IPFS, its submissions and roster
 /// from the database, and the scorer's state and cumulative rewards from the previous manifest.
@@ -111,7 +108,7 @@ impl Engine {
             .list_workers(id)
             .await?
             .into_iter()
-            .filter(|w| w.status == WorkerStatus::Active)
+            .filter(|w| w.status == Membership::Active)
             .map(|w| w.worker)
             .collect();
         roster.sort();
@@ -255,7 +252,7 @@ impl Engine {
         for slash in &result.slashes {
             let account: Address = slash.worker.as_str().parse()?;
             let info = self.chain.worker(U256::from(task_id), account).await?;
-            if info.status == ACTIVE_WORKER {
+            if info.status == tessera_chain::WorkerMembership::Active as u8 {
                 stakes.insert(slash.worker.as_str().to_owned(), info.stake.to::<u128>());
             }
         }

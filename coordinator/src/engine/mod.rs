@@ -27,7 +27,7 @@ use std::{
     time::{Duration, Instant},
 };
 use tessera_chain::{IMarketplace, Marketplace, MarketplaceClient};
-use tessera_db::{NewRound, RoundPatch, RoundPhase, Store, Task, TaskStatus, WorkerStatus};
+use tessera_db::{Membership, NewRound, RoundPatch, RoundPhase, Store, Task, TaskStatus};
 use tessera_scoring::ScoringConfig;
 use tessera_storage::ContentStore;
 use tessera_train::ArchitectureId;
@@ -162,8 +162,7 @@ impl Engine {
         };
         let phase = round.as_ref().map(|r| r.phase);
         let active_workers =
-            self.db.list_workers(task.task_id).await?.iter().filter(|w| w.status == WorkerStatus::Active).count()
-                as u64;
+            self.db.list_workers(task.task_id).await?.iter().filter(|w| w.status == Membership::Active).count() as u64;
         let (tx_key, tx_round) = match phase {
             None | Some(RoundPhase::Finalized) => {
                 (start_key(task.task_id, task.current_round + 1), task.current_round + 1)

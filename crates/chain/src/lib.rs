@@ -15,7 +15,7 @@ mod events;
 mod merkle;
 
 pub use alloy::primitives::{Address, B256, TxHash, U256};
-pub use bindings::{IMarketplace, Marketplace, TestToken};
+pub use bindings::{IERC20, IMarketplace, Marketplace, SlashCode, TestToken, WorkerMembership};
 pub use client::{FinalizeRound, MarketplaceClient, connect};
 pub use deploy::{deploy_marketplace, deploy_test_token};
 pub use error::{Error, Result};

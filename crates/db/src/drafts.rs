@@ -9,7 +9,7 @@ use crate::{
 /// An initial model prepared for a requester's wallet: enough to rebuild the checkpoint, so it is published only
 /// once a task on chain names it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TaskDraft {
+pub struct DraftedModel {
     /// The checkpoint's CID, computed locally.
     pub initial_model_cid: String,
     /// The architecture's stable name.
@@ -28,7 +28,7 @@ struct DraftRow {
     created_at_ms: i64,
 }
 
-impl TryFrom<DraftRow> for TaskDraft {
+impl TryFrom<DraftRow> for DraftedModel {
     type Error = crate::Error;
 
     fn try_from(row: DraftRow) -> Result<Self> {
@@ -43,7 +43,7 @@ impl TryFrom<DraftRow> for TaskDraft {
 
 impl Store {
     /// Records a draft; preparing the same initial model again changes nothing.
-    pub async fn insert_task_draft(&self, draft: &TaskDraft) -> Result<()> {
+    pub async fn insert_task_draft(&self, draft: &DraftedModel) -> Result<()> {
         let seed = int(draft.seed, "seed")?;
         dispatch!(self, pool => {
             sqlx::query(
@@ -62,7 +62,7 @@ impl Store {
     }
 
     /// Drafts that a task on chain now names and that are not yet published: the engine publishes these.
-    pub async fn drafts_to_publish(&self) -> Result<Vec<TaskDraft>> {
+    pub async fn drafts_to_publish(&self) -> Result<Vec<DraftedModel>> {
         let rows: Vec<DraftRow> = dispatch!(self, pool => {
             sqlx::query_as(
                 "SELECT d.initial_model_cid, d.architecture, d.seed, d.created_at_ms FROM task_drafts d \
@@ -73,7 +73,7 @@ impl Store {
             .fetch_all(pool)
             .await?
         });
-        rows.into_iter().map(TaskDraft::try_from).collect()
+        rows.into_iter().map(DraftedModel::try_from).collect()
     }
 
     /// Marks a draft's checkpoint published.

@@ -8,7 +8,7 @@ use crate::{
 
 /// A decoded log of the marketplace contract.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ChainEvent {
+pub struct EventRecord {
     /// The block it was emitted in.
     pub block_number: u64,
     /// Its index in the block: with the block, its identity.
@@ -33,7 +33,7 @@ struct ChainEventRow {
     data: String,
 }
 
-impl TryFrom<ChainEventRow> for ChainEvent {
+impl TryFrom<ChainEventRow> for EventRecord {
     type Error = Error;
 
     fn try_from(row: ChainEventRow) -> Result<Self> {
@@ -61,7 +61,7 @@ impl Store {
     /// were new. Events already recorded are skipped, so re-indexing a range after a crash is harmless. Apply
     /// what the events mean (workers, claims: idempotent upserts) before calling this, and a crash in between
     /// just replays the batch.
-    pub async fn record_events(&self, events: &[ChainEvent], cursor: u64) -> Result<u64> {
+    pub async fn record_events(&self, events: &[EventRecord], cursor: u64) -> Result<u64> {
         let rows = events
             .iter()
             .map(|e| {
@@ -107,7 +107,7 @@ impl Store {
     }
 
     /// Every recorded event, or a task's, in chain order.
-    pub async fn list_events(&self, task_id: Option<u64>) -> Result<Vec<ChainEvent>> {
+    pub async fn list_events(&self, task_id: Option<u64>) -> Result<Vec<EventRecord>> {
         let task_id = task_id.map(|id| int(id, "task_id")).transpose()?;
         let rows: Vec<ChainEventRow> = dispatch!(self, pool => {
             sqlx::query_as(
@@ -118,6 +118,6 @@ impl Store {
             .fetch_all(pool)
             .await?
         });
-        rows.into_iter().map(ChainEvent::try_from).collect()
+        rows.into_iter().map(EventRecord::try_from).collect()
     }
 }

@@ -28,9 +28,9 @@ pub mod test_utils;
 mod workers;
 
 pub use amount::Amount;
-pub use drafts::TaskDraft;
+pub use drafts::DraftedModel;
 pub use error::{Error, Result};
-pub use indexer::ChainEvent;
+pub use indexer::EventRecord;
 pub use outbox::{ChainTx, NewChainTx, TxState};
 pub use reputations::Reputation;
 pub use rounds::{NewRound, Round, RoundMetrics, RoundPatch, RoundPhase};
@@ -38,4 +38,4 @@ pub use scores::{NewScore, Score};
 pub use store::{Backend, Store};
 pub use submissions::{NewSubmission, Submission};
 pub use tasks::{NewTask, Task, TaskStatus};
-pub use workers::{Claim, Worker, WorkerStatus};
+pub use workers::{Claim, Membership, Worker};

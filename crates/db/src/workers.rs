@@ -8,7 +8,7 @@ use crate::{
 
 text_enum! {
     /// Whether a worker is in a task.
-    pub enum WorkerStatus {
+    pub enum Membership {
         /// Joined, stake escrowed.
         Active = "active",
         /// Left, or took its stake back.
@@ -26,7 +26,7 @@ pub struct Worker {
     /// Stake escrowed.
     pub stake: Amount,
     /// In the task or not.
-    pub status: WorkerStatus,
+    pub status: Membership,
     /// The block of its `WorkerJoined` event.
     pub joined_at_block: u64,
     /// The block of the event this reflects; older ones do not overwrite it.

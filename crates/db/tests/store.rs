@@ -3,8 +3,8 @@
 
 use serde_json::json;
 use tessera_db::{
-    Amount, Backend, ChainEvent, Claim, Error, NewChainTx, NewRound, NewScore, NewSubmission, NewTask, Reputation,
-    RoundMetrics, RoundPatch, RoundPhase, Store, TaskStatus, TxState, Worker, WorkerStatus, test_utils::TestDb,
+    Amount, Backend, Claim, Error, EventRecord, Membership, NewChainTx, NewRound, NewScore, NewSubmission, NewTask,
+    Reputation, RoundMetrics, RoundPatch, RoundPhase, Store, TaskStatus, TxState, Worker, test_utils::TestDb,
 };
 use tokio::task::JoinSet;
 
@@ -110,8 +110,8 @@ fn tx(key: &str) -> NewChainTx {
     }
 }
 
-fn event(block: u64, log_index: u64) -> ChainEvent {
-    ChainEvent {
+fn event(block: u64, log_index: u64) -> EventRecord {
+    EventRecord {
         block_number: block,
         log_index,
         tx_hash: hash(block * 100 + log_index),
@@ -402,12 +402,12 @@ async fn in_flight_txs_survive_a_crash(mut db: TestDb) {
 
 async fn indexed_events_are_idempotent(db: TestDb) {
     let store = db.store();
-    let batch: Vec<ChainEvent> = vec![event(10, 0), event(10, 1), event(11, 0)];
+    let batch: Vec<EventRecord> = vec![event(10, 0), event(10, 1), event(11, 0)];
     assert_eq!(store.record_events(&batch, 11).await.unwrap(), 3);
     assert_eq!(store.get_cursor().await.unwrap(), Some(11));
 
     // After a crash the indexer replays from an older block: only the new event is added.
-    let replay: Vec<ChainEvent> = vec![event(10, 1), event(11, 0), event(12, 3)];
+    let replay: Vec<EventRecord> = vec![event(10, 1), event(11, 0), event(12, 3)];
     assert_eq!(store.record_events(&replay, 12).await.unwrap(), 1);
     assert_eq!(store.record_events(&replay, 12).await.unwrap(), 0);
     assert_eq!(store.get_cursor().await.unwrap(), Some(12));
@@ -431,11 +431,11 @@ async fn indexed_events_are_idempotent(db: TestDb) {
         task_id: 1,
         worker: address(5),
         stake: Amount(100),
-        status: WorkerStatus::Active,
+        status: Membership::Active,
         joined_at_block: 10,
         updated_at_block: 10,
     };
-    let left = Worker { status: WorkerStatus::Exited, stake: Amount::ZERO, updated_at_block: 12, ..joined.clone() };
+    let left = Worker { status: Membership::Exited, stake: Amount::ZERO, updated_at_block: 12, ..joined.clone() };
     assert!(store.upsert_worker(&joined).await.unwrap());
     assert!(store.upsert_worker(&left).await.unwrap());
     assert!(!store.upsert_worker(&joined).await.unwrap());
@@ -546,7 +546,7 @@ async fn amounts_and_floats_round_trip_exactly(db: TestDb) {
         task_id: 1,
         worker: address(1),
         stake: max,
-        status: WorkerStatus::Active,
+        status: Membership::Active,
         joined_at_block: u64::try_from(i64::MAX).unwrap(),
         updated_at_block: 1,
     };
@@ -578,14 +578,14 @@ async fn in_memory_sqlite_serves_concurrent_calls() {
 
 async fn drafts_are_published_once_a_task_names_them(db: TestDb) {
     let store = db.store();
-    let draft = tessera_db::TaskDraft {
+    let draft = tessera_db::DraftedModel {
         initial_model_cid: "QmDraft".into(),
         architecture: "lenet5-mnist-v1".into(),
         seed: u64::from(u32::MAX),
         created_at_ms: 1,
     };
     store.insert_task_draft(&draft).await.unwrap();
-    store.insert_task_draft(&tessera_db::TaskDraft { seed: 9, ..draft.clone() }).await.unwrap();
+    store.insert_task_draft(&tessera_db::DraftedModel { seed: 9, ..draft.clone() }).await.unwrap();
     assert!(store.drafts_to_publish().await.unwrap().is_empty(), "no task names it yet");
 
     store.upsert_task(&NewTask { initial_model_cid: "QmDraft".into(), ..new_task(1) }).await.unwrap();

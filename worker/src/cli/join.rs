@@ -4,7 +4,7 @@ use super::Context;
 use crate::{Error, Result, chain};
 use alloy::primitives::{B256, U256};
 use clap::Args;
-use tessera_chain::TestToken;
+use tessera_chain::IERC20;
 
 /// Stake in a task.
 #[derive(Debug, Args)]
@@ -48,7 +48,7 @@ pub(super) async fn execute(context: &Context, args: &JoinArgs) -> Result<()> {
 
     let token = chain::Token::load(&client, task.rewardToken).await;
     let stake = U256::from(task.stakeRequired);
-    let erc20 = TestToken::new(task.rewardToken, client.provider().clone());
+    let erc20 = IERC20::new(task.rewardToken, client.provider().clone());
     let balance = erc20.balanceOf(me).call().await.map_err(tessera_chain::Error::from)?;
     if balance < stake {
         return Err(Error::Task(format!(
