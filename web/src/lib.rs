@@ -36,6 +36,12 @@ pub const INDEX: Asset = asset!("index.html", "text/html; charset=utf-8");
 /// The scripts and styles.
 pub const ASSETS: &[Asset] = &[
     asset!("app.js", "text/javascript; charset=utf-8"),
+    asset!("dom.js", "text/javascript; charset=utf-8"),
+    asset!("session.js", "text/javascript; charset=utf-8"),
+    asset!("live.js", "text/javascript; charset=utf-8"),
+    asset!("page-overview.js", "text/javascript; charset=utf-8"),
+    asset!("page-task.js", "text/javascript; charset=utf-8"),
+    asset!("page-worker.js", "text/javascript; charset=utf-8"),
     asset!("api.js", "text/javascript; charset=utf-8"),
     asset!("chart.js", "text/javascript; charset=utf-8"),
     asset!("format.js", "text/javascript; charset=utf-8"),
