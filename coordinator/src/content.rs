@@ -23,10 +23,7 @@ pub(crate) fn cid_text(word: B256) -> eyre::Result<String> {
 /// The architecture a task's bytes32 names.
 pub fn architecture_of(hex: &str) -> eyre::Result<ArchitectureId> {
     let word: B256 = hex.parse()?;
-    ArchitectureId::ALL
-        .into_iter()
-        .find(|arch| arch.to_bytes32() == word.0)
-        .ok_or_else(|| eyre::eyre!("unknown model architecture {hex}"))
+    ArchitectureId::from_bytes32(word.0).map_err(|_| eyre::eyre!("unknown model architecture {hex}"))
 }
 
 /// Reads and parses a manifest.

@@ -129,10 +129,8 @@ pub fn classify(error: &Error) -> Refusal {
 pub fn architecture_of(hex: &str) -> Result<ArchitectureId> {
     let word: B256 =
         hex.parse().map_err(|_| Error::Invalid(format!("the task's architecture {hex:?} is not bytes32")))?;
-    ArchitectureId::ALL
-        .into_iter()
-        .find(|arch| arch.to_bytes32() == word.0)
-        .ok_or_else(|| Error::Invalid(format!("the task uses architecture {hex}, which this worker does not know")))
+    ArchitectureId::from_bytes32(word.0)
+        .map_err(|_| Error::Invalid(format!("the task uses architecture {hex}, which this worker does not know")))
 }
 
 /// Whether `receipt` is signed by `coordinator` over exactly the EIP-712 `SubmissionReceipt` it states.

@@ -82,6 +82,13 @@ impl ArchitectureId {
         Self::ALL.into_iter().find(|arch| arch.id() == id).ok_or_else(|| Error::UnknownArchitecture(id.to_string()))
     }
 
+    /// The architecture a contract's `bytes32` names ([`Self::to_bytes32`] read back).
+    pub fn from_bytes32(word: [u8; 32]) -> Result<Self> {
+        Self::ALL.into_iter().find(|arch| arch.to_bytes32() == word).ok_or_else(|| {
+            Error::UnknownArchitecture(format!("0x{}", word.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+        })
+    }
+
     /// The parameter tensors, in the stable order every flat vector and encoding uses.
     pub const fn parameter_specs(self) -> &'static [ParamSpec] {
         match self {
@@ -147,5 +154,19 @@ impl TryFrom<u32> for ArchitectureId {
 
     fn try_from(id: u32) -> Result<Self> {
         Self::from_id(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes32_round_trips_and_unknown_words_are_named() {
+        for arch in ArchitectureId::ALL {
+            assert_eq!(ArchitectureId::from_bytes32(arch.to_bytes32()).unwrap(), arch);
+        }
+        let error = ArchitectureId::from_bytes32([0xab; 32]).unwrap_err();
+        assert!(error.to_string().contains("abababab"), "{error}");
     }
 }
