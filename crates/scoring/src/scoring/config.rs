@@ -25,7 +25,7 @@ pub struct ScoringConfig {
     pub copy_min_support_cosine: f64,
     /// Copies under noise: an update whose cosine to an earlier update of the round, with the round's common
     /// direction taken out of both, is at least this (on the exact updates; against earlier rounds' sketches,
-    /// this plus three times the sketches' error, `3 / sqrt(SKETCH_DIM)`)...
+    /// this plus five times the sketches' error, `5 / sqrt(SKETCH_DIM)`)...
     pub copy_min_partial_cosine: f64,
     /// ...and at least this multiple of the round's median such cosine, is a copy.
     pub copy_partial_median_multiple: f64,

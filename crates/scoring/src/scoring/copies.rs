@@ -57,6 +57,24 @@ pub struct CopyCheck {
 }
 
 impl CopyCheck {
+    /// Before any test: wholly new work.
+    fn blank() -> Self {
+        Self {
+            residual: 1.0,
+            nearest: None,
+            copy: false,
+            bar: 0.0,
+            median_residual: 1.0,
+            partial: None,
+            partial_bar: 1.0,
+            median_partial: 0.0,
+            history_partial: None,
+            history_partial_bar: 1.0,
+            history_median_partial: 0.0,
+            by_partial: false,
+        }
+    }
+
     /// The partial cosine that made it a copy, with its source, bar and median: this round's exact one if it
     /// reached its bar, else the earlier rounds' sketched one if that did.
     pub fn partial_evidence(&self) -> Option<(Source, f64, f64, f64)> {
@@ -140,9 +158,9 @@ pub(crate) fn find_copies(
 ) -> Vec<CopyCheck> {
     assert!(workers.len() == deltas.len() && deltas.len() == receipts.len(), "one worker and receipt per update");
     assert_eq!(pairwise.n, deltas.len(), "the pairwise products are the updates'");
-    let round = RoundVectors::new(round, workers, deltas, pairwise, history);
+    let vectors = RoundVectors::new(round, workers, deltas, pairwise, history);
     let mut span = Span::default();
-    for entry in &round.remembered {
+    for entry in &vectors.remembered {
         span.push(entry);
     }
     let mut order: Vec<usize> = (0..deltas.len()).collect();
@@ -150,31 +168,11 @@ pub(crate) fn find_copies(
     let mut checks = vec![CopyCheck::blank(); deltas.len()];
     let mut candidates: Vec<Candidate> = vec![Candidate::default(); deltas.len()];
     for (k, &i) in order.iter().enumerate() {
-        (checks[i], candidates[i]) = round.check(i, &order[..k], &span, bars);
-        span.push(&round.flat[i]);
+        (checks[i], candidates[i]) = vectors.check(i, &order[..k], &span, bars);
+        span.push(&vectors.flat[i]);
     }
     set_bars(&mut checks, &candidates, bars);
     checks
-}
-
-impl CopyCheck {
-    /// Before any test: wholly new work.
-    fn blank() -> Self {
-        Self {
-            residual: 1.0,
-            nearest: None,
-            copy: false,
-            bar: 0.0,
-            median_residual: 1.0,
-            partial: None,
-            partial_bar: 1.0,
-            median_partial: 0.0,
-            history_partial: None,
-            history_partial_bar: 1.0,
-            history_median_partial: 0.0,
-            by_partial: false,
-        }
-    }
 }
 
 /// What the copy test compares, computed once per round: every update is compared with every earlier one.
@@ -193,6 +191,8 @@ struct RoundVectors<'r, 'w> {
     beyond_then: Vec<Vec<f64>>,
     /// Each update's component along the round's exact common direction.
     along: Vec<f64>,
+    /// Whether each update is not all zeros.
+    nonzero: Vec<bool>,
     /// Whether each update agrees with the others beyond chance.
     agrees: Vec<bool>,
 }
@@ -214,13 +214,26 @@ impl<'r, 'w> RoundVectors<'r, 'w> {
         let nonzero: Vec<bool> = (0..deltas.len()).map(|i| pairwise.dot(i, i) > 0.0).collect();
         let chance = AGREEMENT_CHANCE_Z / (deltas.first().map_or(0, |d| d.len()).max(1) as f64).sqrt();
         let agrees = cosines_to_others(pairwise, &nonzero).into_iter().map(|c| c.is_some_and(|c| c > chance)).collect();
-        Self { round, workers, deltas, pairwise, history, flat, remembered, beyond_now, beyond_then, along, agrees }
+        Self {
+            round,
+            workers,
+            deltas,
+            pairwise,
+            history,
+            flat,
+            remembered,
+            beyond_now,
+            beyond_then,
+            along,
+            nonzero,
+            agrees,
+        }
     }
 
     /// Update `i` against the updates received before it (`earlier`) and the remembered rounds; `span` holds
     /// everything before it.
     fn check(&self, i: usize, earlier: &[usize], span: &Span, bars: CopyBars) -> (CopyCheck, Candidate) {
-        let nonzero = self.deltas[i].iter().any(|&v| v != 0.0);
+        let nonzero = self.nonzero[i];
         let mut nearest: Option<(Source, f64)> = None;
         for (entry, remembered) in self.history.entries().iter().zip(&self.remembered) {
             keep_largest(&mut nearest, entry.source.clone(), flat_cosine(&self.flat[i], remembered).abs());
@@ -246,7 +259,6 @@ impl<'r, 'w> RoundVectors<'r, 'w> {
         // Nothing before it, or nothing that explains it better than chance (noise, the first receipt of a
         // task): its residual says nothing about how much of honest work the round's peers explain.
         let informative = nonzero && span.len() > 0 && residual < chance_residual(span.len(), dimension) - CHANCE_SLACK;
-        let informative_partial = nonzero && self.agrees[i];
         // A worker's own earlier updates share its data with this one: replaying them is the span test's.
         let mut history_partial: Option<(Source, f64)> = None;
         for (entry, then) in self.history.entries().iter().zip(&self.beyond_then) {
@@ -256,7 +268,7 @@ impl<'r, 'w> RoundVectors<'r, 'w> {
             }
         }
         let check = CopyCheck { residual, nearest, partial, history_partial, ..CopyCheck::blank() };
-        (check, Candidate { nonzero, roomy, support_copy, informative, informative_partial })
+        (check, Candidate { nonzero, roomy, support_copy, informative })
     }
 }
 
@@ -277,7 +289,8 @@ fn set_bars(checks: &mut [CopyCheck], candidates: &[Candidate], bars: CopyBars) 
             .collect();
         super::median(&values)
     };
-    let median_partial = partial_median(|c| &c.partial, |c| c.informative_partial);
+    // Exact partial cosines exist only between updates that agree with the others, so all of them count.
+    let median_partial = partial_median(|c| &c.partial, |_| true);
     let history_median_partial = partial_median(|c| &c.history_partial, |c| c.nonzero);
     let partial_bar = (bars.partial_median_multiple * median_partial).max(bars.min_partial_cosine);
     let history_partial_bar =
@@ -307,8 +320,6 @@ struct Candidate {
     support_copy: bool,
     /// Its residual counts towards the round's median.
     informative: bool,
-    /// Its exact partial cosine counts towards the round's median.
-    informative_partial: bool,
 }
 
 /// The round's common direction: the coordinate-wise median of its nonzero updates' sketches as unit vectors,
