@@ -80,28 +80,11 @@ impl Default for Config {
     }
 }
 
+/// Every setting, secrets redacted: the same listing as [`Config::lines`].
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let redacted = |secret: &Option<String>| secret.as_ref().map(|_| "<redacted>");
-        f.debug_struct("Config")
-            .field("chain_rpc_url", &self.chain_rpc_url)
-            .field("private_key", &redacted(&self.private_key))
-            .field("keystore", &self.keystore)
-            .field("marketplace", &self.marketplace)
-            .field("ipfs_api_url", &self.ipfs_api_url)
-            .field("database_url", &self.database_url)
-            .field("listen", &self.listen)
-            .field("admin_token", &redacted(&self.admin_token))
-            .field("max_body_bytes", &self.max_body_bytes)
-            .field("request_timeout", &self.request_timeout)
-            .field("fetch_timeout", &self.fetch_timeout)
-            .field("min_workers", &self.min_workers)
-            .field("tick_ms", &self.tick_ms)
-            .field("strategy", &self.strategy)
-            .field("validation_dir", &self.validation_dir)
-            .field("validation_split", &self.validation_split)
-            .field("validation_samples", &self.validation_samples)
-            .finish()
+        let lines = self.lines();
+        f.debug_map().entries(lines.iter().map(|line| (&line.key, &line.value))).finish()
     }
 }
 

@@ -59,6 +59,8 @@ pub async fn verify_task(
             let check = RoundCheck {
                 chain,
                 chain_id,
+                task_id,
+                round: r,
                 content,
                 validator: validator.as_deref_mut(),
                 manifest: &manifest,
@@ -78,6 +80,8 @@ pub async fn verify_task(
 struct RoundCheck<'a> {
     chain: &'a MarketplaceClient,
     chain_id: u64,
+    task_id: u64,
+    round: u32,
     content: &'a dyn ContentStore,
     validator: Option<&'a mut Validator>,
     manifest: &'a Manifest,
@@ -88,7 +92,7 @@ struct RoundCheck<'a> {
 /// Recomputes one round from its manifest and checks it against the chain, into `report`: what the round
 /// started from, then the recomputation, then what it produced.
 async fn verify_round(check: RoundCheck<'_>, report: &mut Report) -> eyre::Result<()> {
-    let RoundCheck { chain, chain_id, content, validator, manifest, previous, on_chain } = check;
+    let RoundCheck { chain, chain_id, task_id, round, content, validator, manifest, previous, on_chain } = check;
     let arch: tessera_train::ArchitectureId = manifest
         .architecture
         .parse()
@@ -97,7 +101,7 @@ async fn verify_round(check: RoundCheck<'_>, report: &mut Report) -> eyre::Resul
         Some(p) => (p.scorer_state_after.clone(), p.rewards.clone()),
         None => Default::default(),
     };
-    check_inputs(chain, chain_id, manifest, &state_before, on_chain, report)?;
+    check_inputs(chain, (chain_id, task_id, round), manifest, &state_before, on_chain, report)?;
 
     let global = fetch_checkpoint(content, arch, &manifest.global_model_cid).await?;
     let (updates, failures) =
@@ -123,18 +127,26 @@ async fn verify_round(check: RoundCheck<'_>, report: &mut Report) -> eyre::Resul
 /// last round left, and a signature by its worker on every submission.
 fn check_inputs(
     chain: &MarketplaceClient,
-    chain_id: u64,
+    (chain_id, task_id, round): (u64, u64, u32),
     manifest: &Manifest,
     state_before: &ScorerState,
     on_chain: &tessera_chain::IMarketplace::Round,
     report: &mut Report,
 ) -> eyre::Result<()> {
-    let r = manifest.round;
+    let r = round;
     report.check(
         r,
-        "manifest names this chain, marketplace and round",
-        manifest.chain_id == chain_id && manifest.marketplace.parse::<Address>().ok() == Some(chain.address()),
-        || format!("chain {} marketplace {} round {}", manifest.chain_id, manifest.marketplace, manifest.round),
+        "manifest names this chain, marketplace, task and round",
+        manifest.chain_id == chain_id
+            && manifest.marketplace.parse::<Address>().ok() == Some(chain.address())
+            && manifest.task_id == task_id
+            && manifest.round == round,
+        || {
+            format!(
+                "chain {} marketplace {} task {} round {}",
+                manifest.chain_id, manifest.marketplace, manifest.task_id, manifest.round
+            )
+        },
     );
     report.check(
         r,

@@ -60,12 +60,6 @@ pub enum Command {
 /// Runs the command line.
 pub fn run(cli: &Cli) -> eyre::Result<()> {
     let config = Config::load(cli.config.as_deref()).wrap_err("reading the settings")?;
-    if let Command::Config = cli.command {
-        for line in config.lines() {
-            println!("{:<22} {:<30} {}", line.key, line.env, line.value);
-        }
-        return Ok(());
-    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -78,7 +72,12 @@ pub fn run(cli: &Cli) -> eyre::Result<()> {
         Command::Serve(ServeArgs {}) => runtime.block_on(serve::execute(config)),
         Command::CreateTask(args) => runtime.block_on(create_task::execute(config, args)),
         Command::Verify(args) => runtime.block_on(verify::execute(config, args)),
-        Command::Config => unreachable!("printed above"),
+        Command::Config => {
+            for line in config.lines() {
+                println!("{:<22} {:<30} {}", line.key, line.env, line.value);
+            }
+            Ok(())
+        }
     }
 }
 
