@@ -14,6 +14,7 @@ import argparse
 import json
 import math
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -92,7 +93,7 @@ def partial_margin(results, workers):
         values = [w["partial_cosine"] for w in r["workers"] if w.get("partial_cosine") is not None]
         if not values:
             continue
-        middle = sorted(values)[len(values) // 2] if len(values) % 2 else sum(sorted(values)[len(values) // 2 - 1:len(values) // 2 + 1]) / 2
+        middle = statistics.median(values)
         for w in r["workers"]:
             if w["worker"] in workers and w.get("partial_cosine") is not None and middle > 0:
                 best = max(best, (w["partial_cosine"] / middle, w["partial_cosine"]))
