@@ -2,7 +2,8 @@
 //! `TESSERA_*` environment variables, each overriding the one before.
 
 use crate::manifest::StrategySpec;
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
 use std::{
     fmt,
     net::SocketAddr,
@@ -10,9 +11,11 @@ use std::{
     time::Duration,
 };
 
-/// The coordinator's settings. Serialised (for `config` and `serve --help`) under the names the file uses, with
-/// secrets redacted.
-#[derive(Clone, PartialEq, Serialize)]
+/// The coordinator's settings, each listed once: here, with its default in [`Default`]. The file's keys are the
+/// serialised names, and each `TESSERA_<KEY>` variable overrides its key. Serialised (for `config` and
+/// `serve --help`) with secrets redacted.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     /// The chain's JSON-RPC endpoint (`TESSERA_CHAIN_RPC_URL`).
     pub chain_rpc_url: String,
@@ -36,10 +39,10 @@ pub struct Config {
     /// The largest request body accepted, in bytes (`TESSERA_MAX_BODY_BYTES`).
     pub max_body_bytes: usize,
     /// The longest a request may take (`TESSERA_REQUEST_TIMEOUT_SECS`).
-    #[serde(rename = "request_timeout_secs", serialize_with = "seconds")]
+    #[serde(rename = "request_timeout_secs", serialize_with = "seconds", deserialize_with = "from_seconds")]
     pub request_timeout: Duration,
     /// How long fetching a submitted update may take (`TESSERA_FETCH_TIMEOUT_SECS`).
-    #[serde(rename = "fetch_timeout_secs", serialize_with = "seconds")]
+    #[serde(rename = "fetch_timeout_secs", serialize_with = "seconds", deserialize_with = "from_seconds")]
     pub fetch_timeout: Duration,
     /// Workers that must join before a task's first round starts (`TESSERA_MIN_WORKERS`).
     pub min_workers: u64,
@@ -96,6 +99,10 @@ fn seconds<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S
     duration.as_secs().serialize(serializer)
 }
 
+fn from_seconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    u64::deserialize(deserializer).map(Duration::from_secs)
+}
+
 /// One setting as the file names it, the environment variable that overrides it, and its value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SettingLine {
@@ -133,29 +140,6 @@ impl Config {
         }
         text
     }
-}
-
-/// The same settings, each optional: one layer (a file, or the environment).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Layer {
-    chain_rpc_url: Option<String>,
-    private_key: Option<String>,
-    keystore: Option<PathBuf>,
-    marketplace: Option<String>,
-    ipfs_api_url: Option<String>,
-    database_url: Option<String>,
-    listen: Option<SocketAddr>,
-    admin_token: Option<String>,
-    max_body_bytes: Option<usize>,
-    request_timeout_secs: Option<u64>,
-    fetch_timeout_secs: Option<u64>,
-    min_workers: Option<u64>,
-    tick_ms: Option<u64>,
-    strategy: Option<StrategySpec>,
-    validation_dir: Option<PathBuf>,
-    validation_split: Option<String>,
-    validation_samples: Option<usize>,
 }
 
 /// Why the settings could not be read.
@@ -196,90 +180,48 @@ impl Config {
     }
 
     /// As [`Config::load`], with the environment given as a lookup function.
+    ///
+    /// The layers are merged key by key as JSON: the defaults, the file's keys over them, then each variable
+    /// over its key. The merged settings are read after each layer, so an error names the file or variable
+    /// that caused it.
     pub fn load_from(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let mut config = Self::default();
+        let Value::Object(mut merged) = serde_json::to_value(Self::default()).expect("settings serialise") else {
+            unreachable!("settings serialise to an object")
+        };
         if let Some(path) = file {
             let shown = path.display().to_string();
+            let parse = |reason: String| ConfigError::Parse { path: shown.clone(), reason };
             let text =
                 std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: shown.clone(), source })?;
-            let layer: Layer =
-                toml::from_str(&text).map_err(|e| ConfigError::Parse { path: shown, reason: e.to_string() })?;
-            config.apply(layer);
+            let table: Map<String, Value> = toml::from_str(&text).map_err(|e| parse(e.to_string()))?;
+            merged.extend(table);
+            Self::read(&merged).map_err(parse)?;
         }
-        config.apply(env_layer(env)?);
-        Ok(config)
+        let keys: Vec<String> = merged.keys().cloned().collect();
+        for key in keys {
+            let name = format!("TESSERA_{}", key.to_uppercase());
+            let Some(text) = env(&name) else { continue };
+            let invalid = |reason: String| ConfigError::Env { name: name.clone(), value: text.clone(), reason };
+            let value = env_value(&merged[&key], &text).map_err(invalid)?;
+            merged.insert(key, value);
+            Self::read(&merged).map_err(invalid)?;
+        }
+        Self::read(&merged).map_err(|reason| ConfigError::Parse { path: "the settings".into(), reason })
     }
 
-    fn apply(&mut self, layer: Layer) {
-        let Layer {
-            chain_rpc_url,
-            private_key,
-            keystore,
-            marketplace,
-            ipfs_api_url,
-            database_url,
-            listen,
-            admin_token,
-            max_body_bytes,
-            request_timeout_secs,
-            fetch_timeout_secs,
-            min_workers,
-            tick_ms,
-            strategy,
-            validation_dir,
-            validation_split,
-            validation_samples,
-        } = layer;
-        self.chain_rpc_url = chain_rpc_url.unwrap_or_else(|| self.chain_rpc_url.clone());
-        self.private_key = private_key.or_else(|| self.private_key.take());
-        self.keystore = keystore.or_else(|| self.keystore.take());
-        self.marketplace = marketplace.or_else(|| self.marketplace.take());
-        self.ipfs_api_url = ipfs_api_url.unwrap_or_else(|| self.ipfs_api_url.clone());
-        self.database_url = database_url.unwrap_or_else(|| self.database_url.clone());
-        self.listen = listen.unwrap_or(self.listen);
-        self.admin_token = admin_token.or_else(|| self.admin_token.take());
-        self.max_body_bytes = max_body_bytes.unwrap_or(self.max_body_bytes);
-        self.request_timeout = request_timeout_secs.map_or(self.request_timeout, Duration::from_secs);
-        self.fetch_timeout = fetch_timeout_secs.map_or(self.fetch_timeout, Duration::from_secs);
-        self.min_workers = min_workers.unwrap_or(self.min_workers);
-        self.tick_ms = tick_ms.unwrap_or(self.tick_ms);
-        self.strategy = strategy.unwrap_or_else(|| self.strategy.clone());
-        self.validation_dir = validation_dir.or_else(|| self.validation_dir.take());
-        self.validation_split = validation_split.unwrap_or_else(|| self.validation_split.clone());
-        self.validation_samples = validation_samples.unwrap_or(self.validation_samples);
+    fn read(merged: &Map<String, Value>) -> Result<Self, String> {
+        Self::deserialize(Value::Object(merged.clone())).map_err(|e| e.to_string())
     }
 }
 
-fn env_layer(env: impl Fn(&str) -> Option<String>) -> Result<Layer, ConfigError> {
-    fn parsed<T: std::str::FromStr>(env: &impl Fn(&str) -> Option<String>, name: &str) -> Result<Option<T>, ConfigError>
-    where
-        T::Err: fmt::Display,
-    {
-        env(name)
-            .map(|value| {
-                value.parse().map_err(|e: T::Err| ConfigError::Env { name: name.into(), value, reason: e.to_string() })
-            })
-            .transpose()
+/// A variable's text as the JSON its key holds: a number where the default is one, the strategy's kind for
+/// the strategy table (its parameters back at their defaults), text otherwise.
+fn env_value(current: &Value, text: &str) -> Result<Value, String> {
+    match current {
+        Value::Number(_) => text.parse::<u64>().map(Value::from).map_err(|e| e.to_string()),
+        Value::Object(_) => Ok(serde_json::json!({ "kind": text })),
+        _ => Ok(Value::from(text)),
     }
-    Ok(Layer {
-        chain_rpc_url: env("TESSERA_CHAIN_RPC_URL"),
-        private_key: env("TESSERA_PRIVATE_KEY"),
-        keystore: env("TESSERA_KEYSTORE").map(PathBuf::from),
-        marketplace: env("TESSERA_MARKETPLACE"),
-        ipfs_api_url: env("TESSERA_IPFS_API_URL"),
-        database_url: env("TESSERA_DATABASE_URL"),
-        listen: parsed(&env, "TESSERA_LISTEN")?,
-        admin_token: env("TESSERA_ADMIN_TOKEN"),
-        max_body_bytes: parsed(&env, "TESSERA_MAX_BODY_BYTES")?,
-        request_timeout_secs: parsed(&env, "TESSERA_REQUEST_TIMEOUT_SECS")?,
-        fetch_timeout_secs: parsed(&env, "TESSERA_FETCH_TIMEOUT_SECS")?,
-        min_workers: parsed(&env, "TESSERA_MIN_WORKERS")?,
-        tick_ms: parsed(&env, "TESSERA_TICK_MS")?,
-        strategy: parsed(&env, "TESSERA_STRATEGY")?.map(|kind| StrategySpec { kind, ..StrategySpec::default() }),
-        validation_dir: env("TESSERA_VALIDATION_DIR").map(PathBuf::from),
-        validation_split: env("TESSERA_VALIDATION_SPLIT"),
-        validation_samples: parsed(&env, "TESSERA_VALIDATION_SAMPLES")?,
-    })
 }
 
 #[cfg(test)]

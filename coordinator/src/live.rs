@@ -14,7 +14,7 @@ use tessera_db::{RoundPhase, TaskStatus};
 use tokio::sync::broadcast;
 
 /// Something that changed.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct LiveEvent {
     /// `round` (a phase change), `submission` (one accepted), `task` (a status change) or `chain` (a
     /// marketplace event about a task: a task created, a worker joined or left, a reward claimed).
@@ -142,34 +142,17 @@ impl Live {
     pub fn render(&self, gauges: &[(&str, &str, f64)]) -> String {
         let c = &self.counters;
         let mut out = String::new();
-        let mut counter = |name: &str, help: &str, value: u64| {
+        let counters = [
+            ("tessera_submissions_accepted_total", "Submissions accepted.", &c.submissions_accepted),
+            ("tessera_rounds_aggregated_total", "Rounds scored and aggregated.", &c.rounds_aggregated),
+            ("tessera_rounds_finalized_total", "Rounds finalized on chain.", &c.rounds_finalized),
+            ("tessera_engine_errors_total", "Round engine steps that failed and will be retried.", &c.engine_errors),
+            ("tessera_aggregation_milliseconds_total", "Time spent scoring and aggregating.", &c.aggregation_ms),
+        ];
+        for (name, help, value) in counters {
+            let value = value.load(Ordering::Relaxed);
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
-        };
-        counter(
-            "tessera_submissions_accepted_total",
-            "Submissions accepted.",
-            c.submissions_accepted.load(Ordering::Relaxed),
-        );
-        counter(
-            "tessera_rounds_aggregated_total",
-            "Rounds scored and aggregated.",
-            c.rounds_aggregated.load(Ordering::Relaxed),
-        );
-        counter(
-            "tessera_rounds_finalized_total",
-            "Rounds finalized on chain.",
-            c.rounds_finalized.load(Ordering::Relaxed),
-        );
-        counter(
-            "tessera_engine_errors_total",
-            "Round engine steps that failed and will be retried.",
-            c.engine_errors.load(Ordering::Relaxed),
-        );
-        counter(
-            "tessera_aggregation_milliseconds_total",
-            "Time spent scoring and aggregating.",
-            c.aggregation_ms.load(Ordering::Relaxed),
-        );
+        }
         let _ = writeln!(out, "# HELP tessera_requests_rejected_total API requests rejected, by error code.");
         let _ = writeln!(out, "# TYPE tessera_requests_rejected_total counter");
         for (code, count) in c.rejections.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter() {

@@ -7,7 +7,7 @@ use alloy::{
 };
 use bytes::Bytes;
 use eyre::WrapErr;
-use serde::Serialize;
+use tessera_api::UnsignedCall;
 use tessera_chain::{IERC20, IMarketplace, Marketplace};
 use tessera_storage::{Cid, ContentStore};
 use tessera_train::{ArchitectureId, FileKind, Header, WeightsFile, WireDtype};
@@ -72,12 +72,8 @@ impl TaskDraft {
         let approve = IERC20::approveCall { spender: marketplace, value: self.reward_pool };
         let create = Marketplace::createTaskCall { config: self.config(initial) };
         vec![
-            UnsignedCall::new(
-                "Approve the marketplace to escrow the reward pool",
-                self.reward_token,
-                approve.abi_encode(),
-            ),
-            UnsignedCall::new("Create and fund the task", marketplace, create.abi_encode()),
+            unsigned_call("Approve the marketplace to escrow the reward pool", self.reward_token, approve.abi_encode()),
+            unsigned_call("Create and fund the task", marketplace, create.abi_encode()),
         ]
     }
 }
@@ -98,22 +94,9 @@ pub fn initial_checkpoint(architecture: ArchitectureId, seed: u64) -> eyre::Resu
     Ok(Bytes::from(checkpoint.encode()?))
 }
 
-/// A contract call for a wallet to sign and send.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct UnsignedCall {
-    /// What it does, for the person signing.
-    pub description: String,
-    /// The contract.
-    pub to: String,
-    /// The ABI-encoded call.
-    pub data: String,
-}
-
-impl UnsignedCall {
-    /// A call of `to` with `data`.
-    pub fn new(description: &str, to: Address, data: Vec<u8>) -> Self {
-        Self { description: description.to_owned(), to: format!("{to:#x}"), data: CallData::from(data).to_string() }
-    }
+/// A call of `to` with `data`, for a wallet to sign and send.
+pub fn unsigned_call(description: &str, to: Address, data: Vec<u8>) -> UnsignedCall {
+    UnsignedCall { description: description.to_owned(), to, data: CallData::from(data).to_string() }
 }
 
 #[cfg(test)]
@@ -151,10 +134,10 @@ mod tests {
         let marketplace = Address::repeat_byte(3);
         let calls = draft().transactions(marketplace, &initial);
         assert_eq!(calls.len(), 2);
-        assert_eq!(calls[0].to, format!("{:#x}", Address::repeat_byte(1)));
+        assert_eq!(calls[0].to, Address::repeat_byte(1));
         let approve = IERC20::approveCall::abi_decode(&calls[0].data.parse::<CallData>().unwrap()).unwrap();
         assert_eq!((approve.spender, approve.value), (marketplace, U256::from(1_000u64)));
-        assert_eq!(calls[1].to, format!("{marketplace:#x}"));
+        assert_eq!(calls[1].to, marketplace);
         let create = Marketplace::createTaskCall::abi_decode(&calls[1].data.parse::<CallData>().unwrap()).unwrap();
         assert_eq!(create.config, draft().config(&initial));
         assert_eq!(create.config.initialModelCid, B256::from(initial.to_bytes32()));

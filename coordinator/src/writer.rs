@@ -86,6 +86,7 @@ impl ChainWriter {
 
     /// Signs a pending transaction with the next nonce and broadcasts it. `Ok(false)` when it could not be
     /// sent now (a transient error, recorded on the row).
+    #[tracing::instrument(name = "outbox", skip_all, fields(id = tx.id, kind = %tx.kind, task = tx.task_id, round = tx.round))]
     async fn send_new(&self, tx: &ChainTx) -> eyre::Result<bool> {
         let request = self.request(tx)?;
         let gas = match self.provider.estimate_gas(request.clone()).await {
@@ -93,7 +94,7 @@ impl ChainWriter {
             Err(RpcError::ErrorResp(payload)) => {
                 // The node ran the call and it reverts: sending it would only burn gas.
                 self.db.mark_failed(tx.id, &format!("the call reverts: {payload}")).await?;
-                tracing::warn!(id = tx.id, kind = %tx.kind, error = %payload, "outbox transaction reverts; not sent");
+                tracing::warn!(error = %payload, "outbox transaction reverts; not sent");
                 return Ok(true);
             }
             Err(error) => return self.transient(tx, error).await,
@@ -114,6 +115,7 @@ impl ChainWriter {
     }
 
     /// Brings a sent transaction's row up to date with the chain.
+    #[tracing::instrument(name = "outbox", skip_all, fields(id = tx.id, kind = %tx.kind, task = tx.task_id, round = tx.round))]
     async fn reconcile(&self, tx: &ChainTx) -> eyre::Result<()> {
         let (Some(hash), Some(nonce)) = (tx.tx_hash.as_deref(), tx.nonce) else {
             return Ok(());
@@ -150,7 +152,7 @@ impl ChainWriter {
         let bump = if known { tx.attempts } else { 0 };
         let (new_hash, raw) = self.sign(request, nonce, gas, bump).await?;
         if self.db.mark_resent(tx.id, nonce, &format!("{new_hash:#x}")).await? {
-            tracing::info!(id = tx.id, nonce, %new_hash, known, "re-sending outbox transaction");
+            tracing::info!(nonce, %new_hash, known, "re-sending outbox transaction");
             self.broadcast(tx, new_hash, &raw).await;
         }
         Ok(())
@@ -164,10 +166,10 @@ impl ChainWriter {
         let block = receipt.block_number.unwrap_or_default();
         if receipt.status() {
             self.db.mark_mined(tx.id, block).await?;
-            tracing::info!(id = tx.id, kind = %tx.kind, %hash, block, "outbox transaction mined");
+            tracing::info!(%hash, block, "outbox transaction mined");
         } else {
             self.db.mark_failed(tx.id, &format!("reverted in block {block}")).await?;
-            tracing::warn!(id = tx.id, kind = %tx.kind, %hash, block, "outbox transaction reverted");
+            tracing::warn!(%hash, block, "outbox transaction reverted");
         }
         Ok(true)
     }
@@ -209,9 +211,9 @@ impl ChainWriter {
     /// whether the node has it.
     async fn broadcast(&self, tx: &ChainTx, hash: TxHash, raw: &[u8]) {
         match self.provider.send_raw_transaction(raw).await {
-            Ok(_) => tracing::info!(id = tx.id, kind = %tx.kind, %hash, "outbox transaction sent"),
+            Ok(_) => tracing::info!(%hash, "outbox transaction sent"),
             Err(error) => {
-                tracing::warn!(id = tx.id, kind = %tx.kind, %hash, %error, "broadcast failed; will reconcile")
+                tracing::warn!(%hash, %error, "broadcast failed; will reconcile")
             }
         }
         if tx.kind == "finalize_round" {
@@ -222,7 +224,7 @@ impl ChainWriter {
     async fn transient(&self, tx: &ChainTx, error: impl Into<eyre::Report>) -> eyre::Result<bool> {
         let error: eyre::Report = error.into();
         self.db.record_tx_error(tx.id, &format!("{error:#}")).await?;
-        tracing::warn!(id = tx.id, kind = %tx.kind, error = %format!("{error:#}"), "outbox transaction not sent yet");
+        tracing::warn!(error = %format!("{error:#}"), "outbox transaction not sent yet");
         Ok(false)
     }
 }

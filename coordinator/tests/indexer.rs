@@ -1,8 +1,8 @@
 //! The indexer against a real anvil: tasks and workers reach the database, and indexing again
 //! changes nothing.
 
-use alloy::primitives::{Address, B256, U256};
-use tessera_chain::{IMarketplace, MarketplaceClient, TestToken, connect, deploy_marketplace, deploy_test_token};
+use alloy::primitives::{B256, U256};
+use tessera_chain::{Deployment, IMarketplace};
 use tessera_coordinator::indexer::index_once;
 use tessera_db::{Membership, Store, TaskStatus};
 use tessera_harness::{Anvil, Toolchain};
@@ -11,25 +11,10 @@ use tessera_harness::{Anvil, Toolchain};
 async fn tasks_and_workers_reach_the_database_once() {
     let anvil = Anvil::builder().spawn(&Toolchain::discover().expect("run `make setup` first")).unwrap();
     let accounts = anvil.accounts();
-    let deployer = connect(anvil.url(), &accounts[0].private_key).unwrap();
-    let requester: Address = accounts[0].address.parse().unwrap();
-    let token = deploy_test_token(&deployer, "Test", "TST").await.unwrap();
-    let marketplace = deploy_marketplace(&deployer, requester).await.unwrap();
-    let minter = TestToken::new(token, &deployer);
-    let client = |i: usize| {
-        let provider = connect(anvil.url(), &accounts[i].private_key).unwrap();
-        MarketplaceClient::new(provider, marketplace, accounts[i].address.parse().unwrap())
-    };
-    for account in &accounts[..4] {
-        minter
-            .mint(account.address.parse().unwrap(), U256::from(10_000))
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
-    }
+    let chain = Deployment::deploy(anvil.url(), &accounts[0].private_key, "Test").await.unwrap();
+    let token = chain.token;
+    let client = |i: usize| chain.client(&accounts[i].private_key).unwrap();
+    chain.fund(accounts[..4].iter().map(|a| a.address.parse().unwrap()), U256::from(10_000)).await.unwrap();
 
     let owner = client(0);
     owner.approve(token, U256::from(5_000)).await.unwrap();

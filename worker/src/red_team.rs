@@ -2,8 +2,9 @@
 //! ([`tessera_adversary::Attack`], the same code the simulation runs), which the coordinator's scoring must
 //! catch or make worthless.
 
-use crate::{Error, Result, api::SubmissionView};
+use crate::{Error, Result, api::SubmissionListing};
 use alloy::primitives::Address;
+use tessera_storage::Cid;
 use tessera_train::{ArchitectureId, Dataset, Parameters, Rng};
 
 pub use tessera_adversary::{Attack, FREE_RIDER_STD};
@@ -34,35 +35,31 @@ pub fn flip_labels(data: &Dataset) -> Result<Dataset> {
 
 /// The updates of a closed round's listing that the red team reads: other workers' CIDs in receipt order,
 /// and its own, if any. A round still collecting withholds them.
-pub fn public_updates(submissions: &[SubmissionView], me: Address) -> (Vec<&str>, Option<&str>) {
-    let mut others: Vec<&SubmissionView> = submissions.iter().filter(|s| s.worker != me).collect();
+pub fn public_updates(submissions: &[SubmissionListing], me: Address) -> (Vec<Cid>, Option<Cid>) {
+    let mut others: Vec<&SubmissionListing> = submissions.iter().filter(|s| s.worker != me).collect();
     others.sort_by_key(|s| s.sequence);
-    let own = submissions.iter().find(|s| s.worker == me).and_then(|s| s.update_cid.as_deref());
-    (others.into_iter().filter_map(|s| s.update_cid.as_deref()).collect(), own)
+    let own = submissions.iter().find(|s| s.worker == me).and_then(|s| s.update_cid);
+    (others.into_iter().filter_map(|s| s.update_cid).collect(), own)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn submission(worker: u8, sequence: u64) -> SubmissionView {
-        SubmissionView {
-            round: 1,
-            worker: Address::repeat_byte(worker),
-            sequence,
-            update_cid: Some(format!("Qm{worker}")),
-            num_samples: 10,
-            received_at_ms: 0,
-            receipt_signature: None,
-        }
+    fn cid(worker: u8) -> Cid {
+        Cid::from_digest([worker; 32])
+    }
+
+    fn submission(worker: u8, sequence: u64) -> SubmissionListing {
+        crate::api::listing(Address::repeat_byte(worker), 1, sequence, Some(cid(worker)))
     }
 
     #[test]
     fn the_red_team_reads_the_closed_rounds_updates_in_receipt_order() {
         let me = Address::repeat_byte(1);
         let list = [submission(1, 0), submission(3, 2), submission(2, 1)];
-        assert_eq!(public_updates(&list, me), (vec!["Qm2", "Qm3"], Some("Qm1")));
-        let sealed = SubmissionView { update_cid: None, ..submission(4, 3) };
+        assert_eq!(public_updates(&list, me), (vec![cid(2), cid(3)], Some(cid(1))));
+        let sealed = SubmissionListing { update_cid: None, ..submission(4, 3) };
         assert_eq!(public_updates(&[sealed], me), (vec![], None));
     }
 

@@ -3,7 +3,7 @@
 
 use crate::{
     Error, Result,
-    api::{Receipt, RoundPhase, RoundView, SubmissionView, TaskStatus, TaskView},
+    api::{Receipt, RoundPhase, RoundView, SubmissionListing, TaskStatus, TaskView},
     state::Pending,
 };
 use alloy::{
@@ -11,7 +11,6 @@ use alloy::{
     sol_types::Eip712Domain,
 };
 use tessera_chain::eip712::{self, SubmissionReceipt};
-use tessera_storage::Cid;
 use tessera_train::ArchitectureId;
 
 /// What the worker does next, given the task.
@@ -51,7 +50,7 @@ pub enum RoundAction {
     /// The round cannot take a submission any more.
     Missed(String),
     /// The coordinator already holds this worker's submission (sent before a restart): keep its receipt.
-    Recorded(SubmissionView),
+    Recorded(SubmissionListing),
     /// The coordinator holds this worker's submission but withholds its receipt until the window closes, and
     /// the signed submission to ask for it again is gone: poll again.
     Sealed,
@@ -65,7 +64,7 @@ pub enum RoundAction {
 /// submissions, this worker's pending submission, and the time.
 pub fn round_action(
     round: Option<&RoundView>,
-    submissions: &[SubmissionView],
+    submissions: &[SubmissionListing],
     pending: Option<Pending>,
     me: Address,
     now_ms: i64,
@@ -91,7 +90,9 @@ pub fn round_action(
         ));
     }
     match pending {
-        Some(pending) if pending.round == round.round && pending.global_model_cid == round.global_model_cid => {
+        Some(pending)
+            if pending.round == round.round && pending.global_model_cid == round.global_model_cid.to_string() =>
+        {
             RoundAction::Resend(pending)
         }
         _ => RoundAction::Produce,
@@ -125,29 +126,24 @@ pub fn classify(error: &Error) -> Refusal {
     }
 }
 
-/// The architecture a task names by its 0x-hex bytes32 id.
-pub fn architecture_of(hex: &str) -> Result<ArchitectureId> {
-    let word: B256 =
-        hex.parse().map_err(|_| Error::Invalid(format!("the task's architecture {hex:?} is not bytes32")))?;
-    ArchitectureId::from_bytes32(word.0)
-        .map_err(|_| Error::Invalid(format!("the task uses architecture {hex}, which this worker does not know")))
+/// The architecture a task names by its bytes32 id.
+pub fn architecture_of(id: B256) -> Result<ArchitectureId> {
+    ArchitectureId::from_bytes32(id.0)
+        .map_err(|_| Error::Invalid(format!("the task uses architecture {id}, which this worker does not know")))
 }
 
 /// Whether `receipt` is signed by `coordinator` over exactly the EIP-712 `SubmissionReceipt` it states.
 pub fn verify_receipt(receipt: &Receipt, domain: &Eip712Domain, coordinator: Address) -> bool {
-    let (Ok(worker), Ok(cid), Ok(signature), Ok(received_at_ms)) = (
-        receipt.worker.parse::<Address>(),
-        receipt.update_cid.parse::<Cid>(),
-        eip712::parse_signature(&receipt.receipt_signature),
-        u64::try_from(receipt.received_at_ms),
-    ) else {
+    let (Ok(signature), Ok(received_at_ms)) =
+        (eip712::parse_signature(&receipt.receipt_signature), u64::try_from(receipt.received_at_ms))
+    else {
         return false;
     };
     let typed = SubmissionReceipt {
         taskId: U256::from(receipt.task_id),
         round: receipt.round,
-        worker,
-        updateCid: B256::from(cid.to_bytes32()),
+        worker: receipt.worker,
+        updateCid: B256::from(receipt.update_cid.to_bytes32()),
         numSamples: receipt.num_samples,
         sequence: receipt.sequence,
         receivedAtMs: received_at_ms,
@@ -155,19 +151,20 @@ pub fn verify_receipt(receipt: &Receipt, domain: &Eip712Domain, coordinator: Add
     eip712::recover_signer(&typed, domain, &signature).is_ok_and(|signer| signer == coordinator)
 }
 
-/// The receipt of a submission the coordinator lists (after a restart or a replayed send).
-pub fn receipt_from_listing(task_id: u64, submission: &SubmissionView, coordinator: Address) -> Receipt {
-    Receipt {
+/// The receipt of a submission the coordinator lists (after a restart or a replayed send); `None` while the
+/// listing withholds its update.
+pub fn receipt_from_listing(task_id: u64, submission: &SubmissionListing, coordinator: Address) -> Option<Receipt> {
+    Some(Receipt {
         task_id,
         round: submission.round,
-        worker: format!("{:#x}", submission.worker),
-        update_cid: submission.update_cid.clone().unwrap_or_default(),
+        worker: submission.worker,
+        update_cid: submission.update_cid?,
         num_samples: submission.num_samples,
         sequence: submission.sequence,
         received_at_ms: submission.received_at_ms,
-        coordinator: format!("{coordinator:#x}"),
+        coordinator,
         receipt_signature: submission.receipt_signature.clone().unwrap_or_default(),
-    }
+    })
 }
 
 /// The seed of a round's local training: distinct per worker and round, fixed by `base` when given.
@@ -181,47 +178,62 @@ mod tests {
     use super::*;
     use crate::state::TrainingSummary;
     use alloy::signers::local::PrivateKeySigner;
+    use tessera_api::Amount;
+    use tessera_storage::Cid;
+
+    fn cid(byte: u8) -> Cid {
+        Cid::from_digest([byte; 32])
+    }
 
     fn task(status: TaskStatus, current_round: u32) -> TaskView {
         TaskView {
             task_id: 4,
+            requester: Address::repeat_byte(1),
+            coordinator: Address::repeat_byte(2),
+            reward_token: Address::repeat_byte(3),
+            reward_pool: Amount::from(1000),
+            stake_required: Amount::from(10),
+            num_rounds: 3,
+            max_workers: 8,
+            submission_window_secs: 60,
+            model_architecture_id: B256::ZERO,
+            initial_model_cid: cid(0),
             status,
             current_round,
-            num_rounds: 3,
-            model_architecture_id: String::new(),
-            initial_model_cid: String::new(),
-            submission_window_secs: 60,
+            created_at_ms: 0,
+            config: serde_json::Value::Null,
+            active_workers: 0,
+            joined_workers: 0,
         }
     }
 
     fn round(phase: RoundPhase) -> RoundView {
         RoundView {
+            task_id: 4,
             round: 2,
             phase,
-            global_model_cid: "QmG".into(),
+            global_model_cid: cid(b'G'),
             deadline_ms: 1_000,
             new_model_cid: None,
+            manifest_cid: None,
+            rewards_root: None,
+            cumulative_rewards_total: None,
             metrics: None,
+            submission_count: 0,
+            started_at_ms: 0,
+            finalized_at_ms: None,
         }
     }
 
-    fn submission(worker: Address) -> SubmissionView {
-        SubmissionView {
-            round: 2,
-            worker,
-            sequence: 3,
-            update_cid: Some("QmU".into()),
-            num_samples: 10,
-            received_at_ms: 900,
-            receipt_signature: None,
-        }
+    fn submission(worker: Address) -> SubmissionListing {
+        crate::api::listing(worker, 2, 3, Some(cid(b'U')))
     }
 
     fn pending(round: u32, global: &str) -> Pending {
         Pending {
             round,
             global_model_cid: global.into(),
-            update_cid: "QmU".into(),
+            update_cid: cid(b'U').to_string(),
             num_samples: 10,
             signature: "0x".into(),
             training: TrainingSummary {
@@ -263,18 +275,33 @@ mod tests {
         );
         // While the round collects the listing withholds the CID: ask again with the pending submission, or
         // wait for the window to close.
-        let sealed = SubmissionView { update_cid: None, ..mine };
+        let sealed = SubmissionListing { update_cid: None, ..mine };
         assert_eq!(round_action(Some(&collecting), std::slice::from_ref(&sealed), None, me, 10), RoundAction::Sealed);
         assert_eq!(
-            round_action(Some(&collecting), std::slice::from_ref(&sealed), Some(pending(2, "QmG")), me, 10),
-            RoundAction::Resend(pending(2, "QmG"))
+            round_action(
+                Some(&collecting),
+                std::slice::from_ref(&sealed),
+                Some(pending(2, &cid(b'G').to_string())),
+                me,
+                10
+            ),
+            RoundAction::Resend(pending(2, &cid(b'G').to_string()))
         );
         assert_eq!(
-            round_action(Some(&collecting), std::slice::from_ref(&other), Some(pending(2, "QmG")), me, 10),
-            RoundAction::Resend(pending(2, "QmG"))
+            round_action(
+                Some(&collecting),
+                std::slice::from_ref(&other),
+                Some(pending(2, &cid(b'G').to_string())),
+                me,
+                10
+            ),
+            RoundAction::Resend(pending(2, &cid(b'G').to_string()))
         );
         // A pending update of another round or checkpoint is stale: train afresh.
-        assert_eq!(round_action(Some(&collecting), &[], Some(pending(1, "QmG")), me, 10), RoundAction::Produce);
+        assert_eq!(
+            round_action(Some(&collecting), &[], Some(pending(1, &cid(b'G').to_string())), me, 10),
+            RoundAction::Produce
+        );
         assert_eq!(round_action(Some(&collecting), &[], Some(pending(2, "QmOld")), me, 10), RoundAction::Produce);
         assert!(matches!(
             round_action(Some(&closed), std::slice::from_ref(&other), None, me, 10),
@@ -304,10 +331,13 @@ mod tests {
 
     #[test]
     fn architectures_map_from_their_bytes32_id() {
-        let hex = format!("0x{}", alloy::hex::encode(ArchitectureId::Lenet5MnistV1.to_bytes32()));
-        assert_eq!(architecture_of(&hex).unwrap(), ArchitectureId::Lenet5MnistV1);
-        assert!(architecture_of(&format!("0x{}", "ff".repeat(32))).is_err());
-        assert!(architecture_of("lenet").is_err());
+        let id = B256::from(ArchitectureId::Lenet5MnistV1.to_bytes32());
+        assert_eq!(architecture_of(id).unwrap(), ArchitectureId::Lenet5MnistV1);
+        assert!(architecture_of(B256::repeat_byte(0xff)).is_err());
+        // An id that is not bytes32 at all is refused where the task is read.
+        let mut listed = serde_json::to_value(task(TaskStatus::Running, 1)).unwrap();
+        listed["model_architecture_id"] = "lenet".into();
+        assert!(serde_json::from_value::<TaskView>(listed).is_err());
     }
 
     #[test]
@@ -318,12 +348,12 @@ mod tests {
         let mut receipt = Receipt {
             task_id: 1,
             round: 2,
-            worker: format!("{:#x}", Address::repeat_byte(1)),
-            update_cid: cid.to_string(),
+            worker: Address::repeat_byte(1),
+            update_cid: cid,
             num_samples: 10,
             sequence: 0,
             received_at_ms: 123,
-            coordinator: format!("{:#x}", coordinator.address()),
+            coordinator: coordinator.address(),
             receipt_signature: String::new(),
         };
         let typed = SubmissionReceipt {

@@ -212,9 +212,12 @@ impl Worker {
                 Ok(Outcome::Missed(reason))
             }
             RoundAction::Recorded(mine) => {
-                let cid = mine.update_cid.as_deref().unwrap_or("(withheld)");
-                info!(cid, "the coordinator already holds this worker's update");
-                let receipt = round::receipt_from_listing(task.task_id, &mine, self.info.coordinator);
+                let Some(receipt) = round::receipt_from_listing(task.task_id, &mine, self.info.coordinator) else {
+                    return Ok(Outcome::NotYet(format!(
+                        "round {round}: the coordinator withholds this worker's update"
+                    )));
+                };
+                info!(cid = %receipt.update_cid, "the coordinator already holds this worker's update");
                 self.keep(receipt).map(|stored| Outcome::Submitted(Box::new(stored)))
             }
             RoundAction::Sealed => Ok(Outcome::NotYet(format!(
@@ -239,23 +242,20 @@ impl Worker {
     /// Makes the update (or takes the one made before a restart), uploads and signs it, and records
     /// it as pending; `None` when a copycat has nothing to copy yet.
     async fn produce(&self, task: &TaskView, view: &RoundView) -> Result<Option<Pending>> {
-        let arch = round::architecture_of(&task.model_architecture_id)?;
+        let arch = round::architecture_of(task.model_architecture_id)?;
         data::check_fits(&self.data, arch)?;
         let round = view.round;
-        let global_cid: Cid = view
-            .global_model_cid
-            .parse()
-            .map_err(|e| Error::Invalid(format!("round {round}'s checkpoint CID {:?}: {e}", view.global_model_cid)))?;
+        let global_cid = view.global_model_cid;
+        let global_text = global_cid.to_string();
         let (bytes, training) = match self.state.prepared(round)? {
-            Some((prepared, bytes)) if prepared.global_model_cid == view.global_model_cid => {
+            Some((prepared, bytes)) if prepared.global_model_cid == global_text => {
                 info!("using the update trained before a restart");
                 (bytes, prepared.training)
             }
             _ => {
                 let Some((delta, training)) = self.make(task, view, arch, &global_cid).await? else { return Ok(None) };
-                let bytes =
-                    update::encode(arch, round, &view.global_model_cid, training.samples, self.config.dtype, delta)?;
-                let prepared = Prepared { round, global_model_cid: view.global_model_cid.clone(), training };
+                let bytes = update::encode(arch, round, &global_text, training.samples, self.config.dtype, delta)?;
+                let prepared = Prepared { round, global_model_cid: global_text.clone(), training };
                 self.state.save_prepared(&prepared, &bytes)?;
                 (bytes, prepared.training)
             }
@@ -273,7 +273,7 @@ impl Worker {
         let signature = eip712::sign(&self.signer, &typed, &self.domain)?;
         let pending = Pending {
             round,
-            global_model_cid: view.global_model_cid.clone(),
+            global_model_cid: global_text,
             update_cid: update_cid.to_string(),
             num_samples,
             signature: signature.to_string(),
@@ -330,25 +330,20 @@ impl Worker {
         let (others, own) = red_team::public_updates(&listing, self.signer.address());
         let mut public = Public::default();
         for cid in others {
-            public.previous_updates.push(self.fetch_cid(cid, arch, FileKind::Update).await?.into_values());
+            public.previous_updates.push(self.fetch(&cid, arch, FileKind::Update).await?.into_values());
         }
         if let Some(cid) = own {
-            public.own_previous = Some(self.fetch_cid(cid, arch, FileKind::Update).await?.into_values());
+            public.own_previous = Some(self.fetch(&cid, arch, FileKind::Update).await?.into_values());
         }
         if let Some(before) = self.api.round(task_id, previous).await? {
-            let before = self.fetch_cid(&before.global_model_cid, arch, FileKind::Checkpoint).await?;
-            let after = self.fetch_cid(&view.global_model_cid, arch, FileKind::Checkpoint).await?;
+            let before = self.fetch(&before.global_model_cid, arch, FileKind::Checkpoint).await?;
+            let after = self.fetch(&view.global_model_cid, arch, FileKind::Checkpoint).await?;
             public.previous_global_change =
                 Some(after.values().iter().zip(before.values()).map(|(a, b)| a - b).collect());
         }
         let read = public.previous_updates.len();
         info!(read, previous, "the red team read the updates of the previous round");
         Ok(public)
-    }
-
-    async fn fetch_cid(&self, cid: &str, arch: ArchitectureId, kind: FileKind) -> Result<Parameters> {
-        let cid: Cid = cid.parse().map_err(|e| Error::Invalid(format!("the coordinator lists CID {cid:?}: {e}")))?;
-        self.fetch(&cid, arch, kind).await
     }
 
     async fn fetch(&self, cid: &Cid, arch: ArchitectureId, kind: FileKind) -> Result<Parameters> {
@@ -367,7 +362,7 @@ impl Worker {
         };
         let error = match self.api.submit(task_id, round, &request).await {
             Ok(receipt) => {
-                if receipt.round != round || receipt.update_cid != pending.update_cid {
+                if receipt.round != round || receipt.update_cid.to_string() != pending.update_cid {
                     warn!(receipt_round = receipt.round, receipt_cid = %receipt.update_cid, "the receipt names another round or update");
                 }
                 return self.keep(receipt).map(|stored| Outcome::Submitted(Box::new(stored)));
@@ -380,7 +375,11 @@ impl Worker {
                 let Some(mine) = listed.into_iter().find(|s| s.worker == self.signer.address()) else {
                     return Ok(Outcome::Retry(format!("round {round}: {error}, but the listing lacks it")));
                 };
-                let receipt = round::receipt_from_listing(task_id, &mine, self.info.coordinator);
+                let Some(receipt) = round::receipt_from_listing(task_id, &mine, self.info.coordinator) else {
+                    return Ok(Outcome::NotYet(format!(
+                        "round {round}: {error}; its receipt is listed when the window closes"
+                    )));
+                };
                 self.keep(receipt).map(|stored| Outcome::Submitted(Box::new(stored)))
             }
             Refusal::Closed => {
@@ -408,7 +407,7 @@ impl Worker {
         let training = self
             .state
             .pending(receipt.round)?
-            .filter(|pending| pending.update_cid == receipt.update_cid)
+            .filter(|pending| pending.update_cid == receipt.update_cid.to_string())
             .map(|pending| pending.training);
         let stored = StoredReceipt { receipt, receipt_verified: verified, training };
         self.state.save_receipt(&stored)?;

@@ -2,7 +2,10 @@
 //! against a real anvil with the marketplace deployed; the coordinator's `info` and `proof`
 //! endpoints are served by a stub holding a rewards tree built here.
 
-use alloy::primitives::{Address, B256, U256};
+use alloy::{
+    primitives::{Address, B256, U256},
+    sol_types::SolCall,
+};
 use axum::{
     Json, Router,
     extract::{Path, State},
@@ -10,12 +13,10 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::sync::{Arc, Mutex};
-use tessera_chain::{
-    FinalizeRound, IMarketplace, MarketplaceClient, RewardTree, TestToken, connect, deploy_marketplace,
-    deploy_test_token,
-};
+use tessera_api as api;
+use tessera_chain::{Deployment, FinalizeRound, IMarketplace, Marketplace, MarketplaceClient, RewardTree, TestToken};
 use tessera_harness::{Anvil, DevAccount, Toolchain};
 
 const POOL: u64 = 1_000_000;
@@ -32,29 +33,41 @@ struct Stub {
 
 type Shared = Arc<Mutex<Stub>>;
 
-async fn info(State(stub): State<Shared>) -> Json<Value> {
+async fn info(State(stub): State<Shared>) -> Json<api::Info> {
     let stub = stub.lock().unwrap();
-    Json(json!({
-        "chain_id": stub.chain_id,
-        "marketplace": format!("{:#x}", stub.marketplace),
-        "coordinator": format!("{:#x}", stub.coordinator),
-    }))
+    Json(api::Info {
+        chain_id: stub.chain_id,
+        marketplace: stub.marketplace,
+        coordinator: stub.coordinator,
+        version: "stub".into(),
+    })
 }
 
 async fn proof(State(stub): State<Shared>, Path((task, worker)): Path<(u64, String)>) -> Response {
     let stub = stub.lock().unwrap();
     let worker: Address = worker.parse().unwrap();
     let not_found = || {
-        let body = json!({ "error": { "code": "not_found", "message": "no rewards" } });
-        (StatusCode::NOT_FOUND, Json(body)).into_response()
+        let detail = api::ErrorDetail { code: "not_found".into(), message: "no rewards".into() };
+        (StatusCode::NOT_FOUND, Json(api::ErrorBody { error: detail })).into_response()
     };
     let Some((round, tree)) = &stub.rewards else { return not_found() };
     let Some((amount, proof)) = tree.claim(worker) else { return not_found() };
-    Json(json!({
-        "task_id": task, "worker": format!("{worker:#x}"), "round": round, "cumulative_amount": amount.to_string(),
-        "proof": proof.iter().map(|node| format!("{node:#x}")).collect::<Vec<_>>(),
-        "rewards_root": format!("{:#x}", tree.root()),
-    }))
+    let call = Marketplace::claimCall { taskId: U256::from(task), cumulativeAmount: amount, proof: proof.clone() };
+    Json(api::ClaimProof {
+        task_id: task,
+        worker,
+        round: *round,
+        cumulative_amount: api::Amount::from(amount),
+        proof,
+        rewards_root: tree.root(),
+        claimed: api::Amount::ZERO,
+        claimable: api::Amount::from(amount),
+        call: api::UnsignedCall {
+            description: "Claim the rewards".into(),
+            to: stub.marketplace,
+            data: alloy::primitives::Bytes::from(call.abi_encode()).to_string(),
+        },
+    })
     .into_response()
 }
 
@@ -83,19 +96,10 @@ async fn balance(client: &MarketplaceClient, token: Address, account: Address) -
 async fn join_leave_claim_and_withdraw_through_the_binary() {
     let anvil = Anvil::builder().spawn(&Toolchain::discover().expect("run `make setup` first")).unwrap();
     let accounts = anvil.accounts();
-    let deployer = connect(anvil.url(), &accounts[0].private_key).unwrap();
-    let admin: Address = accounts[0].address.parse().unwrap();
-    let token = deploy_test_token(&deployer, "Test", "TST").await.unwrap();
-    let marketplace = deploy_marketplace(&deployer, admin).await.unwrap();
-    let minter = TestToken::new(token, &deployer);
-    for account in &accounts[..4] {
-        let to: Address = account.address.parse().unwrap();
-        minter.mint(to, U256::from(POOL * 2)).send().await.unwrap().get_receipt().await.unwrap();
-    }
-    let client = |account: &DevAccount| {
-        let provider = connect(anvil.url(), &account.private_key).unwrap();
-        MarketplaceClient::new(provider, marketplace, account.address.parse().unwrap())
-    };
+    let chain = Deployment::deploy(anvil.url(), &accounts[0].private_key, "Test").await.unwrap();
+    let (token, marketplace) = (chain.token, chain.marketplace);
+    chain.fund(accounts[..4].iter().map(|a| a.address.parse().unwrap()), U256::from(POOL * 2)).await.unwrap();
+    let client = |account: &DevAccount| chain.client(&account.private_key).unwrap();
     let (requester, coordinator) = (client(&accounts[0]), client(&accounts[1]));
     let (stayer, leaver) = (&accounts[2], &accounts[3]);
     let stayer_address: Address = stayer.address.parse().unwrap();

@@ -14,12 +14,13 @@ use axum::{
     routing::get,
 };
 use bytes::Bytes;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::{
     collections::BTreeMap,
     sync::{Arc, Mutex},
     time::Duration,
 };
+use tessera_api as api;
 use tessera_chain::eip712::{self, Submission, SubmissionReceipt};
 use tessera_storage::{Cid, ContentStore, MemoryStore};
 use tessera_train::{
@@ -110,24 +111,30 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
 }
 
 /// A submission as the coordinator lists it: CID and signatures withheld while its round collects.
-fn listing(accepted: &Accepted, sealed: bool) -> Value {
+fn listing(accepted: &Accepted, sealed: bool) -> api::SubmissionListing {
     let open = |value: String| (!sealed).then_some(value);
-    json!({
-        "task_id": TASK, "round": accepted.round, "worker": format!("{:#x}", accepted.worker),
-        "sequence": accepted.sequence, "update_cid": open(accepted.cid.to_string()),
-        "num_samples": accepted.num_samples, "signature": open("0x".into()), "digest": open("0x".into()),
-        "received_at_ms": accepted.received_at_ms, "receipt_signature": open(accepted.receipt_signature.clone()),
-    })
+    api::SubmissionListing {
+        task_id: TASK,
+        round: accepted.round,
+        worker: accepted.worker,
+        sequence: accepted.sequence,
+        num_samples: accepted.num_samples,
+        received_at_ms: accepted.received_at_ms,
+        update_cid: (!sealed).then_some(accepted.cid),
+        signature: open("0x".into()),
+        digest: open("0x".into()),
+        receipt_signature: open(accepted.receipt_signature.clone()),
+    }
 }
 
-async fn info(State(shared): State<Shared>) -> Json<Value> {
+async fn info(State(shared): State<Shared>) -> Json<api::Info> {
     let c = shared.lock().unwrap();
-    Json(json!({
-        "chain_id": CHAIN_ID,
-        "marketplace": format!("{:#x}", c.domain.verifying_contract.unwrap()),
-        "coordinator": format!("{:#x}", c.signer.address()),
-        "version": "mock",
-    }))
+    Json(api::Info {
+        chain_id: CHAIN_ID,
+        marketplace: c.domain.verifying_contract.unwrap(),
+        coordinator: c.signer.address(),
+        version: "mock".into(),
+    })
 }
 
 async fn task(State(shared): State<Shared>, Path(id): Path<u64>) -> Response {
@@ -139,14 +146,25 @@ async fn task(State(shared): State<Shared>, Path(id): Path<u64>) -> Response {
     if c.end_after_polls.is_some_and(|limit| c.polls > limit) {
         c.status = "ended";
     }
-    Json(json!({
-        "task_id": TASK, "requester": "0x01", "coordinator": format!("{:#x}", c.signer.address()),
-        "reward_token": "0x02", "reward_pool": "1000", "stake_required": "10", "num_rounds": c.num_rounds,
-        "max_workers": 10, "submission_window_secs": 60,
-        "model_architecture_id": format!("0x{}", alloy::hex::encode(ARCH.to_bytes32())),
-        "initial_model_cid": c.rounds.get(&1).map(|r| r.0.to_string()).unwrap_or_default(),
-        "status": c.status, "current_round": c.current_round, "created_at_ms": 0, "config": {},
-    }))
+    Json(api::TaskView {
+        task_id: TASK,
+        requester: Address::repeat_byte(1),
+        coordinator: c.signer.address(),
+        reward_token: Address::repeat_byte(2),
+        reward_pool: api::Amount::from(1000),
+        stake_required: api::Amount::from(10),
+        num_rounds: c.num_rounds,
+        max_workers: 10,
+        submission_window_secs: 60,
+        model_architecture_id: B256::from(ARCH.to_bytes32()),
+        initial_model_cid: c.rounds.get(&1).map_or(Cid::from_digest([0; 32]), |r| r.0),
+        status: serde_json::from_value(json!(c.status)).unwrap(),
+        current_round: c.current_round,
+        created_at_ms: 0,
+        config: json!({}),
+        active_workers: c.joined.len() as u64,
+        joined_workers: c.joined.len() as u64,
+    })
     .into_response()
 }
 
@@ -155,28 +173,45 @@ async fn round(State(shared): State<Shared>, Path((_, round)): Path<(u64, u32)>)
     let Some((global, deadline_ms)) = c.rounds.get(&round) else {
         return error(StatusCode::NOT_FOUND, "not_found", "no such round");
     };
-    let phase = if round < c.current_round || c.status == "ended" { "finalized" } else { "collecting" };
-    Json(json!({
-        "task_id": TASK, "round": round, "phase": phase, "global_model_cid": global.to_string(),
-        "deadline_ms": deadline_ms, "new_model_cid": null, "manifest_cid": null, "rewards_root": null,
-        "cumulative_rewards_total": null, "metrics": null, "submission_count": 0, "started_at_ms": 0,
-        "finalized_at_ms": null, "scores": [],
-    }))
-    .into_response()
+    let finished = round < c.current_round || c.status == "ended";
+    let phase = if finished { api::RoundPhase::Finalized } else { api::RoundPhase::Collecting };
+    let round = api::RoundView {
+        task_id: TASK,
+        round,
+        phase,
+        global_model_cid: *global,
+        deadline_ms: *deadline_ms,
+        new_model_cid: None,
+        manifest_cid: None,
+        rewards_root: None,
+        cumulative_rewards_total: None,
+        metrics: None,
+        submission_count: 0,
+        started_at_ms: 0,
+        finalized_at_ms: None,
+    };
+    Json(api::RoundDetail { round, scores: vec![] }).into_response()
 }
 
-async fn submissions(State(shared): State<Shared>, Path((_, round)): Path<(u64, u32)>) -> Json<Value> {
+async fn submissions(
+    State(shared): State<Shared>,
+    Path((_, round)): Path<(u64, u32)>,
+) -> Json<Vec<api::SubmissionListing>> {
     let c = shared.lock().unwrap();
     let sealed = round == c.current_round && c.status == "running" && now_ms() <= c.rounds[&round].1;
-    Json(Value::Array(c.submissions.iter().filter(|s| s.round == round).map(|s| listing(s, sealed)).collect()))
+    Json(c.submissions.iter().filter(|s| s.round == round).map(|s| listing(s, sealed)).collect())
 }
 
 /// Checks a submission as the real coordinator does, then accepts it and maybe moves on.
-async fn submit(State(shared): State<Shared>, Path((_, round)): Path<(u64, u32)>, Json(body): Json<Value>) -> Response {
-    let worker: Address = body["worker"].as_str().unwrap().parse().unwrap();
-    let cid: Cid = body["update_cid"].as_str().unwrap().parse().unwrap();
-    let num_samples = body["num_samples"].as_u64().unwrap();
-    let signature = eip712::parse_signature(body["signature"].as_str().unwrap()).unwrap();
+async fn submit(
+    State(shared): State<Shared>,
+    Path((_, round)): Path<(u64, u32)>,
+    Json(body): Json<api::SubmissionRequest>,
+) -> Response {
+    let worker: Address = body.worker.parse().unwrap();
+    let cid: Cid = body.update_cid.parse().unwrap();
+    let num_samples = body.num_samples;
+    let signature = eip712::parse_signature(&body.signature).unwrap();
     let store = {
         let mut c = shared.lock().unwrap();
         c.posts.push((round, cid.to_string()));
@@ -210,7 +245,7 @@ fn check_and_accept(
     cid: Cid,
     num_samples: u64,
     signature: &alloy::primitives::Signature,
-) -> Result<(Value, Option<Cid>), (StatusCode, &'static str)> {
+) -> Result<(api::Receipt, Option<Cid>), (StatusCode, &'static str)> {
     let typed = Submission {
         taskId: U256::from(TASK),
         round,
@@ -234,11 +269,17 @@ fn check_and_accept(
         return Err((StatusCode::CONFLICT, "replay"));
     }
     let accepted = c.accept(round, worker, cid, num_samples);
-    let receipt = json!({
-        "task_id": TASK, "round": round, "worker": format!("{worker:#x}"), "update_cid": cid.to_string(),
-        "num_samples": num_samples, "sequence": accepted.sequence, "received_at_ms": accepted.received_at_ms,
-        "coordinator": format!("{:#x}", c.signer.address()), "receipt_signature": accepted.receipt_signature,
-    });
+    let receipt = api::Receipt {
+        task_id: TASK,
+        round,
+        worker,
+        update_cid: cid,
+        num_samples,
+        sequence: accepted.sequence,
+        received_at_ms: accepted.received_at_ms,
+        coordinator: c.signer.address(),
+        receipt_signature: accepted.receipt_signature,
+    };
     let mut advance_from = None;
     if c.advance_on_submit {
         if round < c.num_rounds {
@@ -352,8 +393,8 @@ fn shard() -> Dataset {
     Dataset::new(&images, &[0, 1, 2, 3, 4, 5, 6, 7], 10).unwrap()
 }
 
-async fn decode_update(store: &dyn ContentStore, cid: &str) -> WeightsFile {
-    let bytes = store.get(&cid.parse().unwrap(), u64::MAX).await.unwrap();
+async fn decode_update(store: &dyn ContentStore, cid: &Cid) -> WeightsFile {
+    let bytes = store.get(cid, u64::MAX).await.unwrap();
     WeightsFile::decode(&bytes, &DecodeLimits::expecting(ARCH, FileKind::Update)).unwrap()
 }
 
@@ -410,7 +451,7 @@ async fn a_submission_listed_at_the_coordinator_is_recorded_without_a_post() {
     assert_eq!(summary.submitted, [1]);
     assert!(mock.with(|c| c.posts.is_empty()), "nothing trained or sent");
     let stored = StateDir::read_only(dir.path()).receipt(1).unwrap().unwrap();
-    assert_eq!(stored.receipt.update_cid, sent.to_string());
+    assert_eq!(stored.receipt.update_cid.to_string(), sent.to_string());
     assert!(stored.receipt_verified, "the listing carries the coordinator's receipt signature");
 }
 
@@ -528,7 +569,7 @@ async fn a_copycat_resubmits_another_workers_earlier_update_under_its_own_name()
     let summary = worker.run().await.unwrap();
     assert_eq!(summary.submitted, [2]);
     let stored = StateDir::read_only(dir.path()).receipt(2).unwrap().unwrap();
-    assert_ne!(stored.receipt.update_cid, cid.to_string(), "its own header, so its own CID");
+    assert_ne!(stored.receipt.update_cid.to_string(), cid.to_string(), "its own header, so its own CID");
     let copied = decode_update(mock.store.as_ref(), &stored.receipt.update_cid).await;
     assert_eq!(copied.parameters, original, "the same weights");
     assert_eq!(copied.header.num_samples, 8, "its own claimed sample count");

@@ -1,12 +1,12 @@
 //! Operator actions, behind the admin bearer token.
 
-use super::{ApiError, ApiJson};
+use super::{ApiError, ApiJson, params::RoundPath, wire};
 use crate::{AppState, LiveEvent};
 use axum::{
     extract::{Path, State},
     http::HeaderMap,
 };
-use serde_json::{Value, json};
+use tessera_api::{ErrorBody, RoundClosed, responses};
 use tessera_db::{RoundPatch, RoundPhase};
 
 /// Checks the `Authorization: Bearer <token>` header in constant time.
@@ -25,11 +25,21 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 /// Closes a round's submission window now, before its deadline.
+#[utoipa::path(post, path = "/api/v1/admin/tasks/{task}/rounds/{round}/close", tag = "operations", params(RoundPath),
+    security(("bearer" = [])),
+    responses(
+        (status = OK, description = "Closed: the round is aggregating.", body = RoundClosed),
+        (status = UNAUTHORIZED, description = "`unauthorized`: no or the wrong admin token.", body = ErrorBody),
+        (status = FORBIDDEN, description = "`admin_disabled`: no admin token is configured.", body = ErrorBody),
+        responses::NotFound,
+        (status = CONFLICT, description = "`wrong_round`: the round is not collecting.", body = ErrorBody),
+        responses::Internal,
+    ))]
 pub(super) async fn close_round(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((task, round)): Path<(u64, u32)>,
-) -> Result<ApiJson<Value>, ApiError> {
+    Path(RoundPath { task, round }): Path<RoundPath>,
+) -> Result<ApiJson<RoundClosed>, ApiError> {
     authorize(&state, &headers)?;
     let closed = state
         .db
@@ -43,5 +53,5 @@ pub(super) async fn close_round(
         return Err(ApiError::WrongRound(format!("round {round} of task {task} is not collecting")));
     }
     state.live.publish(LiveEvent::round(task, round, RoundPhase::Aggregating));
-    Ok(ApiJson(json!({ "task_id": task, "round": round, "phase": RoundPhase::Aggregating })))
+    Ok(ApiJson(RoundClosed { task_id: task, round, phase: wire::round_phase(RoundPhase::Aggregating) }))
 }

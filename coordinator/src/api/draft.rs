@@ -3,51 +3,21 @@
 //! into the transaction now, and the checkpoint onto IPFS once the task exists.
 
 use super::{ApiError, ApiJson};
-use crate::{
-    AppState,
-    task_draft::{TaskDraft, UnsignedCall},
-};
+use crate::{AppState, task_draft::TaskDraft};
 use alloy::primitives::{Address, U256};
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
+use tessera_api::{DraftRequest, DraftResponse, responses};
 use tessera_storage::DagBuilder;
 use tessera_train::ArchitectureId;
-
-/// A new task as a requester describes it; amounts in token base units, as decimal strings.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct DraftRequest {
-    reward_token: String,
-    reward_pool: String,
-    stake_required: String,
-    num_rounds: u32,
-    max_workers: u32,
-    submission_window_secs: u32,
-    #[serde(default = "default_architecture")]
-    architecture: String,
-    #[serde(default)]
-    seed: u64,
-    #[serde(default)]
-    slash_to_requester: bool,
-}
-
-fn default_architecture() -> String {
-    ArchitectureId::Lenet5MnistV1.name().to_owned()
-}
-
-/// The published initial model and the calls to sign, in order.
-#[derive(Debug, Serialize)]
-pub(super) struct DraftResponse {
-    initial_model_cid: String,
-    coordinator: String,
-    transactions: Vec<UnsignedCall>,
-}
 
 /// The most rounds and workers a draft may ask for: far above any real task, low enough that a typo is caught
 /// here rather than by a reverted transaction.
 const MAX_ROUNDS: u32 = 10_000;
 const MAX_WORKERS: u32 = 100_000;
 
+/// Publishes nothing yet: answers with the initial model's CID and the calls the requester's wallet signs.
+#[utoipa::path(post, path = "/api/v1/task-drafts", tag = "tasks", request_body = DraftRequest,
+    responses((status = OK, body = DraftResponse), responses::BadRequest, responses::Internal))]
 pub(super) async fn create(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<DraftRequest>,
@@ -68,8 +38,8 @@ pub(super) async fn create(
     };
     state.db.insert_task_draft(&record).await?;
     Ok(ApiJson(DraftResponse {
-        initial_model_cid: initial.to_string(),
-        coordinator: format!("{:#x}", draft.coordinator),
+        initial_model_cid: initial,
+        coordinator: draft.coordinator,
         transactions: draft.transactions(marketplace, &initial),
     }))
 }
@@ -106,9 +76,10 @@ fn validate(request: &DraftRequest, coordinator: Address) -> Result<TaskDraft, A
     if request.submission_window_secs == 0 {
         return bad("submission_window_secs must be more than zero".into());
     }
-    let Ok(architecture) = request.architecture.parse::<ArchitectureId>() else {
+    let name = request.architecture.as_deref().unwrap_or(ArchitectureId::Lenet5MnistV1.name());
+    let Ok(architecture) = name.parse::<ArchitectureId>() else {
         let known: Vec<_> = ArchitectureId::ALL.iter().map(|a| a.name()).collect();
-        return bad(format!("unknown architecture {:?}; known: {}", request.architecture, known.join(", ")));
+        return bad(format!("unknown architecture {name:?}; known: {}", known.join(", ")));
     };
     Ok(TaskDraft {
         reward_token,
@@ -161,7 +132,7 @@ mod tests {
             (|r| r.stake_required = "1.5".into(), "stake_required is not a whole number"),
             (|r| r.num_rounds = 0, "num_rounds"),
             (|r| r.submission_window_secs = 0, "submission_window_secs"),
-            (|r| r.architecture = "resnet".into(), "unknown architecture"),
+            (|r| r.architecture = Some("resnet".into()), "unknown architecture"),
         ];
         for (spoil, expected) in cases {
             let mut spoiled = request();

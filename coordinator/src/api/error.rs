@@ -6,8 +6,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::{Serialize, de::DeserializeOwned};
-use serde_json::json;
 use std::sync::Arc;
+use tessera_api::{ErrorBody, ErrorDetail};
 
 /// Every way an API request fails, each with its status and a stable code. Internal details are
 /// logged and never sent.
@@ -102,7 +102,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        let body = Json(json!({ "error": { "code": code, "message": self.to_string() } }));
+        let body = Json(ErrorBody { error: ErrorDetail { code: code.to_owned(), message: self.to_string() } });
         let mut response = (status, body).into_response();
         if let Self::Internal(report) = self {
             response.extensions_mut().insert(InternalCause(Arc::new(report)));

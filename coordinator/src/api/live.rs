@@ -1,7 +1,7 @@
 //! Server-sent events, Prometheus metrics and the OpenAPI document.
 
 use super::ApiError;
-use crate::AppState;
+use crate::{AppState, LiveEvent};
 use axum::{
     extract::State,
     http::header,
@@ -12,12 +12,15 @@ use axum::{
 };
 use futures_util::Stream;
 use std::{convert::Infallible, time::Duration};
+use tessera_api::responses;
 use tessera_db::TaskStatus;
 use tokio::sync::broadcast::error::RecvError;
 
-/// The OpenAPI 3.1 description of this API.
-pub const OPENAPI: &str = include_str!("../../openapi.json");
-
+/// The live feed: one server-sent event per change, named by its kind, its data a [`LiveEvent`]; `lagged` with
+/// the number of events missed when a slow reader fell behind (reload then).
+#[utoipa::path(get, path = "/api/v1/events", tag = "live",
+    responses((status = OK, description = "An endless `text/event-stream`.", content_type = "text/event-stream",
+        body = LiveEvent)))]
 pub(super) async fn events(State(state): State<AppState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let receiver = state.live.subscribe();
     let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
@@ -36,6 +39,10 @@ pub(super) async fn events(State(state): State<AppState>) -> Sse<impl Stream<Ite
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 
+/// Prometheus counters and gauges.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = OK, description = "Prometheus text format 0.0.4.", content_type = "text/plain", body = String),
+        responses::Internal))]
 pub(super) async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let tasks = state.db.list_tasks(None).await?;
     let running = tasks.iter().filter(|t| t.status == TaskStatus::Running).count() as f64;
@@ -48,6 +55,9 @@ pub(super) async fn metrics(State(state): State<AppState>) -> Result<impl IntoRe
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text))
 }
 
+/// This document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "operations",
+    responses((status = OK, description = "The OpenAPI 3.1 description of this API.", body = Object)))]
 pub(super) async fn openapi() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+    ([(header::CONTENT_TYPE, "application/json")], super::openapi_json())
 }

@@ -4,67 +4,87 @@ mod admin;
 mod draft;
 mod error;
 mod live;
+mod params;
 mod read;
 mod submit;
+mod wire;
 
 pub use error::{ApiError, ApiJson};
-pub use live::OPENAPI;
-pub use submit::{SubmissionRequest, SubmissionResponse};
 
 use crate::AppState;
-use axum::{
-    Router,
-    extract::DefaultBodyLimit,
-    routing::{get, post},
-};
-use std::time::Duration;
+use axum::{Router, extract::DefaultBodyLimit};
+use std::{sync::OnceLock, time::Duration};
 use tower_http::{timeout::TimeoutLayer, trace::TraceLayer};
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-/// Every route, as the OpenAPI document lists it (a test holds the two together).
-pub const ROUTES: &[&str] = &[
-    "/health",
-    "/metrics",
-    "/api/v1/info",
-    "/api/v1/openapi.json",
-    "/api/v1/events",
-    "/api/v1/tasks",
-    "/api/v1/tasks/{task}",
-    "/api/v1/tasks/{task}/rounds",
-    "/api/v1/tasks/{task}/rounds/{round}",
-    "/api/v1/tasks/{task}/rounds/{round}/submissions",
-    "/api/v1/tasks/{task}/workers",
-    "/api/v1/tasks/{task}/workers/{worker}",
-    "/api/v1/tasks/{task}/workers/{worker}/proof",
-    "/api/v1/accounts/{worker}",
-    "/api/v1/task-drafts",
-    "/api/v1/admin/tasks/{task}/rounds/{round}/close",
-];
+/// The document's title, version and the admin token's scheme; the paths and schemas come from the handlers.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Tessera coordinator", description = "Tasks, rounds, submissions, workers and rewards of a Tessera \
+        marketplace, as the coordinator serves them to workers and the dashboard."),
+    modifiers(&AdminToken),
+    tags(
+        (name = "tasks", description = "Tasks and new task drafts."),
+        (name = "rounds", description = "Rounds, their submissions and scores."),
+        (name = "workers", description = "Workers' standing, rewards and claims."),
+        (name = "live", description = "Changes as they happen."),
+        (name = "operations", description = "Health, metrics, this document and operator actions."),
+    )
+)]
+struct Document;
 
-/// The API's routes over `state`, with request size and time limits.
-pub fn app(state: AppState) -> Router {
-    let (max_body_bytes, timeout) = (state.config.max_body_bytes, state.config.request_timeout);
-    // Server-sent events stay open: they get no request timeout.
-    let streams = Router::new().route("/api/v1/events", get(live::events));
-    let api = Router::new()
-        .route("/health", get(read::health))
-        .route("/metrics", get(live::metrics))
-        .route("/api/v1/info", get(read::info))
-        .route("/api/v1/openapi.json", get(live::openapi))
-        .route("/api/v1/tasks", get(read::tasks))
-        .route("/api/v1/tasks/{task}", get(read::task))
-        .route("/api/v1/tasks/{task}/rounds", get(read::rounds))
-        .route("/api/v1/tasks/{task}/rounds/{round}", get(read::round))
-        .route("/api/v1/tasks/{task}/rounds/{round}/submissions", get(read::submissions).post(submit::submit))
-        .route("/api/v1/tasks/{task}/workers", get(read::workers))
-        .route("/api/v1/tasks/{task}/workers/{worker}", get(read::worker))
-        .route("/api/v1/tasks/{task}/workers/{worker}/proof", get(read::proof))
-        .route("/api/v1/accounts/{worker}", get(read::account))
-        .route("/api/v1/task-drafts", post(draft::create))
-        .route("/api/v1/admin/tasks/{task}/rounds/{round}/close", post(admin::close_round))
+struct AdminToken;
+
+impl Modify for AdminToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let scheme = SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build());
+        openapi.components.get_or_insert_with(Default::default).add_security_scheme("bearer", scheme);
+    }
+}
+
+/// Every documented route; the one place a route is added. Server-sent events stay open, so they get no request
+/// timeout.
+fn routes(timeout: Duration) -> OpenApiRouter<AppState> {
+    let timed = OpenApiRouter::new()
+        .routes(routes!(read::health))
+        .routes(routes!(live::metrics))
+        .routes(routes!(read::info))
+        .routes(routes!(live::openapi))
+        .routes(routes!(read::tasks))
+        .routes(routes!(read::task))
+        .routes(routes!(read::rounds))
+        .routes(routes!(read::round))
+        .routes(routes!(read::submissions, submit::submit))
+        .routes(routes!(read::workers))
+        .routes(routes!(read::worker))
+        .routes(routes!(read::proof))
+        .routes(routes!(read::account))
+        .routes(routes!(draft::create))
+        .routes(routes!(admin::close_round))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout_or_default(timeout)));
+    OpenApiRouter::with_openapi(Document::openapi()).merge(timed).routes(routes!(live::events))
+}
+
+/// The OpenAPI 3.1 description of this API, derived from its handlers and the wire types.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes(Duration::ZERO).split_for_parts().1
+}
+
+fn openapi_json() -> &'static str {
+    static DOCUMENT: OnceLock<String> = OnceLock::new();
+    DOCUMENT.get_or_init(|| openapi().to_pretty_json().unwrap_or_default())
+}
+
+/// The API's routes over `state`, with request size and time limits, and the dashboard's pages beside them.
+pub fn app(state: AppState) -> Router {
+    let max_body_bytes = state.config.max_body_bytes;
+    let (api, _) = routes(state.config.request_timeout).split_for_parts();
     Router::new()
         .merge(api)
-        .merge(streams)
         .merge(tessera_web::router())
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(axum::middleware::from_fn(error::log_internal_errors))

@@ -1,209 +1,126 @@
-use super::{ApiError, ApiJson};
-use crate::{AppState, manifest::RewardRecord, task_draft::UnsignedCall};
+use super::{
+    ApiError, ApiJson,
+    params::{AccountPath, RoundPath, TaskPath, WorkerPath},
+    wire,
+};
+use crate::{AppState, manifest::RewardRecord, task_draft};
 use alloy::{
     primitives::{Address, U256},
     sol_types::SolCall,
 };
 use axum::extract::{Path, State};
-use serde::Serialize;
-use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use tessera_api::{
+    self as api, ClaimProof, Health, Info, RoundDetail, RoundSummary, SubmissionListing, TaskView, WorkerSummary,
+    responses,
+};
 use tessera_chain::Marketplace;
-use tessera_db::{Amount, Claim, Membership, Round, RoundPhase, Score, Submission, Task, TxState, Worker};
+use tessera_db::{Amount, Claim, Membership, RoundPhase, Score, Task, Worker};
 
-pub(super) async fn health(State(state): State<AppState>) -> Result<ApiJson<Value>, ApiError> {
+#[utoipa::path(get, path = "/health", tag = "operations",
+    responses((status = OK, description = "The database answers.", body = Health), responses::Internal))]
+pub(super) async fn health(State(state): State<AppState>) -> Result<ApiJson<Health>, ApiError> {
     state.db.ping().await?;
-    Ok(ApiJson(json!({ "status": "ok" })))
+    Ok(ApiJson(Health { status: "ok".to_owned() }))
 }
 
 /// What a worker or the dashboard needs to sign and verify: the EIP-712 domain's parts.
-#[derive(Debug, Serialize)]
-pub(super) struct Info {
-    chain_id: u64,
-    marketplace: String,
-    coordinator: String,
-    version: &'static str,
-}
-
+#[utoipa::path(get, path = "/api/v1/info", tag = "tasks", responses((status = OK, body = Info)))]
 pub(super) async fn info(State(state): State<AppState>) -> ApiJson<Info> {
     ApiJson(Info {
         chain_id: state.domain.chain_id.map_or(0, |id| id.to::<u64>()),
-        marketplace: state.domain.verifying_contract.map(|a| format!("{a:#x}")).unwrap_or_default(),
-        coordinator: format!("{:#x}", state.signer.address()),
-        version: env!("CARGO_PKG_VERSION"),
+        marketplace: state.domain.verifying_contract.unwrap_or_default(),
+        coordinator: state.signer.address(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
     })
 }
 
-/// A task with how many workers are in it.
-#[derive(Debug, Serialize)]
-pub(super) struct TaskSummary {
-    #[serde(flatten)]
-    task: Task,
-    /// Workers active now.
-    active_workers: u64,
-    /// Workers who ever joined.
-    joined_workers: u64,
-}
-
-async fn task_summary(state: &AppState, task: Task) -> Result<TaskSummary, ApiError> {
+async fn task_view(state: &AppState, task: Task) -> Result<TaskView, ApiError> {
     let workers = state.db.list_workers(task.task_id).await?;
     let active = workers.iter().filter(|w| w.status == Membership::Active).count();
-    Ok(TaskSummary { task, active_workers: active as u64, joined_workers: workers.len() as u64 })
+    wire::task(task, active as u64, workers.len() as u64)
 }
 
-pub(super) async fn tasks(State(state): State<AppState>) -> Result<ApiJson<Vec<TaskSummary>>, ApiError> {
+/// Every task this coordinator knows, oldest first.
+#[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks",
+    responses((status = OK, body = Vec<TaskView>), responses::Internal))]
+pub(super) async fn tasks(State(state): State<AppState>) -> Result<ApiJson<Vec<TaskView>>, ApiError> {
     let mut out = Vec::new();
     for task in state.db.list_tasks(None).await? {
-        out.push(task_summary(&state, task).await?);
+        out.push(task_view(&state, task).await?);
     }
     Ok(ApiJson(out))
 }
 
+/// A task.
+#[utoipa::path(get, path = "/api/v1/tasks/{task}", tag = "tasks", params(TaskPath),
+    responses((status = OK, body = TaskView), responses::NotFound, responses::Internal))]
 pub(super) async fn task(
     State(state): State<AppState>,
-    Path(task): Path<u64>,
-) -> Result<ApiJson<TaskSummary>, ApiError> {
+    Path(TaskPath { task }): Path<TaskPath>,
+) -> Result<ApiJson<TaskView>, ApiError> {
     let found = find_task(&state, task).await?;
-    Ok(ApiJson(task_summary(&state, found).await?))
+    Ok(ApiJson(task_view(&state, found).await?))
 }
 
-/// A round with the coordinator's transactions for it.
-#[derive(Debug, Serialize)]
-pub(super) struct RoundSummary {
-    #[serde(flatten)]
-    round: Round,
-    transactions: Vec<RoundTx>,
-}
-
-/// One of the coordinator's transactions for a round.
-#[derive(Debug, Serialize)]
-pub(super) struct RoundTx {
-    /// `start_round` or `finalize_round`.
-    kind: String,
-    /// The latest hash it was sent with.
-    tx_hash: Option<String>,
-    state: TxState,
-    block_number: Option<u64>,
-}
-
+/// A task's rounds, with the coordinator's transactions for each.
+#[utoipa::path(get, path = "/api/v1/tasks/{task}/rounds", tag = "rounds", params(TaskPath),
+    responses((status = OK, body = Vec<RoundSummary>), responses::NotFound, responses::Internal))]
 pub(super) async fn rounds(
     State(state): State<AppState>,
-    Path(task): Path<u64>,
+    Path(TaskPath { task }): Path<TaskPath>,
 ) -> Result<ApiJson<Vec<RoundSummary>>, ApiError> {
     find_task(&state, task).await?;
-    let mut transactions: BTreeMap<u32, Vec<RoundTx>> = BTreeMap::new();
+    let mut transactions: BTreeMap<u32, Vec<api::RoundTx>> = BTreeMap::new();
     for tx in state.db.list_txs(Some(task)).await? {
         if let Some(round) = tx.round {
-            transactions.entry(round).or_default().push(RoundTx {
-                kind: tx.kind,
-                tx_hash: tx.tx_hash,
-                state: tx.state,
-                block_number: tx.block_number,
-            });
+            transactions.entry(round).or_default().push(wire::round_tx(tx)?);
         }
     }
-    let rounds = state.db.list_rounds(task).await?;
-    Ok(ApiJson(
-        rounds
-            .into_iter()
-            .map(|round| RoundSummary { transactions: transactions.remove(&round.round).unwrap_or_default(), round })
-            .collect(),
-    ))
+    let mut out = Vec::new();
+    for round in state.db.list_rounds(task).await? {
+        let transactions = transactions.remove(&round.round).unwrap_or_default();
+        out.push(RoundSummary { round: wire::round(&round)?, transactions });
+    }
+    Ok(ApiJson(out))
 }
 
 /// A round with its scores.
-#[derive(Debug, Serialize)]
-pub(super) struct RoundDetail {
-    #[serde(flatten)]
-    round: Round,
-    scores: Vec<Score>,
-}
-
+#[utoipa::path(get, path = "/api/v1/tasks/{task}/rounds/{round}", tag = "rounds", params(RoundPath),
+    responses((status = OK, body = RoundDetail), responses::NotFound, responses::Internal))]
 pub(super) async fn round(
     State(state): State<AppState>,
-    Path((task, round)): Path<(u64, u32)>,
+    Path(RoundPath { task, round }): Path<RoundPath>,
 ) -> Result<ApiJson<RoundDetail>, ApiError> {
     let found = state
         .db
         .get_round(task, round)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("round {round} of task {task}")))?;
-    let scores = state.db.list_scores(task, round).await?;
-    Ok(ApiJson(RoundDetail { round: found, scores }))
+    let scores = wire::scores(state.db.list_scores(task, round).await?)?;
+    Ok(ApiJson(RoundDetail { round: wire::round(&found)?, scores }))
 }
 
-/// A submission as the API lists it. While its round still collects, the update's CID and the signatures
-/// over it are withheld: an update nobody can read before the window closes cannot be copied in time.
-#[derive(Debug, Serialize)]
-pub(super) struct SubmissionListing {
-    task_id: u64,
-    round: u32,
-    worker: String,
-    sequence: u64,
-    num_samples: u64,
-    received_at_ms: i64,
-    /// `None` while the round collects.
-    update_cid: Option<String>,
-    /// `None` while the round collects.
-    signature: Option<String>,
-    /// `None` while the round collects.
-    digest: Option<String>,
-    /// `None` while the round collects, or before it is signed.
-    receipt_signature: Option<String>,
-}
-
-impl SubmissionListing {
-    fn new(s: Submission, sealed: bool) -> Self {
-        let open = |value: String| (!sealed).then_some(value);
-        Self {
-            task_id: s.task_id,
-            round: s.round,
-            worker: s.worker,
-            sequence: s.sequence,
-            num_samples: s.num_samples,
-            received_at_ms: s.received_at_ms,
-            update_cid: open(s.update_cid),
-            signature: open(s.signature),
-            digest: open(s.digest),
-            receipt_signature: s.receipt_signature.filter(|_| !sealed),
-        }
-    }
-}
-
+/// A round's submissions in receipt order. While the round collects, the update's CID and the signatures over it
+/// are withheld: an update nobody can read before the window closes cannot be copied in time.
+#[utoipa::path(get, path = "/api/v1/tasks/{task}/rounds/{round}/submissions", tag = "rounds", params(RoundPath),
+    responses((status = OK, body = Vec<SubmissionListing>), responses::Internal))]
 pub(super) async fn submissions(
     State(state): State<AppState>,
-    Path((task, round)): Path<(u64, u32)>,
+    Path(RoundPath { task, round }): Path<RoundPath>,
 ) -> Result<ApiJson<Vec<SubmissionListing>>, ApiError> {
     let phase = state.db.get_round(task, round).await?.map(|r| r.phase);
     let sealed = phase.is_none_or(|p| p == RoundPhase::Collecting);
     let listed = state.db.list_submissions(task, round).await?;
-    Ok(ApiJson(listed.into_iter().map(|s| SubmissionListing::new(s, sealed)).collect()))
+    Ok(ApiJson(listed.into_iter().map(|s| wire::submission(s, sealed)).collect::<Result<_, _>>()?))
 }
 
-/// A worker's standing in a task.
-#[derive(Debug, Serialize)]
-pub(super) struct WorkerSummary {
-    task_id: u64,
-    worker: String,
-    status: Option<Membership>,
-    stake: Amount,
-    reputation: Option<f64>,
-    /// Reputation after each scored round, oldest first.
-    reputation_history: Vec<f64>,
-    rewards: Amount,
-    /// Rewards of finalized rounds: what the rewards root on chain covers, so `finalized_rewards - claimed` is
-    /// what a claim pays now.
-    finalized_rewards: Amount,
-    claimed: Amount,
-    /// The transaction of the latest claim.
-    last_claim_tx: Option<String>,
-    slashed: Amount,
-    rounds: Vec<Score>,
-}
-
+/// Every worker of a task: those who joined in the order they joined, then any scored without a join on record.
+#[utoipa::path(get, path = "/api/v1/tasks/{task}/workers", tag = "workers", params(TaskPath),
+    responses((status = OK, body = Vec<WorkerSummary>), responses::NotFound, responses::Internal))]
 pub(super) async fn workers(
     State(state): State<AppState>,
-    Path(task): Path<u64>,
+    Path(TaskPath { task }): Path<TaskPath>,
 ) -> Result<ApiJson<Vec<WorkerSummary>>, ApiError> {
     find_task(&state, task).await?;
     let standing = Standing::load(&state, task).await?;
@@ -213,15 +130,19 @@ pub(super) async fn workers(
             addresses.push(worker.clone());
         }
     }
-    Ok(ApiJson(addresses.iter().map(|address| standing.summary(task, address)).collect()))
+    Ok(ApiJson(addresses.iter().map(|address| standing.summary(task, address)).collect::<Result<_, _>>()?))
 }
 
+/// A worker's standing in a task.
+#[utoipa::path(get, path = "/api/v1/tasks/{task}/workers/{worker}", tag = "workers", params(WorkerPath),
+    responses((status = OK, body = WorkerSummary), responses::BadRequest, responses::NotFound,
+        responses::Internal))]
 pub(super) async fn worker(
     State(state): State<AppState>,
-    Path((task, worker)): Path<(u64, String)>,
+    Path(WorkerPath { task, worker }): Path<WorkerPath>,
 ) -> Result<ApiJson<WorkerSummary>, ApiError> {
     find_task(&state, task).await?;
-    Ok(ApiJson(Standing::load(&state, task).await?.summary(task, &address(&worker)?)))
+    Ok(ApiJson(Standing::load(&state, task).await?.summary(task, &address(&worker)?)?))
 }
 
 /// Everything about a task's workers, read in a fixed number of queries (one per round for the scores), so a
@@ -277,97 +198,86 @@ impl Standing {
             .collect()
     }
 
-    fn summary(&self, task: u64, worker: &str) -> WorkerSummary {
+    fn summary(&self, task: u64, worker: &str) -> Result<WorkerSummary, ApiError> {
         let joined = self.joined.get(worker);
         let claim = self.claims.get(worker);
         let rounds = self.scores.get(worker).cloned().unwrap_or_default();
-        let sum = |pick: fn(&Score) -> u128| Amount(rounds.iter().map(pick).sum());
-        let finalized_rewards = Amount(self.finalized_rewards(worker));
-        WorkerSummary {
+        let sum = |pick: fn(&Score) -> u128| api::Amount::from(rounds.iter().map(pick).sum::<u128>());
+        Ok(WorkerSummary {
             task_id: task,
-            worker: worker.to_owned(),
-            status: joined.map(|w| w.status),
-            stake: joined.map_or(Amount::ZERO, |w| w.stake),
+            worker: wire::parse("worker", worker)?,
+            status: joined.map(|w| wire::membership(w.status)),
+            stake: wire::amount(joined.map_or(Amount::ZERO, |w| w.stake)),
             reputation: self.reputations.get(worker).copied(),
             reputation_history: rounds.iter().filter_map(|s| s.reputation).collect(),
-            rewards: sum(|s| s.reward.0),
-            finalized_rewards,
-            claimed: claim.map_or(Amount::ZERO, |c| c.cumulative_claimed),
-            last_claim_tx: claim.map(|c| c.last_tx_hash.clone()),
-            slashed: sum(|s| s.slashed.0),
-            rounds,
-        }
+            rewards: sum(|s| s.reward.get()),
+            finalized_rewards: api::Amount::from(self.finalized_rewards(worker)),
+            claimed: wire::amount(claim.map_or(Amount::ZERO, |c| c.cumulative_claimed)),
+            last_claim_tx: claim.map(|c| wire::parse("claim transaction", &c.last_tx_hash)).transpose()?,
+            slashed: sum(|s| s.slashed.get()),
+            rounds: wire::scores(rounds)?,
+        })
     }
 }
 
 /// The Merkle proof a worker claims with, against the latest root on chain, and the call that claims with it.
-#[derive(Debug, Serialize)]
-pub(super) struct Proof {
-    task_id: u64,
-    worker: String,
-    round: u32,
-    cumulative_amount: Amount,
-    proof: Vec<String>,
-    rewards_root: String,
-    /// Claimed so far, as the chain reported it.
-    claimed: Amount,
-    /// What a claim now would pay.
-    claimable: Amount,
-    /// `claim(task, cumulative_amount, proof)`, for the worker's wallet to sign.
-    call: UnsignedCall,
-}
-
+#[utoipa::path(get, path = "/api/v1/tasks/{task}/workers/{worker}/proof", tag = "workers", params(WorkerPath),
+    responses((status = OK, body = ClaimProof), responses::BadRequest,
+        (status = NOT_FOUND, description = "No finalized round yet, or nothing earned.", body = api::ErrorBody),
+        responses::Internal))]
 pub(super) async fn proof(
     State(state): State<AppState>,
-    Path((task, worker)): Path<(u64, String)>,
-) -> Result<ApiJson<Proof>, ApiError> {
+    Path(WorkerPath { task, worker }): Path<WorkerPath>,
+) -> Result<ApiJson<ClaimProof>, ApiError> {
     let worker = address(&worker)?;
     let standing = Standing::load(&state, task).await?;
     if standing.finalized == 0 {
         return Err(ApiError::NotFound(format!("a finalized round of task {task}")));
     }
     let tree = crate::manifest::reward_tree(task, &standing.reward_leaves()).map_err(ApiError::Internal)?;
-    let root = format!("{:#x}", tree.root());
-    if standing.finalized_root.as_deref() != Some(root.as_str()) {
+    let root = tree.root();
+    if standing.finalized_root.as_deref() != Some(format!("{root:#x}").as_str()) {
         return Err(ApiError::Internal(eyre::eyre!(
-            "task {task} round {}: stored root differs from {root}",
+            "task {task} round {}: stored root differs from {root:#x}",
             standing.finalized
         )));
     }
-    let account: Address = worker.parse().map_err(|_| ApiError::BadRequest(format!("{worker:?} is not an address")))?;
+    let account: Address = wire::parse("worker", &worker)?;
     let (amount, proof) =
         tree.claim(account).ok_or_else(|| ApiError::NotFound(format!("rewards of {worker} in task {task}")))?;
     let cumulative = u128::try_from(amount).map_err(|e| ApiError::Internal(e.into()))?;
-    let claimed = standing.claims.get(&worker).map_or(0, |c| c.cumulative_claimed.0);
+    let claimed = standing.claims.get(&worker).map_or(0, |c| c.cumulative_claimed.get());
     let marketplace = state
         .domain
         .verifying_contract
         .ok_or_else(|| ApiError::Internal(eyre::eyre!("the EIP-712 domain names no marketplace")))?;
     let call = Marketplace::claimCall { taskId: U256::from(task), cumulativeAmount: amount, proof: proof.clone() };
-    Ok(ApiJson(Proof {
+    Ok(ApiJson(ClaimProof {
         task_id: task,
-        worker,
+        worker: account,
         round: standing.finalized,
-        cumulative_amount: Amount(cumulative),
-        proof: proof.iter().map(|node| format!("{node:#x}")).collect(),
+        cumulative_amount: api::Amount::from(amount),
+        proof,
         rewards_root: root,
-        claimed: Amount(claimed),
-        claimable: Amount(cumulative.saturating_sub(claimed)),
-        call: UnsignedCall::new("Claim the rewards", marketplace, call.abi_encode()),
+        claimed: api::Amount::from(claimed),
+        claimable: api::Amount::from(cumulative.saturating_sub(claimed)),
+        call: task_draft::unsigned_call("Claim the rewards", marketplace, call.abi_encode()),
     }))
 }
 
 /// An account's tasks, with what it earned and claimed in each.
+#[utoipa::path(get, path = "/api/v1/accounts/{worker}", tag = "workers", params(AccountPath),
+    responses((status = OK, body = Vec<WorkerSummary>), responses::BadRequest, responses::Internal))]
 pub(super) async fn account(
     State(state): State<AppState>,
-    Path(worker): Path<String>,
+    Path(AccountPath { worker }): Path<AccountPath>,
 ) -> Result<ApiJson<Vec<WorkerSummary>>, ApiError> {
     let worker = address(&worker)?;
     let mut out = Vec::new();
     for task in state.db.list_tasks(None).await? {
         let joined = state.db.get_worker(task.task_id, &worker).await?.is_some();
         if joined || !state.db.worker_scores(task.task_id, &worker).await?.is_empty() {
-            out.push(Standing::load(&state, task.task_id).await?.summary(task.task_id, &worker));
+            out.push(Standing::load(&state, task.task_id).await?.summary(task.task_id, &worker)?);
         }
     }
     Ok(ApiJson(out))

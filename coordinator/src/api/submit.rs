@@ -1,60 +1,38 @@
 //! `POST /api/v1/tasks/{task}/rounds/{round}/submissions`: a worker's EIP-712 signed update.
 
-use super::{ApiError, ApiJson};
+use super::{ApiError, ApiJson, params::RoundPath};
 use crate::{AppState, LiveEvent, now_ms};
 use alloy::primitives::{Address, B256, U256};
 use axum::{
     extract::{Path, State},
     http::StatusCode,
 };
-use serde::{Deserialize, Serialize};
+use tessera_api::{ErrorBody, Receipt, SubmissionRequest, responses};
 use tessera_chain::eip712::{self, Submission, SubmissionReceipt};
 use tessera_db::{NewSubmission, RoundPhase, TaskStatus};
 use tessera_storage::Cid;
 use tessera_train::{ArchitectureId, DecodeLimits, FileKind};
 
-/// A worker's submission, signed over the EIP-712 `Submission` of the path's task and round.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SubmissionRequest {
-    /// The worker's address, 0x-hex.
-    pub worker: String,
-    /// The update's CID (`Qm…` or `bafy…`).
-    pub update_cid: String,
-    /// The samples the update was trained on.
-    pub num_samples: u64,
-    /// The worker's 65-byte signature, 0x-hex.
-    pub signature: String,
-}
-
-/// The coordinator's signed receipt.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SubmissionResponse {
-    /// The task.
-    pub task_id: u64,
-    /// The round.
-    pub round: u32,
-    /// The worker, lowercase 0x-hex.
-    pub worker: String,
-    /// The update's CIDv0.
-    pub update_cid: String,
-    /// The samples claimed.
-    pub num_samples: u64,
-    /// The submission's place in the round's receipt order, from 0.
-    pub sequence: u64,
-    /// When it was accepted, unix milliseconds.
-    pub received_at_ms: i64,
-    /// The coordinator's address, which signed the receipt.
-    pub coordinator: String,
-    /// The coordinator's signature over the EIP-712 `SubmissionReceipt`.
-    pub receipt_signature: String,
-}
-
+/// Takes a worker's signed update into the open round and answers with the coordinator's signed receipt: 201
+/// for a new submission, 200 with the same receipt when the same signed message comes again.
+#[utoipa::path(post, path = "/api/v1/tasks/{task}/rounds/{round}/submissions", tag = "rounds", params(RoundPath),
+    request_body = SubmissionRequest,
+    responses(
+        (status = CREATED, description = "Accepted.", body = Receipt),
+        (status = OK, description = "Accepted before: the same receipt.", body = Receipt),
+        responses::BadRequest,
+        (status = UNAUTHORIZED, description = "`bad_signature`.", body = ErrorBody),
+        (status = FORBIDDEN, description = "`not_joined`.", body = ErrorBody),
+        (status = CONFLICT, description = "`wrong_round`, `window_closed` or `replay`.", body = ErrorBody),
+        (status = PAYLOAD_TOO_LARGE, description = "`payload_too_large`.", body = ErrorBody),
+        (status = UNPROCESSABLE_ENTITY, description = "`update_unavailable` or `malformed_update`.", body = ErrorBody),
+        responses::Internal,
+    ))]
 pub(super) async fn submit(
     State(state): State<AppState>,
-    Path((task_id, round)): Path<(u64, u32)>,
+    Path(RoundPath { task: task_id, round }): Path<RoundPath>,
     request: Result<ApiJson<SubmissionRequest>, ApiError>,
-) -> Result<(StatusCode, ApiJson<SubmissionResponse>), ApiError> {
+) -> Result<(StatusCode, ApiJson<Receipt>), ApiError> {
     let accepted = match request {
         Ok(ApiJson(request)) => accept(&state, task_id, round, request).await,
         Err(error) => Err(error),
@@ -64,7 +42,7 @@ pub(super) async fn submit(
         Ok((StatusCode::OK, _)) => {}
         Ok((_, ApiJson(receipt))) => {
             state.live.counters.submissions_accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            state.live.publish(LiveEvent::submission(task_id, round, &receipt.worker));
+            state.live.publish(LiveEvent::submission(task_id, round, &format!("{:#x}", receipt.worker)));
         }
         Err(error) => state.live.counters.rejected(error.code()),
     }
@@ -76,7 +54,7 @@ async fn accept(
     task_id: u64,
     round: u32,
     request: SubmissionRequest,
-) -> Result<(StatusCode, ApiJson<SubmissionResponse>), ApiError> {
+) -> Result<(StatusCode, ApiJson<Receipt>), ApiError> {
     let signed = Signed::verify(state, task_id, round, &request)?;
     let (task, open, received_at_ms) = collecting_round(state, task_id, round).await?;
     if !state.membership.is_worker(task_id, signed.worker).await? {
@@ -85,15 +63,15 @@ async fn accept(
     if let Some(held) = state.db.get_submission(task_id, round, &signed.worker_hex).await? {
         // The same signed message again (a worker retrying after a lost answer) gets its receipt back.
         if let (true, Some(receipt_signature)) = (held.digest == signed.digest, held.receipt_signature) {
-            let response = SubmissionResponse {
+            let response = Receipt {
                 task_id,
                 round,
-                worker: signed.worker_hex,
-                update_cid: held.update_cid,
+                worker: signed.worker,
+                update_cid: super::wire::parse("update CID", &held.update_cid)?,
                 num_samples: held.num_samples,
                 sequence: held.sequence,
                 received_at_ms: held.received_at_ms,
-                coordinator: format!("{:#x}", state.signer.address()),
+                coordinator: state.signer.address(),
                 receipt_signature,
             };
             return Ok((StatusCode::OK, ApiJson(response)));
@@ -168,12 +146,7 @@ async fn collecting_round(
 }
 
 /// Records the submission in its round's sequence and signs the coordinator's receipt for it.
-async fn receipt(
-    state: &AppState,
-    signed: Signed,
-    received_at_ms: i64,
-    deadline_ms: i64,
-) -> Result<SubmissionResponse, ApiError> {
+async fn receipt(state: &AppState, signed: Signed, received_at_ms: i64, deadline_ms: i64) -> Result<Receipt, ApiError> {
     let Submission { taskId, round, worker, updateCid, numSamples } = signed.typed;
     let task_id: u64 = taskId.to();
     let stored = state
@@ -207,15 +180,15 @@ async fn receipt(
     let receipt_signature =
         eip712::sign(&state.signer, &receipt, &state.domain).map_err(|e| ApiError::Internal(e.into()))?.to_string();
     state.db.set_receipt_signature(task_id, round, &signed.worker_hex, &receipt_signature).await?;
-    Ok(SubmissionResponse {
+    Ok(Receipt {
         task_id,
         round,
-        worker: signed.worker_hex,
-        update_cid: signed.cid.to_string(),
+        worker,
+        update_cid: signed.cid,
         num_samples: numSamples,
         sequence: stored.sequence,
         received_at_ms,
-        coordinator: format!("{:#x}", state.signer.address()),
+        coordinator: state.signer.address(),
         receipt_signature,
     })
 }

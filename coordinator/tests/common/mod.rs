@@ -6,23 +6,23 @@
 
 use alloy::{
     primitives::{Address, B256, U256},
-    providers::{DynProvider, Provider},
+    providers::Provider,
     signers::local::PrivateKeySigner,
 };
 use bytes::Bytes;
 use serde_json::Value;
 use std::{
     net::TcpListener,
-    path::PathBuf,
-    process::{Child, Command, ExitStatus, Stdio},
+    process::{Command, ExitStatus},
     sync::Arc,
     time::{Duration, Instant},
 };
 use tessera_chain::{
-    MarketplaceClient, TestToken, connect, deploy_marketplace, deploy_test_token,
+    Deployment, MarketplaceClient, TestToken,
     eip712::{self, Submission},
+    roles,
 };
-use tessera_harness::{Anvil, DevAccount, IpfsNode, Toolchain, mnist_dir};
+use tessera_harness::{Anvil, DevAccount, IpfsNode, Process, Toolchain, mnist_dir};
 use tessera_storage::{Cid, ClientConfig, ContentStore, IpfsStore};
 use tessera_train::{
     ArchitectureId, Dataset, DecodeLimits, Device, FileKind, Header, Parameters, Split, TrainConfig, WeightsFile,
@@ -39,11 +39,9 @@ pub const VALIDATION_SAMPLES: usize = 500;
 pub struct Stack {
     pub anvil: Anvil,
     pub ipfs: IpfsNode,
-    pub token: Address,
-    pub marketplace: Address,
+    pub chain: Deployment,
     pub dir: tempfile::TempDir,
     pub content: Arc<IpfsStore>,
-    pub deployer: DynProvider,
 }
 
 impl Stack {
@@ -52,34 +50,27 @@ impl Stack {
         let anvil = Anvil::builder().accounts(3 + workers as u32).spawn(&toolchain).unwrap();
         let ipfs = IpfsNode::start(&toolchain).unwrap();
         let accounts = anvil.accounts();
-        let deployer = connect(anvil.url(), &accounts[0].private_key).unwrap();
-        let admin: Address = accounts[0].address.parse().unwrap();
-        let token = deploy_test_token(&deployer, "Test", "TST").await.unwrap();
-        let marketplace = deploy_marketplace(&deployer, admin).await.unwrap();
-        let minter = TestToken::new(token, &deployer);
-        for account in &accounts[1..] {
-            let to: Address = account.address.parse().unwrap();
-            minter.mint(to, U256::from(10_000 * TOKEN_UNIT)).send().await.unwrap().get_receipt().await.unwrap();
-        }
+        let chain = Deployment::deploy(anvil.url(), &accounts[roles::ADMIN].private_key, "Test").await.unwrap();
+        let funded = accounts[roles::REQUESTER..].iter().map(|account| account.address.parse().unwrap());
+        chain.fund(funded, U256::from(10_000 * TOKEN_UNIT)).await.unwrap();
         let content = Arc::new(IpfsStore::new(ipfs.api_url(), ClientConfig::default()).unwrap());
-        Self { anvil, ipfs, token, marketplace, dir: tempfile::tempdir().unwrap(), content, deployer }
+        Self { anvil, ipfs, chain, dir: tempfile::tempdir().unwrap(), content }
     }
 
     pub fn requester(&self) -> &DevAccount {
-        &self.anvil.accounts()[1]
+        &self.anvil.accounts()[roles::REQUESTER]
     }
 
     pub fn coordinator(&self) -> &DevAccount {
-        &self.anvil.accounts()[2]
+        &self.anvil.accounts()[roles::COORDINATOR]
     }
 
     pub fn worker_accounts(&self) -> &[DevAccount] {
-        &self.anvil.accounts()[3..]
+        &self.anvil.accounts()[roles::FIRST_WORKER..]
     }
 
     pub fn client(&self, account: &DevAccount) -> MarketplaceClient {
-        let provider = connect(self.anvil.url(), &account.private_key).unwrap();
-        MarketplaceClient::new(provider, self.marketplace, account.address.parse().unwrap())
+        self.chain.client(&account.private_key).unwrap()
     }
 
     pub fn database_url(&self) -> String {
@@ -91,7 +82,7 @@ impl Stack {
         vec![
             ("TESSERA_CHAIN_RPC_URL", self.anvil.url().to_owned()),
             ("TESSERA_PRIVATE_KEY", self.coordinator().private_key.clone()),
-            ("TESSERA_MARKETPLACE", format!("{:#x}", self.marketplace)),
+            ("TESSERA_MARKETPLACE", format!("{:#x}", self.chain.marketplace)),
             ("TESSERA_IPFS_API_URL", self.ipfs.api_url().to_owned()),
             ("TESSERA_DATABASE_URL", self.database_url()),
             ("TESSERA_VALIDATION_DIR", mnist_dir().display().to_string()),
@@ -114,7 +105,7 @@ impl Stack {
             .command(&[
                 "create-task",
                 "--token",
-                &format!("{:#x}", self.token),
+                &format!("{:#x}", self.chain.token),
                 "--reward",
                 &REWARD_TOKENS.to_string(),
                 "--stake",
@@ -145,17 +136,13 @@ impl Stack {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let log = self.dir.path().join(format!("coordinator-{port}.log"));
         let mut command = self.command(&["serve"]);
-        command
-            .env("TESSERA_LISTEN", format!("127.0.0.1:{port}"))
-            .env("TESSERA_MIN_WORKERS", min_workers.to_string())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap());
+        command.env("TESSERA_LISTEN", format!("127.0.0.1:{port}")).env("TESSERA_MIN_WORKERS", min_workers.to_string());
         match crash_at {
             Some(point) => command.env(tessera_coordinator::fault::CRASH_AT_VAR, point),
             None => command.env_remove(tessera_coordinator::fault::CRASH_AT_VAR),
         };
-        let child = command.spawn().unwrap();
-        let process = CoordinatorProcess { child, url: format!("http://127.0.0.1:{port}"), log };
+        let process = Process::spawn("coordinator", command, &log).unwrap();
+        let process = CoordinatorProcess { process, url: format!("http://127.0.0.1:{port}") };
         let http = reqwest::Client::new();
         let started = Instant::now();
         while http.get(format!("{}/health", process.url)).send().await.is_err() {
@@ -175,7 +162,7 @@ impl Stack {
         let mut workers = Vec::new();
         for (i, account) in self.worker_accounts().iter().take(count).enumerate() {
             let client = self.client(account);
-            client.approve(self.token, U256::from(STAKE_TOKENS * TOKEN_UNIT)).await.unwrap();
+            client.approve(self.chain.token, U256::from(STAKE_TOKENS * TOKEN_UNIT)).await.unwrap();
             client.join(U256::from(task), vec![]).await.unwrap();
             let indices: Vec<usize> = (i * samples..(i + 1) * samples).collect();
             workers.push(SimWorker {
@@ -188,14 +175,14 @@ impl Stack {
     }
 
     pub async fn balance(&self, account: Address) -> U256 {
-        TestToken::new(self.token, &self.deployer).balanceOf(account).call().await.unwrap()
+        TestToken::new(self.chain.token, &self.chain.admin).balanceOf(account).call().await.unwrap()
     }
 
     /// Turns anvil's mining on every transaction on or off.
     pub async fn set_automine(&self, on: bool) {
-        let _: Value = self.deployer.raw_request("evm_setAutomine".into(), (on,)).await.unwrap();
+        let _: Value = self.chain.admin.raw_request("evm_setAutomine".into(), (on,)).await.unwrap();
         if on {
-            let _: Value = self.deployer.raw_request("evm_mine".into(), ()).await.unwrap();
+            let _: Value = self.chain.admin.raw_request("evm_mine".into(), ()).await.unwrap();
         }
     }
 
@@ -220,21 +207,20 @@ impl Stack {
 
 /// The coordinator binary, killed on drop.
 pub struct CoordinatorProcess {
-    pub child: Child,
+    pub process: Process,
     pub url: String,
-    pub log: PathBuf,
 }
 
 impl CoordinatorProcess {
     pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        std::fs::read_to_string(self.process.log_path()).unwrap_or_default()
     }
 
     /// Waits for the process to end by itself (a crash point), at most `limit`.
     pub async fn wait_for_exit(&mut self, limit: Duration) -> ExitStatus {
         let started = Instant::now();
         loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
+            if let Some(status) = self.process.try_wait().unwrap() {
                 return status;
             }
             assert!(started.elapsed() < limit, "the coordinator did not stop:\n{}", self.log_text());
@@ -279,13 +265,6 @@ impl CoordinatorProcess {
             r["phase"] == "finalized"
         })
         .await
-    }
-}
-
-impl Drop for CoordinatorProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -232,7 +232,7 @@ impl MarketplaceClient {
 }
 
 /// Sends a call, waits for its receipt and fails on a reverted transaction.
-async fn send<C: SolCall>(call: SolCallBuilder<&DynProvider, C>) -> Result<TransactionReceipt> {
+pub(crate) async fn send<C: SolCall>(call: SolCallBuilder<&DynProvider, C>) -> Result<TransactionReceipt> {
     let pending = call.send().await?;
     let tx = *pending.tx_hash();
     let receipt = pending

@@ -17,7 +17,7 @@ mod merkle;
 pub use alloy::primitives::{Address, B256, TxHash, U256};
 pub use bindings::{IERC20, IMarketplace, Marketplace, SlashCode, TestToken, WorkerMembership};
 pub use client::{FinalizeRound, MarketplaceClient, connect};
-pub use deploy::{deploy_marketplace, deploy_test_token};
+pub use deploy::{Deployment, deploy_marketplace, deploy_test_token, roles};
 pub use error::{Error, Result};
 pub use events::ChainEvent;
 pub use merkle::{MerkleTree, RewardTree, allowlist_leaf, reward_leaf};

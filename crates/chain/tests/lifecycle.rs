@@ -7,8 +7,8 @@ use alloy::{
 };
 use futures_util::StreamExt;
 use tessera_chain::{
-    ChainEvent, FinalizeRound, IMarketplace, Marketplace::MarketplaceErrors, Marketplace::MarketplaceEvents,
-    MarketplaceClient, RewardTree, TestToken, connect, deploy_marketplace, deploy_test_token,
+    ChainEvent, Deployment, FinalizeRound, IMarketplace, Marketplace::MarketplaceErrors,
+    Marketplace::MarketplaceEvents, MarketplaceClient, RewardTree, TestToken, connect,
 };
 use tessera_harness::{Anvil, DevAccount, Toolchain};
 
@@ -36,19 +36,13 @@ fn cid(byte: u8) -> B256 {
 async fn three_workers_two_rounds_a_slash_and_claims() {
     let anvil = Anvil::builder().spawn(&Toolchain::discover().expect("run `make setup` first")).unwrap();
     let accounts = anvil.accounts();
-    let deployer = connect(anvil.url(), &accounts[0].private_key).unwrap();
-    let admin: Address = accounts[0].address.parse().unwrap();
-    let token = deploy_test_token(&deployer, "Test", "TST").await.unwrap();
-    let marketplace = deploy_marketplace(&deployer, admin).await.unwrap();
+    let chain = Deployment::deploy(anvil.url(), &accounts[0].private_key, "Test").await.unwrap();
+    let (token, marketplace) = (chain.token, chain.marketplace);
 
     let requester = party(&anvil, &accounts[0], marketplace);
     let coordinator = party(&anvil, &accounts[1], marketplace);
     let workers: Vec<Party> = accounts[2..5].iter().map(|account| party(&anvil, account, marketplace)).collect();
-    let minter = TestToken::new(token, &deployer);
-    for account in &accounts[..5] {
-        let to: Address = account.address.parse().unwrap();
-        minter.mint(to, U256::from(POOL * 2)).send().await.unwrap().get_receipt().await.unwrap();
-    }
+    chain.fund(accounts[..5].iter().map(|a| a.address.parse().unwrap()), U256::from(POOL * 2)).await.unwrap();
 
     requester.client.approve(token, U256::from(POOL)).await.unwrap();
     let config = IMarketplace::TaskConfig {
@@ -185,9 +179,8 @@ async fn three_workers_two_rounds_a_slash_and_claims() {
 async fn reverts_decode_to_typed_errors() {
     let anvil = Anvil::builder().spawn(&Toolchain::discover().expect("run `make setup` first")).unwrap();
     let accounts = anvil.accounts();
-    let deployer = connect(anvil.url(), &accounts[0].private_key).unwrap();
-    let marketplace = deploy_marketplace(&deployer, accounts[0].address.parse().unwrap()).await.unwrap();
-    let stranger = party(&anvil, &accounts[3], marketplace);
+    let chain = Deployment::deploy(anvil.url(), &accounts[0].private_key, "Test").await.unwrap();
+    let stranger = party(&anvil, &accounts[3], chain.marketplace);
 
     let error = stranger.client.start_round(U256::from(9), cid(1)).await.unwrap_err();
     assert!(matches!(error.revert_reason(), Some(MarketplaceErrors::MarketplaceTaskNotFound(_))), "{error}");

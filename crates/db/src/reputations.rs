@@ -82,13 +82,7 @@ impl Store {
                     break;
                 }
             }
-            match written {
-                Ok(()) => tx.commit().await,
-                Err(e) => {
-                    tx.rollback().await?;
-                    Err(e)
-                }
-            }
+            crate::store::settle(tx, written).await
         });
         match written {
             Ok(()) => Ok(()),

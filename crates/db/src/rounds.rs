@@ -35,26 +35,9 @@ impl RoundPhase {
     }
 }
 
-/// How the aggregate of a round did on the validation set, and where the coordinator's time went.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct RoundMetrics {
-    /// Accuracy, 0 to 1.
-    pub accuracy: Option<f64>,
-    /// Mean loss.
-    pub loss: Option<f64>,
-    /// Fetching and decoding the updates, milliseconds.
-    #[serde(default)]
-    pub fetch_ms: Option<u64>,
-    /// Scoring (with the leave-one-out validation) and aggregating, milliseconds.
-    #[serde(default)]
-    pub scoring_ms: Option<u64>,
-    /// Publishing the checkpoint and the manifest, milliseconds.
-    #[serde(default)]
-    pub publish_ms: Option<u64>,
-    /// When the results were published, unix milliseconds: from here to finalized is the chain's part.
-    #[serde(default)]
-    pub published_at_ms: Option<i64>,
-}
+/// How the aggregate of a round did on the validation set, and where the coordinator's time went: stored as
+/// the API reports it.
+pub use tessera_api::RoundMetrics;
 
 /// A round as the engine starts it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -51,6 +51,21 @@ macro_rules! dispatch {
 
 pub(crate) use dispatch;
 
+/// Commits `tx` when every write in it succeeded; otherwise rolls it back now rather than on drop, so SQLite's
+/// write lock is released before the error reaches the caller.
+pub(crate) async fn settle<Db: sqlx::Database>(
+    tx: Transaction<'static, Db>,
+    written: sqlx::Result<()>,
+) -> sqlx::Result<()> {
+    match written {
+        Ok(()) => tx.commit().await,
+        Err(e) => {
+            tx.rollback().await?;
+            Err(e)
+        }
+    }
+}
+
 /// A transaction that takes the write lock up front.
 pub(crate) trait BeginWrite {
     /// The pool's database.

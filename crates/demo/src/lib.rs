@@ -23,11 +23,11 @@ use std::{
     collections::BTreeSet,
     net::TcpListener,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::Command,
     time::{Duration, Instant},
 };
-use tessera_chain::{TestToken, connect, deploy_marketplace, deploy_test_token};
-use tessera_harness::{DevAccount, LocalStack, Toolchain, mnist_dir};
+use tessera_chain::{Deployment, roles};
+use tessera_harness::{DevAccount, LocalStack, Process, Toolchain, mnist_dir};
 
 /// Token base units per whole token (18 decimals).
 pub const TOKEN_UNIT: u128 = 1_000_000_000_000_000_000;
@@ -63,20 +63,6 @@ impl Binaries {
     pub fn beside_current_exe() -> eyre::Result<Self> {
         let exe = std::env::current_exe()?;
         Self::in_dir(exe.parent().ok_or_else(|| eyre!("{} has no folder", exe.display()))?)
-    }
-}
-
-/// A child process, killed when dropped.
-struct Process {
-    name: String,
-    child: Child,
-    log: PathBuf,
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -117,20 +103,22 @@ impl Demo {
         say("Starting anvil and an IPFS node...");
         let stack = LocalStack::start(&toolchain).wrap_err("starting the local stack")?;
         let accounts = stack.anvil.accounts();
-        if accounts.len() < 3 + scenario.workers.len() {
-            bail!("anvil has {} accounts; the scenario needs {}", accounts.len(), 3 + scenario.workers.len());
+        if accounts.len() < roles::FIRST_WORKER + scenario.workers.len() {
+            bail!(
+                "anvil has {} accounts; the scenario needs {}",
+                accounts.len(),
+                roles::FIRST_WORKER + scenario.workers.len()
+            );
         }
-        let deployer = connect(stack.anvil.url(), &accounts[0].private_key)?;
-        let token = deploy_test_token(&deployer, "Tessera Test Token", "TST").await?;
-        let marketplace = deploy_marketplace(&deployer, accounts[0].address.parse()?).await?;
+        let chain =
+            Deployment::deploy(stack.anvil.url(), &accounts[roles::ADMIN].private_key, "Tessera Test Token").await?;
+        let (token, marketplace) = (chain.token, chain.marketplace);
         say(&format!("  marketplace {marketplace:#x}, token {token:#x} on {}", stack.anvil.url()));
-        let minter = TestToken::new(token, &deployer);
-        let requester_funds = U256::from(scenario.reward_tokens * TOKEN_UNIT);
-        let worker_funds = U256::from(scenario.stake_tokens * TOKEN_UNIT);
-        for (i, account) in accounts[1..3 + scenario.workers.len()].iter().enumerate() {
-            let amount = if i == 0 { requester_funds } else { worker_funds };
-            minter.mint(account.address.parse()?, amount).send().await?.get_receipt().await?;
-        }
+        let address = |i: usize| accounts[i].address.parse::<Address>();
+        chain.fund([address(roles::REQUESTER)?], U256::from(scenario.reward_tokens * TOKEN_UNIT)).await?;
+        let workers = roles::COORDINATOR..roles::FIRST_WORKER + scenario.workers.len();
+        let workers: Vec<Address> = workers.map(address).collect::<Result<_, _>>()?;
+        chain.fund(workers, U256::from(scenario.stake_tokens * TOKEN_UNIT)).await?;
         let dir = tempfile::Builder::new().prefix("tessera-demo-").tempdir()?;
         let port = free_port(8080);
         let url = format!("http://127.0.0.1:{port}");
@@ -141,13 +129,13 @@ impl Demo {
         ];
         let coordinator_env = |env: &mut Vec<(&str, String)>| {
             env.extend([
-                ("TESSERA_PRIVATE_KEY", accounts[2].private_key.clone()),
+                ("TESSERA_PRIVATE_KEY", accounts[roles::COORDINATOR].private_key.clone()),
                 ("TESSERA_DATABASE_URL", format!("sqlite://{}?mode=rwc", dir.path().join("coordinator.db").display())),
                 ("TESSERA_LISTEN", format!("127.0.0.1:{port}")),
                 ("TESSERA_MIN_WORKERS", scenario.workers.len().to_string()),
                 ("TESSERA_VALIDATION_DIR", mnist_dir().display().to_string()),
                 ("TESSERA_VALIDATION_SAMPLES", scenario.validation_samples.to_string()),
-                ("TESSERA_REQUESTER_PRIVATE_KEY", accounts[1].private_key.clone()),
+                ("TESSERA_REQUESTER_PRIVATE_KEY", accounts[roles::REQUESTER].private_key.clone()),
             ]);
         };
         coordinator_env(&mut demo_env);
@@ -171,11 +159,9 @@ impl Demo {
             scenario.rounds, scenario.reward_tokens, scenario.stake_tokens, created["initial_model_cid"]
         ));
 
-        let coordinator = spawn(
-            "coordinator",
-            Command::new(&binaries.coordinator).arg("serve").envs(demo_env.iter().cloned()).env("RUST_LOG", "info"),
-            dir.path(),
-        )?;
+        let mut serve = Command::new(&binaries.coordinator);
+        serve.arg("serve").envs(demo_env.iter().cloned()).env("RUST_LOG", "info");
+        let coordinator = spawn("coordinator", serve, dir.path())?;
         wait_for_health(&url, Duration::from_secs(60), &coordinator).await?;
         say(&format!("  coordinator {url}"));
 
@@ -190,7 +176,7 @@ impl Demo {
             binaries,
             coordinator,
             workers: Vec::new(),
-            deployer,
+            deployer: chain.admin,
             quiet,
             peak_rss: std::collections::BTreeMap::new(),
         };
@@ -199,7 +185,7 @@ impl Demo {
     }
 
     fn worker_account(&self, index: usize) -> &DevAccount {
-        &self.stack.anvil.accounts()[3 + index]
+        &self.stack.anvil.accounts()[roles::FIRST_WORKER + index]
     }
 
     fn worker_command(&self, index: usize) -> Command {
@@ -234,7 +220,7 @@ impl Demo {
             if let Some(behaviour) = spec.role.red_team_flag() {
                 run.args(["--red-team", &behaviour]);
             }
-            let process = spawn(&spec.name, &mut run, self.dir.path())?;
+            let process = spawn(&spec.name, run, self.dir.path())?;
             self.say(&format!(
                 "  {} joined and started ({}, up to {} samples)",
                 spec.name, spec.role, spec.max_samples
@@ -302,8 +288,8 @@ impl Demo {
 
     fn sample_memory(&mut self) {
         for process in std::iter::once(&self.coordinator).chain(&self.workers) {
-            if let Some(rss) = resident_bytes(process.child.id()) {
-                let peak = self.peak_rss.entry(process.name.clone()).or_default();
+            if let Some(rss) = resident_bytes(process.id()) {
+                let peak = self.peak_rss.entry(process.name().to_owned()).or_default();
                 *peak = (*peak).max(rss);
             }
         }
@@ -318,21 +304,21 @@ impl Demo {
     pub fn log_of(&self, name: &str) -> String {
         std::iter::once(&self.coordinator)
             .chain(&self.workers)
-            .find(|p| p.name == name)
-            .and_then(|p| std::fs::read_to_string(&p.log).ok())
+            .find(|p| p.name() == name)
+            .and_then(|p| std::fs::read_to_string(p.log_path()).ok())
             .unwrap_or_default()
     }
 
     /// Fails with the log's tail when a process died before its time.
     fn check_processes(&mut self) -> eyre::Result<()> {
         for process in std::iter::once(&mut self.coordinator).chain(self.workers.iter_mut()) {
-            if let Some(status) = process.child.try_wait()?
+            if let Some(status) = process.try_wait()?
                 && !status.success()
             {
-                let log = std::fs::read_to_string(&process.log).unwrap_or_default();
+                let log = process.log_tail();
                 let tail: Vec<&str> = log.lines().rev().take(20).collect();
                 let tail: Vec<&str> = tail.into_iter().rev().collect();
-                bail!("{} exited with {status}:\n{}", process.name, tail.join("\n"));
+                bail!("{} exited with {status}:\n{}", process.name(), tail.join("\n"));
             }
         }
         Ok(())
@@ -361,7 +347,7 @@ impl Demo {
             .env("TESSERA_CHAIN_RPC_URL", self.stack.anvil.url())
             .env("TESSERA_MARKETPLACE", format!("{:#x}", self.marketplace))
             .env("TESSERA_IPFS_API_URL", self.stack.ipfs.api_url())
-            .env("TESSERA_PRIVATE_KEY", &accounts[2].private_key)
+            .env("TESSERA_PRIVATE_KEY", &accounts[roles::COORDINATOR].private_key)
             .env("TESSERA_VALIDATION_DIR", mnist_dir())
             .env("TESSERA_VALIDATION_SAMPLES", self.scenario.validation_samples.to_string())
             .env("RUST_LOG", "warn");
@@ -371,32 +357,23 @@ impl Demo {
     /// Every account the demo funded: the requester, then the workers.
     pub fn funded_accounts(&self) -> eyre::Result<Vec<Address>> {
         let accounts = self.stack.anvil.accounts();
-        accounts[1..3 + self.scenario.workers.len()]
+        accounts[roles::REQUESTER..roles::FIRST_WORKER + self.scenario.workers.len()]
             .iter()
-            .filter(|a| a.address != accounts[2].address)
+            .filter(|a| a.address != accounts[roles::COORDINATOR].address)
             .map(|a| Ok(a.address.parse()?))
             .collect()
     }
 }
 
-fn spawn(name: &str, command: &mut Command, dir: &Path) -> eyre::Result<Process> {
-    let log = dir.join(format!("{name}.log"));
-    let file = std::fs::File::create(&log)?;
-    let child = command
-        .stdin(Stdio::null())
-        .stdout(file.try_clone()?)
-        .stderr(file)
-        .spawn()
-        .wrap_err_with(|| format!("starting {name}"))?;
-    Ok(Process { name: name.to_owned(), child, log })
+fn spawn(name: &str, command: Command, dir: &Path) -> eyre::Result<Process> {
+    Process::spawn(name, command, &dir.join(format!("{name}.log"))).wrap_err_with(|| format!("starting {name}"))
 }
 
 async fn wait_for_health(url: &str, limit: Duration, process: &Process) -> eyre::Result<()> {
     let started = Instant::now();
     while reqwest::get(format!("{url}/health")).await.is_err() {
         if started.elapsed() > limit {
-            let log = std::fs::read_to_string(&process.log).unwrap_or_default();
-            bail!("the coordinator did not answer within {limit:?}:\n{log}");
+            bail!("the coordinator did not answer within {limit:?}:\n{}", process.log_tail());
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -2,9 +2,9 @@
 
 use crate::{Demo, Role, TOKEN_UNIT};
 use alloy::primitives::U256;
-use serde::Serialize;
-use serde_json::Value;
+use serde::{Serialize, de::DeserializeOwned};
 use std::{collections::BTreeSet, fmt};
+use tessera_api::{RoundSummary, SubmissionListing, WorkerSummary};
 use tessera_chain::{MarketplaceClient, connect};
 use tessera_harness::mnist_dir;
 use tessera_scoring::Evidence;
@@ -80,32 +80,22 @@ pub struct Report {
 }
 
 pub(crate) async fn gather(demo: &Demo) -> eyre::Result<Report> {
-    let http = reqwest::Client::new();
-    let get = |path: String| {
-        let http = http.clone();
-        let url = format!("{}{path}", demo.url);
-        async move { eyre::Ok(http.get(url).send().await?.error_for_status()?.json::<Value>().await?) }
-    };
+    let client = Coordinator { http: reqwest::Client::new(), url: &demo.url };
     let content = IpfsStore::new(demo.stack.ipfs.api_url(), ClientConfig::default())?;
     let arch = ArchitectureId::Lenet5MnistV1;
     let test = Dataset::mnist(&mnist_dir(), Split::Test)?;
     let mut rounds = Vec::new();
-    for round in get(format!("/api/v1/tasks/{}/rounds", demo.task)).await?.as_array().into_iter().flatten() {
-        let model_cid = round["new_model_cid"].as_str().unwrap_or_default().to_owned();
+    let listed: Vec<RoundSummary> = client.get(format!("/api/v1/tasks/{}/rounds", demo.task)).await?;
+    for RoundSummary { round, .. } in listed {
+        let model_cid = round.new_model_cid.ok_or_else(|| eyre::eyre!("round {} has no aggregate", round.round))?;
         let limits = DecodeLimits::expecting(arch, FileKind::Checkpoint);
-        let bytes = content.get(&model_cid.parse()?, limits.max_bytes as u64).await?;
+        let bytes = content.get(&model_cid, limits.max_bytes as u64).await?;
         let params = WeightsFile::decode(&bytes, &limits)?.parameters;
         let model = Model::new(arch, &params, Device::Cpu)?;
-        let number = round["round"].as_u64().unwrap_or_default();
-        let started = round["started_at_ms"].as_i64().unwrap_or_default();
-        let received = get(format!("/api/v1/tasks/{}/rounds/{number}/submissions", demo.task))
-            .await?
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|s| s["received_at_ms"].as_i64())
-            .max()
-            .unwrap_or(started);
+        let number = u64::from(round.round);
+        let submissions: Vec<SubmissionListing> =
+            client.get(format!("/api/v1/tasks/{}/rounds/{number}/submissions", demo.task)).await?;
+        let received = submissions.iter().map(|s| s.received_at_ms).max().unwrap_or(round.started_at_ms);
         let training_ms = demo
             .scenario
             .workers
@@ -113,20 +103,21 @@ pub(crate) async fn gather(demo: &Demo) -> eyre::Result<Report> {
             .filter_map(|w| training_ms(&demo.log_of(&w.name), number))
             .max()
             .unwrap_or_default();
-        let metric = |key: &str| round["metrics"][key].as_i64().unwrap_or_default();
+        let metrics = round.metrics.unwrap_or_default();
+        let ms = |value: Option<u64>| value.map_or(0, |v| v as i64);
+        let finalized_at_ms = round.finalized_at_ms.unwrap_or_default();
         rounds.push(RoundRow {
             training_ms,
-            transfer_ms: (received - started - training_ms).max(0),
-            fetch_ms: metric("fetch_ms"),
-            scoring_ms: metric("scoring_ms"),
-            publish_ms: metric("publish_ms"),
-            chain_ms: round["finalized_at_ms"].as_i64().unwrap_or_default() - metric("published_at_ms"),
-            round: round["round"].as_u64().unwrap_or_default(),
-            validation_accuracy: round["metrics"]["accuracy"].as_f64().unwrap_or_default(),
+            transfer_ms: (received - round.started_at_ms - training_ms).max(0),
+            fetch_ms: ms(metrics.fetch_ms),
+            scoring_ms: ms(metrics.scoring_ms),
+            publish_ms: ms(metrics.publish_ms),
+            chain_ms: finalized_at_ms - metrics.published_at_ms.unwrap_or_default(),
+            round: number,
+            validation_accuracy: metrics.accuracy.unwrap_or_default(),
             test_accuracy: evaluate(&model, &test, 1000)?.accuracy,
-            model_cid,
-            wall_ms: round["finalized_at_ms"].as_i64().unwrap_or_default()
-                - round["started_at_ms"].as_i64().unwrap_or_default(),
+            model_cid: model_cid.to_string(),
+            wall_ms: finalized_at_ms - round.started_at_ms,
         });
     }
 
@@ -135,53 +126,56 @@ pub(crate) async fn gather(demo: &Demo) -> eyre::Result<Report> {
         demo.marketplace,
         demo.stack.anvil.accounts()[0].address.parse()?,
     );
-    let submissions = get(format!("/api/v1/tasks/{}/rounds/1/submissions", demo.task)).await?;
+    let submissions: Vec<SubmissionListing> =
+        client.get(format!("/api/v1/tasks/{}/rounds/1/submissions", demo.task)).await?;
     let mut workers = Vec::new();
     for (i, spec) in demo.scenario.workers.iter().enumerate() {
         let address = demo.worker_address(i)?;
-        let hex = format!("{address:#x}");
-        let summary = get(format!("/api/v1/tasks/{}/workers/{hex}", demo.task)).await?;
-        let scores: Vec<&Value> = summary["rounds"].as_array().into_iter().flatten().collect();
-        let flags: BTreeSet<String> = scores
-            .iter()
-            .flat_map(|s| s["flags"].as_array().into_iter().flatten().filter_map(|f| f.as_str().map(str::to_owned)))
-            .collect();
+        let summary: WorkerSummary = client.get(format!("/api/v1/tasks/{}/workers/{address:#x}", demo.task)).await?;
+        let scores = &summary.rounds;
+        let flags: BTreeSet<String> = scores.iter().flat_map(|s| s.flags.iter().cloned()).collect();
         let evidence: Vec<String> = scores
             .iter()
             .flat_map(|s| {
-                s["evidence"].as_array().into_iter().flatten().map(move |flag| {
+                s.evidence.as_array().into_iter().flatten().map(move |flag| {
                     let reason = flag["reason"].as_str().unwrap_or("flag");
                     match serde_json::from_value::<Evidence>(flag["evidence"].clone()) {
-                        Ok(evidence) => format!("round {}, {reason}: {evidence}", s["round"]),
-                        Err(_) => format!("round {}, {reason}: {}", s["round"], flag["evidence"]),
+                        Ok(evidence) => format!("round {}, {reason}: {evidence}", s.round),
+                        Err(_) => format!("round {}, {reason}: {}", s.round, flag["evidence"]),
                     }
                 })
             })
             .collect();
-        let samples = submissions
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|s| s["worker"] == hex)
-            .and_then(|s| s["num_samples"].as_u64())
-            .unwrap_or_default();
+        let samples = submissions.iter().find(|s| s.worker == address).map_or(0, |s| s.num_samples);
         let on_chain = reader.worker(U256::from(demo.task), address).await?;
-        let amount = |v: &Value| v.as_str().and_then(|s| s.parse::<u128>().ok()).unwrap_or_default();
+        let amount = |value: tessera_api::Amount| u128::try_from(value.0).unwrap_or(u128::MAX);
         workers.push(WorkerRow {
             name: spec.name.clone(),
-            address: hex,
+            address: format!("{address:#x}"),
             role: spec.role.to_string(),
             samples,
             stake_left: on_chain.stake.to::<u128>() as f64 / TOKEN_UNIT as f64,
-            mean_score: scores.iter().filter_map(|s| s["score"].as_f64()).sum::<f64>() / scores.len().max(1) as f64,
-            rewards: amount(&summary["rewards"]),
+            mean_score: scores.iter().map(|s| s.score).sum::<f64>() / scores.len().max(1) as f64,
+            rewards: amount(summary.rewards),
             claimed: on_chain.claimed,
-            slashed: amount(&summary["slashed"]),
+            slashed: amount(summary.slashed),
             flags: flags.into_iter().collect(),
             evidence,
         });
     }
     Ok(Report { task: demo.task, rounds, workers, peak_memory: demo.peak_memory().clone() })
+}
+
+/// The coordinator's API, read as the wire contract's types.
+struct Coordinator<'a> {
+    http: reqwest::Client,
+    url: &'a str,
+}
+
+impl Coordinator<'_> {
+    async fn get<T: DeserializeOwned>(&self, path: String) -> eyre::Result<T> {
+        Ok(self.http.get(format!("{}{path}", self.url)).send().await?.error_for_status()?.json().await?)
+    }
 }
 
 /// A worker's training time in a round, from its log line `round N: submitted … steps in 3.4s on cpu`.

@@ -1,4 +1,4 @@
-use crate::{Error, Result, Toolchain, process::ManagedChild};
+use crate::{Error, Result, Toolchain, process::Process};
 use std::{fs, process::Command, time::Duration};
 use tempfile::TempDir;
 
@@ -64,7 +64,7 @@ impl AnvilBuilder {
         if let Some(block_time) = self.block_time {
             command.args(["--block-time", &block_time.as_secs_f64().to_string()]);
         }
-        let mut child = ManagedChild::spawn("anvil", command, &dir.path().join("anvil.log"))?;
+        let mut child = Process::spawn("anvil", command, &dir.path().join("anvil.log"))?;
         let line = child.wait_for_line("Listening on ", READY_TIMEOUT)?;
         let address = line.rsplit("Listening on ").next().unwrap_or_default().trim();
         let accounts = read_accounts(&config_out)?;
@@ -78,7 +78,7 @@ pub struct Anvil {
     url: String,
     chain_id: u64,
     accounts: Vec<DevAccount>,
-    child: ManagedChild,
+    child: Process,
     _dir: TempDir,
 }
 

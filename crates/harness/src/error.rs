@@ -26,7 +26,7 @@ pub enum Error {
     #[error("{name} exited before it was ready ({status}); log tail:\n{log}")]
     Exited {
         /// Which process.
-        name: &'static str,
+        name: String,
         /// Its exit status.
         status: std::process::ExitStatus,
         /// The end of its log.
@@ -36,7 +36,7 @@ pub enum Error {
     #[error("{name} was not ready after {waited:?}; log tail:\n{log}")]
     NotReady {
         /// Which process.
-        name: &'static str,
+        name: String,
         /// How long the harness waited.
         waited: Duration,
         /// The end of its log.

@@ -1,4 +1,4 @@
-use crate::{Error, Result, Toolchain, process::ManagedChild};
+use crate::{Error, Result, Toolchain, process::Process};
 use serde_json::json;
 use std::{fs, net::TcpListener, path::Path, process::Command, time::Duration};
 use tempfile::TempDir;
@@ -12,7 +12,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct IpfsNode {
     api_url: String,
     gateway_url: String,
-    child: ManagedChild,
+    child: Process,
     _repo: TempDir,
 }
 
@@ -31,7 +31,7 @@ impl IpfsNode {
             command
         };
 
-        ManagedChild::spawn(
+        Process::spawn(
             "jsipfs init",
             command(&["init", "--profile", "test", "--empty-repo"]),
             &repo.path().join("init.log"),
@@ -42,7 +42,7 @@ impl IpfsNode {
         configure_loopback(&repo_path.join("config"), api, gateway, rpc)?;
 
         let mut child =
-            ManagedChild::spawn("jsipfs daemon", command(&["daemon", "--offline"]), &repo.path().join("daemon.log"))?;
+            Process::spawn("jsipfs daemon", command(&["daemon", "--offline"]), &repo.path().join("daemon.log"))?;
         child.wait_for_line("Daemon is ready", READY_TIMEOUT)?;
         Ok(Self {
             api_url: format!("http://127.0.0.1:{api}"),

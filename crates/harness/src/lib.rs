@@ -13,6 +13,7 @@ mod toolchain;
 pub use anvil::{Anvil, AnvilBuilder, DevAccount};
 pub use error::{Error, Result};
 pub use ipfs::IpfsNode;
+pub use process::Process;
 pub use toolchain::{Toolchain, mnist_dir};
 
 /// A local chain and IPFS node, started side by side.

@@ -12,19 +12,21 @@ const POLL: Duration = Duration::from_millis(50);
 /// How much of a log an error message carries.
 const LOG_TAIL_BYTES: usize = 4096;
 
-/// A child process whose stdout and stderr go to a log file, killed when dropped.
+/// A child process whose stdout and stderr go to a log file, killed when dropped: every long-running process
+/// the tests, the demo and the simulation start is one.
 ///
 /// Logging to a file rather than a pipe means a chatty process can never block on a full pipe
 /// that nobody drains.
 #[derive(Debug)]
-pub(crate) struct ManagedChild {
-    name: &'static str,
+pub struct Process {
+    name: String,
     child: Child,
     log: PathBuf,
 }
 
-impl ManagedChild {
-    pub(crate) fn spawn(name: &'static str, mut command: Command, log: &Path) -> Result<Self> {
+impl Process {
+    /// Starts `command` as `name`, its output going to the file `log`.
+    pub fn spawn(name: impl Into<String>, mut command: Command, log: &Path) -> Result<Self> {
         let out = fs::File::create(log).map_err(|e| Error::io(format!("creating {}", log.display()), e))?;
         let err = out.try_clone().map_err(|e| Error::io("duplicating a log handle", e))?;
         let child = command
@@ -33,7 +35,22 @@ impl ManagedChild {
             .stderr(err)
             .spawn()
             .map_err(|source| Error::Spawn { program: format!("{:?}", command.get_program()), source })?;
-        Ok(Self { name, child, log: log.to_path_buf() })
+        Ok(Self { name: name.into(), child, log: log.to_path_buf() })
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its log file.
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+
+    /// Its exit status, when it has exited.
+    pub fn try_wait(&mut self) -> Result<Option<std::process::ExitStatus>> {
+        self.child.try_wait().map_err(|e| Error::io(format!("polling {}", self.name), e))
     }
 
     /// Waits until a log line contains `needle` and returns that line.
@@ -44,11 +61,11 @@ impl ManagedChild {
             if let Some(line) = log.lines().find(|line| line.contains(needle)) {
                 return Ok(line.to_owned());
             }
-            if let Some(status) = self.child.try_wait().map_err(|e| Error::io(format!("polling {}", self.name), e))? {
-                return Err(Error::Exited { name: self.name, status, log: self.log_tail() });
+            if let Some(status) = self.try_wait()? {
+                return Err(Error::Exited { name: self.name.clone(), status, log: self.log_tail() });
             }
             if started.elapsed() > timeout {
-                return Err(Error::NotReady { name: self.name, waited: timeout, log: self.log_tail() });
+                return Err(Error::NotReady { name: self.name.clone(), waited: timeout, log: self.log_tail() });
             }
             thread::sleep(POLL);
         }
@@ -58,37 +75,38 @@ impl ManagedChild {
     pub(crate) fn wait_success(&mut self, timeout: Duration) -> Result<()> {
         let started = Instant::now();
         loop {
-            match self.child.try_wait().map_err(|e| Error::io(format!("polling {}", self.name), e))? {
+            match self.try_wait()? {
                 Some(status) if status.success() => return Ok(()),
-                Some(status) => return Err(Error::Exited { name: self.name, status, log: self.log_tail() }),
+                Some(status) => return Err(Error::Exited { name: self.name.clone(), status, log: self.log_tail() }),
                 None if started.elapsed() > timeout => {
-                    return Err(Error::NotReady { name: self.name, waited: timeout, log: self.log_tail() });
+                    return Err(Error::NotReady { name: self.name.clone(), waited: timeout, log: self.log_tail() });
                 }
                 None => thread::sleep(POLL),
             }
         }
     }
 
-    /// The process id, for tests that kill a node on purpose.
-    pub(crate) fn id(&self) -> u32 {
+    /// The process id.
+    pub fn id(&self) -> u32 {
         self.child.id()
     }
 
     /// Kills the process now and reaps it.
-    pub(crate) fn kill(&mut self) {
+    pub fn kill(&mut self) {
         // Both fail only when the process is already gone, which is the goal.
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 
-    pub(crate) fn log_tail(&self) -> String {
+    /// The end of its log.
+    pub fn log_tail(&self) -> String {
         let log = fs::read(&self.log).unwrap_or_default();
         let start = log.len().saturating_sub(LOG_TAIL_BYTES);
         String::from_utf8_lossy(&log[start..]).into_owned()
     }
 }
 
-impl Drop for ManagedChild {
+impl Drop for Process {
     fn drop(&mut self) {
         self.kill();
     }

@@ -1,8 +1,10 @@
-use super::{ClaimProof, Info, Receipt, RoundView, SubmissionRequest, SubmissionView, TaskView, WorkerSummary};
+use super::{
+    ClaimProof, ErrorBody, Info, Receipt, RoundView, SubmissionListing, SubmissionRequest, TaskView, WorkerSummary,
+};
 use crate::{Error, Result};
 use alloy::primitives::Address;
 use reqwest::{Method, StatusCode};
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde::{Serialize, de::DeserializeOwned};
 use std::time::Duration;
 
 /// The longest error body quoted in an error message.
@@ -53,7 +55,7 @@ impl CoordinatorClient {
     }
 
     /// The submissions accepted in a round so far, in receipt order.
-    pub async fn submissions(&self, task: u64, round: u32) -> Result<Vec<SubmissionView>> {
+    pub async fn submissions(&self, task: u64, round: u32) -> Result<Vec<SubmissionListing>> {
         self.get(format!("/api/v1/tasks/{task}/rounds/{round}/submissions")).await
     }
 
@@ -115,17 +117,8 @@ fn optional<T>(result: Result<T>) -> Result<Option<T>> {
 
 /// The error an answer carries: the API's `{"error": {"code", "message"}}`, or the start of whatever came.
 fn api_error(method: &Method, path: String, status: StatusCode, body: &[u8]) -> Error {
-    #[derive(Deserialize)]
-    struct Envelope {
-        error: Body,
-    }
-    #[derive(Deserialize)]
-    struct Body {
-        code: String,
-        message: String,
-    }
-    let (code, message) = match serde_json::from_slice::<Envelope>(body) {
-        Ok(Envelope { error }) => (error.code, error.message),
+    let (code, message) = match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(ErrorBody { error }) => (error.code, error.message),
         Err(_) => {
             let text = String::from_utf8_lossy(body);
             let mut quoted: String = text.chars().take(MAX_QUOTED_BODY).collect();

@@ -1,10 +1,31 @@
-//! The coordinator's HTTP API from the worker's side: a client and the JSON it exchanges.
+//! The coordinator's HTTP API from the worker's side: a client of the wire contract (`tessera-api`).
 
 mod client;
-mod types;
 
 pub use client::CoordinatorClient;
-pub use types::{
-    ClaimProof, Info, Receipt, RoundPhase, RoundView, ScoreView, SubmissionRequest, SubmissionView, TaskStatus,
-    TaskView, WorkerSummary,
+pub use tessera_api::{
+    ClaimProof, ErrorBody, Info, Receipt, RoundPhase, RoundView, ScoreView, SubmissionListing, SubmissionRequest,
+    TaskStatus, TaskView, WorkerSummary,
 };
+
+/// A listing of `worker`'s submission of 10 samples, received at 900 ms; `update_cid` `None` is withheld.
+#[cfg(test)]
+pub(crate) fn listing(
+    worker: alloy::primitives::Address,
+    round: u32,
+    sequence: u64,
+    update_cid: Option<tessera_storage::Cid>,
+) -> SubmissionListing {
+    SubmissionListing {
+        task_id: 4,
+        round,
+        worker,
+        sequence,
+        num_samples: 10,
+        received_at_ms: 900,
+        update_cid,
+        signature: None,
+        digest: None,
+        receipt_signature: None,
+    }
+}

@@ -46,22 +46,22 @@ pub(super) async fn execute(context: &Context, args: &ClaimArgs) -> Result<()> {
         )));
     }
     let claimed = U256::from(client.worker(task_id, me).await?.claimed);
-    if proof.cumulative_amount <= claimed {
+    if proof.cumulative_amount.0 <= claimed {
         println!(
             "Nothing to claim: all {} earned in task {} up to round {} is already claimed.",
-            token.format(proof.cumulative_amount),
+            token.format(proof.cumulative_amount.0),
             args.task,
             proof.round
         );
         return Ok(());
     }
-    let tx = client.claim(task_id, proof.cumulative_amount, proof.proof.clone()).await?;
+    let tx = client.claim(task_id, proof.cumulative_amount.0, proof.proof.clone()).await?;
     println!(
         "Claimed {} from task {} (earned up to round {}: {}): {tx:#x}",
-        token.format(proof.cumulative_amount - claimed),
+        token.format(proof.cumulative_amount.0 - claimed),
         args.task,
         proof.round,
-        token.format(proof.cumulative_amount)
+        token.format(proof.cumulative_amount.0)
     );
     Ok(())
 }

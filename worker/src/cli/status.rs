@@ -163,17 +163,17 @@ impl From<WorkerSummary> for AtCoordinator {
     fn from(summary: WorkerSummary) -> Self {
         Self {
             reputation: summary.reputation,
-            rewards: summary.rewards,
-            claimed: summary.claimed,
-            slashed: summary.slashed,
+            rewards: summary.rewards.0,
+            claimed: summary.claimed.0,
+            slashed: summary.slashed.0,
             rounds: summary
                 .rounds
                 .into_iter()
                 .map(|score| RoundLine {
                     round: score.round,
                     score: score.score,
-                    reward: score.reward,
-                    slashed: score.slashed,
+                    reward: score.reward.0,
+                    slashed: score.slashed.0,
                     slash_reason: score.slash_reason,
                     flags: score.flags,
                 })
@@ -194,7 +194,7 @@ fn local(args: &StatusArgs, worker: Address) -> Result<Local> {
         .into_iter()
         .map(|stored| ReceiptLine {
             round: stored.receipt.round,
-            update_cid: stored.receipt.update_cid,
+            update_cid: stored.receipt.update_cid.to_string(),
             sequence: stored.receipt.sequence,
             verified: stored.receipt_verified,
             behaviour: stored.training.as_ref().map(|t| t.behaviour.clone()),

@@ -1,0 +1,175 @@
+use crate::Amount;
+use alloy::primitives::{Address, B256};
+use serde::{Deserialize, Serialize};
+use tessera_storage::Cid;
+use utoipa::ToSchema;
+
+/// Where a round is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RoundPhase {
+    /// Accepting submissions until the deadline.
+    Collecting,
+    /// Scoring and aggregating.
+    Aggregating,
+    /// Publishing the new checkpoint and the manifest to IPFS.
+    Publishing,
+    /// The `finalizeRound` transaction is in the outbox.
+    Finalizing,
+    /// Finalized on chain.
+    Finalized,
+    /// A phase this reader does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// How the aggregate of a round did on the validation set, and where the coordinator's time went.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RoundMetrics {
+    /// Accuracy, 0 to 1.
+    pub accuracy: Option<f64>,
+    /// Mean loss.
+    pub loss: Option<f64>,
+    /// Fetching and decoding the updates, milliseconds.
+    #[serde(default)]
+    pub fetch_ms: Option<u64>,
+    /// Scoring (with the leave-one-out validation) and aggregating, milliseconds.
+    #[serde(default)]
+    pub scoring_ms: Option<u64>,
+    /// Publishing the checkpoint and the manifest, milliseconds.
+    #[serde(default)]
+    pub publish_ms: Option<u64>,
+    /// When the results were published, unix milliseconds: from here to finalized is the chain's part.
+    #[serde(default)]
+    pub published_at_ms: Option<i64>,
+}
+
+/// A round.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RoundView {
+    /// The task.
+    pub task_id: u64,
+    /// The round, from 1.
+    pub round: u32,
+    /// Where it is.
+    pub phase: RoundPhase,
+    /// The checkpoint workers train from.
+    #[schema(value_type = String)]
+    pub global_model_cid: Cid,
+    /// The submission deadline, unix milliseconds.
+    pub deadline_ms: i64,
+    /// The aggregate, once published.
+    #[schema(value_type = Option<String>)]
+    pub new_model_cid: Option<Cid>,
+    /// The round manifest, once published.
+    #[schema(value_type = Option<String>)]
+    pub manifest_cid: Option<Cid>,
+    /// The cumulative rewards Merkle root, once computed.
+    #[schema(value_type = Option<String>)]
+    pub rewards_root: Option<B256>,
+    /// Rewards owed over all rounds so far, this one included.
+    pub cumulative_rewards_total: Option<Amount>,
+    /// The aggregate's validation metrics, once measured.
+    pub metrics: Option<RoundMetrics>,
+    /// Submissions accepted.
+    pub submission_count: u64,
+    /// When the round started, unix milliseconds.
+    pub started_at_ms: i64,
+    /// When the round was finalized, unix milliseconds.
+    pub finalized_at_ms: Option<i64>,
+}
+
+/// Where one of the coordinator's transactions is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TxState {
+    /// Recorded, not sent yet.
+    Pending,
+    /// Sent, not mined yet.
+    Sent,
+    /// Mined.
+    Mined,
+    /// Reverted or refused for good.
+    Failed,
+    /// Its nonce was used by another transaction; it will never be mined.
+    Replaced,
+    /// A state this reader does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// One of the coordinator's transactions for a round.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RoundTx {
+    /// `start_round` or `finalize_round`.
+    pub kind: String,
+    /// The latest hash it was sent with.
+    #[schema(value_type = Option<String>)]
+    pub tx_hash: Option<B256>,
+    /// Where it is.
+    pub state: TxState,
+    /// The block it was mined in.
+    pub block_number: Option<u64>,
+}
+
+/// An entry of `GET /api/v1/tasks/{task}/rounds`: a round with the coordinator's transactions for it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RoundSummary {
+    /// The round.
+    #[serde(flatten)]
+    pub round: RoundView,
+    /// Its start and finalize transactions.
+    pub transactions: Vec<RoundTx>,
+}
+
+/// One worker's result in one round.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ScoreView {
+    /// The task.
+    pub task_id: u64,
+    /// The round.
+    pub round: u32,
+    /// The worker.
+    #[schema(value_type = String)]
+    pub worker: Address,
+    /// The contribution score.
+    pub score: f64,
+    /// The reward for the round.
+    pub reward: Amount,
+    /// Why the contribution was suspect.
+    #[serde(default)]
+    pub flags: Vec<String>,
+    /// Stake slashed in the round.
+    pub slashed: Amount,
+    /// Why, when slashed.
+    #[serde(default)]
+    pub slash_reason: Option<String>,
+    /// Reputation after the round, when the worker has one.
+    #[serde(default)]
+    pub reputation: Option<f64>,
+    /// The numbers behind each flag.
+    #[schema(value_type = Vec<Object>)]
+    #[serde(default)]
+    pub evidence: serde_json::Value,
+}
+
+/// `GET /api/v1/tasks/{task}/rounds/{round}`: a round with its scores.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RoundDetail {
+    /// The round.
+    #[serde(flatten)]
+    pub round: RoundView,
+    /// Each scored worker's result, once scored.
+    pub scores: Vec<ScoreView>,
+}
+
+/// `POST /api/v1/admin/tasks/{task}/rounds/{round}/close`: the round whose window was closed, and its new phase.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RoundClosed {
+    /// The task.
+    pub task_id: u64,
+    /// The round.
+    pub round: u32,
+    /// `aggregating`.
+    pub phase: RoundPhase,
+}

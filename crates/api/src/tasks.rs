@@ -1,0 +1,141 @@
+use crate::Amount;
+use alloy::primitives::{Address, B256};
+use serde::{Deserialize, Serialize};
+use tessera_storage::Cid;
+use utoipa::ToSchema;
+
+/// `GET /health`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    /// `ok` when the database answers.
+    pub status: String,
+}
+
+/// `GET /api/v1/info`: the parts of the EIP-712 domain, and who signs receipts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Info {
+    /// The chain the marketplace lives on.
+    pub chain_id: u64,
+    /// The marketplace contract.
+    #[schema(value_type = String)]
+    pub marketplace: Address,
+    /// The coordinator's signing address.
+    #[schema(value_type = String)]
+    pub coordinator: Address,
+    /// The coordinator's version.
+    pub version: String,
+}
+
+/// Where a task is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskStatus {
+    /// Created; no round started.
+    Open,
+    /// Rounds are under way.
+    Running,
+    /// Every round finalized.
+    Ended,
+    /// Cancelled before its first round.
+    Cancelled,
+    /// A status this reader does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// `GET /api/v1/tasks/{task}`: a task as the chain describes it, with how many workers are in it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TaskView {
+    /// The on-chain task id.
+    pub task_id: u64,
+    /// Who created and funded the task.
+    #[schema(value_type = String)]
+    pub requester: Address,
+    /// Who may start and finalize rounds.
+    #[schema(value_type = String)]
+    pub coordinator: Address,
+    /// The ERC-20 paid as reward and escrowed as stake.
+    #[schema(value_type = String)]
+    pub reward_token: Address,
+    /// The escrowed reward pool.
+    pub reward_pool: Amount,
+    /// The stake each worker escrows on joining.
+    pub stake_required: Amount,
+    /// Rounds to run.
+    pub num_rounds: u32,
+    /// Most simultaneously active workers.
+    pub max_workers: u32,
+    /// Seconds from a round's start to its submission deadline.
+    pub submission_window_secs: u32,
+    /// The model architecture, as the chain stores it.
+    #[schema(value_type = String)]
+    pub model_architecture_id: B256,
+    /// The initial checkpoint.
+    #[schema(value_type = String)]
+    pub initial_model_cid: Cid,
+    /// Where the task is.
+    pub status: TaskStatus,
+    /// The latest round started; 0 before the first (rounds count from 1).
+    pub current_round: u32,
+    /// When the task was created, unix milliseconds.
+    pub created_at_ms: i64,
+    /// The coordinator's settings for this task (strategy and scorer).
+    #[schema(value_type = Object)]
+    pub config: serde_json::Value,
+    /// Workers active now.
+    pub active_workers: u64,
+    /// Workers who ever joined.
+    pub joined_workers: u64,
+}
+
+/// A contract call for a wallet to sign and send.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UnsignedCall {
+    /// What it does, for the person signing.
+    pub description: String,
+    /// The contract.
+    #[schema(value_type = String)]
+    pub to: Address,
+    /// The ABI-encoded call, 0x-hex.
+    pub data: String,
+}
+
+/// `POST /api/v1/task-drafts`: a new task as a requester describes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DraftRequest {
+    /// The ERC-20 to pay rewards and take stakes in, 0x-hex.
+    pub reward_token: String,
+    /// The reward pool, token base units as a decimal string.
+    pub reward_pool: String,
+    /// The stake each worker escrows, token base units as a decimal string.
+    pub stake_required: String,
+    /// Rounds to run.
+    pub num_rounds: u32,
+    /// Most simultaneously active workers.
+    pub max_workers: u32,
+    /// Seconds from a round's start to its deadline.
+    pub submission_window_secs: u32,
+    /// The model architecture's name (`lenet5-mnist-v1` when left out).
+    #[serde(default)]
+    pub architecture: Option<String>,
+    /// The seed of the initial model's weights.
+    #[serde(default)]
+    pub seed: u64,
+    /// Slashed stake goes to the requester instead of back into the pool.
+    #[serde(default)]
+    pub slash_to_requester: bool,
+}
+
+/// The published initial model and the calls to sign, in order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DraftResponse {
+    /// The initial checkpoint the task will name.
+    #[schema(value_type = String)]
+    pub initial_model_cid: Cid,
+    /// The coordinator the task will name.
+    #[schema(value_type = String)]
+    pub coordinator: Address,
+    /// Approve the reward pool, then create the task.
+    pub transactions: Vec<UnsignedCall>,
+}
