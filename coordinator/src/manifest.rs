@@ -255,6 +255,16 @@ pub fn reward_tree(task_id: u64, rewards: &[RewardRecord]) -> eyre::Result<Rewar
     Ok(RewardTree::new(U256::from(task_id), entries)?)
 }
 
+/// A scoring reason as the API, the database and the dashboard spell it.
+pub fn reason_name(reason: Reason) -> tessera_api::Reason {
+    match reason {
+        Reason::FreeRider => tessera_api::Reason::FreeRider,
+        Reason::Poisoning => tessera_api::Reason::Poisoning,
+        Reason::Copy => tessera_api::Reason::Copy,
+        Reason::NoShow => tessera_api::Reason::NoShow,
+    }
+}
+
 /// The contract's slash reason code.
 pub fn slash_reason_code(reason: Reason) -> u8 {
     let code = match reason {

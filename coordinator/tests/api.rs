@@ -432,7 +432,14 @@ async fn the_openapi_document_lists_every_route() {
     let documented: HashSet<&str> = document["paths"].as_object().unwrap().keys().map(String::as_str).collect();
     let routed: HashSet<&str> = ROUTES.iter().copied().collect();
     assert_eq!(documented, routed);
-    // Every schema a route names is in the document.
+    // Every answer says what it is (OpenAPI requires it), and every schema a route names is in the document.
+    for (route, operations) in document["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            for (status, answer) in operation["responses"].as_object().unwrap() {
+                assert!(answer["description"].is_string(), "{method} {route} {status} has no description");
+            }
+        }
+    }
     let text = document.to_string();
     for reference in text.split("\"#/components/schemas/").skip(1) {
         let name = &reference[..reference.find('"').unwrap()];

@@ -17,7 +17,7 @@ const MAX_WORKERS: u32 = 100_000;
 
 /// Publishes nothing yet: answers with the initial model's CID and the calls the requester's wallet signs.
 #[utoipa::path(post, path = "/api/v1/task-drafts", tag = "tasks", request_body = DraftRequest,
-    responses((status = OK, body = DraftResponse), responses::BadRequest, responses::Internal))]
+    responses((status = OK, description = "The initial model and the calls to sign.", body = DraftResponse), responses::BadRequest, responses::Internal))]
 pub(super) async fn create(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<DraftRequest>,

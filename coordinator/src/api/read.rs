@@ -25,7 +25,7 @@ pub(super) async fn health(State(state): State<AppState>) -> Result<ApiJson<Heal
 }
 
 /// What a worker or the dashboard needs to sign and verify: the EIP-712 domain's parts.
-#[utoipa::path(get, path = "/api/v1/info", tag = "tasks", responses((status = OK, body = Info)))]
+#[utoipa::path(get, path = "/api/v1/info", tag = "tasks", responses((status = OK, description = "The chain, marketplace and signing coordinator.", body = Info)))]
 pub(super) async fn info(State(state): State<AppState>) -> ApiJson<Info> {
     ApiJson(Info {
         chain_id: state.domain.chain_id.map_or(0, |id| id.to::<u64>()),
@@ -43,7 +43,7 @@ async fn task_view(state: &AppState, task: Task) -> Result<TaskView, ApiError> {
 
 /// Every task this coordinator knows, oldest first.
 #[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks",
-    responses((status = OK, body = Vec<TaskView>), responses::Internal))]
+    responses((status = OK, description = "Every task.", body = Vec<TaskView>), responses::Internal))]
 pub(super) async fn tasks(State(state): State<AppState>) -> Result<ApiJson<Vec<TaskView>>, ApiError> {
     let mut out = Vec::new();
     for task in state.db.list_tasks(None).await? {
@@ -54,7 +54,7 @@ pub(super) async fn tasks(State(state): State<AppState>) -> Result<ApiJson<Vec<T
 
 /// A task.
 #[utoipa::path(get, path = "/api/v1/tasks/{task}", tag = "tasks", params(TaskPath),
-    responses((status = OK, body = TaskView), responses::NotFound, responses::Internal))]
+    responses((status = OK, description = "The task.", body = TaskView), responses::NotFound, responses::Internal))]
 pub(super) async fn task(
     State(state): State<AppState>,
     Path(TaskPath { task }): Path<TaskPath>,
@@ -65,7 +65,7 @@ pub(super) async fn task(
 
 /// A task's rounds, with the coordinator's transactions for each.
 #[utoipa::path(get, path = "/api/v1/tasks/{task}/rounds", tag = "rounds", params(TaskPath),
-    responses((status = OK, body = Vec<RoundSummary>), responses::NotFound, responses::Internal))]
+    responses((status = OK, description = "Its rounds, oldest first.", body = Vec<RoundSummary>), responses::NotFound, responses::Internal))]
 pub(super) async fn rounds(
     State(state): State<AppState>,
     Path(TaskPath { task }): Path<TaskPath>,
@@ -87,7 +87,7 @@ pub(super) async fn rounds(
 
 /// A round with its scores.
 #[utoipa::path(get, path = "/api/v1/tasks/{task}/rounds/{round}", tag = "rounds", params(RoundPath),
-    responses((status = OK, body = RoundDetail), responses::NotFound, responses::Internal))]
+    responses((status = OK, description = "The round.", body = RoundDetail), responses::NotFound, responses::Internal))]
 pub(super) async fn round(
     State(state): State<AppState>,
     Path(RoundPath { task, round }): Path<RoundPath>,
@@ -104,7 +104,7 @@ pub(super) async fn round(
 /// A round's submissions in receipt order. While the round collects, the update's CID and the signatures over it
 /// are withheld: an update nobody can read before the window closes cannot be copied in time.
 #[utoipa::path(get, path = "/api/v1/tasks/{task}/rounds/{round}/submissions", tag = "rounds", params(RoundPath),
-    responses((status = OK, body = Vec<SubmissionListing>), responses::Internal))]
+    responses((status = OK, description = "Its submissions in receipt order.", body = Vec<SubmissionListing>), responses::Internal))]
 pub(super) async fn submissions(
     State(state): State<AppState>,
     Path(RoundPath { task, round }): Path<RoundPath>,
@@ -117,7 +117,7 @@ pub(super) async fn submissions(
 
 /// Every worker of a task: those who joined in the order they joined, then any scored without a join on record.
 #[utoipa::path(get, path = "/api/v1/tasks/{task}/workers", tag = "workers", params(TaskPath),
-    responses((status = OK, body = Vec<WorkerSummary>), responses::NotFound, responses::Internal))]
+    responses((status = OK, description = "Its workers.", body = Vec<WorkerSummary>), responses::NotFound, responses::Internal))]
 pub(super) async fn workers(
     State(state): State<AppState>,
     Path(TaskPath { task }): Path<TaskPath>,
@@ -135,7 +135,7 @@ pub(super) async fn workers(
 
 /// A worker's standing in a task.
 #[utoipa::path(get, path = "/api/v1/tasks/{task}/workers/{worker}", tag = "workers", params(WorkerPath),
-    responses((status = OK, body = WorkerSummary), responses::BadRequest, responses::NotFound,
+    responses((status = OK, description = "The worker's standing.", body = WorkerSummary), responses::BadRequest, responses::NotFound,
         responses::Internal))]
 pub(super) async fn worker(
     State(state): State<AppState>,
@@ -222,7 +222,7 @@ impl Standing {
 
 /// The Merkle proof a worker claims with, against the latest root on chain, and the call that claims with it.
 #[utoipa::path(get, path = "/api/v1/tasks/{task}/workers/{worker}/proof", tag = "workers", params(WorkerPath),
-    responses((status = OK, body = ClaimProof), responses::BadRequest,
+    responses((status = OK, description = "The proof and the call.", body = ClaimProof), responses::BadRequest,
         (status = NOT_FOUND, description = "No finalized round yet, or nothing earned.", body = api::ErrorBody),
         responses::Internal))]
 pub(super) async fn proof(
@@ -267,7 +267,7 @@ pub(super) async fn proof(
 
 /// An account's tasks, with what it earned and claimed in each.
 #[utoipa::path(get, path = "/api/v1/accounts/{worker}", tag = "workers", params(AccountPath),
-    responses((status = OK, body = Vec<WorkerSummary>), responses::BadRequest, responses::Internal))]
+    responses((status = OK, description = "Its standing in each task it joined or was scored in.", body = Vec<WorkerSummary>), responses::BadRequest, responses::Internal))]
 pub(super) async fn account(
     State(state): State<AppState>,
     Path(AccountPath { worker }): Path<AccountPath>,

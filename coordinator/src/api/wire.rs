@@ -66,9 +66,9 @@ pub(super) fn score(score: db::Score) -> Result<api::ScoreView, ApiError> {
         worker: parse("worker", &score.worker)?,
         score: score.score,
         reward: amount(score.reward),
-        flags: score.flags,
+        flags: score.flags.iter().map(|flag| parse("flag", flag)).collect::<Result<_, _>>()?,
         slashed: amount(score.slashed),
-        slash_reason: score.slash_reason,
+        slash_reason: parse_opt("slash reason", score.slash_reason.as_deref())?,
         reputation: score.reputation,
         evidence: score.evidence,
     })

@@ -55,6 +55,8 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Print the settings in effect (defaults, then the file, then the environment), secrets redacted.
     Config,
+    /// Print the HTTP API's OpenAPI 3.1 document, as `serve` answers at `/api/v1/openapi.json`.
+    Openapi,
 }
 
 /// Runs the command line.
@@ -76,6 +78,10 @@ pub fn run(cli: &Cli) -> eyre::Result<()> {
             for line in config.lines() {
                 println!("{:<22} {:<30} {}", line.key, line.env, line.value);
             }
+            Ok(())
+        }
+        Command::Openapi => {
+            println!("{}", crate::api::openapi().to_pretty_json()?);
             Ok(())
         }
     }

@@ -261,12 +261,7 @@ impl Engine {
 }
 
 fn reason_name(reason: Reason) -> &'static str {
-    match reason {
-        Reason::FreeRider => "free_rider",
-        Reason::Poisoning => "poisoning",
-        Reason::Copy => "copy",
-        Reason::NoShow => "no_show",
-    }
+    manifest::reason_name(reason).as_str()
 }
 
 /// The score rows of a round, from its manifest.

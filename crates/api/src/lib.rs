@@ -15,7 +15,7 @@ mod workers;
 pub use amount::Amount;
 pub use error::{ErrorBody, ErrorDetail, responses};
 pub use rounds::{
-    RoundClosed, RoundDetail, RoundMetrics, RoundPhase, RoundSummary, RoundTx, RoundView, ScoreView, TxState,
+    Reason, RoundClosed, RoundDetail, RoundMetrics, RoundPhase, RoundSummary, RoundTx, RoundView, ScoreView, TxState,
 };
 pub use submissions::{Receipt, SubmissionListing, SubmissionRequest};
 pub use tasks::{DraftRequest, DraftResponse, Health, Info, TaskStatus, TaskView, UnsignedCall};
@@ -73,6 +73,18 @@ mod tests {
         assert_eq!(text["cumulative_rewards_total"], u128::MAX.to_string());
         assert_eq!(text["scores"], json!([]));
         assert_eq!(serde_json::from_value::<RoundDetail>(text).unwrap(), detail);
+    }
+
+    #[test]
+    fn reasons_have_one_spelling_each_way() {
+        for reason in Reason::ALL {
+            let text = serde_json::to_value(reason).unwrap();
+            assert_eq!(text, reason.as_str());
+            assert_eq!(reason.as_str().parse::<Reason>().unwrap(), reason);
+            assert_eq!(serde_json::from_value::<Reason>(text).unwrap(), reason);
+        }
+        assert_eq!(serde_json::from_value::<Reason>(json!("bribery")).unwrap(), Reason::Unknown);
+        assert!("bribery".parse::<Reason>().is_err());
     }
 
     #[test]

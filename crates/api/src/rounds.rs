@@ -122,6 +122,54 @@ pub struct RoundSummary {
     pub transactions: Vec<RoundTx>,
 }
 
+/// Why a worker was flagged or slashed: the one spelling the database, the API and the dashboard use (the
+/// contract has a number for each, `SlashCode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// Sent nothing useful: a (near) zero update or noise.
+    FreeRider,
+    /// Worked against the others or the validation loss.
+    Poisoning,
+    /// Sent a copy of another update or of earlier rounds' public work.
+    Copy,
+    /// Was expected and sent nothing.
+    NoShow,
+    /// A reason this reader does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+impl Reason {
+    /// Every reason the coordinator gives.
+    pub const ALL: [Self; 4] = [Self::FreeRider, Self::Poisoning, Self::Copy, Self::NoShow];
+
+    /// Its name, as the API sends it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::FreeRider => "free_rider",
+            Self::Poisoning => "poisoning",
+            Self::Copy => "copy",
+            Self::NoShow => "no_show",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::str::FromStr for Reason {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        Self::ALL.into_iter().find(|reason| reason.as_str() == name).ok_or_else(|| format!("no reason {name:?}"))
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One worker's result in one round.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ScoreView {
@@ -138,12 +186,12 @@ pub struct ScoreView {
     pub reward: Amount,
     /// Why the contribution was suspect.
     #[serde(default)]
-    pub flags: Vec<String>,
+    pub flags: Vec<Reason>,
     /// Stake slashed in the round.
     pub slashed: Amount,
     /// Why, when slashed.
     #[serde(default)]
-    pub slash_reason: Option<String>,
+    pub slash_reason: Option<Reason>,
     /// Reputation after the round, when the worker has one.
     #[serde(default)]
     pub reputation: Option<f64>,

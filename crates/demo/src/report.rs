@@ -133,7 +133,7 @@ pub(crate) async fn gather(demo: &Demo) -> eyre::Result<Report> {
         let address = demo.worker_address(i)?;
         let summary: WorkerSummary = client.get(format!("/api/v1/tasks/{}/workers/{address:#x}", demo.task)).await?;
         let scores = &summary.rounds;
-        let flags: BTreeSet<String> = scores.iter().flat_map(|s| s.flags.iter().cloned()).collect();
+        let flags: BTreeSet<String> = scores.iter().flat_map(|s| s.flags.iter().map(ToString::to_string)).collect();
         let evidence: Vec<String> = scores
             .iter()
             .flat_map(|s| {

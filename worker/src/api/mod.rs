@@ -4,8 +4,8 @@ mod client;
 
 pub use client::CoordinatorClient;
 pub use tessera_api::{
-    ClaimProof, ErrorBody, Info, Receipt, RoundPhase, RoundView, ScoreView, SubmissionListing, SubmissionRequest,
-    TaskStatus, TaskView, WorkerSummary,
+    ClaimProof, ErrorBody, Info, Reason, Receipt, RoundPhase, RoundView, ScoreView, SubmissionListing,
+    SubmissionRequest, TaskStatus, TaskView, WorkerSummary,
 };
 
 /// A listing of `worker`'s submission of 10 samples, received at 900 ms; `update_cid` `None` is withheld.

@@ -4,7 +4,7 @@
 use super::Context;
 use crate::{
     Result,
-    api::WorkerSummary,
+    api::{Reason, WorkerSummary},
     chain::{self, Token},
     state::StateDir,
 };
@@ -93,8 +93,8 @@ struct RoundLine {
     reward: U256,
     #[serde(serialize_with = "decimal")]
     slashed: U256,
-    slash_reason: Option<String>,
-    flags: Vec<String>,
+    slash_reason: Option<Reason>,
+    flags: Vec<Reason>,
 }
 
 #[derive(Debug, Serialize)]
@@ -250,11 +250,12 @@ fn render(report: &Report) -> String {
                 let _ =
                     write!(out, "               round {}: score {:.4}, reward {}", r.round, r.score, amount(r.reward));
                 if !r.slashed.is_zero() {
-                    let reason = r.slash_reason.as_deref().unwrap_or("no reason given");
+                    let reason = r.slash_reason.map_or("no reason given", Reason::as_str);
                     let _ = write!(out, ", slashed {} ({reason})", amount(r.slashed));
                 }
                 if !r.flags.is_empty() {
-                    let _ = write!(out, " [{}]", r.flags.join(", "));
+                    let flags: Vec<&str> = r.flags.iter().map(|flag| flag.as_str()).collect();
+                    let _ = write!(out, " [{}]", flags.join(", "));
                 }
                 out.push('\n');
             }
@@ -321,8 +322,8 @@ mod tests {
                     score: 0.0,
                     reward: U256::ZERO,
                     slashed: ether,
-                    slash_reason: Some("free_rider".into()),
-                    flags: vec!["low_norm".into()],
+                    slash_reason: Some(Reason::FreeRider),
+                    flags: vec![Reason::FreeRider, Reason::Copy],
                 }],
             })),
             local: Err(Error::Invalid("disk on fire".into())).into(),
@@ -330,7 +331,7 @@ mod tests {
         let text = render(&report);
         assert!(text.contains("task running, round 2 of 5 (open); worker active, stake 10 TST"), "{text}");
         assert!(text.contains("reputation 0.2500, rewards 1 TST"), "{text}");
-        assert!(text.contains("slashed 1 TST (free_rider) [low_norm]"), "{text}");
+        assert!(text.contains("slashed 1 TST (free_rider) [free_rider, copy]"), "{text}");
         assert!(text.contains("local        unreadable: disk on fire"), "{text}");
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["local"]["error"], "disk on fire");
