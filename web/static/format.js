@@ -78,13 +78,12 @@ export function dateTime(ms) {
   return new Date(ms).toISOString().replace("T", " ").slice(0, 19) + " UTC";
 }
 
+// One label per reason the API sends (tessera_api::Reason); an unknown one is shown by its name.
 const REASONS = {
   free_rider: "Free-riding",
   poisoning: "Poisoning",
   copy: "Copying",
   no_show: "No show",
-  low_reputation: "Low reputation",
-  invalid_update: "Invalid update",
 };
 
 /** A flag or slash reason for people. */

@@ -16,7 +16,7 @@ pub struct NewScore {
     pub score: f64,
     /// The reward for this round.
     pub reward: Amount,
-    /// Why the contribution was suspect: `copy`, `low_reputation`, `invalid_update`, …
+    /// Why the contribution was suspect: `free_rider`, `poisoning`, `copy` or `no_show` (`tessera_api::Reason`)
     pub flags: Vec<String>,
     /// Stake slashed this round.
     pub slashed: Amount,
