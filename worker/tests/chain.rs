@@ -92,6 +92,8 @@ async fn balance(client: &MarketplaceClient, token: Address, account: Address) -
     TestToken::new(token, client.provider()).balanceOf(account).call().await.unwrap()
 }
 
+/// One story on one chain, longer than 80 lines on purpose: each step (join, leave, finalize, claim, withdraw)
+/// starts from the balances and stakes the step before left, so split into functions it would only pass them along.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn join_leave_claim_and_withdraw_through_the_binary() {
     let anvil = Anvil::builder().spawn(&Toolchain::discover().expect("run `make setup` first")).unwrap();
