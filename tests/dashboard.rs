@@ -61,8 +61,7 @@ async fn the_dashboard_shows_the_demo_live_and_signs_with_a_wallet() {
     let honest = scenario.workers.iter().rposition(|w| w.role == Role::Honest).unwrap();
     let worker = demo.worker_address(honest).unwrap();
     let accounts = demo.stack.anvil.accounts();
-    let creator: Address =
-        accounts[tessera_chain::roles::FIRST_WORKER + scenario.workers.len()].address.parse().unwrap();
+    let creator: Address = accounts[tessera_chain::roles::FIRST_WORKER + scenario.workers.len()].address;
     let minted = TestToken::new(demo.token, demo.provider())
         .mint(creator, U256::from(100 * TOKEN_UNIT))
         .send()

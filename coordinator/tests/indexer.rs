@@ -14,7 +14,7 @@ async fn tasks_and_workers_reach_the_database_once() {
     let chain = Deployment::deploy(anvil.url(), &accounts[0].private_key, "Test").await.unwrap();
     let token = chain.token;
     let client = |i: usize| chain.client(&accounts[i].private_key).unwrap();
-    chain.fund(accounts[..4].iter().map(|a| a.address.parse().unwrap()), U256::from(10_000)).await.unwrap();
+    chain.fund(accounts[..4].iter().map(|a| a.address), U256::from(10_000)).await.unwrap();
 
     let owner = client(0);
     owner.approve(token, U256::from(5_000)).await.unwrap();
@@ -26,7 +26,7 @@ async fn tasks_and_workers_reach_the_database_once() {
             numRounds: 2,
             maxWorkers: 5,
             submissionWindow: 60,
-            coordinator: accounts[1].address.parse().unwrap(),
+            coordinator: accounts[1].address,
             modelArchitectureId: B256::with_last_byte(1),
             initialModelCid: B256::repeat_byte(0x11),
             validationSetCommitment: B256::repeat_byte(0x22),
@@ -54,10 +54,10 @@ async fn tasks_and_workers_reach_the_database_once() {
 
     let row = db.get_task(1).await.unwrap().expect("the task was indexed");
     assert_eq!((row.status, row.num_rounds, row.reward_pool.0), (TaskStatus::Open, 2, 5_000));
-    assert_eq!(row.coordinator, accounts[1].address.to_lowercase());
+    assert_eq!(row.coordinator, format!("{:#x}", accounts[1].address));
     let workers = db.list_workers(1).await.unwrap();
     let status_of =
-        |i: usize| workers.iter().find(|w| w.worker == accounts[i].address.to_lowercase()).map(|w| w.status);
+        |i: usize| workers.iter().find(|w| w.worker == format!("{:#x}", accounts[i].address)).map(|w| w.status);
     assert_eq!(status_of(2), Some(Membership::Active));
     assert_eq!(status_of(3), Some(Membership::Exited));
 

@@ -100,12 +100,12 @@ async fn join_leave_claim_and_withdraw_through_the_binary() {
     let accounts = anvil.accounts();
     let chain = Deployment::deploy(anvil.url(), &accounts[0].private_key, "Test").await.unwrap();
     let (token, marketplace) = (chain.token, chain.marketplace);
-    chain.fund(accounts[..4].iter().map(|a| a.address.parse().unwrap()), U256::from(POOL * 2)).await.unwrap();
+    chain.fund(accounts[..4].iter().map(|a| a.address), U256::from(POOL * 2)).await.unwrap();
     let client = |account: &DevAccount| chain.client(&account.private_key).unwrap();
     let (requester, coordinator) = (client(&accounts[0]), client(&accounts[1]));
     let (stayer, leaver) = (&accounts[2], &accounts[3]);
-    let stayer_address: Address = stayer.address.parse().unwrap();
-    let leaver_address: Address = leaver.address.parse().unwrap();
+    let stayer_address = stayer.address;
+    let leaver_address = leaver.address;
 
     requester.approve(token, U256::from(POOL)).await.unwrap();
     let (task, _) = requester
@@ -202,7 +202,8 @@ async fn join_leave_claim_and_withdraw_through_the_binary() {
 
     // Status reads the chain without a key when given an address.
     let (ok, out, err) =
-        worker(&anvil, &url, leaver, &["status", "--task", "1", "--json", "--address", &stayer.address]).await;
+        worker(&anvil, &url, leaver, &["status", "--task", "1", "--json", "--address", &stayer.address.to_string()])
+            .await;
     assert!(ok, "{out}{err}");
     let status: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(status["chain"]["task_status"], "ended", "{status}");

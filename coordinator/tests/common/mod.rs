@@ -51,7 +51,7 @@ impl Stack {
         let ipfs = IpfsNode::start(&toolchain).unwrap();
         let accounts = anvil.accounts();
         let chain = Deployment::deploy(anvil.url(), &accounts[roles::ADMIN].private_key, "Test").await.unwrap();
-        let funded = accounts[roles::REQUESTER..].iter().map(|account| account.address.parse().unwrap());
+        let funded = accounts[roles::REQUESTER..].iter().map(|account| account.address);
         chain.fund(funded, U256::from(10_000 * TOKEN_UNIT)).await.unwrap();
         let content = Arc::new(IpfsStore::new(ipfs.api_url(), ClientConfig::default()).unwrap());
         Self { anvil, ipfs, chain, dir: tempfile::tempdir().unwrap(), content }

@@ -21,7 +21,7 @@ struct Party {
 
 fn party(anvil: &Anvil, account: &DevAccount, marketplace: Address) -> Party {
     let provider = connect(anvil.url(), &account.private_key).unwrap();
-    Party { client: MarketplaceClient::new(provider, marketplace, account.address.parse().unwrap()) }
+    Party { client: MarketplaceClient::new(provider, marketplace, account.address) }
 }
 
 async fn balance(provider: &DynProvider, token: Address, account: Address) -> U256 {
@@ -42,7 +42,7 @@ async fn three_workers_two_rounds_a_slash_and_claims() {
     let requester = party(&anvil, &accounts[0], marketplace);
     let coordinator = party(&anvil, &accounts[1], marketplace);
     let workers: Vec<Party> = accounts[2..5].iter().map(|account| party(&anvil, account, marketplace)).collect();
-    chain.fund(accounts[..5].iter().map(|a| a.address.parse().unwrap()), U256::from(POOL * 2)).await.unwrap();
+    chain.fund(accounts[..5].iter().map(|a| a.address), U256::from(POOL * 2)).await.unwrap();
 
     requester.client.approve(token, U256::from(POOL)).await.unwrap();
     let config = IMarketplace::TaskConfig {

@@ -114,11 +114,11 @@ impl Demo {
             Deployment::deploy(stack.anvil.url(), &accounts[roles::ADMIN].private_key, "Tessera Test Token").await?;
         let (token, marketplace) = (chain.token, chain.marketplace);
         say(&format!("  marketplace {marketplace:#x}, token {token:#x} on {}", stack.anvil.url()));
-        let address = |i: usize| accounts[i].address.parse::<Address>();
-        chain.fund([address(roles::REQUESTER)?], U256::from(scenario.reward_tokens * TOKEN_UNIT)).await?;
-        let workers = roles::COORDINATOR..roles::FIRST_WORKER + scenario.workers.len();
-        let workers: Vec<Address> = workers.map(address).collect::<Result<_, _>>()?;
-        chain.fund(workers, U256::from(scenario.stake_tokens * TOKEN_UNIT)).await?;
+        chain.fund([accounts[roles::REQUESTER].address], U256::from(scenario.reward_tokens * TOKEN_UNIT)).await?;
+        let workers = &accounts[roles::COORDINATOR..roles::FIRST_WORKER + scenario.workers.len()];
+        chain
+            .fund(workers.iter().map(|account| account.address), U256::from(scenario.stake_tokens * TOKEN_UNIT))
+            .await?;
         let dir = tempfile::Builder::new().prefix("tessera-demo-").tempdir()?;
         let port = free_port(8080);
         let url = format!("http://127.0.0.1:{port}");
@@ -336,7 +336,7 @@ impl Demo {
 
     /// A worker's address.
     pub fn worker_address(&self, index: usize) -> eyre::Result<Address> {
-        Ok(self.worker_account(index).address.parse()?)
+        Ok(self.worker_account(index).address)
     }
 
     /// The environment the coordinator's commands (`verify`) need.
@@ -360,7 +360,7 @@ impl Demo {
         accounts[roles::REQUESTER..roles::FIRST_WORKER + self.scenario.workers.len()]
             .iter()
             .filter(|a| a.address != accounts[roles::COORDINATOR].address)
-            .map(|a| Ok(a.address.parse()?))
+            .map(|a| Ok(a.address))
             .collect()
     }
 }

@@ -124,7 +124,7 @@ pub(crate) async fn gather(demo: &Demo) -> eyre::Result<Report> {
     let reader = MarketplaceClient::new(
         connect(demo.stack.anvil.url(), &demo.stack.anvil.accounts()[0].private_key)?,
         demo.marketplace,
-        demo.stack.anvil.accounts()[0].address.parse()?,
+        demo.stack.anvil.accounts()[0].address,
     );
     let submissions: Vec<SubmissionListing> =
         client.get(format!("/api/v1/tasks/{}/rounds/1/submissions", demo.task)).await?;

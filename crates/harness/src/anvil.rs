@@ -1,4 +1,5 @@
 use crate::{Error, Result, Toolchain, process::Process};
+use alloy::primitives::Address;
 use std::{fs, process::Command, time::Duration};
 use tempfile::TempDir;
 
@@ -8,8 +9,8 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// A funded account of the dev chain.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DevAccount {
-    /// The checksummed address, `0x`-prefixed.
-    pub address: String,
+    /// Its address.
+    pub address: Address,
     /// The private key, `0x`-prefixed hex.
     pub private_key: String,
 }
@@ -133,5 +134,12 @@ fn read_accounts(path: &std::path::Path) -> Result<Vec<DevAccount>> {
     if addresses.len() != keys.len() {
         return Err(json_error("as many addresses as keys expected"));
     }
-    Ok(addresses.into_iter().zip(keys).map(|(address, private_key)| DevAccount { address, private_key }).collect())
+    addresses
+        .into_iter()
+        .zip(keys)
+        .map(|(address, private_key)| {
+            let address = address.parse().map_err(|e| json_error(&format!("address {address:?}: {e}")))?;
+            Ok(DevAccount { address, private_key })
+        })
+        .collect()
 }
