@@ -56,6 +56,11 @@ impl LiveEvent {
         }
     }
 
+    /// The engine failed to advance a task (its `fault` in the API says why); it retries, and the others go on.
+    pub fn fault(task_id: u64) -> Self {
+        Self { kind: "task", task_id, round: None, state: Some("stalled".into()), worker: None, at_ms: crate::now_ms() }
+    }
+
     /// A task changed status.
     pub fn task(task_id: u64, status: TaskStatus) -> Self {
         Self {

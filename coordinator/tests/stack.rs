@@ -7,6 +7,7 @@ mod common;
 use alloy::primitives::{B256, U256};
 use common::{Stack, initial_accuracy};
 use std::time::Duration;
+use tessera_chain::IMarketplace;
 use tessera_chain::{MerkleTree, reward_leaf};
 use tessera_storage::ContentStore;
 
@@ -135,4 +136,58 @@ async fn a_copied_cid_is_flagged_and_a_stale_parent_is_refused_on_the_real_stack
     assert_eq!(flag["reason"], "Copy", "{flag}");
     assert_eq!(flag["evidence"]["source"]["worker"], format!("{:#x}", workers[0].address()), "{flag}");
     assert!(flag["evidence"]["residual"].as_f64().unwrap() < 1e-6, "{flag}");
+}
+
+/// One task the coordinator cannot advance (it names a model architecture this coordinator does not know) does
+/// not hold up its others: the failure is recorded, shown in the API and retried later, and the healthy task,
+/// which comes after it in every pass, still finalizes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_task_does_not_hold_up_the_others() {
+    let stack = Stack::start(1).await;
+    let requester = stack.client(stack.requester());
+    let (pool, stake) = (common::REWARD_TOKENS * common::TOKEN_UNIT, common::STAKE_TOKENS * common::TOKEN_UNIT);
+    requester.approve(stack.chain.token, U256::from(pool)).await.unwrap();
+    let (poisoned, _) = requester
+        .create_task(IMarketplace::TaskConfig {
+            rewardToken: stack.chain.token,
+            rewardPool: U256::from(pool),
+            stakeRequired: U256::from(stake),
+            numRounds: 1,
+            maxWorkers: 1,
+            submissionWindow: 5,
+            coordinator: stack.coordinator().address,
+            modelArchitectureId: B256::repeat_byte(0xee),
+            initialModelCid: B256::repeat_byte(0x11),
+            validationSetCommitment: B256::ZERO,
+            allowlistRoot: B256::ZERO,
+            slashToRequester: false,
+        })
+        .await
+        .unwrap();
+    let poisoned: u64 = poisoned.to();
+    let healthy = stack.create_task(1, 1, 30);
+    assert!(poisoned < healthy, "the failing task comes first in every pass");
+    stack.join_workers(poisoned, 1, 100).await;
+    let workers = stack.join_workers(healthy, 1, 300).await;
+    let coordinator = stack.coordinator_process(1, None).await;
+
+    coordinator.wait_for_round(healthy, 1).await;
+    workers[0].train_and_submit(&stack, &coordinator, healthy, 1).await;
+    let finalized = coordinator.wait_for_finalized(healthy, 1).await;
+    assert_eq!(finalized["scores"].as_array().unwrap().len(), 1, "{finalized}");
+    assert_eq!(stack.finalize_events(healthy, 1).await, 1);
+
+    let path = format!("/api/v1/tasks/{poisoned}");
+    let stalled = coordinator.wait_for(&path, Duration::from_secs(60), |task| task["fault"].is_object()).await;
+
+    let fault = &stalled["fault"];
+    assert!(fault["message"].as_str().unwrap().contains("architecture"), "{fault}");
+    let later =
+        coordinator.wait_for(&path, Duration::from_secs(30), |task| task["fault"]["failures"].as_u64() > Some(1)).await;
+    let (first, again) = (&stalled["fault"], &later["fault"]);
+    assert_eq!(first["first_failed_at_ms"], again["first_failed_at_ms"], "the same fault, failing again");
+    assert!(again["retry_at_ms"].as_i64() > first["retry_at_ms"].as_i64(), "{first} then {again}");
+    assert!(coordinator.get(&format!("/api/v1/tasks/{healthy}")).await["fault"].is_null());
+    let metrics = reqwest::get(format!("{}/metrics", coordinator.url)).await.unwrap().text().await.unwrap();
+    assert!(!metrics.contains("tessera_engine_errors_total 0\n"), "{metrics}");
 }

@@ -31,7 +31,7 @@ export async function taskPage(id) {
       const [task, rounds, workers] = await Promise.all([api.task(id), api.rounds(id), api.workers(id)]);
       const token = tokenOf(task);
       replace("task-status", badge(task.status));
-      replace("task-summary", taskSummary(task, token));
+      replace("task-summary", h("div", {}, task.fault ? faultNotice(task.fault) : null, taskSummary(task, token)));
       const points = rounds
         .filter((r) => r.phase === "finalized" && Number.isFinite(r.metrics?.accuracy) && Number.isFinite(r.metrics?.loss))
         .map((r) => ({ round: r.round, accuracy: r.metrics.accuracy, loss: r.metrics.loss }));
@@ -45,6 +45,14 @@ export async function taskPage(id) {
   };
   await refresh();
   live((event) => event.task_id === id, refresh);
+}
+
+/** Why the coordinator cannot take the task further, and when it tries again. */
+export function faultNotice(fault) {
+  return h("div", { class: "fault", role: "status" },
+    h("p", {}, h("strong", {}, "The coordinator cannot take this task further. "),
+      `${fault.failures} attempt${fault.failures === 1 ? "" : "s"} since ${dateTime(fault.first_failed_at_ms)}; next try at ${dateTime(fault.retry_at_ms)}. Its other tasks go on.`),
+    h("p", { class: "error" }, fault.message));
 }
 
 export function taskSummary(task, token) {

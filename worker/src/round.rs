@@ -204,6 +204,7 @@ mod tests {
             config: serde_json::Value::Null,
             active_workers: 0,
             joined_workers: 0,
+            fault: None,
         }
     }
 

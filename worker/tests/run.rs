@@ -164,6 +164,7 @@ async fn task(State(shared): State<Shared>, Path(id): Path<u64>) -> Response {
         config: json!({}),
         active_workers: c.joined.len() as u64,
         joined_workers: c.joined.len() as u64,
+        fault: None,
     })
     .into_response()
 }

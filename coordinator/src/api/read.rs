@@ -38,7 +38,8 @@ pub(super) async fn info(State(state): State<AppState>) -> ApiJson<Info> {
 async fn task_view(state: &AppState, task: Task) -> Result<TaskView, ApiError> {
     let workers = state.db.list_workers(task.task_id).await?;
     let active = workers.iter().filter(|w| w.status == Membership::Active).count();
-    wire::task(task, active as u64, workers.len() as u64)
+    let fault = state.db.get_task_fault(task.task_id).await?;
+    wire::task(task, active as u64, workers.len() as u64, fault)
 }
 
 /// Every task this coordinator knows, oldest first.

@@ -19,7 +19,12 @@ pub(super) fn amount(amount: db::Amount) -> api::Amount {
     api::Amount::from(amount.get())
 }
 
-pub(super) fn task(task: db::Task, active_workers: u64, joined_workers: u64) -> Result<api::TaskView, ApiError> {
+pub(super) fn task(
+    task: db::Task,
+    active_workers: u64,
+    joined_workers: u64,
+    fault: Option<db::TaskFault>,
+) -> Result<api::TaskView, ApiError> {
     Ok(api::TaskView {
         task_id: task.task_id,
         requester: parse("requester", &task.requester)?,
@@ -38,6 +43,12 @@ pub(super) fn task(task: db::Task, active_workers: u64, joined_workers: u64) -> 
         config: task.config,
         active_workers,
         joined_workers,
+        fault: fault.map(|fault| api::TaskFault {
+            message: fault.message,
+            failures: fault.failures,
+            first_failed_at_ms: fault.first_failed_at_ms,
+            retry_at_ms: fault.retry_at_ms,
+        }),
     })
 }
 

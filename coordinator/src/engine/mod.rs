@@ -23,11 +23,12 @@ use alloy::{
     sol_types::SolCall,
 };
 use std::{
+    collections::BTreeMap,
     sync::{Arc, Mutex, atomic::Ordering},
     time::{Duration, Instant},
 };
 use tessera_chain::{IMarketplace, Marketplace, MarketplaceClient};
-use tessera_db::{Membership, NewRound, RoundPatch, RoundPhase, Store, Task, TaskStatus};
+use tessera_db::{Membership, NewRound, RoundPatch, RoundPhase, Store, Task, TaskFault, TaskStatus};
 use tessera_scoring::ScoringConfig;
 use tessera_storage::ContentStore;
 use tessera_train::ArchitectureId;
@@ -118,20 +119,63 @@ impl Engine {
         self.publish_drafted_models().await?;
         self.writer.drive().await?;
         let me = format!("{:#x}", self.chain.account());
+        let faults: BTreeMap<u64, TaskFault> =
+            self.db.list_task_faults().await?.into_iter().map(|fault| (fault.task_id, fault)).collect();
+        let now = crate::now_ms();
         for task in self.db.list_tasks(None).await? {
             if task.coordinator != me || task.status == TaskStatus::Cancelled {
                 continue;
             }
-            // Several steps can follow each other at once (close, aggregate, enqueue), but a transaction
-            // waits for the writer's next pass.
-            for _ in 0..8 {
-                let task = self.db.get_task(task.task_id).await?.unwrap_or_else(|| task.clone());
-                let step = decide(&self.view(&task).await?);
-                if !self.carry_out(&task, &step).await? {
-                    break;
+            let fault = faults.get(&task.task_id);
+            if fault.is_some_and(|fault| fault.retry_at_ms > now) {
+                continue;
+            }
+            // One task's failure is its own: it is recorded and retried later, and the others go on.
+            match self.advance_task(&task).await {
+                Ok(()) if fault.is_some() => {
+                    self.db.clear_task_fault(task.task_id).await?;
+                    tracing::info!(task = task.task_id, "the task advances again");
                 }
+                Ok(()) => {}
+                Err(error) => self.record_fault(task.task_id, fault, &error).await?,
             }
         }
+        Ok(())
+    }
+
+    /// Takes a task as far as it can go now. Several steps can follow each other at once (close, aggregate,
+    /// enqueue), but a transaction waits for the writer's next pass.
+    #[tracing::instrument(level = "debug", skip_all, fields(task = task.task_id))]
+    async fn advance_task(&self, task: &Task) -> eyre::Result<()> {
+        for _ in 0..8 {
+            let task = self.db.get_task(task.task_id).await?.unwrap_or_else(|| task.clone());
+            let step = decide(&self.view(&task).await?);
+            if !self.carry_out(&task, &step).await? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records that a task failed again, and when to retry it: after the tick, doubling with each failure in a
+    /// row up to [`MAX_RETRY_DELAY`].
+    async fn record_fault(&self, task_id: u64, before: Option<&TaskFault>, error: &eyre::Report) -> eyre::Result<()> {
+        self.live.counters.engine_errors.fetch_add(1, Ordering::Relaxed);
+        let now = crate::now_ms();
+        let failures = before.map_or(1, |fault| fault.failures.saturating_add(1));
+        let delay = retry_delay(self.settings.tick, failures);
+        let message = format!("{error:#}");
+        tracing::warn!(task = task_id, failures, retry_in = ?delay, error = %message, "the task failed; the others go on");
+        let fault = TaskFault {
+            task_id,
+            message,
+            failures,
+            first_failed_at_ms: before.map_or(now, |fault| fault.first_failed_at_ms),
+            last_failed_at_ms: now,
+            retry_at_ms: now.saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
+        };
+        self.db.put_task_fault(&fault).await?;
+        self.live.publish(LiveEvent::fault(task_id));
         Ok(())
     }
 
@@ -332,6 +376,16 @@ impl Engine {
     }
 }
 
+/// The longest a failing task waits before it is tried again.
+pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(300);
+
+/// The wait before the next attempt at a task that failed `failures` times in a row: the tick, doubled with each
+/// failure, at most [`MAX_RETRY_DELAY`].
+fn retry_delay(tick: Duration, failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(1).min(20);
+    tick.max(Duration::from_millis(100)).saturating_mul(1 << doublings).min(MAX_RETRY_DELAY)
+}
+
 fn elapsed_ms(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
@@ -357,5 +411,14 @@ mod tests {
         assert_eq!(start_key(3, 1), "start:3:1");
         assert_eq!(finalize_key(3, 1), "finalize:3:1");
         assert_eq!(seconds_to_ms(2), 2000);
+    }
+
+    #[test]
+    fn a_failing_task_waits_longer_after_each_failure_up_to_a_bound() {
+        let tick = Duration::from_millis(500);
+        let delays: Vec<Duration> = (1..=4).map(|failures| retry_delay(tick, failures)).collect();
+        assert_eq!(delays, [500, 1000, 2000, 4000].map(Duration::from_millis));
+        assert_eq!(retry_delay(tick, 40), MAX_RETRY_DELAY);
+        assert_eq!(retry_delay(Duration::ZERO, 1), Duration::from_millis(100), "a zero tick still waits");
     }
 }

@@ -18,7 +18,7 @@ pub use rounds::{
     Reason, RoundClosed, RoundDetail, RoundMetrics, RoundPhase, RoundSummary, RoundTx, RoundView, ScoreView, TxState,
 };
 pub use submissions::{Receipt, SubmissionListing, SubmissionRequest};
-pub use tasks::{DraftRequest, DraftResponse, Health, Info, TaskStatus, TaskView, UnsignedCall};
+pub use tasks::{DraftRequest, DraftResponse, Health, Info, TaskFault, TaskStatus, TaskView, UnsignedCall};
 pub use workers::{ClaimProof, Membership, WorkerSummary};
 
 #[cfg(test)]

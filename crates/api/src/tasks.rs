@@ -86,6 +86,22 @@ pub struct TaskView {
     pub active_workers: u64,
     /// Workers who ever joined.
     pub joined_workers: u64,
+    /// Why the coordinator cannot take the task further, while it cannot; its other tasks go on.
+    #[serde(default)]
+    pub fault: Option<TaskFault>,
+}
+
+/// A task the coordinator failed to advance: the latest error, and when it tries again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TaskFault {
+    /// The latest error, with its causes.
+    pub message: String,
+    /// Failed attempts in a row.
+    pub failures: u32,
+    /// When the first of them failed, unix milliseconds.
+    pub first_failed_at_ms: i64,
+    /// When the coordinator tries again, unix milliseconds.
+    pub retry_at_ms: i64,
 }
 
 /// A contract call for a wallet to sign and send.

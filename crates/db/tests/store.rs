@@ -4,7 +4,8 @@
 use serde_json::json;
 use tessera_db::{
     Amount, Backend, Claim, Error, EventRecord, Membership, NewChainTx, NewRound, NewScore, NewSubmission, NewTask,
-    Reputation, RoundMetrics, RoundPatch, RoundPhase, Store, TaskStatus, TxState, Worker, test_utils::TestDb,
+    Reputation, RoundMetrics, RoundPatch, RoundPhase, Store, TaskFault, TaskStatus, TxState, Worker,
+    test_utils::TestDb,
 };
 use tokio::task::JoinSet;
 
@@ -36,6 +37,7 @@ on_both!(
     scores_replace_atomically,
     amounts_and_floats_round_trip_exactly,
     drafts_are_published_once_a_task_names_them,
+    task_faults_are_kept_until_cleared,
 );
 
 fn address(n: u64) -> String {
@@ -592,4 +594,29 @@ async fn drafts_are_published_once_a_task_names_them(db: TestDb) {
     assert_eq!(store.drafts_to_publish().await.unwrap(), vec![draft.clone()], "the first draft of a CID stays");
     store.mark_draft_published("QmDraft", 5).await.unwrap();
     assert!(store.drafts_to_publish().await.unwrap().is_empty());
+}
+
+async fn task_faults_are_kept_until_cleared(db: TestDb) {
+    let store = db.store();
+    store.upsert_task(&new_task(1)).await.unwrap();
+    store.upsert_task(&new_task(2)).await.unwrap();
+    let fault = TaskFault {
+        task_id: 2,
+        message: "aggregating round 1: the update is malformed".into(),
+        failures: 1,
+        first_failed_at_ms: 10,
+        last_failed_at_ms: 10,
+        retry_at_ms: 20,
+    };
+    store.put_task_fault(&fault).await.unwrap();
+    let again = TaskFault { failures: 2, last_failed_at_ms: 30, retry_at_ms: 50, ..fault.clone() };
+    store.put_task_fault(&again).await.unwrap();
+    assert_eq!(store.list_task_faults().await.unwrap(), std::slice::from_ref(&again), "one row per task, the latest");
+    assert_eq!(store.get_task_fault(2).await.unwrap(), Some(again));
+    assert_eq!(store.get_task_fault(1).await.unwrap(), None);
+    assert!(store.clear_task_fault(2).await.unwrap());
+    assert!(!store.clear_task_fault(2).await.unwrap(), "cleared already");
+    assert!(store.list_task_faults().await.unwrap().is_empty());
+    let unknown = TaskFault { task_id: 9, ..fault };
+    assert!(store.put_task_fault(&unknown).await.is_err(), "a fault of a task the database does not know");
 }
