@@ -22,6 +22,7 @@ pub mod device;
 mod error;
 pub mod fs;
 pub mod keys;
+pub mod pins;
 pub mod progress;
 pub mod red_team;
 pub mod round;

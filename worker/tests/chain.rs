@@ -209,4 +209,17 @@ async fn join_leave_claim_and_withdraw_through_the_binary() {
     assert_eq!(status["chain"]["task_status"], "ended", "{status}");
     assert_eq!(status["chain"]["claimed"], "300000", "{status}");
     assert_eq!(status["chain"]["token_symbol"], "TST", "{status}");
+
+    // The marketplace is pinned at first use: a coordinator that later names another is refused before anything
+    // is approved or signed, and the message says how to trust the new one on purpose.
+    let home = tempfile::tempdir().unwrap();
+    let pins = home.path().join("pins.json").display().to_string();
+    let (ok, out, err) = worker(&anvil, &url, stayer, &["status", "--task", "1", "--pins", &pins]).await;
+    assert!(ok, "{out}{err}");
+    let elsewhere = Address::repeat_byte(0x66);
+    stub.lock().unwrap().marketplace = elsewhere;
+    let (ok, out, err) = worker(&anvil, &url, leaver, &["join", "--task", "1", "--pins", &pins]).await;
+    assert!(!ok, "{out}{err}");
+    assert!(err.contains("refusing") && err.contains(&format!("--marketplace {elsewhere:#x}")), "{err}");
+    assert!(err.contains(&format!("{marketplace:#x}")), "the pinned marketplace is named: {err}");
 }

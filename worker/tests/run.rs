@@ -661,6 +661,7 @@ async fn the_binary_trains_every_round_through_ipfs_and_stops_when_the_task_ends
             .arg(state.path())
             .args(["--coordinator", &mock.url, "--ipfs-api", node.api_url()])
             .env("TESSERA_PRIVATE_KEY", &key)
+            .env("TESSERA_PINS", state.path().join("pins.json"))
             .env_remove("TESSERA_KEYSTORE");
         command
     };

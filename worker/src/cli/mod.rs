@@ -13,6 +13,7 @@ use crate::{
     api::{CoordinatorClient, Info},
     chain,
     keys::{self, KeyOptions},
+    pins,
 };
 use alloy::{primitives::Address, signers::local::PrivateKeySigner};
 use clap::{Args, Parser, Subcommand};
@@ -67,6 +68,9 @@ pub struct GlobalArgs {
     /// The marketplace contract; by default the coordinator's (`GET /api/v1/info`).
     #[arg(long, global = true, env = "TESSERA_MARKETPLACE", value_name = "ADDRESS")]
     pub marketplace: Option<Address>,
+    /// Where the marketplace trusted on each chain is pinned at first use; default ~/.tessera/worker/pins.json.
+    #[arg(long, global = true, env = "TESSERA_PINS", value_name = "FILE")]
+    pub pins: Option<PathBuf>,
     /// The worker's keystore (Web3 Secret Storage JSON); default ~/.tessera/worker/keystore.json.
     #[arg(long, global = true, env = "TESSERA_KEYSTORE", value_name = "FILE")]
     pub keystore: Option<PathBuf>,
@@ -172,16 +176,34 @@ impl Context {
                 Err(error) => return Err(error),
             }
         };
-        if let Some(marketplace) = self.global.marketplace
-            && marketplace != info.marketplace
-        {
-            return Err(Error::Invalid(format!(
-                "--marketplace is {marketplace:#x}, but the coordinator at {} serves {:#x}",
-                api.base_url(),
-                info.marketplace
-            )));
+        match self.global.marketplace {
+            Some(marketplace) if marketplace != info.marketplace => {
+                return Err(Error::Invalid(format!(
+                    "--marketplace is {marketplace:#x}, but the coordinator at {} serves {:#x}",
+                    api.base_url(),
+                    info.marketplace
+                )));
+            }
+            Some(_) => {}
+            None => self.pinned(api, &info)?,
         }
         Ok(info)
+    }
+
+    /// Checks the marketplace a coordinator named against the one pinned for its chain, pinning it at first use.
+    fn pinned(&self, api: &CoordinatorClient, info: &Info) -> Result<()> {
+        let path = self.global.pins.clone().or_else(pins::default_path).ok_or_else(|| {
+            Error::Invalid("no home folder to keep the pinned marketplace in: pass --pins or --marketplace".into())
+        })?;
+        if pins::check(&path, info.chain_id, info.marketplace, api.base_url())? == pins::Pinned::New {
+            tracing::info!(
+                chain = info.chain_id,
+                marketplace = %info.marketplace,
+                pins = %path.display(),
+                "trusting this marketplace from now on"
+            );
+        }
+        Ok(())
     }
 
     /// The marketplace and chain id: from `--marketplace` alone when given (the coordinator need
@@ -194,6 +216,7 @@ impl Context {
         let info = api.info().await.map_err(|e| {
             Error::Invalid(format!("{} (pass --marketplace to reach the contract without it)", e.report()))
         })?;
+        self.pinned(&api, &info)?;
         Ok((info.marketplace, Some(info.chain_id)))
     }
 
