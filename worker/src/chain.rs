@@ -3,11 +3,25 @@
 
 use crate::{Error, Result};
 use alloy::{
-    primitives::{Address, U256, utils::format_units},
+    primitives::{Address, B256, U256, utils::format_units},
     providers::{DynProvider, Provider, ProviderBuilder},
     signers::local::PrivateKeySigner,
 };
 use tessera_chain::{IERC20, IMarketplace, MarketplaceClient};
+
+/// What the chain recorded of a task's rounds, as far as the worker checks it.
+#[async_trait::async_trait]
+pub trait RoundRecords: Send + Sync + std::fmt::Debug {
+    /// The global checkpoint `startRound` recorded for `round` of `task`; zero before the round started.
+    async fn global_model_cid(&self, task: u64, round: u32) -> Result<B256>;
+}
+
+#[async_trait::async_trait]
+impl RoundRecords for MarketplaceClient {
+    async fn global_model_cid(&self, task: u64, round: u32) -> Result<B256> {
+        Ok(self.round(U256::from(task), round).await?.globalModelCid)
+    }
+}
 
 /// A client that sends transactions signed by `signer`, after checking the node is on `chain_id`
 /// when one is expected.

@@ -10,6 +10,7 @@
 use crate::{
     Error, Result,
     api::{CoordinatorClient, Info, RoundView, SubmissionRequest, TaskStatus, TaskView},
+    chain::RoundRecords,
     data,
     progress::TrainBar,
     red_team::{self, Attack},
@@ -79,6 +80,7 @@ pub struct Worker {
     data: Dataset,
     flipped: Option<Dataset>,
     config: WorkerConfig,
+    records: Option<Arc<dyn RoundRecords>>,
 }
 
 /// One look at the task.
@@ -121,7 +123,14 @@ impl Worker {
             _ => None,
         };
         let domain = eip712::domain(info.chain_id, info.marketplace);
-        Ok(Self { api, store, signer, info, domain, state, data, flipped, config })
+        Ok(Self { api, store, signer, info, domain, state, data, flipped, config, records: None })
+    }
+
+    /// Checks every round's checkpoint against the one the chain recorded before training on it: a coordinator
+    /// cannot hand this worker another model than the round's.
+    pub fn with_round_records(mut self, records: Arc<dyn RoundRecords>) -> Self {
+        self.records = Some(records);
+        self
     }
 
     /// Works every round until the task ends (or `max_rounds` are submitted). Failures that may
@@ -239,6 +248,29 @@ impl Worker {
         }
     }
 
+    /// Refuses a round checkpoint other than the one the chain recorded. A round the chain has not recorded yet
+    /// (its `startRound` not mined) and an unreachable chain only warn: the coordinator checks the parent of
+    /// every update against the round's checkpoint too.
+    async fn check_recorded(&self, task: u64, round: u32, global: Cid) -> Result<()> {
+        let Some(records) = &self.records else { return Ok(()) };
+        match records.global_model_cid(task, round).await {
+            Ok(recorded) if recorded == B256::from(global.to_bytes32()) => Ok(()),
+            Ok(recorded) if recorded.is_zero() => {
+                warn!(round, "the chain has not recorded this round's checkpoint yet; trusting the coordinator's");
+                Ok(())
+            }
+            Ok(recorded) => Err(Error::Task(format!(
+                "the coordinator gives {global} as round {round}'s checkpoint, but the chain recorded {}: \
+                 refusing to train on it",
+                Cid::from_digest(recorded.0)
+            ))),
+            Err(error) => {
+                warn!(round, "could not read round {round}'s checkpoint on chain: {}", error.report());
+                Ok(())
+            }
+        }
+    }
+
     /// Makes the update (or takes the one made before a restart), uploads and signs it, and records
     /// it as pending; `None` when a copycat has nothing to copy yet.
     async fn produce(&self, task: &TaskView, view: &RoundView) -> Result<Option<Pending>> {
@@ -246,6 +278,7 @@ impl Worker {
         data::check_fits(&self.data, arch)?;
         let round = view.round;
         let global_cid = view.global_model_cid;
+        self.check_recorded(task.task_id, round, global_cid).await?;
         let global_text = global_cid.to_string();
         let (bytes, training) = match self.state.prepared(round)? {
             Some((prepared, bytes)) if prepared.global_model_cid == global_text => {

@@ -29,6 +29,7 @@ use tessera_train::{
 };
 use tessera_worker::{
     api::CoordinatorClient,
+    chain::RoundRecords,
     red_team::Attack,
     state::{Identity, Pending, Prepared, StateDir, TrainingSummary},
     update::{self, Behaviour},
@@ -606,6 +607,46 @@ async fn a_worker_that_has_not_joined_is_told_to_join() {
     assert!(error.to_string().contains("tessera-worker join --task 1"), "{error}");
     // The signed update stays pending, to be sent as is once the worker has joined.
     assert!(StateDir::read_only(dir.path()).pending(1).unwrap().is_some());
+}
+
+/// The chain's record of each round's checkpoint: the mock's own, or a forged one for every round.
+struct Recorded {
+    shared: Shared,
+    forged: Option<B256>,
+}
+
+impl std::fmt::Debug for Recorded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorded").field("forged", &self.forged).finish_non_exhaustive()
+    }
+}
+
+#[async_trait::async_trait]
+impl RoundRecords for Recorded {
+    async fn global_model_cid(&self, _task: u64, round: u32) -> tessera_worker::Result<B256> {
+        let coordinator = self.shared.lock().unwrap();
+        Ok(self.forged.unwrap_or_else(|| B256::from(coordinator.rounds[&round].0.to_bytes32())))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_the_chain_did_not_record_is_not_trained_on() {
+    let signer = PrivateKeySigner::random();
+    let mock = Mock::start(2, &[signer.address()]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let recorded = Recorded { shared: mock.shared.clone(), forged: None };
+    let mut worker =
+        mock.worker(signer.clone(), dir.path(), Behaviour::Honest).await.with_round_records(Arc::new(recorded));
+    assert_eq!(worker.run().await.unwrap().submitted, [1, 2], "the chain's checkpoints are the coordinator's");
+
+    let mock = Mock::start(1, &[signer.address()]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let forged = Recorded { shared: mock.shared.clone(), forged: Some(B256::repeat_byte(7)) };
+    let mut worker = mock.worker(signer, dir.path(), Behaviour::Honest).await.with_round_records(Arc::new(forged));
+    let error = worker.run().await.unwrap_err().to_string();
+    assert!(error.contains("refusing to train") && error.contains("the chain recorded"), "{error}");
+    assert!(mock.with(|c| c.posts.is_empty()), "nothing was sent");
+    assert!(StateDir::read_only(dir.path()).pending(1).unwrap().is_none(), "nothing was trained or signed");
 }
 
 #[test]

@@ -15,6 +15,7 @@ use crate::{api::Info, chain};
 use alloy::primitives::{Address, U256};
 use clap::{Args, ValueEnum};
 use std::{path::PathBuf, sync::Arc, time::Duration};
+use tessera_chain::MarketplaceClient;
 use tessera_storage::{ClientConfig, IpfsStore};
 use tessera_train::{Optimizer, TrainConfig, WireDtype};
 use tracing::{info, warn};
@@ -134,7 +135,7 @@ pub(super) async fn execute(context: &Context, args: RunArgs) -> Result<()> {
     let api = context.api()?;
     let info = context.info(&api, Duration::from_secs(args.startup_wait)).await?;
 
-    check_joined(context, &info, args.task, me).await?;
+    let chain_reader = check_joined(context, &info, args.task, me).await?;
 
     let root = match &args.state_dir {
         Some(dir) => dir.clone(),
@@ -157,6 +158,9 @@ pub(super) async fn execute(context: &Context, args: RunArgs) -> Result<()> {
     let store = IpfsStore::new(&context.global.ipfs_api, ClientConfig::default())?;
     let config = worker_config(&args, device, progress::bars_enabled(context.global.quiet));
     let mut worker = Worker::new(api, Arc::new(store), signer, info, state, shard, config)?;
+    if let Some(reader) = chain_reader {
+        worker = worker.with_round_records(Arc::new(reader));
+    }
 
     // Every file is written atomically, so stopping at any point is safe; say how to resume.
     let resume_hint = root.clone();
@@ -225,21 +229,22 @@ fn worker_config(args: &RunArgs, device: tch::Device, progress_bars: bool) -> Wo
 }
 
 /// Refuses to start training for a task the worker has not joined on chain; an unreachable chain
-/// only warns, since the coordinator checks membership too.
-async fn check_joined(context: &Context, info: &Info, task: u64, me: Address) -> Result<()> {
+/// only warns, since the coordinator checks membership too. The chain's reader, when it answered.
+async fn check_joined(context: &Context, info: &Info, task: u64, me: Address) -> Result<Option<MarketplaceClient>> {
     let joined = async {
         let client = chain::reading_client(&context.global.rpc_url, me, info.marketplace, Some(info.chain_id)).await?;
-        client.is_worker(U256::from(task), me).await.map_err(Error::from)
+        let joined = client.is_worker(U256::from(task), me).await.map_err(Error::from)?;
+        Ok::<_, Error>((joined, client))
     };
     match joined.await {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(Error::Task(format!(
+        Ok((true, client)) => Ok(Some(client)),
+        Ok((false, _)) => Err(Error::Task(format!(
             "{me:#x} has not joined task {task}: stake first with `tessera-worker join --task {task}`"
         ))),
         Err(error @ Error::Invalid(_)) => Err(error),
         Err(error) => {
             warn!("could not check on chain that {me:#x} joined task {task}: {}", error.report());
-            Ok(())
+            Ok(None)
         }
     }
 }
