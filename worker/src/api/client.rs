@@ -7,6 +7,9 @@ use reqwest::{Method, StatusCode};
 use serde::{Serialize, de::DeserializeOwned};
 use std::time::Duration;
 
+/// The largest answer read from the coordinator: far above any listing of a task with thousands of workers, so a
+/// coordinator (or whatever answers in its place) cannot make the worker hold an endless body in memory.
+const MAX_ANSWER_BYTES: usize = 32 << 20;
 /// The longest error body quoted in an error message.
 const MAX_QUOTED_BODY: usize = 300;
 
@@ -90,9 +93,21 @@ impl CoordinatorClient {
             request = request.json(body);
         }
         let http_error = |source| Error::Http { url: url.clone(), source };
-        let response = request.send().await.map_err(http_error)?;
+        let mut response = request.send().await.map_err(http_error)?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(http_error)?;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(http_error)? {
+            if bytes.len() + chunk.len() > MAX_ANSWER_BYTES {
+                return Err(Error::Api {
+                    method: method_name(&method),
+                    path,
+                    status: status.as_u16(),
+                    code: "answer_too_large".into(),
+                    message: format!("the answer is larger than {MAX_ANSWER_BYTES} bytes"),
+                });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
         if !status.is_success() {
             return Err(api_error(&method, path, status, &bytes));
         }
@@ -155,6 +170,24 @@ mod tests {
         assert_eq!(error.api_code(), Some("http_502"));
         assert!(error.to_string().len() < 500);
         assert!(error.is_transient());
+    }
+
+    #[tokio::test]
+    async fn an_endless_answer_is_cut_off_with_a_clear_error() {
+        use axum::{Router, body::Body, routing::get};
+        let megabyte = bytes::Bytes::from(vec![b' '; 1 << 20]);
+        let endless = move || {
+            let chunks = std::iter::repeat(megabyte.clone()).map(Ok::<_, std::convert::Infallible>);
+            async move { Body::from_stream(futures_util::stream::iter(chunks)) }
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server =
+            tokio::spawn(axum::serve(listener, Router::new().route("/api/v1/info", get(endless))).into_future());
+        let client = CoordinatorClient::new(&url, Duration::from_secs(30)).unwrap();
+        let error = client.info().await.unwrap_err();
+        server.abort();
+        assert_eq!(error.api_code(), Some("answer_too_large"), "{error}");
     }
 
     #[test]
