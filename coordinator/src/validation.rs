@@ -37,16 +37,44 @@ impl Validator {
         self.arch
     }
 
-    /// Loss and accuracy of `params`.
+    /// Loss and accuracy of `params`, always finite. A model whose outputs overflow has an infinite or NaN
+    /// loss; it counts as [`WORST_LOSS`] and accuracy 0, so the scorer ranks it last and the manifest, whose JSON
+    /// has no NaN, stays readable.
     pub fn metrics(&mut self, params: &[f32]) -> tessera_train::Result<Metrics> {
         self.model.load(&Parameters::for_architecture(self.arch, params.to_vec())?)?;
         let evaluation = evaluate(&self.model, &self.data, 1000)?;
-        Ok(Metrics { loss: evaluation.loss, accuracy: evaluation.accuracy })
+        Ok(finite(Metrics { loss: evaluation.loss, accuracy: evaluation.accuracy }))
     }
+}
+
+/// The loss a model whose loss is not a finite number is given: far above any real cross-entropy, yet small
+/// enough that sums and differences of a round's losses stay finite.
+pub const WORST_LOSS: f64 = 1e9;
+
+fn finite(metrics: Metrics) -> Metrics {
+    let loss = if metrics.loss.is_finite() { metrics.loss.clamp(0.0, WORST_LOSS) } else { WORST_LOSS };
+    let accuracy = if metrics.accuracy.is_finite() { metrics.accuracy.clamp(0.0, 1.0) } else { 0.0 };
+    Metrics { loss, accuracy }
 }
 
 impl Evaluator for Validator {
     fn evaluate(&mut self, params: &[f32]) -> tessera_scoring::Result<Metrics> {
         self.metrics(params).map_err(ScoringError::evaluator)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_overflowing_model_gets_the_worst_finite_metrics() {
+        for loss in [f64::NAN, f64::INFINITY, 2e9] {
+            assert_eq!(finite(Metrics { loss, accuracy: f64::NAN }), Metrics { loss: WORST_LOSS, accuracy: 0.0 });
+        }
+        let fine = Metrics { loss: 0.25, accuracy: 0.9 };
+        assert_eq!(finite(fine), fine);
+        let manifest_json = serde_json::to_string(&finite(Metrics { loss: f64::NAN, accuracy: 0.5 })).unwrap();
+        assert!(!manifest_json.contains("null"), "{manifest_json}");
     }
 }

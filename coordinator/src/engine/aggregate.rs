@@ -198,7 +198,12 @@ impl Engine {
             rewards_root: format!("{:#x}", tree.root()),
             cumulative_rewards_total: tree.total().to_string(),
         };
-        let manifest_cid = self.content.put(Bytes::from(serde_json::to_vec_pretty(&manifest)?)).await?;
+        let text = serde_json::to_vec_pretty(&manifest)?;
+        // JSON has no NaN: a non-finite number would be written as null and the manifest could never be read back
+        // (by `verify`, or by the next round). Refuse it here, where the task can still be retried.
+        serde_json::from_slice::<Manifest>(&text)
+            .map_err(|e| eyre::eyre!("round {r}'s manifest would not read back: {e}"))?;
+        let manifest_cid = self.content.put(Bytes::from(text)).await?;
         Ok(Published { new_model_cid, manifest_cid, manifest })
     }
 
