@@ -17,7 +17,8 @@ use std::{
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// The chain's JSON-RPC endpoint (`TESSERA_CHAIN_RPC_URL`).
+    /// The chain's JSON-RPC endpoint (`TESSERA_CHAIN_RPC_URL`); credentials in it are never printed.
+    #[serde(serialize_with = "url")]
     pub chain_rpc_url: String,
     /// The coordinator's private key, hex (`TESSERA_PRIVATE_KEY`); never printed.
     #[serde(serialize_with = "redacted")]
@@ -28,7 +29,15 @@ pub struct Config {
     /// The marketplace contract's address (`TESSERA_MARKETPLACE`).
     pub marketplace: Option<String>,
     /// The IPFS node's Kubo RPC API (`TESSERA_IPFS_API_URL`).
+    #[serde(serialize_with = "url")]
     pub ipfs_api_url: String,
+    /// The `Authorization` header value (`Bearer …` or `Basic …`) the IPFS API or pinning service wants
+    /// (`TESSERA_IPFS_AUTHORIZATION`); never printed.
+    #[serde(serialize_with = "redacted")]
+    pub ipfs_authorization: Option<String>,
+    /// A PEM file of certificate authorities trusted beside the platform's, for https endpoints behind a private
+    /// CA (`TESSERA_TLS_CA_FILE`).
+    pub tls_ca_file: Option<PathBuf>,
     /// `sqlite://…` (the default, a file) or `postgres://…` (`TESSERA_DATABASE_URL`).
     pub database_url: String,
     /// The HTTP API's address (`TESSERA_LISTEN`).
@@ -67,6 +76,8 @@ impl Default for Config {
             keystore: None,
             marketplace: None,
             ipfs_api_url: "http://127.0.0.1:5001".into(),
+            ipfs_authorization: None,
+            tls_ca_file: None,
             database_url: "sqlite://tessera.db?mode=rwc".into(),
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             admin_token: None,
@@ -95,6 +106,10 @@ fn redacted<S: Serializer>(secret: &Option<String>, serializer: S) -> Result<S::
     secret.as_ref().map(|_| "<redacted>").serialize(serializer)
 }
 
+fn url<S: Serializer>(url: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    tessera_net::redact(url).serialize(serializer)
+}
+
 fn seconds<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
     duration.as_secs().serialize(serializer)
 }
@@ -115,6 +130,11 @@ pub struct SettingLine {
 }
 
 impl Config {
+    /// The IPFS client's settings: its credentials and `roots`.
+    pub fn ipfs_client(&self, roots: tessera_net::TlsRoots) -> tessera_storage::ClientConfig {
+        tessera_storage::ClientConfig { authorization: self.ipfs_authorization.clone(), roots, ..Default::default() }
+    }
+
     /// Every setting with its environment variable and value, in file-key order, secrets redacted. The
     /// strategy is a table in the file; `TESSERA_STRATEGY` sets only its kind.
     pub fn lines(&self) -> Vec<SettingLine> {
@@ -248,17 +268,24 @@ mod tests {
 
     #[test]
     fn every_setting_is_listed_once_with_its_variable_and_no_secret() {
-        let config =
-            Config { private_key: Some("0x01".into()), admin_token: Some("hunter2".into()), ..Config::default() };
+        let config = Config {
+            private_key: Some("0x01".into()),
+            admin_token: Some("hunter2".into()),
+            ipfs_authorization: Some("Bearer pinning-s3cret".into()),
+            chain_rpc_url: "https://node.example/v3?apikey=abc123".into(),
+            ..Config::default()
+        };
         let lines = config.lines();
         let keys: Vec<&str> = lines.iter().map(|l| l.key.as_str()).collect();
-        assert_eq!(keys.len(), 17, "{keys:?}");
+        assert_eq!(keys.len(), 19, "{keys:?}");
         let listen = lines.iter().find(|l| l.key == "listen").unwrap();
         assert_eq!((listen.env.as_str(), listen.value.as_str()), ("TESSERA_LISTEN", "\"127.0.0.1:8080\""));
         let timeout = lines.iter().find(|l| l.key == "request_timeout_secs").unwrap();
         assert_eq!((timeout.env.as_str(), timeout.value.as_str()), ("TESSERA_REQUEST_TIMEOUT_SECS", "30"));
         let text = format!("{lines:?}");
-        assert!(!text.contains("0x01") && !text.contains("hunter2"), "{text}");
+        for secret in ["0x01", "hunter2", "pinning-s3cret", "abc123"] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
         assert!(Config::help().contains("TESSERA_VALIDATION_SAMPLES"));
         // Every variable the help names is one the environment layer reads.
         for line in &lines {
@@ -266,7 +293,7 @@ mod tests {
                 "listen" => "127.0.0.1:1",
                 "strategy" => "median",
                 "chain_rpc_url" | "private_key" | "keystore" | "marketplace" | "ipfs_api_url" | "database_url"
-                | "admin_token" | "validation_dir" | "validation_split" => "x",
+                | "admin_token" | "validation_dir" | "validation_split" | "ipfs_authorization" | "tls_ca_file" => "x",
                 _ => "7",
             };
             let read = Config::load_from(None, |name| (name == line.env).then(|| value.to_owned())).unwrap();

@@ -4,10 +4,11 @@
 use crate::{Error, Result};
 use alloy::{
     primitives::{Address, B256, U256, utils::format_units},
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::{DynProvider, Provider},
     signers::local::PrivateKeySigner,
 };
 use tessera_chain::{IERC20, IMarketplace, MarketplaceClient};
+use tessera_net::TlsRoots;
 
 /// What the chain recorded of a task's rounds, as far as the worker checks it.
 #[async_trait::async_trait]
@@ -27,11 +28,12 @@ impl RoundRecords for MarketplaceClient {
 /// when one is expected.
 pub async fn signing_client(
     rpc_url: &str,
+    roots: &TlsRoots,
     signer: &PrivateKeySigner,
     marketplace: Address,
     chain_id: Option<u64>,
 ) -> Result<MarketplaceClient> {
-    let provider = tessera_chain::connect(rpc_url, &format!("{:#x}", signer.to_bytes()))?;
+    let provider = tessera_chain::connect_with(rpc_url, &format!("{:#x}", signer.to_bytes()), roots)?;
     check_chain(&provider, chain_id).await?;
     Ok(MarketplaceClient::new(provider, marketplace, signer.address()))
 }
@@ -39,12 +41,12 @@ pub async fn signing_client(
 /// A client that only reads, on behalf of `account`; needs no key.
 pub async fn reading_client(
     rpc_url: &str,
+    roots: &TlsRoots,
     account: Address,
     marketplace: Address,
     chain_id: Option<u64>,
 ) -> Result<MarketplaceClient> {
-    let url = rpc_url.parse().map_err(|e| Error::Invalid(format!("RPC URL {rpc_url:?}: {e}")))?;
-    let provider = ProviderBuilder::new().disable_recommended_fillers().connect_http(url).erased();
+    let provider = tessera_chain::read_only(rpc_url, roots)?;
     check_chain(&provider, chain_id).await?;
     Ok(MarketplaceClient::new(provider, marketplace, account))
 }

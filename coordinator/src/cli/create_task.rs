@@ -9,8 +9,9 @@ use alloy::{
 use clap::Args;
 use eyre::{WrapErr, eyre};
 use std::str::FromStr;
-use tessera_chain::{MarketplaceClient, connect};
-use tessera_storage::{ClientConfig, IpfsStore};
+use tessera_chain::{MarketplaceClient, connect_with};
+use tessera_net::TlsRoots;
+use tessera_storage::IpfsStore;
 use tessera_train::ArchitectureId;
 
 /// Options of `create-task`.
@@ -84,9 +85,10 @@ pub(super) async fn execute(config: Config, args: &CreateTaskArgs) -> eyre::Resu
         seed: args.seed,
         slash_to_requester: args.slash_to_requester,
     };
-    let content = IpfsStore::new(&config.ipfs_api_url, ClientConfig::default())?;
+    let roots = TlsRoots::from_setting(config.tls_ca_file.as_deref())?;
+    let content = IpfsStore::new(&config.ipfs_api_url, config.ipfs_client(roots.clone()))?;
     let initial = draft.publish_initial_model(&content).await?;
-    let provider = connect(&config.chain_rpc_url, &key)?;
+    let provider = connect_with(&config.chain_rpc_url, &key, &roots)?;
     let client = MarketplaceClient::new(provider, marketplace, requester.address());
     client.approve(args.token, draft.reward_pool).await.wrap_err("approving the reward pool")?;
     let task_config = draft.config(&initial);

@@ -13,8 +13,9 @@ use alloy::{primitives::Address, providers::Provider, signers::local::PrivateKey
 use clap::{Parser, Subcommand};
 use eyre::{WrapErr, eyre};
 use std::{path::PathBuf, sync::Arc};
-use tessera_chain::{MarketplaceClient, connect};
-use tessera_storage::{ClientConfig, IpfsStore};
+use tessera_chain::{MarketplaceClient, connect_with};
+use tessera_net::{TlsRoots, redact};
+use tessera_storage::IpfsStore;
 use tessera_train::ArchitectureId;
 
 /// The Tessera coordinator.
@@ -118,9 +119,11 @@ async fn parts(config: &Config) -> eyre::Result<Parts> {
     let marketplace = config.marketplace.as_deref().ok_or_else(|| eyre!("TESSERA_MARKETPLACE is not set"))?;
     let marketplace: Address = marketplace.parse().wrap_err("TESSERA_MARKETPLACE is not an address")?;
     let signer: PrivateKeySigner = key.parse().wrap_err("the coordinator key is not a private key")?;
-    let provider = connect(&config.chain_rpc_url, &key)?;
-    let chain_id = provider.get_chain_id().await.wrap_err_with(|| format!("reaching {}", config.chain_rpc_url))?;
-    let content = Arc::new(IpfsStore::new(&config.ipfs_api_url, ClientConfig::default())?);
+    let roots = TlsRoots::from_setting(config.tls_ca_file.as_deref())?;
+    let provider = connect_with(&config.chain_rpc_url, &key, &roots)?;
+    let chain_id =
+        provider.get_chain_id().await.wrap_err_with(|| format!("reaching {}", redact(&config.chain_rpc_url)))?;
+    let content = Arc::new(IpfsStore::new(&config.ipfs_api_url, config.ipfs_client(roots))?);
     let client = MarketplaceClient::new(provider, marketplace, signer.address());
     Ok(Parts { signer, client, chain_id, content })
 }

@@ -8,12 +8,17 @@ use alloy::{
     network::EthereumWallet,
     primitives::{Address, B256, TxHash, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
-    rpc::types::{Filter, TransactionReceipt},
+    rpc::{
+        client::RpcClient,
+        types::{Filter, TransactionReceipt},
+    },
     signers::local::PrivateKeySigner,
     sol_types::SolCall,
+    transports::http::{Http, reqwest},
 };
 use futures_util::{Stream, stream};
 use std::{collections::VecDeque, time::Duration};
+use tessera_net::{TlsRoots, redact};
 
 /// How long to wait for a transaction to be mined.
 const RECEIPT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -25,7 +30,11 @@ const RECEIPT_TIMEOUT: Duration = Duration::from_secs(120);
 /// fails before it is sent (a revert found while estimating gas) must not leave a gap that stalls
 /// every later transaction of the account.
 pub fn connect(rpc_url: &str, private_key: &str) -> Result<DynProvider> {
-    let url = rpc_url.parse().map_err(|e| Error::Invalid { what: "RPC URL", reason: format!("{e}") })?;
+    connect_with(rpc_url, private_key, &TlsRoots::platform())
+}
+
+/// As [`connect`], trusting `roots` for an https endpoint.
+pub fn connect_with(rpc_url: &str, private_key: &str, roots: &TlsRoots) -> Result<DynProvider> {
     let signer: PrivateKeySigner =
         private_key.parse().map_err(|e| Error::Invalid { what: "private key", reason: format!("{e}") })?;
     Ok(ProviderBuilder::new()
@@ -34,8 +43,23 @@ pub fn connect(rpc_url: &str, private_key: &str) -> Result<DynProvider> {
         .with_simple_nonce_management()
         .fetch_chain_id()
         .wallet(EthereumWallet::from(signer))
-        .connect_http(url)
+        .connect_client(rpc_client(rpc_url, roots)?)
         .erased())
+}
+
+/// A provider that only reads from `rpc_url`: no key, no fillers.
+pub fn read_only(rpc_url: &str, roots: &TlsRoots) -> Result<DynProvider> {
+    Ok(ProviderBuilder::new().disable_recommended_fillers().connect_client(rpc_client(rpc_url, roots)?).erased())
+}
+
+/// The JSON-RPC client of `rpc_url` over HTTP(S), trusting `roots`. Credentials in the URL (`user:pass@`) are
+/// sent as basic auth; they never appear in an error.
+fn rpc_client(rpc_url: &str, roots: &TlsRoots) -> Result<RpcClient> {
+    let invalid = |reason: String| Error::Invalid { what: "RPC URL", reason };
+    let url: reqwest::Url = rpc_url.parse().map_err(|e| invalid(format!("{}: {e}", redact(rpc_url))))?;
+    let http = roots.apply(reqwest::Client::builder()).build().map_err(|e| invalid(e.to_string()))?;
+    let is_local = url.host_str().is_some_and(|host| host == "localhost" || host == "127.0.0.1" || host == "::1");
+    Ok(RpcClient::new(Http::with_client(http, url), is_local))
 }
 
 /// The arguments of `finalizeRound`.

@@ -7,6 +7,7 @@ use reqwest::multipart::{Form, Part};
 use serde::Deserialize;
 use serde_json::Value;
 use std::{path::Path, time::Duration};
+use tessera_net::TlsRoots;
 use tokio::io::AsyncReadExt;
 
 /// Timeouts, retries and credentials of a [`KuboClient`].
@@ -25,6 +26,8 @@ pub struct ClientConfig {
     pub backoff: Duration,
     /// An `Authorization` header value (`Basic …` or `Bearer …`) for pinning services that want one.
     pub authorization: Option<String>,
+    /// The certificate authorities an https node is checked against.
+    pub roots: TlsRoots,
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -36,6 +39,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("retries", &self.retries)
             .field("backoff", &self.backoff)
             .field("authorization", &self.authorization.as_ref().map(|_| "<redacted>"))
+            .field("roots", &self.roots)
             .finish()
     }
 }
@@ -49,6 +53,7 @@ impl Default for ClientConfig {
             retries: 3,
             backoff: Duration::from_millis(200),
             authorization: None,
+            roots: TlsRoots::platform(),
         }
     }
 }
@@ -100,7 +105,9 @@ impl KuboClient {
             value.set_sensitive(true);
             headers.insert(reqwest::header::AUTHORIZATION, value);
         }
-        let http = reqwest::Client::builder()
+        let http = config
+            .roots
+            .apply(reqwest::Client::builder())
             .default_headers(headers)
             .connect_timeout(config.connect_timeout)
             .read_timeout(config.read_timeout)

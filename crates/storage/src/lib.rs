@@ -21,4 +21,5 @@ pub use error::{Error, Result};
 pub use kubo::{AddedObject, BlockStat, ClientConfig, KuboClient, NodeId};
 pub use memory::MemoryStore;
 pub use store::{ContentStore, IpfsStore};
+pub use tessera_net::TlsRoots;
 pub use unixfs::{CHUNK_SIZE, DagBuilder, MAX_LINKS};

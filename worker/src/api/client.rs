@@ -6,6 +6,7 @@ use alloy::primitives::Address;
 use reqwest::{Method, StatusCode};
 use serde::{Serialize, de::DeserializeOwned};
 use std::time::Duration;
+use tessera_net::TlsRoots;
 
 /// The largest answer read from the coordinator: far above any listing of a task with thousands of workers, so a
 /// coordinator (or whatever answers in its place) cannot make the worker hold an endless body in memory.
@@ -23,12 +24,18 @@ pub struct CoordinatorClient {
 impl CoordinatorClient {
     /// A client of the coordinator at `base_url` (`http://host:port`), each request limited to `timeout`.
     pub fn new(base_url: &str, timeout: Duration) -> Result<Self> {
+        Self::with_roots(base_url, timeout, &TlsRoots::platform())
+    }
+
+    /// As [`CoordinatorClient::new`], trusting `roots` for an https coordinator.
+    pub fn with_roots(base_url: &str, timeout: Duration, roots: &TlsRoots) -> Result<Self> {
         let parsed = reqwest::Url::parse(base_url)
             .map_err(|e| Error::Invalid(format!("coordinator URL {base_url:?} is not valid: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(Error::Invalid(format!("coordinator URL {base_url:?} is not http(s)")));
         }
-        let http = reqwest::Client::builder()
+        let http = roots
+            .apply(reqwest::Client::builder())
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("tessera-worker/", env!("CARGO_PKG_VERSION")))

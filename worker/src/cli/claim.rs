@@ -34,7 +34,14 @@ pub(super) async fn execute(context: &Context, args: &ClaimArgs) -> Result<()> {
             proof.worker, proof.task_id
         )));
     }
-    let client = chain::signing_client(&context.global.rpc_url, &signer, info.marketplace, Some(info.chain_id)).await?;
+    let client = chain::signing_client(
+        &context.global.rpc_url,
+        &context.roots()?,
+        &signer,
+        info.marketplace,
+        Some(info.chain_id),
+    )
+    .await?;
     let task_id = U256::from(args.task);
     let task = client.task(task_id).await?;
     let token = chain::Token::load(&client, task.rewardToken).await;

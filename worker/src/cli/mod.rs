@@ -19,6 +19,8 @@ use alloy::{primitives::Address, signers::local::PrivateKeySigner};
 use clap::{Args, Parser, Subcommand};
 use std::{path::PathBuf, time::Duration};
 use tessera_chain::MarketplaceClient;
+use tessera_net::TlsRoots;
+use tessera_storage::ClientConfig;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -65,6 +67,12 @@ pub struct GlobalArgs {
     /// The IPFS node's RPC API (Kubo).
     #[arg(long, global = true, env = "TESSERA_IPFS_API_URL", default_value = "http://127.0.0.1:5001")]
     pub ipfs_api: String,
+    /// A PEM file of certificate authorities trusted beside the platform's, for https endpoints behind a private CA.
+    #[arg(long, global = true, env = "TESSERA_TLS_CA_FILE", value_name = "FILE")]
+    pub tls_ca_file: Option<PathBuf>,
+    /// The `Authorization` header value (`Bearer …` or `Basic …`) the IPFS API or pinning service wants.
+    #[arg(long, global = true, env = "TESSERA_IPFS_AUTHORIZATION", hide_env_values = true, value_name = "VALUE")]
+    pub ipfs_authorization: Option<String>,
     /// The marketplace contract; by default the coordinator's (`GET /api/v1/info`).
     #[arg(long, global = true, env = "TESSERA_MARKETPLACE", value_name = "ADDRESS")]
     pub marketplace: Option<Address>,
@@ -156,8 +164,33 @@ impl Context {
         keys::load(&self.key_options())
     }
 
+    /// The certificate authorities https endpoints are checked against.
+    fn roots(&self) -> Result<TlsRoots> {
+        TlsRoots::from_setting(self.global.tls_ca_file.as_deref()).map_err(|e| Error::Invalid(e.to_string()))
+    }
+
     fn api(&self) -> Result<CoordinatorClient> {
-        CoordinatorClient::new(&self.global.coordinator, Duration::from_secs(self.global.http_timeout.max(1)))
+        let timeout = Duration::from_secs(self.global.http_timeout.max(1));
+        CoordinatorClient::with_roots(&self.global.coordinator, timeout, &self.roots()?)
+    }
+
+    /// The IPFS API's client settings: its credentials and the trusted roots.
+    fn ipfs_config(&self) -> Result<ClientConfig> {
+        Ok(ClientConfig {
+            authorization: self.global.ipfs_authorization.clone(),
+            roots: self.roots()?,
+            ..ClientConfig::default()
+        })
+    }
+
+    /// A client that only reads the chain, on behalf of `account`.
+    async fn reading_client(
+        &self,
+        account: Address,
+        marketplace: Address,
+        chain_id: Option<u64>,
+    ) -> Result<MarketplaceClient> {
+        chain::reading_client(&self.global.rpc_url, &self.roots()?, account, marketplace, chain_id).await
     }
 
     /// The coordinator's chain and marketplace, checked against `--marketplace` when given. While
@@ -223,7 +256,7 @@ impl Context {
     /// A client sending transactions signed by `signer`.
     async fn signing_client(&self, signer: &PrivateKeySigner) -> Result<MarketplaceClient> {
         let (marketplace, chain_id) = self.marketplace().await?;
-        chain::signing_client(&self.global.rpc_url, signer, marketplace, chain_id).await
+        chain::signing_client(&self.global.rpc_url, &self.roots()?, signer, marketplace, chain_id).await
     }
 }
 

@@ -1,6 +1,7 @@
 //! `tessera-worker run`: train and submit every round of a task until it ends.
 
 use super::Context;
+use crate::api::Info;
 use crate::{
     Error, Result,
     data::{self, DataOptions, DatasetKind, PartitionKind, ShardSpec},
@@ -11,12 +12,11 @@ use crate::{
     update::Behaviour,
     worker::{Worker, WorkerConfig},
 };
-use crate::{api::Info, chain};
 use alloy::primitives::{Address, U256};
 use clap::{Args, ValueEnum};
 use std::{path::PathBuf, sync::Arc, time::Duration};
 use tessera_chain::MarketplaceClient;
-use tessera_storage::{ClientConfig, IpfsStore};
+use tessera_storage::IpfsStore;
 use tessera_train::{Optimizer, TrainConfig, WireDtype};
 use tracing::{info, warn};
 
@@ -155,7 +155,7 @@ pub(super) async fn execute(context: &Context, args: RunArgs) -> Result<()> {
         root.display()
     );
 
-    let store = IpfsStore::new(&context.global.ipfs_api, ClientConfig::default())?;
+    let store = IpfsStore::new(&context.global.ipfs_api, context.ipfs_config()?)?;
     let config = worker_config(&args, device, progress::bars_enabled(context.global.quiet));
     let mut worker = Worker::new(api, Arc::new(store), signer, info, state, shard, config)?;
     if let Some(reader) = chain_reader {
@@ -232,7 +232,7 @@ fn worker_config(args: &RunArgs, device: tch::Device, progress_bars: bool) -> Wo
 /// only warns, since the coordinator checks membership too. The chain's reader, when it answered.
 async fn check_joined(context: &Context, info: &Info, task: u64, me: Address) -> Result<Option<MarketplaceClient>> {
     let joined = async {
-        let client = chain::reading_client(&context.global.rpc_url, me, info.marketplace, Some(info.chain_id)).await?;
+        let client = context.reading_client(me, info.marketplace, Some(info.chain_id)).await?;
         let joined = client.is_worker(U256::from(task), me).await.map_err(Error::from)?;
         Ok::<_, Error>((joined, client))
     };

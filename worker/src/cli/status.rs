@@ -141,7 +141,7 @@ pub(super) async fn execute(context: &Context, args: &StatusArgs) -> Result<()> 
 
 async fn on_chain(context: &Context, task: u64, worker: Address) -> Result<OnChain> {
     let (marketplace, chain_id) = context.marketplace().await?;
-    let client = chain::reading_client(&context.global.rpc_url, worker, marketplace, chain_id).await?;
+    let client = context.reading_client(worker, marketplace, chain_id).await?;
     let task_id = U256::from(task);
     let (onchain, record) = (client.task(task_id).await?, client.worker(task_id, worker).await?);
     let token = Token::load(&client, onchain.rewardToken).await;
