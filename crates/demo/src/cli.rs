@@ -31,6 +31,10 @@ pub struct Args {
     /// as `tessera-worker run --red-team` takes them); `none` for none.
     #[arg(long, value_delimiter = ',', default_value = "free-rider,sign-flip", value_parser = red_team)]
     pub red_team: Vec<Option<Attack>>,
+    /// Reach anvil, IPFS and the coordinator over TLS, through proxies presenting a test CA's certificates, with
+    /// the IPFS API behind a bearer token as a pinning service is.
+    #[arg(long)]
+    pub tls: bool,
     /// Write the final report as JSON to this file.
     #[arg(long)]
     pub report: Option<PathBuf>,
@@ -43,7 +47,8 @@ pub struct Args {
 pub async fn run(args: Args) -> eyre::Result<()> {
     let binaries = Binaries::beside_current_exe()?;
     let attacks: Vec<Attack> = args.red_team.iter().flatten().copied().collect();
-    let scenario = Scenario { alpha: args.alpha, ..Scenario::with_red_team(args.rounds, args.unit, &attacks) };
+    let scenario =
+        Scenario { alpha: args.alpha, tls: args.tls, ..Scenario::with_red_team(args.rounds, args.unit, &attacks) };
     let started = std::time::Instant::now();
     let mut demo = Demo::start(binaries, scenario, false).await?;
     println!("Logs and state: {}", demo.dir.path().display());

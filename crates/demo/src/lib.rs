@@ -27,7 +27,7 @@ use std::{
     time::{Duration, Instant},
 };
 use tessera_chain::{Deployment, roles};
-use tessera_harness::{DevAccount, LocalStack, Process, Toolchain, mnist_dir};
+use tessera_harness::{DevAccount, LocalStack, Process, TestCa, TlsProxy, TokenGate, Toolchain, mnist_dir};
 
 /// Token base units per whole token (18 decimals).
 pub const TOKEN_UNIT: u128 = 1_000_000_000_000_000_000;
@@ -66,6 +66,56 @@ impl Binaries {
     }
 }
 
+/// How the processes reach anvil, IPFS and the coordinator: directly, or over TLS through proxies that present
+/// a test CA's certificates, with the IPFS API behind a bearer token as a pinning service is. The demo itself
+/// watches over the direct addresses.
+struct Network {
+    rpc_url: String,
+    ipfs_url: String,
+    coordinator_url: String,
+    /// What every coordinator and worker command gets besides the URLs.
+    env: Vec<(&'static str, String)>,
+    tls: Option<(TestCa, TokenGate, Vec<TlsProxy>)>,
+}
+
+impl Network {
+    async fn start(stack: &LocalStack, coordinator_port: u16, tls: bool) -> eyre::Result<Self> {
+        let coordinator = format!("127.0.0.1:{coordinator_port}");
+        if !tls {
+            return Ok(Self {
+                rpc_url: stack.anvil.url().to_owned(),
+                ipfs_url: stack.ipfs.api_url().to_owned(),
+                coordinator_url: format!("http://{coordinator}"),
+                env: Vec::new(),
+                tls: None,
+            });
+        }
+        let ca = TestCa::generate()?;
+        let token = format!("{:x}", rand_token());
+        let gate = TokenGate::start(stack.ipfs.api_url(), &token).await?;
+        let host_port = |url: &str| url.trim_start_matches("http://").trim_end_matches('/').to_owned();
+        let rpc = TlsProxy::start(&ca, &host_port(stack.anvil.url())).await?;
+        let ipfs = TlsProxy::start(&ca, &gate.addr()).await?;
+        let api = TlsProxy::start(&ca, &coordinator).await?;
+        Ok(Self {
+            rpc_url: rpc.url().to_owned(),
+            ipfs_url: ipfs.url().to_owned(),
+            coordinator_url: api.url().to_owned(),
+            env: vec![
+                ("TESSERA_TLS_CA_FILE", ca.pem_path().display().to_string()),
+                ("TESSERA_IPFS_AUTHORIZATION", format!("Bearer {token}")),
+            ],
+            tls: Some((ca, gate, vec![rpc, ipfs, api])),
+        })
+    }
+}
+
+/// A token no one can guess from the outside: the clock's nanoseconds mixed with the process id.
+fn rand_token() -> u128 {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    nanos ^ (u128::from(std::process::id()) << 64)
+}
+
 /// The running marketplace.
 pub struct Demo {
     /// Anvil and the IPFS node.
@@ -85,6 +135,7 @@ pub struct Demo {
     binaries: Binaries,
     coordinator: Process,
     workers: Vec<Process>,
+    network: Network,
     deployer: DynProvider,
     quiet: bool,
     /// The largest resident set seen of each process, by name, in bytes.
@@ -122,11 +173,13 @@ impl Demo {
         let dir = tempfile::Builder::new().prefix("tessera-demo-").tempdir()?;
         let port = free_port(8080);
         let url = format!("http://127.0.0.1:{port}");
+        let network = Network::start(&stack, port, scenario.tls).await?;
         let mut demo_env: Vec<(&str, String)> = vec![
-            ("TESSERA_CHAIN_RPC_URL", stack.anvil.url().to_owned()),
+            ("TESSERA_CHAIN_RPC_URL", network.rpc_url.clone()),
             ("TESSERA_MARKETPLACE", format!("{marketplace:#x}")),
-            ("TESSERA_IPFS_API_URL", stack.ipfs.api_url().to_owned()),
+            ("TESSERA_IPFS_API_URL", network.ipfs_url.clone()),
         ];
+        demo_env.extend(network.env.iter().cloned());
         let coordinator_env = |env: &mut Vec<(&str, String)>| {
             env.extend([
                 ("TESSERA_PRIVATE_KEY", accounts[roles::COORDINATOR].private_key.clone()),
@@ -163,7 +216,7 @@ impl Demo {
         serve.arg("serve").envs(demo_env.iter().cloned()).env("RUST_LOG", "info");
         let coordinator = spawn("coordinator", serve, dir.path())?;
         wait_for_health(&url, Duration::from_secs(60), &coordinator).await?;
-        say(&format!("  coordinator {url}"));
+        say(&format!("  coordinator {}", network.coordinator_url));
 
         let mut demo = Self {
             stack,
@@ -176,6 +229,7 @@ impl Demo {
             binaries,
             coordinator,
             workers: Vec::new(),
+            network,
             deployer: chain.admin,
             quiet,
             peak_rss: std::collections::BTreeMap::new(),
@@ -188,13 +242,15 @@ impl Demo {
         &self.stack.anvil.accounts()[roles::FIRST_WORKER + index]
     }
 
-    fn worker_command(&self, index: usize) -> Command {
+    /// A worker's command with its key and every address, as the demo runs it.
+    pub fn worker_command(&self, index: usize) -> Command {
         let mut command = Command::new(&self.binaries.worker);
         command
             .env("TESSERA_PRIVATE_KEY", &self.worker_account(index).private_key)
-            .env("TESSERA_COORDINATOR_URL", &self.url)
-            .env("TESSERA_CHAIN_RPC_URL", self.stack.anvil.url())
-            .env("TESSERA_IPFS_API_URL", self.stack.ipfs.api_url())
+            .env("TESSERA_COORDINATOR_URL", &self.network.coordinator_url)
+            .env("TESSERA_CHAIN_RPC_URL", &self.network.rpc_url)
+            .env("TESSERA_IPFS_API_URL", &self.network.ipfs_url)
+            .envs(self.network.env.iter().cloned())
             .env("TESSERA_MARKETPLACE", format!("{:#x}", self.marketplace))
             .env("RUST_LOG", "info");
         command
@@ -329,6 +385,21 @@ impl Demo {
         report::gather(self).await
     }
 
+    /// The coordinator's API as the workers reach it: `url` itself, or its TLS proxy.
+    pub fn public_url(&self) -> &str {
+        &self.network.coordinator_url
+    }
+
+    /// The IPFS API as the coordinator and the workers reach it: the node itself, or its TLS proxy and token gate.
+    pub fn public_ipfs_url(&self) -> &str {
+        &self.network.ipfs_url
+    }
+
+    /// The test CA's certificate, when the processes talk TLS.
+    pub fn tls_ca_file(&self) -> Option<PathBuf> {
+        self.network.tls.as_ref().map(|(ca, _, _)| ca.pem_path())
+    }
+
     /// The deployer's provider, for reading the chain.
     pub fn provider(&self) -> &DynProvider {
         &self.deployer
@@ -344,9 +415,10 @@ impl Demo {
         let accounts = self.stack.anvil.accounts();
         let mut command = Command::new(&self.binaries.coordinator);
         command
-            .env("TESSERA_CHAIN_RPC_URL", self.stack.anvil.url())
+            .env("TESSERA_CHAIN_RPC_URL", &self.network.rpc_url)
             .env("TESSERA_MARKETPLACE", format!("{:#x}", self.marketplace))
-            .env("TESSERA_IPFS_API_URL", self.stack.ipfs.api_url())
+            .env("TESSERA_IPFS_API_URL", &self.network.ipfs_url)
+            .envs(self.network.env.iter().cloned())
             .env("TESSERA_PRIVATE_KEY", &accounts[roles::COORDINATOR].private_key)
             .env("TESSERA_VALIDATION_DIR", mnist_dir())
             .env("TESSERA_VALIDATION_SAMPLES", self.scenario.validation_samples.to_string())

@@ -64,6 +64,9 @@ pub struct Scenario {
     pub alpha: f64,
     /// The workers.
     pub workers: Vec<WorkerSpec>,
+    /// Whether every process reaches anvil, IPFS and the coordinator over TLS, through proxies presenting a test
+    /// CA's certificates, with the IPFS API behind a bearer token as a pinning service is.
+    pub tls: bool,
 }
 
 impl Scenario {
@@ -98,6 +101,7 @@ impl Scenario {
             validation_samples: 2000,
             alpha: 1.0,
             workers: honest.chain(dishonest).collect(),
+            tls: false,
         }
     }
 
