@@ -19,6 +19,20 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tessera_db::{ChainTx, NewChainTx, Store};
 
+/// Whether a JSON-RPC error says the call itself reverts, rather than that the node could not run it now: code 3
+/// (a revert with data) or an "execution reverted" message. Everything else (rate limits such as -32005 or 429,
+/// internal errors, a lagging node) is tried again.
+fn reverts(code: i64, message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    code == 3 || message.contains("revert") || message.contains("invalid opcode")
+}
+
+/// Whether a JSON-RPC error says the sending account cannot pay for the gas.
+fn short_of_gas_money(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    message.contains("insufficient funds") || message.contains("insufficient balance")
+}
+
 /// A contract call, as the outbox stores it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Call {
@@ -91,12 +105,17 @@ impl ChainWriter {
         let request = self.request(tx)?;
         let gas = match self.provider.estimate_gas(request.clone()).await {
             Ok(gas) => gas,
-            Err(RpcError::ErrorResp(payload)) => {
+            Err(RpcError::ErrorResp(payload)) if reverts(payload.code, &payload.message) => {
                 // The node ran the call and it reverts: sending it would only burn gas.
                 self.db.mark_failed(tx.id, &format!("the call reverts: {payload}")).await?;
                 tracing::warn!(error = %payload, "outbox transaction reverts; not sent");
                 return Ok(true);
             }
+            Err(RpcError::ErrorResp(payload)) if short_of_gas_money(&payload.message) => {
+                let error = eyre::eyre!("the coordinator's account {:#x} cannot pay for gas: {payload}", self.account);
+                return self.transient(tx, error).await;
+            }
+            // A rate limit, a lagging or overloaded node, a timeout: the call did not run. Try again later.
             Err(error) => return self.transient(tx, error).await,
         };
         let nonce = match self.next_nonce().await {
@@ -142,7 +161,8 @@ impl ChainWriter {
         let request = self.request(tx)?;
         let gas = match self.provider.estimate_gas(request.clone()).await {
             Ok(gas) => gas,
-            // It no longer runs: most likely another copy is about to be mined. Leave it to the next look.
+            // It no longer runs (most likely another copy is about to be mined), or the node is struggling: leave it
+            // to the next look either way.
             Err(RpcError::ErrorResp(payload)) => {
                 self.db.record_tx_error(tx.id, &format!("re-estimating: {payload}")).await?;
                 return Ok(());
@@ -226,5 +246,28 @@ impl ChainWriter {
         self.db.record_tx_error(tx.id, &format!("{error:#}")).await?;
         tracing::warn!(error = %format!("{error:#}"), "outbox transaction not sent yet");
         Ok(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_revert_fails_a_transaction_for_good() {
+        assert!(reverts(3, "execution reverted: MarketplaceRoundNotOpen()"));
+        assert!(reverts(-32000, "execution reverted"));
+        assert!(reverts(-32003, "Transaction reverted without a reason"));
+        for (code, message) in [
+            (-32005, "rate limit exceeded"),
+            (-32005, "daily request count exceeded, request rate limited"),
+            (-32603, "internal error"),
+            (-32000, "header not found"),
+            (429, "Too Many Requests"),
+        ] {
+            assert!(!reverts(code, message), "{code} {message}");
+        }
+        assert!(short_of_gas_money("insufficient funds for gas * price + value"));
+        assert!(!short_of_gas_money("nonce too low"));
     }
 }

@@ -133,10 +133,21 @@ impl Stack {
 
     /// Starts the coordinator; with `crash_at`, it aborts at that crash point.
     pub async fn coordinator_process(&self, min_workers: usize, crash_at: Option<&str>) -> CoordinatorProcess {
+        self.coordinator_process_with(min_workers, crash_at, &[]).await
+    }
+
+    /// As [`Stack::coordinator_process`], with `settings` over the stack's (another chain RPC, say).
+    pub async fn coordinator_process_with(
+        &self,
+        min_workers: usize,
+        crash_at: Option<&str>,
+        settings: &[(&str, String)],
+    ) -> CoordinatorProcess {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let log = self.dir.path().join(format!("coordinator-{port}.log"));
         let mut command = self.command(&["serve"]);
         command.env("TESSERA_LISTEN", format!("127.0.0.1:{port}")).env("TESSERA_MIN_WORKERS", min_workers.to_string());
+        command.envs(settings.iter().cloned());
         match crash_at {
             Some(point) => command.env(tessera_coordinator::fault::CRASH_AT_VAR, point),
             None => command.env_remove(tessera_coordinator::fault::CRASH_AT_VAR),

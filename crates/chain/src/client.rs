@@ -20,6 +20,9 @@ use futures_util::{Stream, stream};
 use std::{collections::VecDeque, time::Duration};
 use tessera_net::{TlsRoots, redact};
 
+/// The longest one JSON-RPC request may take: a node that hangs fails the request, which is retried, instead of
+/// holding up whoever asked.
+const RPC_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long to wait for a transaction to be mined.
 const RECEIPT_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -57,7 +60,12 @@ pub fn read_only(rpc_url: &str, roots: &TlsRoots) -> Result<DynProvider> {
 fn rpc_client(rpc_url: &str, roots: &TlsRoots) -> Result<RpcClient> {
     let invalid = |reason: String| Error::Invalid { what: "RPC URL", reason };
     let url: reqwest::Url = rpc_url.parse().map_err(|e| invalid(format!("{}: {e}", redact(rpc_url))))?;
-    let http = roots.apply(reqwest::Client::builder()).build().map_err(|e| invalid(e.to_string()))?;
+    let http = roots
+        .apply(reqwest::Client::builder())
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(RPC_TIMEOUT)
+        .build()
+        .map_err(|e| invalid(e.to_string()))?;
     let is_local = url.host_str().is_some_and(|host| host == "localhost" || host == "127.0.0.1" || host == "::1");
     Ok(RpcClient::new(Http::with_client(http, url), is_local))
 }

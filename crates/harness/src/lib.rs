@@ -8,14 +8,14 @@ mod anvil;
 mod error;
 mod ipfs;
 mod process;
-mod tls;
+mod proxies;
 mod toolchain;
 
 pub use anvil::{Anvil, AnvilBuilder, DevAccount};
 pub use error::{Error, Result};
 pub use ipfs::IpfsNode;
 pub use process::Process;
-pub use tls::{TestCa, TlsProxy, TokenGate};
+pub use proxies::{FlakyRpc, TestCa, TlsProxy, TokenGate};
 pub use toolchain::{Toolchain, mnist_dir};
 
 /// A local chain and IPFS node, started side by side.

@@ -1,6 +1,7 @@
 //! A test certificate authority and proxies in front of local services, so tests reach anvil, the IPFS node and
 //! the coordinator the way users reach a hosted RPC, a pinning service or a coordinator behind https: over real
-//! TLS, checked against a CA, and with a bearer token where a service demands one.
+//! TLS, checked against a CA, with a bearer token where a service demands one, and through a hosted RPC's rate
+//! limits.
 
 use crate::{Error, Result};
 use axum::{
@@ -196,4 +197,100 @@ fn local_addr(listener: &TcpListener) -> Result<SocketAddr> {
 
 fn tls_error(error: impl std::fmt::Display) -> Error {
     Error::io("making test TLS material", std::io::Error::other(error.to_string()))
+}
+
+/// A stand-in for a hosted JSON-RPC endpoint in a bad minute: in front of a node, it relays every request, except
+/// while told to fail, when it answers the chosen methods with a rate limit (HTTP 429, or JSON-RPC error -32005 in
+/// turn), as hosted RPCs do. Stops when dropped.
+#[derive(Debug)]
+pub struct FlakyRpc {
+    url: String,
+    state: Arc<Flaky>,
+    server: JoinHandle<()>,
+}
+
+#[derive(Debug, Default)]
+struct Flaky {
+    /// Until when, and which methods (all when empty).
+    failing: std::sync::Mutex<Option<(tokio::time::Instant, Vec<String>)>>,
+    refused: std::sync::atomic::AtomicU64,
+}
+
+#[derive(Clone)]
+struct Relay {
+    upstream: String,
+    state: Arc<Flaky>,
+    http: reqwest::Client,
+}
+
+impl FlakyRpc {
+    /// Starts the stand-in in front of the node at `upstream`.
+    pub async fn start(upstream: &str) -> Result<Self> {
+        let state = Arc::new(Flaky::default());
+        let relay = Relay { upstream: upstream.to_owned(), state: state.clone(), http: reqwest::Client::new() };
+        let listener = bind().await?;
+        let url = format!("http://{}", local_addr(&listener)?);
+        let app = Router::new().fallback(relay_rpc).with_state(relay);
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self { url, state, server })
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Answers every request for one of `methods` (any method when empty) with a rate limit, for `duration`
+    /// from now.
+    pub fn fail_for(&self, duration: std::time::Duration, methods: &[&str]) {
+        let until = tokio::time::Instant::now() + duration;
+        let methods = methods.iter().map(|&method| method.to_owned()).collect();
+        *self.state.failing.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((until, methods));
+    }
+
+    /// How many requests it refused so far.
+    pub fn refused(&self) -> u64 {
+        self.state.refused.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drop for FlakyRpc {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+async fn relay_rpc(State(relay): State<Relay>, body: axum::body::Bytes) -> Response {
+    let request = serde_json::from_slice::<serde_json::Value>(&body).unwrap_or_default();
+    let method = request["method"].as_str().unwrap_or_default();
+    let failing = relay.state.failing.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref().is_some_and(
+        |(until, methods)| {
+            tokio::time::Instant::now() < *until && (methods.is_empty() || methods.iter().any(|m| m == method))
+        },
+    );
+    if failing {
+        let refused = relay.state.refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if refused % 2 == 0 {
+            return (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests").into_response();
+        }
+        let error = serde_json::json!({
+            "jsonrpc": "2.0",
+            "id": request["id"],
+            "error": { "code": -32005, "message": "rate limit exceeded" },
+        });
+        return axum::Json(error).into_response();
+    }
+    let forwarded = relay.http.post(&relay.upstream).header(header::CONTENT_TYPE, "application/json").body(body);
+    match forwarded.send().await {
+        Ok(answer) => {
+            let status = answer.status();
+            match answer.bytes().await {
+                Ok(bytes) => (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+                Err(_) => StatusCode::BAD_GATEWAY.into_response(),
+            }
+        }
+        Err(_) => StatusCode::BAD_GATEWAY.into_response(),
+    }
 }
