@@ -110,19 +110,61 @@ pub fn write_keystore(path: &Path, signer: &PrivateKeySigner, password: &str, ov
             reason: "already exists (pass --force to replace it)".into(),
         });
     }
-    let scratch = tempfile::tempdir().map_err(|e| Error::io("creating a temporary folder for", path, e))?;
-    let keystore_error = |reason: String| Error::Keystore { path: path.into(), reason };
-    PrivateKeySigner::encrypt_keystore(
-        scratch.path(),
-        &mut rand::thread_rng(),
-        signer.to_bytes(),
-        password,
-        Some("keystore.json"),
-    )
-    .map_err(|e| keystore_error(format!("encrypting: {e}")))?;
-    let scratch_file = scratch.path().join("keystore.json");
-    let bytes = std::fs::read(&scratch_file).map_err(|e| Error::io("reading", scratch_file, e))?;
+    let bytes = encrypt(signer, password, &mut rand::thread_rng())
+        .map_err(|reason| Error::Keystore { path: path.into(), reason: format!("encrypting: {reason}") })?;
     if overwrite { fs::write_atomic(path, &bytes) } else { fs::write_new(path, &bytes) }
+}
+
+/// The scrypt cost geth gives a new account (`StandardScryptN`, 2^18, with r = 8 and p = 1): a second and 256 MiB
+/// per guess, where a library's default of 2^13 lets an attacker try thirty times faster.
+const SCRYPT_LOG_N: u8 = 18;
+const SCRYPT_R: u32 = 8;
+const SCRYPT_P: u32 = 1;
+
+/// `signer`'s key as a Web3 Secret Storage v3 file: scrypt at geth's cost, AES-128-CTR, Keccak-256 MAC.
+fn encrypt(signer: &PrivateKeySigner, password: &str, rng: &mut impl rand::RngCore) -> Result<Vec<u8>, String> {
+    use ctr::cipher::{KeyIvInit, StreamCipher};
+    let (mut salt, mut iv, mut id) = ([0u8; 32], [0u8; 16], [0u8; 16]);
+    rng.fill_bytes(&mut salt);
+    rng.fill_bytes(&mut iv);
+    rng.fill_bytes(&mut id);
+    let params = scrypt::Params::new(SCRYPT_LOG_N, SCRYPT_R, SCRYPT_P).map_err(|e| e.to_string())?;
+    let mut derived = [0u8; 32];
+    scrypt::scrypt(password.as_bytes(), &salt, &params, &mut derived).map_err(|e| e.to_string())?;
+    let mut ciphertext = signer.to_bytes().to_vec();
+    ctr::Ctr128BE::<aes::Aes128>::new(derived[..16].into(), (&iv).into()).apply_keystream(&mut ciphertext);
+    let mac = alloy::primitives::keccak256([&derived[16..32], &ciphertext[..]].concat());
+    // A random (version 4) UUID.
+    id[6] = (id[6] & 0x0f) | 0x40;
+    id[8] = (id[8] & 0x3f) | 0x80;
+    let id = alloy::hex::encode(id);
+    let keystore = serde_json::json!({
+        "address": alloy::hex::encode(signer.address()),
+        "crypto": {
+            "cipher": "aes-128-ctr",
+            "cipherparams": { "iv": alloy::hex::encode(iv) },
+            "ciphertext": alloy::hex::encode(&ciphertext),
+            "kdf": "scrypt",
+            "kdfparams": { "dklen": 32, "n": 1u32 << SCRYPT_LOG_N, "p": SCRYPT_P, "r": SCRYPT_R, "salt": alloy::hex::encode(salt) },
+            "mac": alloy::hex::encode(mac),
+        },
+        "id": format!("{}-{}-{}-{}-{}", &id[..8], &id[8..12], &id[12..16], &id[16..20], &id[20..]),
+        "version": 3,
+    });
+    serde_json::to_vec_pretty(&keystore).map_err(|e| e.to_string())
+}
+
+/// Refuses an empty password for a new keystore, unless `allow_empty` says the worker means it: a keystore
+/// anyone can open protects nothing.
+pub fn check_new_password(password: &str, allow_empty: bool) -> Result<()> {
+    if password.is_empty() && !allow_empty {
+        return Err(Error::Key(
+            "the new keystore's password is empty: anyone holding the file could use the key \
+             (pass --allow-empty-password if that is what you want)"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Copies a keystore after checking that `password` opens it, returning its signer.
@@ -155,13 +197,8 @@ pub fn password(var: &str, prompt: &str, confirm: bool) -> Result<String> {
     let ask =
         |prompt: &str| rpassword::prompt_password(prompt).map_err(|e| Error::Key(format!("reading the password: {e}")));
     let first = ask(prompt)?;
-    if confirm {
-        if first.is_empty() {
-            return Err(Error::Key("the password is empty".into()));
-        }
-        if ask("Repeat the password: ")? != first {
-            return Err(Error::Key("the passwords differ".into()));
-        }
+    if confirm && ask("Repeat the password: ")? != first {
+        return Err(Error::Key("the passwords differ".into()));
     }
     Ok(first)
 }
@@ -200,6 +237,9 @@ mod tests {
         let path = dir.path().join("keys/worker.json");
         let signer = PrivateKeySigner::random();
         write_keystore(&path, &signer, "correct horse", false).unwrap();
+        let written: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(written["crypto"]["kdfparams"]["n"], 1 << 18, "geth's scrypt cost");
+        assert_eq!(written["version"], 3);
         assert_eq!(read_keystore(&path, "correct horse").unwrap().address(), signer.address());
         assert!(read_keystore(&path, "wrong").is_err());
         assert!(write_keystore(&path, &signer, "again", false).is_err(), "an existing keystore is kept");
@@ -219,5 +259,13 @@ mod tests {
         assert_eq!(parse_private_key(&format!("0x{hex}\n")).unwrap().address(), signer.address());
         assert_eq!(parse_private_key(&hex).unwrap().address(), signer.address());
         assert!(parse_private_key("0x1234").is_err());
+    }
+
+    #[test]
+    fn an_empty_new_password_is_refused_unless_asked_for() {
+        let refused = check_new_password("", false).unwrap_err().to_string();
+        assert!(refused.contains("--allow-empty-password"), "{refused}");
+        assert!(check_new_password("", true).is_ok());
+        assert!(check_new_password("correct horse", false).is_ok());
     }
 }

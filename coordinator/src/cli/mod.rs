@@ -1,10 +1,12 @@
 //! The `tessera-coordinator` command line: global options, one module per subcommand, and [`run`].
 
 mod create_task;
+mod deploy;
 mod serve;
 mod verify;
 
 pub use create_task::CreateTaskArgs;
+pub use deploy::DeployArgs;
 pub use serve::ServeArgs;
 pub use verify::VerifyArgs;
 
@@ -54,6 +56,13 @@ pub enum Command {
     ///   tessera-coordinator verify --task 1 --round 3
     #[command(verbatim_doc_comment)]
     Verify(VerifyArgs),
+    /// Deploy the marketplace contract on the configured chain; prints its address for TESSERA_MARKETPLACE.
+    ///
+    /// Examples:
+    ///   TESSERA_DEPLOYER_PRIVATE_KEY=0x… TESSERA_CHAIN_RPC_URL=https://… tessera-coordinator deploy
+    ///   tessera-coordinator --config coordinator.toml deploy --admin 0x…
+    #[command(verbatim_doc_comment)]
+    Deploy(DeployArgs),
     /// Print the settings in effect (defaults, then the file, then the environment), secrets redacted.
     Config,
     /// Print the HTTP API's OpenAPI 3.1 document, as `serve` answers at `/api/v1/openapi.json`.
@@ -75,6 +84,7 @@ pub fn run(cli: &Cli) -> eyre::Result<()> {
         Command::Serve(ServeArgs {}) => runtime.block_on(serve::execute(config)),
         Command::CreateTask(args) => runtime.block_on(create_task::execute(config, args)),
         Command::Verify(args) => runtime.block_on(verify::execute(config, args)),
+        Command::Deploy(args) => runtime.block_on(deploy::execute(config, args)),
         Command::Config => {
             for line in config.lines() {
                 println!("{:<22} {:<30} {}", line.key, line.env, line.value);

@@ -47,6 +47,9 @@ pub struct NewArgs {
     /// Replace an existing file.
     #[arg(long)]
     force: bool,
+    /// Accept an empty password (the keystore then protects nothing).
+    #[arg(long)]
+    allow_empty_password: bool,
 }
 
 /// `key import`.
@@ -61,6 +64,9 @@ pub struct ImportArgs {
     /// Replace an existing file.
     #[arg(long)]
     force: bool,
+    /// Accept an empty password for the new keystore (it then protects nothing).
+    #[arg(long)]
+    allow_empty_password: bool,
 }
 
 pub(super) fn execute(context: &Context, command: KeyCommand) -> Result<()> {
@@ -68,6 +74,7 @@ pub(super) fn execute(context: &Context, command: KeyCommand) -> Result<()> {
         KeyCommand::New(args) => {
             let out = output(args.out)?;
             let password = keys::password(context.key_options().password_var(), "New keystore password: ", true)?;
+            keys::check_new_password(&password, args.allow_empty_password)?;
             let signer = PrivateKeySigner::random();
             keys::write_keystore(&out, &signer, &password, args.force)?;
             eprintln!("Wrote the keystore {} — keep it and its password safe.", out.display());
@@ -86,6 +93,7 @@ pub(super) fn execute(context: &Context, command: KeyCommand) -> Result<()> {
                         .map_err(|_| Error::Key(format!("the environment variable {key_var} is not set")))?;
                     let signer = keys::parse_private_key(&key).map_err(|e| Error::Key(format!("{key_var}: {e}")))?;
                     let password = keys::password(&var, "New keystore password: ", true)?;
+                    keys::check_new_password(&password, args.allow_empty_password)?;
                     keys::write_keystore(&out, &signer, &password, args.force)?;
                     signer
                 }
