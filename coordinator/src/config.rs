@@ -57,6 +57,9 @@ pub struct Config {
     pub min_workers: u64,
     /// The round engine's pause between passes, in milliseconds (`TESSERA_TICK_MS`).
     pub tick_ms: u64,
+    /// Blocks on top of a transaction's or an event's block before it counts (`TESSERA_CONFIRMATIONS`); unset,
+    /// the chain's default ([`default_confirmations`]).
+    pub confirmations: Option<u64>,
     /// How updates are aggregated (`[strategy]` in the file; `TESSERA_STRATEGY` sets its kind).
     pub strategy: StrategySpec,
     /// An MNIST-format folder holding the requester's validation set (`TESSERA_VALIDATION_DIR`); without one,
@@ -86,6 +89,7 @@ impl Default for Config {
             fetch_timeout: Duration::from_secs(20),
             min_workers: 1,
             tick_ms: 500,
+            confirmations: None,
             strategy: StrategySpec::default(),
             validation_dir: None,
             validation_split: "test".into(),
@@ -162,6 +166,17 @@ impl Config {
     }
 }
 
+/// The confirmations a chain's transactions and events wait for when the settings name none: none on a local
+/// development chain (anvil, hardhat), 12 on Ethereum mainnet (beyond any reorganisation seen since the merge),
+/// 5 elsewhere (testnets and rollups, whose sequencers rarely reorganise).
+pub fn default_confirmations(chain_id: u64) -> u64 {
+    match chain_id {
+        31337 | 1337 => 0,
+        1 => 12,
+        _ => 5,
+    }
+}
+
 /// Why the settings could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -223,8 +238,17 @@ impl Config {
             let Some(text) = env(&name) else { continue };
             let invalid = |reason: String| ConfigError::Env { name: name.clone(), value: text.clone(), reason };
             let value = env_value(&merged[&key], &text).map_err(invalid)?;
-            merged.insert(key, value);
-            Self::read(&merged).map_err(invalid)?;
+            merged.insert(key.clone(), value);
+            if let Err(reason) = Self::read(&merged) {
+                // An optional number, unset by default, reads as text first: try it as a number.
+                match text.parse::<u64>() {
+                    Ok(number) if merged[&key].is_string() => {
+                        merged.insert(key, Value::from(number));
+                        Self::read(&merged).map_err(invalid)?;
+                    }
+                    _ => return Err(invalid(reason)),
+                }
+            }
         }
         Self::read(&merged).map_err(|reason| ConfigError::Parse { path: "the settings".into(), reason })
     }
@@ -277,7 +301,7 @@ mod tests {
         };
         let lines = config.lines();
         let keys: Vec<&str> = lines.iter().map(|l| l.key.as_str()).collect();
-        assert_eq!(keys.len(), 19, "{keys:?}");
+        assert_eq!(keys.len(), 20, "{keys:?}");
         let listen = lines.iter().find(|l| l.key == "listen").unwrap();
         assert_eq!((listen.env.as_str(), listen.value.as_str()), ("TESSERA_LISTEN", "\"127.0.0.1:8080\""));
         let timeout = lines.iter().find(|l| l.key == "request_timeout_secs").unwrap();
@@ -287,6 +311,8 @@ mod tests {
             assert!(!text.contains(secret), "{secret} leaked: {text}");
         }
         assert!(Config::help().contains("TESSERA_VALIDATION_SAMPLES"));
+        let confirmed = Config::load_from(None, |name| (name == "TESSERA_CONFIRMATIONS").then(|| "3".to_owned()));
+        assert_eq!(confirmed.unwrap().confirmations, Some(3), "an optional number, unset by default");
         // Every variable the help names is one the environment layer reads.
         for line in &lines {
             let value = match line.key.as_str() {

@@ -14,7 +14,7 @@ use tessera_storage::Cid;
 /// Indexes the blocks after the cursor, at most `max_blocks` of them; returns how many new events
 /// were stored.
 pub async fn index_once(client: &MarketplaceClient, db: &Store, max_blocks: u64) -> eyre::Result<u64> {
-    Ok(index_events(client, db, max_blocks).await?.stored)
+    Ok(index_events(client, db, max_blocks, 0).await?.stored)
 }
 
 /// What one indexing pass saw.
@@ -26,10 +26,18 @@ pub struct Indexed {
     pub events: Vec<tessera_db::EventRecord>,
 }
 
-/// [`index_once`], also returning the events, for live watchers.
-pub async fn index_events(client: &MarketplaceClient, db: &Store, max_blocks: u64) -> eyre::Result<Indexed> {
+/// [`index_once`], also returning the events, for live watchers. Only blocks with `confirmations` blocks on top
+/// are read, so a reorganisation no deeper than that never reaches the database.
+pub async fn index_events(
+    client: &MarketplaceClient,
+    db: &Store,
+    max_blocks: u64,
+    confirmations: u64,
+) -> eyre::Result<Indexed> {
     let from = db.get_cursor().await?.map_or(0, |last| last + 1);
-    let latest = client.block_number().await?;
+    let Some(latest) = client.block_number().await?.checked_sub(confirmations) else {
+        return Ok(Indexed::default());
+    };
     if latest < from {
         return Ok(Indexed::default());
     }

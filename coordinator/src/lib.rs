@@ -19,7 +19,7 @@ pub mod validation;
 pub mod verify;
 pub mod writer;
 
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, default_confirmations};
 pub use live::{Counters, Live, LiveEvent};
 
 use alloy::{primitives::Address, signers::local::PrivateKeySigner, sol_types::Eip712Domain};

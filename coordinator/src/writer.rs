@@ -64,12 +64,13 @@ pub struct ChainWriter {
     account: Address,
     chain_id: u64,
     resend_after: Duration,
+    confirmations: u64,
 }
 
 impl ChainWriter {
     /// A writer for `account`, whose key is in `wallet`.
     pub fn new(db: Store, provider: DynProvider, wallet: EthereumWallet, account: Address, chain_id: u64) -> Self {
-        Self { db, provider, wallet, account, chain_id, resend_after: Duration::from_secs(60) }
+        Self { db, provider, wallet, account, chain_id, resend_after: Duration::from_secs(60), confirmations: 0 }
     }
 
     /// The chain it signs for.
@@ -178,12 +179,25 @@ impl ChainWriter {
         Ok(())
     }
 
-    /// Marks the transaction mined or failed if `hash` has a receipt; whether it had one.
+    /// Counts a transaction done only once `confirmations` blocks are on top of its block: until then it stays
+    /// sent, and if a reorganisation takes its block away, reconciling finds it gone and sends it again with the
+    /// same nonce.
+    pub fn with_confirmations(mut self, confirmations: u64) -> Self {
+        self.confirmations = confirmations;
+        self
+    }
+
+    /// Marks the transaction mined or failed if `hash` has a receipt with enough blocks on top; whether it had a
+    /// receipt.
     async fn settle(&self, tx: &ChainTx, hash: TxHash) -> eyre::Result<bool> {
         let Some(receipt) = self.provider.get_transaction_receipt(hash).await? else {
             return Ok(false);
         };
         let block = receipt.block_number.unwrap_or_default();
+        if self.confirmations > 0 && self.provider.get_block_number().await? < block + self.confirmations {
+            tracing::debug!(%hash, block, confirmations = self.confirmations, "waiting for confirmations");
+            return Ok(true);
+        }
         if receipt.status() {
             self.db.mark_mined(tx.id, block).await?;
             tracing::info!(%hash, block, "outbox transaction mined");

@@ -215,3 +215,116 @@ async fn a_rate_limited_rpc_delays_the_finalize_and_it_is_sent_once() {
     let chain = stack.client(stack.requester());
     assert_eq!(chain.task(U256::from(task)).await.unwrap().status, TASK_ENDED);
 }
+
+/// Mines an empty block every 100 ms while `on`, so confirmations accrue on anvil, which otherwise mines only
+/// when a transaction comes.
+struct Miner {
+    on: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Miner {
+    fn start(provider: alloy::providers::DynProvider) -> Self {
+        use alloy::providers::Provider;
+        let on = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let flag = on.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                if flag.load(std::sync::atomic::Ordering::SeqCst) {
+                    let _: Result<serde_json::Value, _> = provider.raw_request("evm_mine".into(), ()).await;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        Self { on, task }
+    }
+
+    fn set(&self, on: bool) {
+        self.on.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for Miner {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A reorganisation takes away the block holding the round's finalize. With two confirmations required the
+/// coordinator has not counted it yet; it finds the transaction gone, sends it again with the same nonce, and the
+/// round is finalized once on the canonical chain. The indexer holds exactly what a fresh index of that chain
+/// holds, and the worker is paid once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finalize_orphaned_by_a_reorganisation_is_sent_again_and_counted_once() {
+    use alloy::providers::Provider;
+    let stack = Stack::start(1).await;
+    let task = stack.create_task(1, 1, 120);
+    let workers = stack.join_workers(task, 1, 300).await;
+    let miner = Miner::start(stack.chain.admin.clone());
+    let settings = [("TESSERA_CONFIRMATIONS", "2".to_owned())];
+    let coordinator = stack.coordinator_process_with(1, None, &settings).await;
+    coordinator.wait_for_round(task, 1).await;
+    workers[0].train_and_submit(&stack, &coordinator, task, 1).await;
+
+    // No more blocks than the finalize's own until the reorganisation: it is mined, but not confirmed.
+    miner.set(false);
+    let snapshot: serde_json::Value = stack.chain.admin.raw_request("evm_snapshot".into(), ()).await.unwrap();
+    let started = std::time::Instant::now();
+    while stack.finalize_events(task, 1).await == 0 {
+        assert!(started.elapsed() < Duration::from_secs(120), "the finalize was never mined");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let round = coordinator.get(&format!("/api/v1/tasks/{task}/rounds/1")).await;
+    assert_ne!(round["phase"], "finalized", "counted before its confirmations: {round}");
+    let reverted: bool = stack.chain.admin.raw_request("evm_revert".into(), (snapshot,)).await.unwrap();
+    assert!(reverted);
+    assert_eq!(stack.finalize_events(task, 1).await, 0, "the reorganisation took the finalize away");
+
+    miner.set(true);
+    coordinator.wait_for_finalized(task, 1).await;
+    assert_eq!(stack.finalize_events(task, 1).await, 1, "finalized once on the canonical chain");
+    assert!(coordinator.log_text().contains("re-sending outbox transaction"), "{}", coordinator.log_text());
+
+    // The indexer's events are those of a fresh index of the canonical chain, up to the same block.
+    miner.set(false);
+    let db = tessera_db::Store::connect(&stack.database_url()).await.unwrap();
+    let reader = stack.client(stack.requester());
+    let started = std::time::Instant::now();
+    let cursor = loop {
+        let latest = reader.provider().get_block_number().await.unwrap();
+        let cursor = db.get_cursor().await.unwrap();
+        if cursor == Some(latest - 2) {
+            break latest - 2;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "the indexer stopped at {cursor:?} of {latest}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = tessera_db::Store::connect(&format!("sqlite://{}?mode=rwc", dir.path().join("fresh.db").display()))
+        .await
+        .unwrap();
+    while fresh.get_cursor().await.unwrap() != Some(cursor) {
+        tessera_coordinator::indexer::index_once(
+            &reader,
+            &fresh,
+            cursor + 1 - fresh.get_cursor().await.unwrap().map_or(0, |c| c + 1),
+        )
+        .await
+        .unwrap();
+    }
+    let key = |events: Vec<tessera_db::EventRecord>| -> Vec<(u64, u64, String, String)> {
+        events.into_iter().map(|e| (e.block_number, e.log_index, e.tx_hash, e.kind)).collect()
+    };
+    assert_eq!(key(db.list_events(None).await.unwrap()), key(fresh.list_events(None).await.unwrap()));
+
+    // Paid once.
+    let proof = coordinator.get(&format!("/api/v1/tasks/{task}/workers/{:#x}/proof", workers[0].address())).await;
+    let amount: U256 = proof["cumulative_amount"].as_str().unwrap().parse().unwrap();
+    let nodes: Vec<B256> =
+        proof["proof"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().parse().unwrap()).collect();
+    miner.set(true);
+    let before = stack.balance(workers[0].address()).await;
+    workers[0].client.claim(U256::from(task), amount, nodes.clone()).await.unwrap();
+    assert!(workers[0].client.claim(U256::from(task), amount, nodes).await.is_err(), "a second claim pays nothing");
+    assert_eq!(stack.balance(workers[0].address()).await, before + amount);
+}

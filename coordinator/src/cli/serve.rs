@@ -22,17 +22,21 @@ pub(super) async fn execute(config: Config) -> eyre::Result<()> {
     let Parts { signer, client, chain_id, content } = parts(&config).await?;
     let db = Store::connect(&config.database_url).await.wrap_err("opening the database")?;
     let live = Live::new();
+    let confirmations = config.confirmations.unwrap_or_else(|| crate::config::default_confirmations(chain_id));
+    tracing::info!(chain_id, confirmations, "transactions and events count once this many blocks are on top");
     let writer = ChainWriter::new(
         db.clone(),
         client.provider().clone(),
         EthereumWallet::from(signer.clone()),
         signer.address(),
         chain_id,
-    );
+    )
+    .with_confirmations(confirmations);
     let settings = EngineSettings {
         tick: Duration::from_millis(config.tick_ms.max(10)),
         min_workers: config.min_workers,
         strategy: config.strategy.clone(),
+        confirmations,
         ..EngineSettings::default()
     };
     settings.strategy.build().wrap_err("the strategy setting")?;

@@ -46,6 +46,8 @@ pub struct EngineSettings {
     pub scoring: ScoringConfig,
     /// Blocks the indexer reads per pass.
     pub index_batch: u64,
+    /// Blocks on top of one before the indexer reads it.
+    pub confirmations: u64,
 }
 
 impl Default for EngineSettings {
@@ -56,6 +58,7 @@ impl Default for EngineSettings {
             strategy: StrategySpec::default(),
             scoring: ScoringConfig::default(),
             index_batch: 2_000,
+            confirmations: 0,
         }
     }
 }
@@ -110,7 +113,9 @@ impl Engine {
 
     /// One pass: follow the chain, drain the outbox, and take every task as far as it can go now.
     pub async fn pass(&self) -> eyre::Result<()> {
-        let indexed = crate::indexer::index_events(&self.chain, &self.db, self.settings.index_batch).await?;
+        let indexed =
+            crate::indexer::index_events(&self.chain, &self.db, self.settings.index_batch, self.settings.confirmations)
+                .await?;
         for event in &indexed.events {
             if let Some(event) = LiveEvent::chain(event) {
                 self.live.publish(event);
