@@ -60,6 +60,9 @@ pub struct Config {
     /// Blocks on top of a transaction's or an event's block before it counts (`TESSERA_CONFIRMATIONS`); unset,
     /// the chain's default ([`default_confirmations`]).
     pub confirmations: Option<u64>,
+    /// The most the coordinator offers per gas, in gwei, however often a stuck transaction is bumped
+    /// (`TESSERA_MAX_FEE_GWEI`); unset, no cap.
+    pub max_fee_gwei: Option<u64>,
     /// How updates are aggregated (`[strategy]` in the file; `TESSERA_STRATEGY` sets its kind).
     pub strategy: StrategySpec,
     /// An MNIST-format folder holding the requester's validation set (`TESSERA_VALIDATION_DIR`); without one,
@@ -90,6 +93,7 @@ impl Default for Config {
             min_workers: 1,
             tick_ms: 500,
             confirmations: None,
+            max_fee_gwei: None,
             strategy: StrategySpec::default(),
             validation_dir: None,
             validation_split: "test".into(),
@@ -301,7 +305,7 @@ mod tests {
         };
         let lines = config.lines();
         let keys: Vec<&str> = lines.iter().map(|l| l.key.as_str()).collect();
-        assert_eq!(keys.len(), 20, "{keys:?}");
+        assert_eq!(keys.len(), 21, "{keys:?}");
         let listen = lines.iter().find(|l| l.key == "listen").unwrap();
         assert_eq!((listen.env.as_str(), listen.value.as_str()), ("TESSERA_LISTEN", "\"127.0.0.1:8080\""));
         let timeout = lines.iter().find(|l| l.key == "request_timeout_secs").unwrap();

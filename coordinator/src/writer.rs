@@ -19,6 +19,14 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tessera_db::{ChainTx, NewChainTx, Store};
 
+/// The fees offered after `bumps` fee bumps (a quarter more each), never above `cap`: (max fee, priority fee).
+fn fees(max_fee: u128, priority: u128, bumps: u32, cap: Option<u128>) -> (u128, u128) {
+    let bump = |fee: u128| (0..bumps.min(20)).fold(fee, |fee, _| fee.saturating_add(fee / 4 + 1));
+    let (max_fee, priority) = (bump(max_fee), bump(priority));
+    let Some(cap) = cap else { return (max_fee, priority) };
+    (max_fee.min(cap), priority.min(cap))
+}
+
 /// Whether a JSON-RPC error says the call itself reverts, rather than that the node could not run it now: code 3
 /// (a revert with data) or an "execution reverted" message. Everything else (rate limits such as -32005 or 429,
 /// internal errors, a lagging node) is tried again.
@@ -65,12 +73,22 @@ pub struct ChainWriter {
     chain_id: u64,
     resend_after: Duration,
     confirmations: u64,
+    max_fee_per_gas: Option<u128>,
 }
 
 impl ChainWriter {
     /// A writer for `account`, whose key is in `wallet`.
     pub fn new(db: Store, provider: DynProvider, wallet: EthereumWallet, account: Address, chain_id: u64) -> Self {
-        Self { db, provider, wallet, account, chain_id, resend_after: Duration::from_secs(60), confirmations: 0 }
+        Self {
+            db,
+            provider,
+            wallet,
+            account,
+            chain_id,
+            resend_after: Duration::from_secs(60),
+            confirmations: 0,
+            max_fee_per_gas: None,
+        }
     }
 
     /// The chain it signs for.
@@ -179,6 +197,13 @@ impl ChainWriter {
         Ok(())
     }
 
+    /// Never offers more than `cap` wei per gas, however often a stuck transaction is bumped: a spike waits instead
+    /// of emptying the coordinator's account.
+    pub fn with_max_fee_per_gas(mut self, cap: Option<u128>) -> Self {
+        self.max_fee_per_gas = cap;
+        self
+    }
+
     /// Counts a transaction done only once `confirmations` blocks are on top of its block: until then it stays
     /// sent, and if a reorganisation takes its block away, reconciling finds it gone and sends it again with the
     /// same nonce.
@@ -229,14 +254,18 @@ impl ChainWriter {
         gas: u64,
         bumps: u32,
     ) -> eyre::Result<(TxHash, Vec<u8>)> {
-        let fees = self.provider.estimate_eip1559_fees().await?;
-        let factor = |fee: u128| (0..bumps.min(20)).fold(fee, |fee, _| fee + fee / 4 + 1);
+        let estimate = self.provider.estimate_eip1559_fees().await?;
+        let (max_fee, priority) =
+            fees(estimate.max_fee_per_gas, estimate.max_priority_fee_per_gas, bumps, self.max_fee_per_gas);
+        if Some(max_fee) == self.max_fee_per_gas && max_fee < estimate.max_fee_per_gas {
+            tracing::warn!(cap = max_fee, network = estimate.max_fee_per_gas, "the network asks more than the fee cap");
+        }
         let request = request
             .with_nonce(nonce)
             .with_chain_id(self.chain_id)
             .with_gas_limit(gas + gas / 4)
-            .with_max_fee_per_gas(factor(fees.max_fee_per_gas))
-            .with_max_priority_fee_per_gas(factor(fees.max_priority_fee_per_gas));
+            .with_max_fee_per_gas(max_fee)
+            .with_max_priority_fee_per_gas(priority);
         let envelope = <EthereumWallet as NetworkWallet<Ethereum>>::sign_request(&self.wallet, request).await?;
         Ok((*envelope.tx_hash(), envelope.encoded_2718()))
     }
@@ -282,6 +311,15 @@ mod tests {
             assert!(!reverts(code, message), "{code} {message}");
         }
         assert!(short_of_gas_money("insufficient funds for gas * price + value"));
+    }
+
+    #[test]
+    fn fee_bumps_add_a_quarter_each_and_stop_at_the_cap() {
+        assert_eq!(fees(100, 10, 0, None), (100, 10));
+        assert_eq!(fees(100, 10, 2, None), (158, 17));
+        assert_eq!(fees(100, 10, 2, Some(120)), (120, 17), "the cap holds the max fee");
+        assert_eq!(fees(100, 10, 20, Some(50)), (50, 50), "and the priority fee, which may not exceed it");
+        assert_eq!(fees(u128::MAX, 1, 3, None).0, u128::MAX, "no overflow");
         assert!(!short_of_gas_money("nonce too low"));
     }
 }

@@ -31,7 +31,8 @@ pub(super) async fn execute(config: Config) -> eyre::Result<()> {
         signer.address(),
         chain_id,
     )
-    .with_confirmations(confirmations);
+    .with_confirmations(confirmations)
+    .with_max_fee_per_gas(config.max_fee_gwei.map(|gwei| u128::from(gwei) * 1_000_000_000));
     let settings = EngineSettings {
         tick: Duration::from_millis(config.tick_ms.max(10)),
         min_workers: config.min_workers,
