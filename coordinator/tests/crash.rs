@@ -10,9 +10,7 @@ use tessera_coordinator::content::load_manifest;
 use tessera_db::{RoundPhase, Store, TxState};
 
 async fn crash_and_recover(point: &str) {
-    let stack = Stack::start(2).await;
-    let task = stack.create_task(1, 2, 300);
-    let workers = stack.join_workers(task, 2, 200).await;
+    let (stack, task, workers) = Stack::with_task(2, 1, 300, 200).await;
     let mut coordinator = stack.coordinator_process(2, Some(point)).await;
     coordinator.wait_for_round(task, 1).await;
     workers[0].train_and_submit(&stack, &coordinator, task, 1).await;

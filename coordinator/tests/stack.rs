@@ -16,9 +16,7 @@ const TASK_ENDED: u8 = 3;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_workers_two_rounds_on_the_real_stack() {
-    let stack = Stack::start(3).await;
-    let task = stack.create_task(2, 3, 120);
-    let workers = stack.join_workers(task, 3, 300).await;
+    let (stack, task, workers) = Stack::with_task(3, 2, 120, 300).await;
     let coordinator = stack.coordinator_process(3, None).await;
     let initial = initial_accuracy(&stack, &coordinator, task).await;
 
@@ -87,9 +85,7 @@ async fn three_workers_two_rounds_on_the_real_stack() {
 /// checkpoint than the round's is refused with a clear error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_copied_cid_is_flagged_and_a_stale_parent_is_refused_on_the_real_stack() {
-    let stack = Stack::start(4).await;
-    let task = stack.create_task(1, 4, 120);
-    let workers = stack.join_workers(task, 4, 300).await;
+    let (stack, task, workers) = Stack::with_task(4, 1, 120, 300).await;
     let coordinator = stack.coordinator_process(4, None).await;
     coordinator.wait_for_round(task, 1).await;
     let copier = &workers[3];
@@ -198,10 +194,8 @@ async fn a_failing_task_does_not_hold_up_the_others() {
 /// finalized once when the node answers again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_limited_rpc_delays_the_finalize_and_it_is_sent_once() {
-    let stack = Stack::start(1).await;
+    let (stack, task, workers) = Stack::with_task(1, 1, 120, 300).await;
     let flaky = FlakyRpc::start(stack.anvil.url()).await.unwrap();
-    let task = stack.create_task(1, 1, 120);
-    let workers = stack.join_workers(task, 1, 300).await;
     let rpc = [("TESSERA_CHAIN_RPC_URL", flaky.url().to_owned())];
     let coordinator = stack.coordinator_process_with(1, None, &rpc).await;
     coordinator.wait_for_round(task, 1).await;
@@ -257,9 +251,7 @@ impl Drop for Miner {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_finalize_orphaned_by_a_reorganisation_is_sent_again_and_counted_once() {
     use alloy::providers::Provider;
-    let stack = Stack::start(1).await;
-    let task = stack.create_task(1, 1, 120);
-    let workers = stack.join_workers(task, 1, 300).await;
+    let (stack, task, workers) = Stack::with_task(1, 1, 120, 300).await;
     let miner = Miner::start(stack.chain.admin.clone());
     let settings = [("TESSERA_CONFIRMATIONS", "2".to_owned())];
     let coordinator = stack.coordinator_process_with(1, None, &settings).await;

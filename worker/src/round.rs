@@ -209,21 +209,7 @@ mod tests {
     }
 
     fn round(phase: RoundPhase) -> RoundView {
-        RoundView {
-            task_id: 4,
-            round: 2,
-            phase,
-            global_model_cid: cid(b'G'),
-            deadline_ms: 1_000,
-            new_model_cid: None,
-            manifest_cid: None,
-            rewards_root: None,
-            cumulative_rewards_total: None,
-            metrics: None,
-            submission_count: 0,
-            started_at_ms: 0,
-            finalized_at_ms: None,
-        }
+        RoundView { phase, ..RoundView::opened(4, 2, cid(b'G'), 1_000, 0) }
     }
 
     fn submission(worker: Address) -> SubmissionListing {

@@ -177,21 +177,7 @@ async fn round(State(shared): State<Shared>, Path((_, round)): Path<(u64, u32)>)
     };
     let finished = round < c.current_round || c.status == "ended";
     let phase = if finished { api::RoundPhase::Finalized } else { api::RoundPhase::Collecting };
-    let round = api::RoundView {
-        task_id: TASK,
-        round,
-        phase,
-        global_model_cid: *global,
-        deadline_ms: *deadline_ms,
-        new_model_cid: None,
-        manifest_cid: None,
-        rewards_root: None,
-        cumulative_rewards_total: None,
-        metrics: None,
-        submission_count: 0,
-        started_at_ms: 0,
-        finalized_at_ms: None,
-    };
+    let round = api::RoundView { phase, ..api::RoundView::opened(TASK, round, *global, *deadline_ms, 0) };
     Json(api::RoundDetail { round, scores: vec![] }).into_response()
 }
 

@@ -57,6 +57,20 @@ impl Stack {
         Self { anvil, ipfs, chain, dir: tempfile::tempdir().unwrap(), content }
     }
 
+    /// A stack with `workers` workers joined to a new task of `rounds` rounds (a window of `window_secs`), each
+    /// holding `samples` training examples; the task's id.
+    pub async fn with_task(
+        workers: usize,
+        rounds: u32,
+        window_secs: u32,
+        samples: usize,
+    ) -> (Self, u64, Vec<SimWorker>) {
+        let stack = Self::start(workers).await;
+        let task = stack.create_task(rounds, workers as u32, window_secs);
+        let joined = stack.join_workers(task, workers, samples).await;
+        (stack, task, joined)
+    }
+
     pub fn requester(&self) -> &DevAccount {
         &self.anvil.accounts()[roles::REQUESTER]
     }

@@ -79,6 +79,27 @@ pub struct RoundView {
     pub finalized_at_ms: Option<i64>,
 }
 
+impl RoundView {
+    /// A round as it opens: collecting submissions until `deadline_ms`, nothing measured or published yet.
+    pub const fn opened(task_id: u64, round: u32, global_model_cid: Cid, deadline_ms: i64, started_at_ms: i64) -> Self {
+        Self {
+            task_id,
+            round,
+            phase: RoundPhase::Collecting,
+            global_model_cid,
+            deadline_ms,
+            new_model_cid: None,
+            manifest_cid: None,
+            rewards_root: None,
+            cumulative_rewards_total: None,
+            metrics: None,
+            submission_count: 0,
+            started_at_ms,
+            finalized_at_ms: None,
+        }
+    }
+}
+
 /// Where one of the coordinator's transactions is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]

@@ -38,26 +38,9 @@ pub enum KeyCommand {
     Address,
 }
 
-/// `key new`.
+/// Where a new keystore goes, and what it may replace.
 #[derive(Debug, Args)]
-pub struct NewArgs {
-    /// Where to write the keystore [default: ~/.tessera/worker/keystore.json].
-    #[arg(long, value_name = "FILE")]
-    out: Option<PathBuf>,
-    /// Replace an existing file.
-    #[arg(long)]
-    force: bool,
-    /// Accept an empty password (the keystore then protects nothing).
-    #[arg(long)]
-    allow_empty_password: bool,
-}
-
-/// `key import`.
-#[derive(Debug, Args)]
-pub struct ImportArgs {
-    /// The keystore to import; omit it with --private-key-env.
-    #[arg(value_name = "KEYSTORE")]
-    keystore: Option<PathBuf>,
+pub(super) struct KeystoreOut {
     /// Where to write the keystore [default: ~/.tessera/worker/keystore.json].
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -69,32 +52,49 @@ pub struct ImportArgs {
     allow_empty_password: bool,
 }
 
+/// `key new`.
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    #[command(flatten)]
+    target: KeystoreOut,
+}
+
+/// `key import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The keystore to import; omit it with --private-key-env.
+    #[arg(value_name = "KEYSTORE")]
+    keystore: Option<PathBuf>,
+    #[command(flatten)]
+    target: KeystoreOut,
+}
+
 pub(super) fn execute(context: &Context, command: KeyCommand) -> Result<()> {
     match command {
-        KeyCommand::New(args) => {
-            let out = output(args.out)?;
+        KeyCommand::New(NewArgs { target }) => {
+            let out = output(target.out)?;
             let password = keys::password(context.key_options().password_var(), "New keystore password: ", true)?;
-            keys::check_new_password(&password, args.allow_empty_password)?;
+            keys::check_new_password(&password, target.allow_empty_password)?;
             let signer = PrivateKeySigner::random();
-            keys::write_keystore(&out, &signer, &password, args.force)?;
+            keys::write_keystore(&out, &signer, &password, target.force)?;
             eprintln!("Wrote the keystore {} — keep it and its password safe.", out.display());
             println!("{:#x}", signer.address());
         }
-        KeyCommand::Import(args) => {
-            let out = output(args.out)?;
+        KeyCommand::Import(ImportArgs { keystore, target }) => {
+            let out = output(target.out)?;
             let var = context.key_options().password_var().to_owned();
-            let signer = match (&args.keystore, &context.global.private_key_env) {
+            let signer = match (&keystore, &context.global.private_key_env) {
                 (Some(from), _) => {
                     let password = keys::password(&var, &format!("Password for {}: ", from.display()), false)?;
-                    keys::import_keystore(from, &out, &password, args.force)?
+                    keys::import_keystore(from, &out, &password, target.force)?
                 }
                 (None, Some(key_var)) => {
                     let key = std::env::var(key_var)
                         .map_err(|_| Error::Key(format!("the environment variable {key_var} is not set")))?;
                     let signer = keys::parse_private_key(&key).map_err(|e| Error::Key(format!("{key_var}: {e}")))?;
                     let password = keys::password(&var, "New keystore password: ", true)?;
-                    keys::check_new_password(&password, args.allow_empty_password)?;
-                    keys::write_keystore(&out, &signer, &password, args.force)?;
+                    keys::check_new_password(&password, target.allow_empty_password)?;
+                    keys::write_keystore(&out, &signer, &password, target.force)?;
                     signer
                 }
                 (None, None) => return Err(Error::Key("give a keystore file or --private-key-env VAR".into())),
