@@ -60,6 +60,9 @@ pub struct Config {
     /// Blocks on top of a transaction's or an event's block before it counts (`TESSERA_CONFIRMATIONS`); unset,
     /// the chain's default ([`default_confirmations`]).
     pub confirmations: Option<u64>,
+    /// The longest one request to the chain's RPC may take, in seconds (`TESSERA_RPC_TIMEOUT_SECS`); a request that
+    /// takes longer fails and is retried.
+    pub rpc_timeout_secs: u64,
     /// The most the coordinator offers per gas, in gwei, however often a stuck transaction is bumped
     /// (`TESSERA_MAX_FEE_GWEI`); unset, no cap.
     pub max_fee_gwei: Option<u64>,
@@ -94,6 +97,7 @@ impl Default for Config {
             tick_ms: 500,
             confirmations: None,
             max_fee_gwei: None,
+            rpc_timeout_secs: 60,
             strategy: StrategySpec::default(),
             validation_dir: None,
             validation_split: "test".into(),
@@ -305,7 +309,7 @@ mod tests {
         };
         let lines = config.lines();
         let keys: Vec<&str> = lines.iter().map(|l| l.key.as_str()).collect();
-        assert_eq!(keys.len(), 21, "{keys:?}");
+        assert_eq!(keys.len(), 22, "{keys:?}");
         let listen = lines.iter().find(|l| l.key == "listen").unwrap();
         assert_eq!((listen.env.as_str(), listen.value.as_str()), ("TESSERA_LISTEN", "\"127.0.0.1:8080\""));
         let timeout = lines.iter().find(|l| l.key == "request_timeout_secs").unwrap();

@@ -189,21 +189,25 @@ async fn a_failing_task_does_not_hold_up_the_others() {
     assert!(!metrics.contains("tessera_engine_errors_total 0\n"), "{metrics}");
 }
 
-/// A hosted RPC's bad minute: while every request to the chain is rate limited (HTTP 429 and JSON-RPC error
-/// -32005 in turn), the coordinator keeps trying instead of giving the finalize up as a revert, and the round is
-/// finalized once when the node answers again.
+/// A hosted RPC's bad minute: while the finalize's requests are rate limited (HTTP 429, JSON-RPC error -32005) or
+/// left unanswered past the coordinator's RPC timeout, in turn, the coordinator keeps trying instead of giving the
+/// finalize up as a revert, and the round is finalized once when the node answers again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_limited_rpc_delays_the_finalize_and_it_is_sent_once() {
     let (stack, task, workers) = Stack::with_task(1, 1, 120, 300).await;
     let flaky = FlakyRpc::start(stack.anvil.url()).await.unwrap();
-    let rpc = [("TESSERA_CHAIN_RPC_URL", flaky.url().to_owned())];
+    let rpc = [("TESSERA_CHAIN_RPC_URL", flaky.url().to_owned()), ("TESSERA_RPC_TIMEOUT_SECS", "2".to_owned())];
     let coordinator = stack.coordinator_process_with(1, None, &rpc).await;
     coordinator.wait_for_round(task, 1).await;
     workers[0].train_and_submit(&stack, &coordinator, task, 1).await;
-    // The finalize's gas estimate, and its broadcast, are refused for a while: a rate limit is not a revert.
-    flaky.fail_for(Duration::from_secs(8), &["eth_estimateGas", "eth_sendRawTransaction"]);
+    // The finalize's gas estimate, and its broadcast, are refused or stalled for a while: neither is a revert.
+    flaky.fail_for(Duration::from_secs(12), &["eth_estimateGas", "eth_sendRawTransaction"]);
     let finalized = coordinator.wait_for_finalized(task, 1).await;
-    assert!(flaky.refused() > 0, "the stand-in refused nothing");
+    assert!(flaky.refused() >= 3, "the stand-in did not refuse and stall: {}", flaky.refused());
+    assert!(
+        coordinator.log_text().contains("timed out") || coordinator.log_text().contains("timeout"),
+        "no timeout seen"
+    );
     assert_eq!(finalized["scores"].as_array().unwrap().len(), 1, "{finalized}");
     assert_eq!(stack.finalize_events(task, 1).await, 1, "finalized more than once");
     let chain = stack.client(stack.requester());

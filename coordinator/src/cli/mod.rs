@@ -15,7 +15,7 @@ use alloy::{primitives::Address, providers::Provider, signers::local::PrivateKey
 use clap::{Parser, Subcommand};
 use eyre::{WrapErr, eyre};
 use std::{path::PathBuf, sync::Arc};
-use tessera_chain::{MarketplaceClient, connect_with};
+use tessera_chain::{MarketplaceClient, connect_with_timeout};
 use tessera_net::{TlsRoots, redact};
 use tessera_storage::IpfsStore;
 use tessera_train::ArchitectureId;
@@ -130,7 +130,8 @@ async fn parts(config: &Config) -> eyre::Result<Parts> {
     let marketplace: Address = marketplace.parse().wrap_err("TESSERA_MARKETPLACE is not an address")?;
     let signer: PrivateKeySigner = key.parse().wrap_err("the coordinator key is not a private key")?;
     let roots = TlsRoots::from_setting(config.tls_ca_file.as_deref())?;
-    let provider = connect_with(&config.chain_rpc_url, &key, &roots)?;
+    let timeout = std::time::Duration::from_secs(config.rpc_timeout_secs.max(1));
+    let provider = connect_with_timeout(&config.chain_rpc_url, &key, &roots, timeout)?;
     let chain_id =
         provider.get_chain_id().await.wrap_err_with(|| format!("reaching {}", redact(&config.chain_rpc_url)))?;
     let content = Arc::new(IpfsStore::new(&config.ipfs_api_url, config.ipfs_client(roots))?);

@@ -20,9 +20,9 @@ use futures_util::{Stream, stream};
 use std::{collections::VecDeque, time::Duration};
 use tessera_net::{TlsRoots, redact};
 
-/// The longest one JSON-RPC request may take: a node that hangs fails the request, which is retried, instead of
-/// holding up whoever asked.
-const RPC_TIMEOUT: Duration = Duration::from_secs(60);
+/// The longest one JSON-RPC request may take unless told otherwise: a node that hangs fails the request, which is
+/// retried, instead of holding up whoever asked.
+pub const RPC_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long to wait for a transaction to be mined.
 const RECEIPT_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -38,6 +38,16 @@ pub fn connect(rpc_url: &str, private_key: &str) -> Result<DynProvider> {
 
 /// As [`connect`], trusting `roots` for an https endpoint.
 pub fn connect_with(rpc_url: &str, private_key: &str, roots: &TlsRoots) -> Result<DynProvider> {
+    connect_with_timeout(rpc_url, private_key, roots, RPC_TIMEOUT)
+}
+
+/// As [`connect_with`], failing any request that takes longer than `timeout` (it is retried by whoever asked).
+pub fn connect_with_timeout(
+    rpc_url: &str,
+    private_key: &str,
+    roots: &TlsRoots,
+    timeout: Duration,
+) -> Result<DynProvider> {
     let signer: PrivateKeySigner =
         private_key.parse().map_err(|e| Error::Invalid { what: "private key", reason: format!("{e}") })?;
     Ok(ProviderBuilder::new()
@@ -46,24 +56,27 @@ pub fn connect_with(rpc_url: &str, private_key: &str, roots: &TlsRoots) -> Resul
         .with_simple_nonce_management()
         .fetch_chain_id()
         .wallet(EthereumWallet::from(signer))
-        .connect_client(rpc_client(rpc_url, roots)?)
+        .connect_client(rpc_client(rpc_url, roots, timeout)?)
         .erased())
 }
 
 /// A provider that only reads from `rpc_url`: no key, no fillers.
 pub fn read_only(rpc_url: &str, roots: &TlsRoots) -> Result<DynProvider> {
-    Ok(ProviderBuilder::new().disable_recommended_fillers().connect_client(rpc_client(rpc_url, roots)?).erased())
+    Ok(ProviderBuilder::new()
+        .disable_recommended_fillers()
+        .connect_client(rpc_client(rpc_url, roots, RPC_TIMEOUT)?)
+        .erased())
 }
 
 /// The JSON-RPC client of `rpc_url` over HTTP(S), trusting `roots`. Credentials in the URL (`user:pass@`) are
 /// sent as basic auth; they never appear in an error.
-fn rpc_client(rpc_url: &str, roots: &TlsRoots) -> Result<RpcClient> {
+fn rpc_client(rpc_url: &str, roots: &TlsRoots, timeout: Duration) -> Result<RpcClient> {
     let invalid = |reason: String| Error::Invalid { what: "RPC URL", reason };
     let url: reqwest::Url = rpc_url.parse().map_err(|e| invalid(format!("{}: {e}", redact(rpc_url))))?;
     let http = roots
         .apply(reqwest::Client::builder())
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(RPC_TIMEOUT)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .timeout(timeout)
         .build()
         .map_err(|e| invalid(e.to_string()))?;
     let is_local = url.host_str().is_some_and(|host| host == "localhost" || host == "127.0.0.1" || host == "::1");

@@ -16,7 +16,9 @@ mod merkle;
 
 pub use alloy::primitives::{Address, B256, TxHash, U256};
 pub use bindings::{IERC20, IMarketplace, Marketplace, SlashCode, TestToken, WorkerMembership};
-pub use client::{FinalizeRound, MarketplaceClient, connect, connect_with, read_only};
+pub use client::{
+    FinalizeRound, MarketplaceClient, RPC_TIMEOUT, connect, connect_with, connect_with_timeout, read_only,
+};
 pub use deploy::{Deployment, deploy_marketplace, deploy_test_token, roles};
 pub use error::{Error, Result};
 pub use events::ChainEvent;

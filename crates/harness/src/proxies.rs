@@ -200,8 +200,9 @@ fn tls_error(error: impl std::fmt::Display) -> Error {
 }
 
 /// A stand-in for a hosted JSON-RPC endpoint in a bad minute: in front of a node, it relays every request, except
-/// while told to fail, when it answers the chosen methods with a rate limit (HTTP 429, or JSON-RPC error -32005 in
-/// turn), as hosted RPCs do. Stops when dropped.
+/// while told to fail, when it answers the chosen methods as hosted RPCs do when overloaded, in turn: a rate limit
+/// (HTTP 429), a JSON-RPC error -32005, or no answer for [`FlakyRpc::STALL`] (longer than a client should wait).
+/// Stops when dropped.
 #[derive(Debug)]
 pub struct FlakyRpc {
     url: String,
@@ -224,6 +225,9 @@ struct Relay {
 }
 
 impl FlakyRpc {
+    /// How long a stalled request is held before it is relayed.
+    pub const STALL: std::time::Duration = std::time::Duration::from_secs(5);
+
     /// Starts the stand-in in front of the node at `upstream`.
     pub async fn start(upstream: &str) -> Result<Self> {
         let state = Arc::new(Flaky::default());
@@ -272,15 +276,18 @@ async fn relay_rpc(State(relay): State<Relay>, body: axum::body::Bytes) -> Respo
     );
     if failing {
         let refused = relay.state.refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if refused % 2 == 0 {
-            return (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests").into_response();
+        match refused % 3 {
+            0 => return (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests").into_response(),
+            1 => {
+                let error = serde_json::json!({
+                    "jsonrpc": "2.0",
+                    "id": request["id"],
+                    "error": { "code": -32005, "message": "rate limit exceeded" },
+                });
+                return axum::Json(error).into_response();
+            }
+            _ => tokio::time::sleep(FlakyRpc::STALL).await,
         }
-        let error = serde_json::json!({
-            "jsonrpc": "2.0",
-            "id": request["id"],
-            "error": { "code": -32005, "message": "rate limit exceeded" },
-        });
-        return axum::Json(error).into_response();
     }
     let forwarded = relay.http.post(&relay.upstream).header(header::CONTENT_TYPE, "application/json").body(body);
     match forwarded.send().await {
