@@ -15,7 +15,7 @@ use tessera_api::{
     responses,
 };
 use tessera_chain::Marketplace;
-use tessera_db::{Amount, Claim, Membership, RoundPhase, Score, Task, Worker};
+use tessera_db::{Amount, Claim, Membership, RoundPhase, Score, Task, TaskFault, Worker};
 
 #[utoipa::path(get, path = "/health", tag = "operations",
     responses((status = OK, description = "The database answers.", body = Health), responses::Internal))]
@@ -35,10 +35,9 @@ pub(super) async fn info(State(state): State<AppState>) -> ApiJson<Info> {
     })
 }
 
-async fn task_view(state: &AppState, task: Task) -> Result<TaskView, ApiError> {
+async fn task_view(state: &AppState, task: Task, fault: Option<TaskFault>) -> Result<TaskView, ApiError> {
     let workers = state.db.list_workers(task.task_id).await?;
     let active = workers.iter().filter(|w| w.status == Membership::Active).count();
-    let fault = state.db.get_task_fault(task.task_id).await?;
     wire::task(task, active as u64, workers.len() as u64, fault)
 }
 
@@ -46,9 +45,12 @@ async fn task_view(state: &AppState, task: Task) -> Result<TaskView, ApiError> {
 #[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks",
     responses((status = OK, description = "Every task.", body = Vec<TaskView>), responses::Internal))]
 pub(super) async fn tasks(State(state): State<AppState>) -> Result<ApiJson<Vec<TaskView>>, ApiError> {
+    let mut faults: BTreeMap<u64, TaskFault> =
+        state.db.list_task_faults().await?.into_iter().map(|fault| (fault.task_id, fault)).collect();
     let mut out = Vec::new();
     for task in state.db.list_tasks(None).await? {
-        out.push(task_view(&state, task).await?);
+        let fault = faults.remove(&task.task_id);
+        out.push(task_view(&state, task, fault).await?);
     }
     Ok(ApiJson(out))
 }
@@ -61,7 +63,8 @@ pub(super) async fn task(
     Path(TaskPath { task }): Path<TaskPath>,
 ) -> Result<ApiJson<TaskView>, ApiError> {
     let found = find_task(&state, task).await?;
-    Ok(ApiJson(task_view(&state, found).await?))
+    let fault = state.db.get_task_fault(task).await?;
+    Ok(ApiJson(task_view(&state, found, fault).await?))
 }
 
 /// A task's rounds, with the coordinator's transactions for each.
@@ -143,7 +146,8 @@ pub(super) async fn worker(
     Path(WorkerPath { task, worker }): Path<WorkerPath>,
 ) -> Result<ApiJson<WorkerSummary>, ApiError> {
     find_task(&state, task).await?;
-    Ok(ApiJson(Standing::load(&state, task).await?.summary(task, &address(&worker)?)?))
+    let worker = format!("{:#x}", address(&worker)?);
+    Ok(ApiJson(Standing::load(&state, task).await?.summary(task, &worker)?))
 }
 
 /// Everything about a task's workers, read in a fixed number of queries (one per round for the scores), so a
@@ -230,7 +234,8 @@ pub(super) async fn proof(
     State(state): State<AppState>,
     Path(WorkerPath { task, worker }): Path<WorkerPath>,
 ) -> Result<ApiJson<ClaimProof>, ApiError> {
-    let worker = address(&worker)?;
+    let account = address(&worker)?;
+    let worker = format!("{account:#x}");
     let standing = Standing::load(&state, task).await?;
     if standing.finalized == 0 {
         return Err(ApiError::NotFound(format!("a finalized round of task {task}")));
@@ -243,7 +248,6 @@ pub(super) async fn proof(
             standing.finalized
         )));
     }
-    let account: Address = wire::parse("worker", &worker)?;
     let (amount, proof) =
         tree.claim(account).ok_or_else(|| ApiError::NotFound(format!("rewards of {worker} in task {task}")))?;
     let cumulative = u128::try_from(amount).map_err(|e| ApiError::Internal(e.into()))?;
@@ -273,7 +277,7 @@ pub(super) async fn account(
     State(state): State<AppState>,
     Path(AccountPath { worker }): Path<AccountPath>,
 ) -> Result<ApiJson<Vec<WorkerSummary>>, ApiError> {
-    let worker = address(&worker)?;
+    let worker = format!("{:#x}", address(&worker)?);
     let mut out = Vec::new();
     for task in state.db.list_tasks(None).await? {
         let joined = state.db.get_worker(task.task_id, &worker).await?.is_some();
@@ -288,8 +292,7 @@ async fn find_task(state: &AppState, task: u64) -> Result<Task, ApiError> {
     state.db.get_task(task).await?.ok_or_else(|| ApiError::NotFound(format!("task {task}")))
 }
 
-/// A path's address, lowercase 0x-hex as the database keeps it.
-fn address(text: &str) -> Result<String, ApiError> {
-    let parsed: Address = text.parse().map_err(|_| ApiError::BadRequest(format!("{text:?} is not an address")))?;
-    Ok(format!("{parsed:#x}"))
+/// A path's address; the database keeps it as lowercase 0x-hex (`{:#x}`).
+fn address(text: &str) -> Result<Address, ApiError> {
+    text.parse().map_err(|_| ApiError::BadRequest(format!("{text:?} is not an address")))
 }

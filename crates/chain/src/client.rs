@@ -48,8 +48,7 @@ pub fn connect_with_timeout(
     roots: &TlsRoots,
     timeout: Duration,
 ) -> Result<DynProvider> {
-    let signer: PrivateKeySigner =
-        private_key.parse().map_err(|e| Error::Invalid { what: "private key", reason: format!("{e}") })?;
+    let signer = signer(private_key)?;
     Ok(ProviderBuilder::new()
         .disable_recommended_fillers()
         .with_gas_estimation()
@@ -58,6 +57,11 @@ pub fn connect_with_timeout(
         .wallet(EthereumWallet::from(signer))
         .connect_client(rpc_client(rpc_url, roots, timeout)?)
         .erased())
+}
+
+/// The signer of a hex private key.
+pub(crate) fn signer(private_key: &str) -> Result<PrivateKeySigner> {
+    private_key.parse().map_err(|e| Error::Invalid { what: "private key", reason: format!("{e}") })
 }
 
 /// A provider that only reads from `rpc_url`: no key, no fillers.

@@ -1,8 +1,7 @@
-use crate::{Error, Marketplace, MarketplaceClient, Result, TestToken, client, connect};
+use crate::{Marketplace, MarketplaceClient, Result, TestToken, client, connect};
 use alloy::{
     primitives::{Address, U256},
     providers::DynProvider,
-    signers::local::PrivateKeySigner,
 };
 
 /// Deploys the marketplace with `admin` holding the admin and pauser roles.
@@ -46,7 +45,7 @@ impl Deployment {
     pub async fn deploy(rpc_url: &str, admin_key: &str, token_name: &str) -> Result<Self> {
         let admin = connect(rpc_url, admin_key)?;
         let token = deploy_test_token(&admin, token_name, "TST").await?;
-        let marketplace = deploy_marketplace(&admin, address_of(admin_key)?).await?;
+        let marketplace = deploy_marketplace(&admin, client::signer(admin_key)?.address()).await?;
         Ok(Self { marketplace, token, admin, rpc_url: rpc_url.to_owned() })
     }
 
@@ -61,12 +60,10 @@ impl Deployment {
 
     /// A client of the marketplace that signs with `private_key`.
     pub fn client(&self, private_key: &str) -> Result<MarketplaceClient> {
-        Ok(MarketplaceClient::new(connect(&self.rpc_url, private_key)?, self.marketplace, address_of(private_key)?))
+        Ok(MarketplaceClient::new(
+            connect(&self.rpc_url, private_key)?,
+            self.marketplace,
+            client::signer(private_key)?.address(),
+        ))
     }
-}
-
-fn address_of(private_key: &str) -> Result<Address> {
-    let signer: PrivateKeySigner =
-        private_key.parse().map_err(|e| Error::Invalid { what: "private key", reason: format!("{e}") })?;
-    Ok(signer.address())
 }

@@ -170,19 +170,19 @@ async fn relay(State(gate): State<Gate>, request: Request) -> Response {
     let mut headers = parts.headers;
     headers.remove(header::HOST);
     headers.remove(header::AUTHORIZATION);
-    let forwarded = gate.http.request(parts.method, format!("{}{path}", gate.upstream)).headers(headers).body(body);
-    match forwarded.send().await {
-        Ok(answer) => {
-            let status = answer.status();
-            let mut headers = HeaderMap::new();
-            if let Some(kind) = answer.headers().get(header::CONTENT_TYPE) {
-                headers.insert(header::CONTENT_TYPE, kind.clone());
-            }
-            match answer.bytes().await {
-                Ok(bytes) => (status, headers, Body::from(bytes)).into_response(),
-                Err(_) => StatusCode::BAD_GATEWAY.into_response(),
-            }
-        }
+    forward(gate.http.request(parts.method, format!("{}{path}", gate.upstream)).headers(headers).body(body)).await
+}
+
+/// Sends `request` upstream and answers with its status, content type and body; 502 when upstream fails.
+async fn forward(request: reqwest::RequestBuilder) -> Response {
+    let Ok(answer) = request.send().await else { return StatusCode::BAD_GATEWAY.into_response() };
+    let status = answer.status();
+    let mut headers = HeaderMap::new();
+    if let Some(kind) = answer.headers().get(header::CONTENT_TYPE) {
+        headers.insert(header::CONTENT_TYPE, kind.clone());
+    }
+    match answer.bytes().await {
+        Ok(bytes) => (status, headers, Body::from(bytes)).into_response(),
         Err(_) => StatusCode::BAD_GATEWAY.into_response(),
     }
 }
@@ -289,15 +289,5 @@ async fn relay_rpc(State(relay): State<Relay>, body: axum::body::Bytes) -> Respo
             _ => tokio::time::sleep(FlakyRpc::STALL).await,
         }
     }
-    let forwarded = relay.http.post(&relay.upstream).header(header::CONTENT_TYPE, "application/json").body(body);
-    match forwarded.send().await {
-        Ok(answer) => {
-            let status = answer.status();
-            match answer.bytes().await {
-                Ok(bytes) => (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
-                Err(_) => StatusCode::BAD_GATEWAY.into_response(),
-            }
-        }
-        Err(_) => StatusCode::BAD_GATEWAY.into_response(),
-    }
+    forward(relay.http.post(&relay.upstream).header(header::CONTENT_TYPE, "application/json").body(body)).await
 }
