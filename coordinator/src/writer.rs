@@ -285,9 +285,9 @@ impl ChainWriter {
     }
 
     async fn transient(&self, tx: &ChainTx, error: impl Into<eyre::Report>) -> eyre::Result<bool> {
-        let error: eyre::Report = error.into();
-        self.db.record_tx_error(tx.id, &format!("{error:#}")).await?;
-        tracing::warn!(error = %format!("{error:#}"), "outbox transaction not sent yet");
+        let error = tessera_net::redact_urls(&format!("{:#}", error.into()));
+        self.db.record_tx_error(tx.id, &error).await?;
+        tracing::warn!(%error, "outbox transaction not sent yet");
         Ok(false)
     }
 }

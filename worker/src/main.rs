@@ -13,7 +13,8 @@ async fn main() -> ExitCode {
     match cli::execute(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            let mut causes = error.causes().into_iter();
+            // Errors quote the URLs they failed on; the keys in them stay out of the terminal and the logs.
+            let mut causes = error.causes().into_iter().map(|cause| tessera_net::redact_urls(&cause));
             eprintln!("Error: {}", causes.next().unwrap_or_default());
             causes.for_each(|cause| eprintln!("  caused by: {cause}"));
             ExitCode::FAILURE

@@ -102,7 +102,7 @@ impl Engine {
         loop {
             if let Err(error) = self.pass().await {
                 self.live.counters.engine_errors.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(error = %format!("{error:#}"), "engine pass failed; retrying");
+                tracing::warn!(error = %tessera_net::redact_urls(&format!("{error:#}")), "engine pass failed; retrying");
             }
             tokio::select! {
                 () = &mut shutdown => return,
@@ -169,7 +169,8 @@ impl Engine {
         let now = crate::now_ms();
         let failures = before.map_or(1, |fault| fault.failures.saturating_add(1));
         let delay = retry_delay(self.settings.tick, failures);
-        let message = format!("{error:#}");
+        // The fault is public (the API and the dashboard show it): no credential of a URL it quotes goes with it.
+        let message = tessera_net::redact_urls(&format!("{error:#}"));
         tracing::warn!(task = task_id, failures, retry_in = ?delay, error = %message, "the task failed; the others go on");
         let fault = TaskFault {
             task_id,

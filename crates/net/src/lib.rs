@@ -63,8 +63,13 @@ impl TlsRoots {
     }
 }
 
-/// `url` with its password and any credential-like query parameter (`token`, `key`, `secret`, `password`,
-/// `apikey`, `auth`…) replaced by `***`, for logs and error messages. Text that is not a URL is returned as is.
+/// The shortest path segment taken for a key: hosted RPCs put 32-character project ids and API keys in the path
+/// (`/v3/<id>`, `/v2/<key>`), while real path segments (`v3`, `api`, `add`) are short.
+const MIN_KEY_SEGMENT: usize = 16;
+
+/// `url` with its password, every path segment long enough to be a key, and any credential-like query parameter
+/// (`token`, `key`, `secret`, `password`, `apikey`, `auth`…) replaced by `***`, for logs and error messages. Text
+/// that is not a URL is returned as is.
 pub fn redact(url: &str) -> String {
     let Ok(mut parsed) = reqwest::Url::parse(url) else { return url.to_owned() };
     let secret = |key: &str| {
@@ -72,11 +77,21 @@ pub fn redact(url: &str) -> String {
         ["token", "key", "secret", "password", "auth", "signature"].iter().any(|word| key.contains(word))
     };
     let secret_query = parsed.query_pairs().any(|(key, _)| secret(&key));
-    if parsed.password().is_none() && !secret_query {
+    let secret_path = parsed.path_segments().is_some_and(|mut segments| segments.any(|s| s.len() >= MIN_KEY_SEGMENT));
+    if parsed.password().is_none() && !secret_query && !secret_path {
         return url.to_owned();
     }
     if parsed.password().is_some() {
         let _ = parsed.set_password(Some("***"));
+    }
+    if secret_path {
+        let path: Vec<&str> = parsed
+            .path_segments()
+            .into_iter()
+            .flatten()
+            .map(|segment| if segment.len() >= MIN_KEY_SEGMENT { "***" } else { segment })
+            .collect();
+        parsed.set_path(&path.join("/"));
     }
     if secret_query {
         let pairs: Vec<(String, String)> = parsed
@@ -89,4 +104,21 @@ pub fn redact(url: &str) -> String {
         parsed.query_pairs_mut().clear().extend_pairs(pairs);
     }
     parsed.to_string()
+}
+
+/// `text` (an error message, a log line) with every `http://` or `https://` URL in it passed through [`redact`]:
+/// errors of HTTP clients quote the URL they failed on, credentials and all.
+pub fn redact_urls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("http://").into_iter().chain(rest.find("https://")).min() {
+        out.push_str(&rest[..start]);
+        let url = &rest[start..];
+        let end =
+            url.find(|c: char| c.is_whitespace() || matches!(c, ')' | '"' | '\'' | '>' | ',')).unwrap_or(url.len());
+        out.push_str(&redact(&url[..end]));
+        rest = &url[end..];
+    }
+    out.push_str(rest);
+    out
 }
