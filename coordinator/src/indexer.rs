@@ -4,11 +4,20 @@
 //! Replaying a block range is harmless: events are stored once by (block, log index), and worker
 //! and claim rows ignore anything older than what they hold. So the cursor may lag the derived
 //! rows after a crash, never the other way round.
+//!
+//! Reorganisations: only blocks with the configured confirmations on top are read, and the hash of every block an
+//! event came from and of each pass's last block is recorded. Each pass first checks the newest recorded hash
+//! against the chain; if the block has been replaced, the index is rolled back to the newest recorded block the
+//! chain still holds (its events, the workers and claims they implied, outbox transactions counted mined there)
+//! and the canonical blocks are indexed again. A task whose creation is dropped for good keeps its row (the engine
+//! may have acted on it); its transactions then revert and it shows a fault.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use alloy::primitives::{Address, B256, U256};
 use serde_json::{Value, json};
 use tessera_chain::{ChainEvent, IERC20, IMarketplace, Marketplace::MarketplaceEvents, MarketplaceClient};
-use tessera_db::{Amount, Claim, Membership, NewTask, Store, TaskStatus, Worker};
+use tessera_db::{Amount, Claim, Derived, EventRecord, Membership, NewTask, Store, TaskStatus, Worker};
 use tessera_storage::Cid;
 
 /// Indexes the blocks after the cursor, at most `max_blocks` of them; returns how many new events
@@ -23,34 +32,178 @@ pub struct Indexed {
     /// Events stored for the first time.
     pub stored: u64,
     /// Every event in the range, as stored (after a crash, some may have been seen before).
-    pub events: Vec<tessera_db::EventRecord>,
+    pub events: Vec<EventRecord>,
+    /// The block the index was rolled back to after a reorganisation (`Some(None)`: to the start).
+    pub rolled_back_to: Option<Option<u64>>,
 }
 
 /// [`index_once`], also returning the events, for live watchers. Only blocks with `confirmations` blocks on top
-/// are read, so a reorganisation no deeper than that never reaches the database.
+/// are read, so a reorganisation no deeper than that never reaches the database; a deeper one is rolled back
+/// first.
 pub async fn index_events(
     client: &MarketplaceClient,
     db: &Store,
     max_blocks: u64,
     confirmations: u64,
 ) -> eyre::Result<Indexed> {
+    let rolled_back_to = roll_back_orphaned(client, db).await?;
+    let idle = Indexed { rolled_back_to, ..Indexed::default() };
     let from = db.get_cursor().await?.map_or(0, |last| last + 1);
     let Some(latest) = client.block_number().await?.checked_sub(confirmations) else {
-        return Ok(Indexed::default());
+        return Ok(idle);
     };
     if latest < from {
-        return Ok(Indexed::default());
+        return Ok(idle);
     }
     let to = latest.min(from + max_blocks.max(1) - 1);
+    // The logs are of the chain that holds `to` before and after they were read: a switch in between is retried
+    // on the next pass rather than recorded half from one chain and half from another.
+    let before = client.block_hash(to).await?;
     let events = client.events(from, to).await?;
+    let after = client.block_hash(to).await?;
+    let Some(to_hash) = before.filter(|hash| Some(*hash) == after) else {
+        eyre::bail!("the chain changed at block {to} while it was being indexed; indexing it again");
+    };
     let mut rows = Vec::with_capacity(events.len());
     for event in &events {
         let stored = row(event);
-        apply(client, db, event, stored.task_id).await?;
+        apply(client, db, event, &stored).await?;
         rows.push(stored);
     }
-    let stored = db.record_events(&rows, to).await?;
-    Ok(Indexed { stored, events: rows })
+    let stored = db.record_events(&rows, to, &format!("{to_hash:#x}")).await?;
+    Ok(Indexed { stored, events: rows, rolled_back_to })
+}
+
+/// Finds whether the newest recorded block is still on the chain and, if not, rolls the index back to the newest
+/// one that is; returns where it rolled back to.
+async fn roll_back_orphaned(client: &MarketplaceClient, db: &Store) -> eyre::Result<Option<Option<u64>>> {
+    let recorded = db.indexed_blocks().await?;
+    let on_chain = |(block, hash): &(u64, String)| {
+        let (block, hash) = (*block, hash.clone());
+        async move { eyre::Ok(client.block_hash(block).await?.is_some_and(|canonical| format!("{canonical:#x}") == hash)) }
+    };
+    match recorded.first() {
+        None => return Ok(None),
+        Some(newest) if on_chain(newest).await? => return Ok(None),
+        Some(_) => {}
+    }
+    let mut fork = None;
+    for block in &recorded[1..] {
+        if on_chain(block).await? {
+            fork = Some(block.0);
+            break;
+        }
+    }
+    let kept_after = |event: &EventRecord| fork.is_none_or(|fork| event.block_number <= fork);
+    let dropped: BTreeSet<u64> = db
+        .list_events(None)
+        .await?
+        .iter()
+        .filter(|event| !kept_after(event))
+        .filter_map(|event| event.task_id)
+        .collect();
+    let mut rebuilt = Vec::new();
+    let mut derived = Derived::default();
+    for &task in &dropped {
+        if db.get_task(task).await?.is_none() {
+            continue;
+        }
+        let kept: Vec<EventRecord> = db.list_events(Some(task)).await?.into_iter().filter(kept_after).collect();
+        let task_derived = derive(&kept)?;
+        derived.workers.extend(task_derived.workers);
+        derived.claims.extend(task_derived.claims);
+        rebuilt.push(task);
+    }
+    let rolled = db.roll_back_events(fork, &rebuilt, &derived).await?;
+    tracing::warn!(
+        fork = ?fork,
+        newest = recorded[0].0,
+        events = rolled.events.len(),
+        tasks = ?rebuilt,
+        reopened_txs = rolled.reopened_txs,
+        "a reorganisation dropped indexed blocks; rolled back and indexing the canonical chain again"
+    );
+    Ok(Some(fork))
+}
+
+/// What a recorded event changes in the workers, claims and task status, read from its stored fields: the one
+/// meaning of an event, for the live index and for rebuilding after a rollback.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Change {
+    Joined(Worker),
+    Exited { task: u64, worker: String, block: u64 },
+    Claimed(Claim),
+    Status(u64, TaskStatus),
+}
+
+fn change(event: &EventRecord) -> eyre::Result<Option<Change>> {
+    let Some(task) = event.task_id else { return Ok(None) };
+    let field = |name: &str| {
+        event.data[name]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| eyre::eyre!("{} event at block {} has no {name}", event.kind, event.block_number))
+    };
+    let amount = |name: &str| -> eyre::Result<Amount> {
+        let text = field(name)?;
+        text.parse::<u128>().map(Amount).map_err(|_| eyre::eyre!("amount {text} does not fit 128 bits"))
+    };
+    let block = event.block_number;
+    Ok(Some(match event.kind.as_str() {
+        "WorkerJoined" => Change::Joined(Worker {
+            task_id: task,
+            worker: field("worker")?,
+            // The task's own stake, which fit when the task was indexed.
+            stake: amount("stake")?,
+            status: Membership::Active,
+            joined_at_block: block,
+            updated_at_block: block,
+        }),
+        "WorkerLeft" | "StakeWithdrawn" => Change::Exited { task, worker: field("worker")?, block },
+        "RewardClaimed" => Change::Claimed(Claim {
+            task_id: task,
+            worker: field("account")?,
+            cumulative_claimed: amount("cumulative_amount")?,
+            last_tx_hash: event.tx_hash.clone(),
+            block_number: block,
+        }),
+        "TaskEnded" => Change::Status(task, TaskStatus::Ended),
+        "TaskCancelled" => Change::Status(task, TaskStatus::Cancelled),
+        _ => return Ok(None),
+    }))
+}
+
+/// The workers and claims a task's events imply, in chain order: what a fresh index of them would hold.
+fn derive(events: &[EventRecord]) -> eyre::Result<Derived> {
+    let mut workers: BTreeMap<String, Worker> = BTreeMap::new();
+    let mut claims: BTreeMap<String, Claim> = BTreeMap::new();
+    for event in events {
+        match change(event)? {
+            Some(Change::Joined(worker)) => {
+                workers.insert(worker.worker.clone(), worker);
+            }
+            Some(Change::Exited { task, worker, block }) => {
+                let joined = workers.get(&worker).map_or(block, |w| w.joined_at_block);
+                workers.insert(worker.clone(), exited(task, worker, joined, block));
+            }
+            Some(Change::Claimed(claim)) => {
+                claims.insert(claim.worker.clone(), claim);
+            }
+            Some(Change::Status(..)) | None => {}
+        }
+    }
+    Ok(Derived { workers: workers.into_values().collect(), claims: claims.into_values().collect() })
+}
+
+fn exited(task_id: u64, worker: String, joined_at_block: u64, block: u64) -> Worker {
+    Worker {
+        task_id,
+        worker,
+        stake: Amount::ZERO,
+        status: Membership::Exited,
+        joined_at_block,
+        updated_at_block: block,
+    }
 }
 
 /// Updates the tables an event changes.
@@ -58,73 +211,41 @@ pub async fn index_events(
 /// Anyone can create a task, with any token, and a token reports what amounts it likes: a task whose amounts
 /// do not fit the database (128 bits) is left out with a warning, and so are its later events. One bad task
 /// must not stop the indexer for every other.
-async fn apply(client: &MarketplaceClient, db: &Store, event: &ChainEvent, task: Option<u64>) -> eyre::Result<()> {
+async fn apply(client: &MarketplaceClient, db: &Store, event: &ChainEvent, stored: &EventRecord) -> eyre::Result<()> {
     let block = event.block_number;
-    if let (Some(task), false) = (task, matches!(event.event, MarketplaceEvents::TaskCreated(_)))
+    if let MarketplaceEvents::TaskCreated(created) = &event.event {
+        let task = task_id(created.taskId).and_then(|id| new_task(id, created.requester, &created.config));
+        let mut task = match task {
+            Ok(task) => task,
+            Err(error) => {
+                tracing::warn!(block, error = %error, "skipping a task that cannot be indexed");
+                return Ok(());
+            }
+        };
+        task.config["reward_token_metadata"] = token_metadata(client, created.config.rewardToken).await?;
+        db.upsert_task(&task).await?;
+        return Ok(());
+    }
+    if let Some(task) = stored.task_id
         && db.get_task(task).await?.is_none()
     {
         tracing::warn!(task, block, "skipping an event of a task that was not indexed");
         return Ok(());
     }
-    match &event.event {
-        MarketplaceEvents::TaskCreated(created) => {
-            let task = task_id(created.taskId).and_then(|id| new_task(id, created.requester, &created.config));
-            let mut task = match task {
-                Ok(task) => task,
-                Err(error) => {
-                    tracing::warn!(block, error = %error, "skipping a task that cannot be indexed");
-                    return Ok(());
-                }
-            };
-            task.config["reward_token_metadata"] = token_metadata(client, created.config.rewardToken).await?;
-            db.upsert_task(&task).await?;
-        }
-        MarketplaceEvents::WorkerJoined(joined) => {
-            let worker = Worker {
-                task_id: task_id(joined.taskId)?,
-                worker: hex(joined.worker),
-                // The task's own stake, which fit when the task was indexed.
-                stake: amount(joined.stake)?,
-                status: Membership::Active,
-                joined_at_block: block,
-                updated_at_block: block,
-            };
+    match change(stored)? {
+        Some(Change::Joined(worker)) => {
             db.upsert_worker(&worker).await?;
         }
-        MarketplaceEvents::WorkerLeft(left) => exited(db, task_id(left.taskId)?, left.worker, block).await?,
-        MarketplaceEvents::StakeWithdrawn(withdrawn) => {
-            exited(db, task_id(withdrawn.taskId)?, withdrawn.worker, block).await?;
+        Some(Change::Exited { task, worker, block }) => {
+            let joined = db.get_worker(task, &worker).await?.map_or(block, |previous| previous.joined_at_block);
+            db.upsert_worker(&exited(task, worker, joined, block)).await?;
         }
-        MarketplaceEvents::RewardClaimed(claimed) => {
-            let claim = Claim {
-                task_id: task_id(claimed.taskId)?,
-                worker: hex(claimed.account),
-                cumulative_claimed: amount(claimed.cumulativeAmount)?,
-                last_tx_hash: format!("{:#x}", event.tx_hash),
-                block_number: block,
-            };
+        Some(Change::Claimed(claim)) => {
             db.upsert_claim(&claim).await?;
         }
-        MarketplaceEvents::TaskEnded(ended) => db.set_task_status(task_id(ended.taskId)?, TaskStatus::Ended).await?,
-        MarketplaceEvents::TaskCancelled(cancelled) => {
-            db.set_task_status(task_id(cancelled.taskId)?, TaskStatus::Cancelled).await?;
-        }
-        _ => {}
+        Some(Change::Status(task, status)) => db.set_task_status(task, status).await?,
+        None => {}
     }
-    Ok(())
-}
-
-async fn exited(db: &Store, task: u64, account: Address, block: u64) -> eyre::Result<()> {
-    let previous = db.get_worker(task, &hex(account)).await?;
-    let worker = Worker {
-        task_id: task,
-        worker: hex(account),
-        stake: Amount::ZERO,
-        status: Membership::Exited,
-        joined_at_block: previous.map_or(block, |worker| worker.joined_at_block),
-        updated_at_block: block,
-    };
-    db.upsert_worker(&worker).await?;
     Ok(())
 }
 
@@ -180,7 +301,7 @@ fn printable_symbol(symbol: &str) -> String {
 }
 
 /// The stored form of an event: its kind, task and fields as JSON.
-fn row(event: &ChainEvent) -> tessera_db::EventRecord {
+fn row(event: &ChainEvent) -> EventRecord {
     let (kind, task, data): (&str, U256, Value) = match &event.event {
         MarketplaceEvents::TaskCreated(e) => ("TaskCreated", e.taskId, json!({ "requester": hex(e.requester) })),
         MarketplaceEvents::WorkerJoined(e) => {
@@ -246,8 +367,9 @@ fn row(event: &ChainEvent) -> tessera_db::EventRecord {
         ),
         other => ("Other", U256::ZERO, json!({ "debug": format!("{other:?}") })),
     };
-    tessera_db::EventRecord {
+    EventRecord {
         block_number: event.block_number,
+        block_hash: Some(format!("{:#x}", event.block_hash)),
         log_index: event.log_index,
         tx_hash: format!("{:#x}", event.tx_hash),
         kind: kind.to_owned(),

@@ -278,6 +278,12 @@ impl MarketplaceClient {
     pub async fn block_number(&self) -> Result<u64> {
         Ok(self.provider().get_block_number().await?)
     }
+
+    /// The hash of the canonical block at `number`, or `None` past the chain's head.
+    pub async fn block_hash(&self, number: u64) -> Result<Option<B256>> {
+        let block = self.provider().get_block_by_number(number.into()).await?;
+        Ok(block.map(|block| block.header.hash))
+    }
 }
 
 /// Sends a call, waits for its receipt and fails on a reverted transaction.

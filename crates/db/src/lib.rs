@@ -32,7 +32,7 @@ pub use amount::Amount;
 pub use drafts::DraftedModel;
 pub use error::{Error, Result};
 pub use faults::TaskFault;
-pub use indexer::EventRecord;
+pub use indexer::{Derived, EventRecord, KEPT_BLOCK_HASHES, RolledBack};
 pub use outbox::{ChainTx, NewChainTx, TxState};
 pub use reputations::Reputation;
 pub use rounds::{NewRound, Round, RoundMetrics, RoundPatch, RoundPhase};

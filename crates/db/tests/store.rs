@@ -3,8 +3,8 @@
 
 use serde_json::json;
 use tessera_db::{
-    Amount, Backend, Claim, Error, EventRecord, Membership, NewChainTx, NewRound, NewScore, NewSubmission, NewTask,
-    Reputation, RoundMetrics, RoundPatch, RoundPhase, Store, TaskFault, TaskStatus, TxState, Worker,
+    Amount, Backend, Claim, Derived, Error, EventRecord, Membership, NewChainTx, NewRound, NewScore, NewSubmission,
+    NewTask, Reputation, RoundMetrics, RoundPatch, RoundPhase, Store, TaskFault, TaskStatus, TxState, Worker,
     test_utils::TestDb,
 };
 use tokio::task::JoinSet;
@@ -34,6 +34,7 @@ on_both!(
     outbox_enqueue_is_idempotent_by_key,
     in_flight_txs_survive_a_crash,
     indexed_events_are_idempotent,
+    a_rollback_takes_back_what_dropped_blocks_applied,
     scores_replace_atomically,
     amounts_and_floats_round_trip_exactly,
     drafts_are_published_once_a_task_names_them,
@@ -115,6 +116,7 @@ fn tx(key: &str) -> NewChainTx {
 fn event(block: u64, log_index: u64) -> EventRecord {
     EventRecord {
         block_number: block,
+        block_hash: Some(hash(block)),
         log_index,
         tx_hash: hash(block * 100 + log_index),
         kind: "WorkerJoined".into(),
@@ -405,26 +407,26 @@ async fn in_flight_txs_survive_a_crash(mut db: TestDb) {
 async fn indexed_events_are_idempotent(db: TestDb) {
     let store = db.store();
     let batch: Vec<EventRecord> = vec![event(10, 0), event(10, 1), event(11, 0)];
-    assert_eq!(store.record_events(&batch, 11).await.unwrap(), 3);
+    assert_eq!(store.record_events(&batch, 11, &hash(11)).await.unwrap(), 3);
     assert_eq!(store.get_cursor().await.unwrap(), Some(11));
 
     // After a crash the indexer replays from an older block: only the new event is added.
     let replay: Vec<EventRecord> = vec![event(10, 1), event(11, 0), event(12, 3)];
-    assert_eq!(store.record_events(&replay, 12).await.unwrap(), 1);
-    assert_eq!(store.record_events(&replay, 12).await.unwrap(), 0);
+    assert_eq!(store.record_events(&replay, 12, &hash(12)).await.unwrap(), 1);
+    assert_eq!(store.record_events(&replay, 12, &hash(12)).await.unwrap(), 0);
     assert_eq!(store.get_cursor().await.unwrap(), Some(12));
     let positions: Vec<(u64, u64)> =
         store.list_events(None).await.unwrap().iter().map(|e| (e.block_number, e.log_index)).collect();
     assert_eq!(positions, [(10, 0), (10, 1), (11, 0), (12, 3)]);
     assert_eq!(store.list_events(Some(1)).await.unwrap()[3], event(12, 3));
     assert!(store.list_events(Some(2)).await.unwrap().is_empty());
-    assert_eq!(store.record_events(&[], 13).await.unwrap(), 0);
+    assert_eq!(store.record_events(&[], 13, &hash(13)).await.unwrap(), 0);
     assert_eq!(store.get_cursor().await.unwrap(), Some(13));
 
     // A batch that fails (a bad hash) records nothing, and leaves the cursor.
     let mut bad = event(14, 0);
     bad.tx_hash = "0xzz".into();
-    assert!(store.record_events(&[event(13, 0), bad], 14).await.is_err());
+    assert!(store.record_events(&[event(13, 0), bad], 14, &hash(14)).await.is_err());
     assert_eq!(store.get_cursor().await.unwrap(), Some(13));
     assert_eq!(store.list_events(None).await.unwrap().len(), 4);
 
@@ -456,6 +458,52 @@ async fn indexed_events_are_idempotent(db: TestDb) {
     assert!(!store.upsert_claim(&claim(50, 20)).await.unwrap());
     assert_eq!(store.get_claim(1, &address(5)).await.unwrap(), Some(claim(80, 25)));
     assert_eq!(store.list_claims(1).await.unwrap(), [claim(80, 25)]);
+}
+
+async fn a_rollback_takes_back_what_dropped_blocks_applied(db: TestDb) {
+    let store = db.store();
+    task_with_round(store).await;
+    store.record_events(&[event(10, 0), event(10, 1)], 11, &hash(11)).await.unwrap();
+    store.record_events(&[event(12, 0)], 13, &hash(13)).await.unwrap();
+    let blocks: Vec<u64> = store.indexed_blocks().await.unwrap().iter().map(|(block, _)| *block).collect();
+    assert_eq!(blocks, [13, 12, 11, 10], "the cursor's block and every event's, newest first");
+    let worker = |n: u64, block: u64| Worker {
+        task_id: 1,
+        worker: address(n),
+        stake: Amount(100),
+        status: Membership::Active,
+        joined_at_block: block,
+        updated_at_block: block,
+    };
+    for (n, block) in [(0, 10), (1, 10), (3, 12)] {
+        store.upsert_worker(&worker(n, block)).await.unwrap();
+    }
+    // A finalize counted mined in block 12, another in block 10.
+    for (key, block) in [("a", 10), ("b", 12)] {
+        let id = store.enqueue(&tx(key)).await.unwrap().id;
+        store.mark_sent(id, id, &hash(id)).await.unwrap();
+        store.mark_mined(id, block).await.unwrap();
+    }
+
+    let kept = Derived { workers: vec![worker(0, 10), worker(1, 10)], claims: vec![] };
+    let rolled = store.roll_back_events(Some(11), &[1], &kept).await.unwrap();
+    assert_eq!(rolled.events, [event(12, 0)]);
+    assert_eq!(rolled.reopened_txs, 1);
+    assert_eq!(store.get_cursor().await.unwrap(), Some(11));
+    assert_eq!(store.list_events(None).await.unwrap(), [event(10, 0), event(10, 1)]);
+    assert_eq!(store.list_workers(1).await.unwrap(), kept.workers);
+    let states: Vec<TxState> = store.list_txs(None).await.unwrap().iter().map(|tx| tx.state).collect();
+    assert_eq!(states, [TxState::Mined, TxState::Sent], "the finalize of the dropped block is reconciled again");
+    assert_eq!(store.list_in_flight().await.unwrap()[0].block_number, None);
+    let blocks: Vec<u64> = store.indexed_blocks().await.unwrap().iter().map(|(block, _)| *block).collect();
+    assert_eq!(blocks, [11, 10]);
+
+    // Back to the start: nothing is left, and the next pass indexes from block 0.
+    store.roll_back_events(None, &[1], &Derived::default()).await.unwrap();
+    assert_eq!(store.get_cursor().await.unwrap(), None);
+    assert!(store.list_events(None).await.unwrap().is_empty());
+    assert!(store.list_workers(1).await.unwrap().is_empty());
+    assert!(store.indexed_blocks().await.unwrap().is_empty());
 }
 
 async fn scores_replace_atomically(db: TestDb) {
