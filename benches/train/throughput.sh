@@ -17,8 +17,8 @@ python="${TESSERA_PYTHON:-$root/.venv/bin/python}"
 rounds="${ROUNDS:-5}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/root/.cache/tessera/target}"
 
-cargo build --release -q -p tessera-train --example throughput
-rust_bin="$CARGO_TARGET_DIR/release/examples/throughput"
+cargo build --release -q -p tessera-train-bench
+rust_bin="$CARGO_TARGET_DIR/release/tessera-train-bench"
 rate() { sed -E 's/.*samples_per_s=([0-9.]+).*/\1/' <<<"$1"; }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -68,13 +68,17 @@ pub struct Config {
     pub max_fee_gwei: Option<u64>,
     /// How updates are aggregated (`[strategy]` in the file; `TESSERA_STRATEGY` sets its kind).
     pub strategy: StrategySpec,
-    /// An MNIST-format folder holding the requester's validation set (`TESSERA_VALIDATION_DIR`); without one,
-    /// rounds have no accuracy and scores no validation signal.
+    /// A folder holding the requester's validation set (`TESSERA_VALIDATION_DIR`), in any format the worker reads
+    /// (IDX, CIFAR binary, `.npy`, images per class); without one, rounds have no accuracy and scores no
+    /// validation signal.
     pub validation_dir: Option<PathBuf>,
     /// Which split of that folder: `train` or `test` (`TESSERA_VALIDATION_SPLIT`).
     pub validation_split: String,
     /// How many of its first examples (`TESSERA_VALIDATION_SAMPLES`).
     pub validation_samples: usize,
+    /// The architecture whose tasks it validates, by name (`TESSERA_VALIDATION_ARCHITECTURE`): the shape the set is
+    /// loaded in.
+    pub validation_architecture: String,
 }
 
 impl Default for Config {
@@ -102,6 +106,7 @@ impl Default for Config {
             validation_dir: None,
             validation_split: "test".into(),
             validation_samples: 2000,
+            validation_architecture: "lenet5-mnist-v1".into(),
         }
     }
 }
@@ -309,7 +314,7 @@ mod tests {
         };
         let lines = config.lines();
         let keys: Vec<&str> = lines.iter().map(|l| l.key.as_str()).collect();
-        assert_eq!(keys.len(), 22, "{keys:?}");
+        assert_eq!(keys.len(), 23, "{keys:?}");
         let listen = lines.iter().find(|l| l.key == "listen").unwrap();
         assert_eq!((listen.env.as_str(), listen.value.as_str()), ("TESSERA_LISTEN", "\"127.0.0.1:8080\""));
         let timeout = lines.iter().find(|l| l.key == "request_timeout_secs").unwrap();
@@ -326,8 +331,18 @@ mod tests {
             let value = match line.key.as_str() {
                 "listen" => "127.0.0.1:1",
                 "strategy" => "median",
-                "chain_rpc_url" | "private_key" | "keystore" | "marketplace" | "ipfs_api_url" | "database_url"
-                | "admin_token" | "validation_dir" | "validation_split" | "ipfs_authorization" | "tls_ca_file" => "x",
+                "chain_rpc_url"
+                | "private_key"
+                | "keystore"
+                | "marketplace"
+                | "ipfs_api_url"
+                | "database_url"
+                | "admin_token"
+                | "validation_dir"
+                | "validation_split"
+                | "ipfs_authorization"
+                | "tls_ca_file"
+                | "validation_architecture" => "x",
                 _ => "7",
             };
             let read = Config::load_from(None, |name| (name == line.env).then(|| value.to_owned())).unwrap();

@@ -19,9 +19,10 @@ impl std::fmt::Debug for Validator {
 }
 
 impl Validator {
-    /// The first `samples` examples of an MNIST-format split in `dir`.
-    pub fn mnist(arch: ArchitectureId, dir: &Path, split: Split, samples: usize) -> tessera_train::Result<Self> {
-        let data = Dataset::mnist(dir, split)?;
+    /// The first `samples` examples of a split of the data set in `dir`, in any format `tessera-train` reads,
+    /// shaped for `arch`.
+    pub fn load(arch: ArchitectureId, dir: &Path, split: Split, samples: usize) -> tessera_train::Result<Self> {
+        let data = Dataset::load(dir, split, &arch.input())?;
         let data = data.take(samples.min(data.len()))?;
         Self::new(arch, data)
     }

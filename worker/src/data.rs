@@ -1,9 +1,10 @@
-//! The worker's local data: an IDX dataset folder, optionally cut into one shard of a split that
-//! several workers share (so a demo gives each worker its own part of one MNIST copy).
+//! The worker's local data: a data set folder in any format `tessera-train` reads (IDX, CIFAR binary, `.npy`,
+//! images per class), optionally cut into one shard of a split that several workers share (so a demo gives each
+//! worker its own part of one MNIST copy).
 
 use crate::{Error, Result};
 use std::{fmt, path::PathBuf, str::FromStr};
-use tessera_train::{ArchitectureId, Dataset, Partitioning, Split};
+use tessera_train::{ArchitectureId, Dataset, InputSpec, Normalisation, Partitioning, Split};
 
 /// Redraw Dirichlet splits until every shard has this many samples (as the simulator does).
 const DIRICHLET_MIN_SAMPLES: usize = 10;
@@ -47,19 +48,35 @@ pub enum PartitionKind {
     Dirichlet,
 }
 
-/// Which IDX dataset the folder holds.
+/// What the data shows, which sets the shape images are loaded in and their normalisation; the format on disk
+/// is detected ([`tessera_train::DataFormat`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum DatasetKind {
-    /// MNIST digits.
+    /// MNIST-like digits: 28x28 grey, MNIST's statistics.
     Mnist,
-    /// Fashion-MNIST, in MNIST's file names and format.
+    /// Fashion-MNIST: 28x28 grey, its own statistics.
     FashionMnist,
+    /// CIFAR-10-like pictures: 32x32 RGB, CIFAR-10's statistics.
+    Cifar10,
+}
+
+impl DatasetKind {
+    /// The shape, classes and normalisation the data is loaded with.
+    pub fn input(self) -> InputSpec {
+        match self {
+            Self::Mnist => ArchitectureId::Lenet5MnistV1.input(),
+            Self::FashionMnist => {
+                InputSpec { norm: Normalisation::FASHION_MNIST, ..ArchitectureId::Lenet5MnistV1.input() }
+            }
+            Self::Cifar10 => ArchitectureId::CnnCifar10V1.input(),
+        }
+    }
 }
 
 /// Where the data is and which part of it this worker trains on.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DataOptions {
-    /// The IDX folder.
+    /// The data set's folder.
     pub dir: PathBuf,
     /// Which dataset it holds.
     pub kind: DatasetKind,
@@ -101,10 +118,7 @@ pub fn select(labels: &[u8], options: &DataOptions) -> Result<Vec<usize>> {
 
 /// Loads the training split and keeps this worker's samples.
 pub fn load(options: &DataOptions) -> Result<Dataset> {
-    let all = match options.kind {
-        DatasetKind::Mnist => Dataset::mnist(&options.dir, Split::Train)?,
-        DatasetKind::FashionMnist => Dataset::fashion_mnist(&options.dir, Split::Train)?,
-    };
+    let all = Dataset::load(&options.dir, Split::Train, &options.kind.input())?;
     let indices = select(all.labels(), options)?;
     if indices.len() == all.len() { Ok(all) } else { Ok(all.subset(&indices)?) }
 }
@@ -169,5 +183,27 @@ mod tests {
         assert_eq!(select(&labels, &options(None, PartitionKind::Iid, Some(30))).unwrap().len(), 30);
         assert_eq!(select(&labels, &options(None, PartitionKind::Iid, None)).unwrap().len(), 100);
         assert!(select(&labels, &options(None, PartitionKind::Iid, Some(0))).is_err());
+    }
+
+    #[test]
+    fn a_cifar_folder_is_detected_sharded_and_checked_against_the_model() {
+        let dir = tempfile::tempdir().unwrap();
+        let records: Vec<u8> =
+            (0..20u8).flat_map(|i| std::iter::once(i % 10).chain(std::iter::repeat_n(i, 3 * 32 * 32))).collect();
+        std::fs::write(dir.path().join("data_batch_1.bin"), records).unwrap();
+        let options = DataOptions {
+            dir: dir.path().into(),
+            kind: DatasetKind::Cifar10,
+            shard: Some(ShardSpec { index: 1, count: 2 }),
+            ..options(None, PartitionKind::Iid, None)
+        };
+        let shard = load(&options).unwrap();
+        assert_eq!(shard.images().size(), [10, 3, 32, 32]);
+        check_fits(&shard, ArchitectureId::CnnCifar10V1).unwrap();
+        let error = check_fits(&shard, ArchitectureId::Lenet5MnistV1).unwrap_err().to_string();
+        assert!(error.contains("[1, 28, 28]"), "{error}");
+        // The same folder read as MNIST-like data is refused with the reason.
+        let error = load(&DataOptions { kind: DatasetKind::Mnist, ..options }).unwrap_err().to_string();
+        assert!(error.contains("CIFAR-10 binary images are [3, 32, 32], the model takes [1, 28, 28]"), "{error}");
     }
 }

@@ -29,9 +29,22 @@ impl DeviceChoice {
         }
     }
 
-    /// The device to train on, on this machine.
+    /// The device to train on, on this machine: libtorch's CUDA library is loaded unless the CPU was asked for.
     pub fn resolve(self) -> Result<Device> {
-        let gpus = if tch::Cuda::is_available() { tch::Cuda::device_count().max(0) as usize } else { 0 };
+        if self == Self::Cpu {
+            return Ok(Device::Cpu);
+        }
+        let gpus = tessera_train::cuda_devices();
+        if gpus == 0
+            && let Err(reason) = tessera_train::load_cuda()
+        {
+            tracing::debug!(%reason, "no CUDA: libtorch's CUDA library could not be loaded");
+            if let Self::Cuda(index) = self {
+                return Err(Error::Invalid(format!(
+                    "--device cuda:{index} asked for, but CUDA cannot be loaded: {reason}"
+                )));
+            }
+        }
         self.resolve_with(gpus)
     }
 }

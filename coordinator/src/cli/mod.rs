@@ -149,7 +149,11 @@ fn validator(config: &Config) -> eyre::Result<Option<Validator>> {
         "test" => tessera_train::Split::Test,
         other => eyre::bail!("validation split {other:?} is neither train nor test"),
     };
-    let validator = Validator::mnist(ArchitectureId::Lenet5MnistV1, dir, split, config.validation_samples)
+    let arch: ArchitectureId = config
+        .validation_architecture
+        .parse()
+        .map_err(|_| eyre::eyre!("validation architecture {:?} is not a known one", config.validation_architecture))?;
+    let validator = Validator::load(arch, dir, split, config.validation_samples)
         .wrap_err_with(|| format!("loading the validation set from {}", dir.display()))?;
     Ok(Some(validator))
 }

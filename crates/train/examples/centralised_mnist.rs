@@ -23,7 +23,11 @@ fn main() -> tessera_train::Result<()> {
         batch_size: arg("--batch", 64),
         optimizer: Optimizer::adam(lr),
         seed: arg("--seed", 0),
-        device: if cpu { Device::Cpu } else { Device::cuda_if_available() },
+        device: if cpu {
+            Device::Cpu
+        } else {
+            if tessera_train::cuda_devices() > 0 { Device::Cuda(0) } else { Device::Cpu }
+        },
         threads: Some(arg("--threads", 2)),
     };
     println!("centralised MNIST: {config:?}, {} train / {} test samples", train.len(), test.len());

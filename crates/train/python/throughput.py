@@ -1,8 +1,10 @@
-"""PyTorch reference for `examples/throughput.rs`: the same LeNet, data, batch size, optimiser, thread count
-and loop (gather a batch by index, forward, cross-entropy, zero_grad, backward, step, read the loss, count
-correct predictions), timed over the same steps after the same warm-up.
+"""PyTorch reference for `benches/train/src/main.rs`: the same network, data, batch size, optimiser, thread count,
+device and loop (gather a batch by index on the CPU, move it to the device, forward, cross-entropy, zero_grad,
+backward, step, read the loss, count correct predictions), timed over the same steps after the same warm-up.
 
-Usage: throughput.py [--steps 300] [--warmup 30] [--batch 64] [--threads 2] [--mnist DIR]
+Usage: throughput.py [--arch lenet|cifar-cnn] [--device cpu|cuda] [--steps 300] [--warmup 30] [--batch 64]
+                     [--threads 2] [--mnist DIR] [--random]
+LeNet trains on MNIST; the CIFAR-sized CNN, and LeNet with --random, on seeded random images.
 """
 
 import argparse
@@ -15,6 +17,24 @@ import torch
 import torch.nn.functional as F
 
 from interop import LeNet5
+
+
+class CnnCifar10(torch.nn.Module):
+    """cnn-cifar10-v1: LeNet's shape for 32x32 RGB images."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(3, 32, 5)
+        self.conv2 = torch.nn.Conv2d(32, 64, 5)
+        self.fc1 = torch.nn.Linear(64 * 5 * 5, 512)
+        self.fc2 = torch.nn.Linear(512, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = torch.flatten(x, 1)
+        x = F.relu(self.fc1(x))
+        return self.fc2(x)
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -31,11 +51,11 @@ def mnist_dir() -> Path:
     return cache / "tessera" / "mnist"
 
 
-def train_epoch(model, optimizer, images, labels, batch):
+def train_epoch(model, optimizer, images, labels, batch, device):
     order = torch.randperm(len(labels))
-    loss_sum, correct = 0.0, torch.zeros((), dtype=torch.int64)
+    loss_sum, correct = 0.0, torch.zeros((), dtype=torch.int64, device=device)
     for chunk in order.split(batch):
-        x, y = images.index_select(0, chunk), labels.index_select(0, chunk)
+        x, y = images.index_select(0, chunk).to(device), labels.index_select(0, chunk).to(device)
         logits = model(x)
         loss = F.cross_entropy(logits, y)
         optimizer.zero_grad()
@@ -54,27 +74,37 @@ def main():
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--mnist", type=Path, default=mnist_dir())
+    parser.add_argument("--arch", choices=["lenet", "cifar-cnn"], default="lenet")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--random", action="store_true")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    pixels = torch.from_numpy(read_idx(args.mnist / "train-images-idx3-ubyte").copy()).view(-1, 1, 28, 28)
-    images = (pixels.float() / 255 - 0.1307) / 0.3081
-    labels = torch.from_numpy(read_idx(args.mnist / "train-labels-idx1-ubyte").astype(np.int64))
     warm = slice(0, args.warmup * args.batch)
     timed = slice(args.warmup * args.batch, (args.warmup + args.steps) * args.batch)
+    if args.arch == "lenet" and not args.random:
+        pixels = torch.from_numpy(read_idx(args.mnist / "train-images-idx3-ubyte").copy()).view(-1, 1, 28, 28)
+        images = (pixels.float() / 255 - 0.1307) / 0.3081
+        labels = torch.from_numpy(read_idx(args.mnist / "train-labels-idx1-ubyte").astype(np.int64))
+        model = LeNet5()
+    else:
+        shape = (1, 28, 28) if args.arch == "lenet" else (3, 32, 32)
+        images = torch.randn(timed.stop, *shape)
+        labels = torch.arange(timed.stop) * 7 % 10
+        model = LeNet5() if args.arch == "lenet" else CnnCifar10()
 
-    model = LeNet5()
+    model = model.to(args.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
-    train_epoch(model, optimizer, images[warm], labels[warm], args.batch)
+    train_epoch(model, optimizer, images[warm], labels[warm], args.batch, args.device)
     started = time.perf_counter()
-    loss, _ = train_epoch(model, optimizer, images[timed], labels[timed], args.batch)
+    loss, _ = train_epoch(model, optimizer, images[timed], labels[timed], args.batch, args.device)
     seconds = time.perf_counter() - started
     samples = timed.stop - timed.start
     print(
-        f"pytorch: steps={args.steps} samples={samples} threads={torch.get_num_threads()} seconds={seconds:.3f} "
-        f"samples_per_s={samples / seconds:.1f} loss={loss:.4f}"
+        f"pytorch: arch={args.arch} device={args.device} steps={args.steps} samples={samples} "
+        f"threads={torch.get_num_threads()} seconds={seconds:.3f} samples_per_s={samples / seconds:.1f} loss={loss:.4f}"
     )
 
 

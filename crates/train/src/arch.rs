@@ -110,6 +110,17 @@ impl ArchitectureId {
         10
     }
 
+    /// What the model takes, with the normalisation of the data set it was made for (MNIST's, CIFAR-10's): what
+    /// [`crate::Dataset::load`] shapes a data set to.
+    pub const fn input(self) -> crate::InputSpec {
+        let [channels, height, width] = self.input_shape();
+        let norm = match self {
+            Self::Lenet5MnistV1 => crate::Normalisation::MNIST,
+            Self::CnnCifar10V1 => crate::Normalisation::CIFAR10,
+        };
+        crate::InputSpec { channels, height, width, classes: self.num_classes(), norm }
+    }
+
     /// The number of scalar parameters.
     pub fn num_parameters(self) -> usize {
         self.parameter_specs().iter().map(|spec| numel(spec.shape)).sum()

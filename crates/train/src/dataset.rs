@@ -16,6 +16,8 @@ impl Normalisation {
     pub const MNIST: Self = Self { mean: 0.1307, std: 0.3081 };
     /// Fashion-MNIST's training-set statistics.
     pub const FASHION_MNIST: Self = Self { mean: 0.2860, std: 0.3530 };
+    /// CIFAR-10's training-set statistics over all three channels.
+    pub const CIFAR10: Self = Self { mean: 0.4734, std: 0.2516 };
     /// Pixels scaled to [0, 1] and nothing more.
     pub const NONE: Self = Self { mean: 0.0, std: 1.0 };
 }
@@ -79,6 +81,11 @@ impl Dataset {
     }
 
     fn mnist_format(dir: &Path, split: Split, norm: Normalisation) -> Result<Self> {
+        Self::from_idx_dir(dir, split, norm, 10)
+    }
+
+    /// A split of an IDX data set in MNIST's file names from a folder.
+    pub(crate) fn from_idx_dir(dir: &Path, split: Split, norm: Normalisation, num_classes: usize) -> Result<Self> {
         let prefix = match split {
             Split::Train => "train",
             Split::Test => "t10k",
@@ -88,7 +95,7 @@ impl Dataset {
             let dotted = dir.join(format!("{prefix}-{kind}.idx{rank}-ubyte"));
             if !dashed.exists() && dotted.exists() { dotted } else { dashed }
         };
-        Self::from_idx_files(&find("images", 3), &find("labels", 1), norm, 10)
+        Self::from_idx_files(&find("images", 3), &find("labels", 1), norm, num_classes)
     }
 
     fn parse(

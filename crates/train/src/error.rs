@@ -40,6 +40,15 @@ pub enum Error {
         /// What did not match.
         reason: String,
     },
+    /// A data file is not what its format says: a truncated CIFAR batch, a `.npy` header this reader does not
+    /// take, an image that does not decode, a folder with no data set in a known format.
+    #[error("{file}: {reason}")]
+    Format {
+        /// The file or folder.
+        file: String,
+        /// What was wrong.
+        reason: String,
+    },
     /// A label is not below the number of classes.
     #[error("{file}: label {label} at index {index} is not below {classes} classes")]
     LabelOutOfRange {

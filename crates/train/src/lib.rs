@@ -3,12 +3,14 @@
 //!
 //! - [`ArchitectureId`] names each model by a stable string and number that a task records on chain; its
 //!   [`ParamSpec`]s list the tensors with PyTorch state-dict names (`conv1.weight`, ...).
-//! - [`Dataset`] holds images and labels in memory as tensors, loaded from IDX files (MNIST, Fashion-MNIST) by a
-//!   parser that turns truncated or corrupt files into errors.
+//! - [`Dataset`] holds images and labels in memory as tensors, loaded ([`Dataset::load`]) from IDX files (MNIST,
+//!   Fashion-MNIST), CIFAR-10/100 binary batches, NumPy `.npy` arrays or a folder of images per class
+//!   ([`DataFormat`]), by readers that turn truncated or corrupt files into errors naming them.
 //! - [`Partitioning`] splits sample indices among simulated clients: IID, Dirichlet label skew, power-law sizes.
 //! - [`train_local`] trains from a global checkpoint and returns the delta as [`Parameters`], one flat f32
 //!   vector in a stable order, which scoring and aggregation use without libtorch; [`evaluate`] measures a model.
 //! - [`WeightsFile`] encodes checkpoints and updates as safetensors with metadata and decodes untrusted bytes.
+//! - [`cuda_devices`] loads libtorch's CUDA library where it can be loaded and counts the GPUs.
 //!
 //! # Determinism
 //!
@@ -33,9 +35,11 @@
 
 mod arch;
 mod codec;
+mod cuda;
 mod dataset;
 mod error;
 mod eval;
+mod formats;
 mod header;
 mod heap;
 mod idx;
@@ -47,9 +51,11 @@ mod train;
 
 pub use arch::{ArchitectureId, ParamSpec};
 pub use codec::{DecodeLimits, MAX_HEADER_BYTES, WeightsFile};
+pub use cuda::{cuda_devices, load_cuda};
 pub use dataset::{Dataset, Normalisation, Split};
 pub use error::{Error, Result};
 pub use eval::{Evaluation, evaluate};
+pub use formats::{DataFormat, InputSpec};
 pub use header::{FORMAT, FileKind, Header, WireDtype};
 pub use idx::{IdxArray, parse_idx};
 pub use model::Model;

@@ -40,10 +40,12 @@ pub struct RunArgs {
     #[arg(long)]
     task: u64,
 
-    /// The folder holding the IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte).
+    /// The folder holding the training data, in a format that is detected: IDX files (train-images-idx3-ubyte,
+    /// train-labels-idx1-ubyte), CIFAR-10/100 binary batches, train_images.npy and train_labels.npy, or a folder
+    /// of images per class (train/<class>/*.png|jpg).
     #[arg(long, env = "TESSERA_DATA_DIR", value_name = "DIR", help_heading = "Data")]
     data: PathBuf,
-    /// Which dataset the folder holds.
+    /// What the data shows: sets the image shape (image folders are resized to it) and the normalisation.
     #[arg(long, value_enum, default_value_t = DatasetKind::Mnist, help_heading = "Data")]
     dataset: DatasetKind,
     /// Train on shard i of n (from 0) of the data, split by --partition with --seed; workers sharing one copy

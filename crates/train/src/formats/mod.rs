@@ -1,0 +1,134 @@
+//! Data sets in the formats people have, detected from what a path holds: IDX files (MNIST, Fashion-MNIST), the
+//! CIFAR-10 and CIFAR-100 binary batches, NumPy `.npy` arrays, and a folder of images per class (PNG, JPEG).
+//! Every reader checks sizes and labels before building tensors, and names the file in any error.
+
+mod cifar;
+mod folder;
+mod npy;
+
+use crate::{Dataset, Error, Normalisation, Result, Split};
+use std::{fmt, path::Path};
+use tch::{Kind, Tensor};
+
+/// What a model takes: the shape of its images, its classes, and how pixels are normalised after scaling to
+/// [0, 1].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct InputSpec {
+    /// Channels (1 grey, 3 RGB).
+    pub channels: i64,
+    /// Image height.
+    pub height: i64,
+    /// Image width.
+    pub width: i64,
+    /// Labels run from 0 to `classes - 1`.
+    pub classes: usize,
+    /// Applied to every pixel.
+    pub norm: Normalisation,
+}
+
+/// A data set's format on disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataFormat {
+    /// `train-images-idx3-ubyte` and friends (MNIST's layout).
+    Idx,
+    /// `data_batch_1.bin` .. `data_batch_5.bin` and `test_batch.bin`: a label byte, then 3x32x32 bytes.
+    Cifar10,
+    /// `train.bin` and `test.bin`: a coarse and a fine label byte, then 3x32x32 bytes (the fine label is used).
+    Cifar100,
+    /// `train_images.npy` and `train_labels.npy` (and `test_…`), or `images.npy` and `labels.npy`.
+    Npy,
+    /// `train/<class>/*.png|jpg` and `test/…`, or `<class>/*.png|jpg`: one folder per class, in name order.
+    ImageFolder,
+}
+
+impl fmt::Display for DataFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Idx => "IDX",
+            Self::Cifar10 => "CIFAR-10 binary",
+            Self::Cifar100 => "CIFAR-100 binary",
+            Self::Npy => "NumPy .npy",
+            Self::ImageFolder => "image folder",
+        })
+    }
+}
+
+impl DataFormat {
+    /// The format of the data set in the folder `dir` (or in its `cifar-10-batches-bin` or `cifar-100-binary`
+    /// folder, as the archives unpack).
+    pub fn detect(dir: &Path) -> Result<Self> {
+        let has = |name: &str| dir.join(name).is_file();
+        if !dir.is_dir() {
+            return Err(format_error(dir, "not a folder"));
+        }
+        if ["train-images-idx3-ubyte", "train-images.idx3-ubyte", "t10k-images-idx3-ubyte", "t10k-images.idx3-ubyte"]
+            .iter()
+            .any(|name| has(name))
+        {
+            return Ok(Self::Idx);
+        }
+        if has("data_batch_1.bin") || has("test_batch.bin") || dir.join("cifar-10-batches-bin").is_dir() {
+            return Ok(Self::Cifar10);
+        }
+        if has("train.bin") || has("test.bin") || dir.join("cifar-100-binary").is_dir() {
+            return Ok(Self::Cifar100);
+        }
+        if ["images.npy", "train_images.npy", "test_images.npy"].iter().any(|name| has(name)) {
+            return Ok(Self::Npy);
+        }
+        if folder::looks_like_one(dir)? {
+            return Ok(Self::ImageFolder);
+        }
+        Err(format_error(
+            dir,
+            "no data set found: expected IDX files, CIFAR binary batches, images.npy and labels.npy, or a folder of \
+             images per class",
+        ))
+    }
+}
+
+impl Dataset {
+    /// Loads `split` of the data set in `dir`, whatever its format ([`DataFormat::detect`]), as images of
+    /// `input`'s shape. Images of another size are resized only from an image folder; elsewhere a shape that
+    /// does not fit is an error.
+    pub fn load(dir: &Path, split: Split, input: &InputSpec) -> Result<Self> {
+        let format = DataFormat::detect(dir)?;
+        let data = match format {
+            DataFormat::Idx => Self::from_idx_dir(dir, split, input.norm, input.classes)?,
+            DataFormat::Cifar10 | DataFormat::Cifar100 => cifar::load(dir, format, split, input)?,
+            DataFormat::Npy => npy::load(dir, split, input)?,
+            DataFormat::ImageFolder => folder::load(dir, split, input)?,
+        };
+        let size = data.images().size();
+        let expected = [input.channels, input.height, input.width];
+        if size[1..] != expected {
+            return Err(format_error(
+                dir,
+                &format!("{format} images are {:?}, the model takes {expected:?}", &size[1..]),
+            ));
+        }
+        Ok(data)
+    }
+}
+
+fn format_error(file: &Path, reason: &str) -> Error {
+    Error::Format { file: file.display().to_string(), reason: reason.to_owned() }
+}
+
+/// Images from bytes laid out `[n, channels, height, width]`, scaled and normalised the way `Dataset::parse` does
+/// IDX images (torchvision's `ToTensor` then `Normalize`).
+fn images_from_bytes(bytes: &[u8], shape: [i64; 4], norm: Normalisation) -> Result<Tensor> {
+    let pixels = Tensor::f_from_slice(bytes)?.f_view(shape)?;
+    let images = pixels.f_to_kind(Kind::Float)?.f_div_scalar(255.0)?.f_sub_scalar(f64::from(norm.mean))?;
+    Ok(images.f_div_scalar(f64::from(norm.std))?)
+}
+
+/// Checks labels against the classes, naming the file.
+fn checked_labels(labels: Vec<u8>, classes: usize, file: &Path) -> Result<Vec<u8>> {
+    match labels.iter().position(|&label| usize::from(label) >= classes) {
+        Some(index) => {
+            Err(Error::LabelOutOfRange { file: file.display().to_string(), index, label: labels[index], classes })
+        }
+        None => Ok(labels),
+    }
+}
