@@ -395,7 +395,8 @@ impl SimWorker {
 
 /// Validation accuracy of the initial model of a task, for comparing later rounds against.
 pub async fn initial_accuracy(stack: &Stack, coordinator: &CoordinatorProcess, task: u64) -> f64 {
-    let detail = coordinator.get(&format!("/api/v1/tasks/{task}")).await;
+    // The API answers before the indexer's first pass has brought the task in.
+    let detail = coordinator.wait_for(&format!("/api/v1/tasks/{task}"), Duration::from_secs(30), |_| true).await;
     let cid = detail["initial_model_cid"].as_str().unwrap().to_owned();
     let limits = DecodeLimits::expecting(ARCH, FileKind::Checkpoint);
     let bytes = stack.content.get(&cid.parse().unwrap(), limits.max_bytes as u64).await.unwrap();
