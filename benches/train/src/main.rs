@@ -2,10 +2,10 @@
 //! which runs the same loop in PyTorch. `benches/train/throughput.sh` runs both on the CPU, and
 //! `benches/train/device.sh` on a GPU.
 //!
-//! throughput [--arch lenet|cifar-cnn] [--device cpu|cuda] [--steps 300] [--warmup 30] [--batch 64] [--threads 2]
+//! throughput [--arch lenet|cifar-cnn|resnet18] [--device cpu|cuda] [--steps 300] [--warmup 30] [--batch 64] [--threads 2]
 //!            [--random]
 //!
-//! LeNet trains on MNIST (`TESSERA_MNIST_DIR`, or the setup's cache); the CIFAR-sized CNN, and LeNet with
+//! LeNet trains on MNIST (`TESSERA_MNIST_DIR`, or the setup's cache); the CIFAR-sized networks, and LeNet with
 //! `--random`, on seeded random images, since throughput does not depend on what the pixels show.
 
 use std::{path::PathBuf, str::FromStr, time::Instant};
@@ -30,7 +30,7 @@ fn mnist_dir() -> PathBuf {
 fn random_images(arch: ArchitectureId, samples: usize) -> tessera_train::Result<Dataset> {
     let (channels, side) = match arch {
         ArchitectureId::Lenet5MnistV1 => (1, 28),
-        ArchitectureId::CnnCifar10V1 => (3, 32),
+        ArchitectureId::CnnCifar10V1 | ArchitectureId::Resnet18CifarV1 => (3, 32),
     };
     tch::manual_seed(0);
     let images = Tensor::randn([samples as i64, channels, side, side], FLOAT_CPU);
@@ -44,7 +44,8 @@ fn main() -> tessera_train::Result<()> {
     let arch = match arg("--arch", "lenet".to_owned()).as_str() {
         "lenet" => ArchitectureId::Lenet5MnistV1,
         "cifar-cnn" => ArchitectureId::CnnCifar10V1,
-        other => panic!("--arch {other}: expected lenet or cifar-cnn"),
+        "resnet18" => ArchitectureId::Resnet18CifarV1,
+        other => panic!("--arch {other}: expected lenet, cifar-cnn or resnet18"),
     };
     let device = match arg("--device", "cpu".to_owned()).as_str() {
         "cpu" => Device::Cpu,

@@ -2,9 +2,9 @@
 device and loop (gather a batch by index on the CPU, move it to the device, forward, cross-entropy, zero_grad,
 backward, step, read the loss, count correct predictions), timed over the same steps after the same warm-up.
 
-Usage: throughput.py [--arch lenet|cifar-cnn] [--device cpu|cuda] [--steps 300] [--warmup 30] [--batch 64]
+Usage: throughput.py [--arch lenet|cifar-cnn|resnet18] [--device cpu|cuda] [--steps 300] [--warmup 30] [--batch 64]
                      [--threads 2] [--mnist DIR] [--random]
-LeNet trains on MNIST; the CIFAR-sized CNN, and LeNet with --random, on seeded random images.
+LeNet trains on MNIST; the CIFAR-sized networks, and LeNet with --random, on seeded random images.
 """
 
 import argparse
@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from interop import LeNet5
+from interop import LeNet5, ResNet18
 
 
 class CnnCifar10(torch.nn.Module):
@@ -74,7 +74,7 @@ def main():
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--mnist", type=Path, default=mnist_dir())
-    parser.add_argument("--arch", choices=["lenet", "cifar-cnn"], default="lenet")
+    parser.add_argument("--arch", choices=["lenet", "cifar-cnn", "resnet18"], default="lenet")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--random", action="store_true")
     args = parser.parse_args()
@@ -92,7 +92,7 @@ def main():
         shape = (1, 28, 28) if args.arch == "lenet" else (3, 32, 32)
         images = torch.randn(timed.stop, *shape)
         labels = torch.arange(timed.stop) * 7 % 10
-        model = LeNet5() if args.arch == "lenet" else CnnCifar10()
+        model = {"lenet": LeNet5, "cifar-cnn": CnnCifar10, "resnet18": ResNet18}[args.arch]()
 
     model = model.to(args.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)

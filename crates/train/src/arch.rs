@@ -1,5 +1,5 @@
 use crate::{Error, Parameters, Result, rng::Rng};
-use std::{fmt, str::FromStr};
+use std::{fmt, str::FromStr, sync::OnceLock};
 
 /// A model architecture, as a task records it on chain.
 ///
@@ -14,6 +14,29 @@ pub enum ArchitectureId {
     /// The same shape of CNN for 32x32 RGB images (CIFAR-10): conv(3→32, 5x5) → relu → maxpool 2 →
     /// conv(32→64, 5x5) → relu → maxpool 2 → fc(1600→512) → relu → fc(512→10).
     CnnCifar10V1 = 2,
+    /// ResNet-18 for 32x32 RGB images (CIFAR-10): torchvision's `resnet18` with the CIFAR stem (a 3x3
+    /// convolution, stride 1, no max-pool) and group normalisation ([`RESNET_GROUPS`] groups) in place of batch
+    /// normalisation. So a model is its parameters alone, with no running statistics to keep local or to
+    /// average, evaluation does not depend on the batch, and it holds up under the label skew of federated
+    /// shards, where batch statistics do not (Hsieh et al., "The Non-IID Data Quagmire", 2020).
+    Resnet18CifarV1 = 3,
+}
+
+/// The groups of every group normalisation in [`ArchitectureId::Resnet18CifarV1`].
+pub const RESNET_GROUPS: i64 = 32;
+
+/// ResNet-18's four stages: their width and the stride of their first block; each has two basic blocks.
+pub(crate) const RESNET18_STAGES: [(i64, i64); 4] = [(64, 1), (128, 2), (256, 2), (512, 2)];
+
+/// How a parameter tensor starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Init {
+    /// Uniform in ±1/sqrt(fan_in): PyTorch's default for `Conv2d` and `Linear`.
+    Uniform,
+    /// All ones: a normalisation layer's scale.
+    Ones,
+    /// All zeros: a normalisation layer's shift.
+    Zeros,
 }
 
 /// One named parameter tensor of an architecture, in the order the architecture lists them.
@@ -25,10 +48,58 @@ pub struct ParamSpec {
     pub shape: &'static [i64],
     /// The layer's fan-in, which sets PyTorch's default initialisation bound.
     pub fan_in: i64,
+    /// How it starts.
+    pub init: Init,
 }
 
 const fn spec(name: &'static str, shape: &'static [i64], fan_in: i64) -> ParamSpec {
-    ParamSpec { name, shape, fan_in }
+    ParamSpec { name, shape, fan_in, init: Init::Uniform }
+}
+
+/// ResNet-18's tensors in its state dict's order: per block `conv1`, `bn1`, `conv2`, `bn2`, then `downsample`
+/// (a 1x1 convolution and its normalisation) where the block changes width or stride. Built once; the names and
+/// shapes live for the whole process.
+fn resnet18_specs() -> &'static [ParamSpec] {
+    static SPECS: OnceLock<Vec<ParamSpec>> = OnceLock::new();
+    SPECS.get_or_init(|| {
+        let mut specs = Vec::new();
+        conv(&mut specs, "conv1", 64, 3, 3);
+        norm(&mut specs, "bn1", 64);
+        let mut inputs = 64;
+        for (stage, (width, stride)) in RESNET18_STAGES.into_iter().enumerate() {
+            for block in 0..2 {
+                let prefix = format!("layer{}.{block}", stage + 1);
+                conv(&mut specs, &format!("{prefix}.conv1"), width, inputs, 3);
+                norm(&mut specs, &format!("{prefix}.bn1"), width);
+                conv(&mut specs, &format!("{prefix}.conv2"), width, width, 3);
+                norm(&mut specs, &format!("{prefix}.bn2"), width);
+                if block == 0 && (stride != 1 || inputs != width) {
+                    conv(&mut specs, &format!("{prefix}.downsample.0"), width, inputs, 1);
+                    norm(&mut specs, &format!("{prefix}.downsample.1"), width);
+                }
+                inputs = width;
+            }
+        }
+        leak(&mut specs, "fc.weight".into(), vec![10, 512], 512, Init::Uniform);
+        leak(&mut specs, "fc.bias".into(), vec![10], 512, Init::Uniform);
+        specs
+    })
+}
+
+fn conv(specs: &mut Vec<ParamSpec>, prefix: &str, out: i64, inputs: i64, kernel: i64) {
+    let shape = vec![out, inputs, kernel, kernel];
+    leak(specs, format!("{prefix}.weight"), shape, inputs * kernel * kernel, Init::Uniform);
+}
+
+fn norm(specs: &mut Vec<ParamSpec>, prefix: &str, width: i64) {
+    leak(specs, format!("{prefix}.weight"), vec![width], width, Init::Ones);
+    leak(specs, format!("{prefix}.bias"), vec![width], width, Init::Zeros);
+}
+
+fn leak(specs: &mut Vec<ParamSpec>, name: String, shape: Vec<i64>, fan_in: i64, init: Init) {
+    let name: &'static str = Box::leak(name.into_boxed_str());
+    let shape: &'static [i64] = Box::leak(shape.into_boxed_slice());
+    specs.push(ParamSpec { name, shape, fan_in, init });
 }
 
 const LENET5_MNIST_V1: &[ParamSpec] = &[
@@ -55,13 +126,14 @@ const CNN_CIFAR10_V1: &[ParamSpec] = &[
 
 impl ArchitectureId {
     /// Every architecture, in id order.
-    pub const ALL: [Self; 2] = [Self::Lenet5MnistV1, Self::CnnCifar10V1];
+    pub const ALL: [Self; 3] = [Self::Lenet5MnistV1, Self::CnnCifar10V1, Self::Resnet18CifarV1];
 
     /// The stable name (`lenet5-mnist-v1`).
     pub const fn name(self) -> &'static str {
         match self {
             Self::Lenet5MnistV1 => "lenet5-mnist-v1",
             Self::CnnCifar10V1 => "cnn-cifar10-v1",
+            Self::Resnet18CifarV1 => "resnet18-cifar-v1",
         }
     }
 
@@ -90,10 +162,11 @@ impl ArchitectureId {
     }
 
     /// The parameter tensors, in the stable order every flat vector and encoding uses.
-    pub const fn parameter_specs(self) -> &'static [ParamSpec] {
+    pub fn parameter_specs(self) -> &'static [ParamSpec] {
         match self {
             Self::Lenet5MnistV1 => LENET5_MNIST_V1,
             Self::CnnCifar10V1 => CNN_CIFAR10_V1,
+            Self::Resnet18CifarV1 => resnet18_specs(),
         }
     }
 
@@ -101,7 +174,7 @@ impl ArchitectureId {
     pub const fn input_shape(self) -> [i64; 3] {
         match self {
             Self::Lenet5MnistV1 => [1, 28, 28],
-            Self::CnnCifar10V1 => [3, 32, 32],
+            Self::CnnCifar10V1 | Self::Resnet18CifarV1 => [3, 32, 32],
         }
     }
 
@@ -116,7 +189,7 @@ impl ArchitectureId {
         let [channels, height, width] = self.input_shape();
         let norm = match self {
             Self::Lenet5MnistV1 => crate::Normalisation::MNIST,
-            Self::CnnCifar10V1 => crate::Normalisation::CIFAR10,
+            Self::CnnCifar10V1 | Self::Resnet18CifarV1 => crate::Normalisation::CIFAR10,
         };
         crate::InputSpec { channels, height, width, classes: self.num_classes(), norm }
     }
@@ -128,15 +201,23 @@ impl ArchitectureId {
 
     /// Fresh weights, deterministic from `seed` on every machine.
     ///
-    /// Each tensor is uniform in ±1/sqrt(fan_in), PyTorch's default for `Conv2d` and `Linear`. The values come
+    /// Each tensor starts as its [`Init`] says: uniform in ±1/sqrt(fan_in), PyTorch's default for `Conv2d` and
+    /// `Linear`, or normalisation scales at one and shifts at zero (which draw nothing). The values come
     /// from this crate's own generator rather than libtorch's, so they do not depend on the libtorch build, and
     /// concurrent callers cannot disturb each other through libtorch's global seed.
     pub fn init_parameters(self, seed: u64) -> Parameters {
         let mut rng = Rng::new(seed);
         let mut values = Vec::with_capacity(self.num_parameters());
         for spec in self.parameter_specs() {
-            let bound = 1.0 / (spec.fan_in as f64).sqrt();
-            values.extend((0..numel(spec.shape)).map(|_| ((rng.next_f64() * 2.0 - 1.0) * bound) as f32));
+            let count = numel(spec.shape);
+            match spec.init {
+                Init::Uniform => {
+                    let bound = 1.0 / (spec.fan_in as f64).sqrt();
+                    values.extend((0..count).map(|_| ((rng.next_f64() * 2.0 - 1.0) * bound) as f32));
+                }
+                Init::Ones => values.extend(std::iter::repeat_n(1.0, count)),
+                Init::Zeros => values.extend(std::iter::repeat_n(0.0, count)),
+            }
         }
         Parameters::for_architecture(self, values).expect("the values follow the architecture's own layout")
     }

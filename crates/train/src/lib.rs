@@ -49,7 +49,7 @@ mod partition;
 mod rng;
 mod train;
 
-pub use arch::{ArchitectureId, ParamSpec};
+pub use arch::{ArchitectureId, Init, ParamSpec, RESNET_GROUPS};
 pub use codec::{DecodeLimits, MAX_HEADER_BYTES, WeightsFile};
 pub use cuda::{cuda_devices, load_cuda};
 pub use dataset::{Dataset, Normalisation, Split};

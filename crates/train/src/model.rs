@@ -1,4 +1,7 @@
-use crate::{ArchitectureId, Parameters, Result};
+use crate::{
+    ArchitectureId, Parameters, Result,
+    arch::{RESNET_GROUPS, RESNET18_STAGES},
+};
 use tch::{Device, Tensor, nn::VarStore};
 
 /// A network of one architecture, its weights held in a libtorch `VarStore` on one device.
@@ -23,8 +26,10 @@ impl Model {
             .to_tensors(device)?
             .iter()
             .map(|(name, tensor)| {
-                let (layer, leaf) = name.split_once('.').expect("architecture names are `layer.leaf`");
-                Ok((&root / layer).f_var_copy(leaf, tensor)?)
+                // `layer1.0.conv1.weight` is the variable `weight` under the path layer1 / 0 / conv1.
+                let (path, leaf) = name.rsplit_once('.').expect("architecture names are `layer.leaf`");
+                let layer = path.split('.').fold(root.clone(), |at, segment| &at / segment);
+                Ok(layer.f_var_copy(leaf, tensor)?)
             })
             .collect::<Result<_>>()?;
         Ok(Self { arch, vs, weights })
@@ -63,6 +68,7 @@ impl Model {
                 let x = x.f_linear(&w[4], Some(&w[5]))?.f_relu()?;
                 Ok(x.f_linear(&w[6], Some(&w[7]))?)
             }
+            ArchitectureId::Resnet18CifarV1 => resnet18(images, w),
         }
     }
 
@@ -89,4 +95,38 @@ impl Model {
             Ok(())
         })
     }
+}
+
+/// ResNet-18's forward pass over its tensors in [`ArchitectureId::parameter_specs`] order.
+fn resnet18(images: &Tensor, weights: &[Tensor]) -> Result<Tensor> {
+    let mut next = weights.iter();
+    let mut take = || next.next().expect("the layout was checked");
+    let conv = |x: &Tensor, weight: &Tensor, stride: i64, padding: i64| {
+        x.f_conv2d(weight, None::<&Tensor>, [stride, stride], [padding, padding], [1, 1], 1)
+    };
+    let norm = |x: &Tensor, scale: &Tensor, shift: &Tensor| {
+        x.f_group_norm(RESNET_GROUPS, Some(scale), Some(shift), 1e-5, false)
+    };
+    let mut x = conv(images, take(), 1, 1)?;
+    x = norm(&x, take(), take())?.f_relu()?;
+    let mut inputs = 64;
+    for (width, stride) in RESNET18_STAGES {
+        for block in 0..2 {
+            let stride = if block == 0 { stride } else { 1 };
+            let out = conv(&x, take(), stride, 1)?;
+            let out = norm(&out, take(), take())?.f_relu()?;
+            let out = conv(&out, take(), 1, 1)?;
+            let out = norm(&out, take(), take())?;
+            let shortcut = if stride != 1 || inputs != width {
+                let projected = conv(&x, take(), stride, 0)?;
+                norm(&projected, take(), take())?
+            } else {
+                x.shallow_clone()
+            };
+            x = out.f_add(&shortcut)?.f_relu()?;
+            inputs = width;
+        }
+    }
+    let x = x.f_adaptive_avg_pool2d([1, 1])?.f_flatten(1, -1)?;
+    Ok(x.f_linear(take(), Some(take()))?)
 }

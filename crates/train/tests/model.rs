@@ -1,6 +1,6 @@
 //! The model zoo: ids, layouts, initialisation, and exact conversion between tensors and flat parameters.
 
-use tessera_train::{ArchitectureId, Device, Error, Model, Parameters};
+use tessera_train::{ArchitectureId, Device, Error, Init, Model, Parameters};
 
 #[test]
 fn architecture_ids_are_stable() {
@@ -10,6 +10,13 @@ fn architecture_ids_are_stable() {
     assert_eq!(ArchitectureId::CnnCifar10V1.id(), 2);
     assert_eq!("lenet5-mnist-v1".parse::<ArchitectureId>().unwrap(), lenet);
     assert_eq!(ArchitectureId::try_from(2).unwrap(), ArchitectureId::CnnCifar10V1);
+    let resnet = ArchitectureId::Resnet18CifarV1;
+    assert_eq!((resnet.name(), resnet.id()), ("resnet18-cifar-v1", 3));
+    // torchvision's resnet18 has 11,689,512 parameters with a 1000-class head and a 7x7 stem; a 10-class head
+    // and a 3x3 stem leave 11,173,962.
+    assert_eq!(resnet.num_parameters(), 11_173_962);
+    assert_eq!(resnet.parameter_specs().len(), 62);
+    assert_eq!(resnet.parameter_specs()[21].name, "layer2.0.downsample.0.weight");
     assert!(matches!(ArchitectureId::from_id(0), Err(Error::UnknownArchitecture(_))));
     assert!(matches!("lenet".parse::<ArchitectureId>(), Err(Error::UnknownArchitecture(_))));
     assert_eq!(lenet.to_bytes32()[31], 1);
@@ -50,8 +57,16 @@ fn init_is_seeded_and_bounded_like_pytorch() {
         assert_eq!(a, arch.init_parameters(9));
         assert_ne!(a, arch.init_parameters(10));
         for ((_, _, range), spec) in a.tensors().zip(arch.parameter_specs()) {
-            let bound = 1.0 / (spec.fan_in as f32).sqrt();
             let values = &a.values()[range];
+            match spec.init {
+                Init::Ones => assert!(values.iter().all(|&v| v == 1.0), "{}", spec.name),
+                Init::Zeros => assert!(values.iter().all(|&v| v == 0.0), "{}", spec.name),
+                Init::Uniform => {}
+            }
+            if spec.init != Init::Uniform {
+                continue;
+            }
+            let bound = 1.0 / (spec.fan_in as f32).sqrt();
             assert!(values.iter().all(|v| v.abs() <= bound * (1.0 + 1e-6)), "{}", spec.name);
             let max = values.iter().fold(0f32, |m, v| m.max(v.abs()));
             assert!(values.len() < 100 || max > 0.9 * bound, "{} uses too little of its range", spec.name);

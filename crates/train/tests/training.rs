@@ -86,6 +86,23 @@ fn cifar_cnn_trains_on_cifar_shaped_data() {
     assert_eq!(update.delta.values().len(), arch.num_parameters());
 }
 
+/// ResNet-18 trains, and bit-identically from the same seed on the CPU, as the smaller networks do.
+#[test]
+fn resnet18_trains_bit_identically_from_the_same_seed() {
+    let arch = ArchitectureId::Resnet18CifarV1;
+    let labels: Vec<u8> = (0..16).map(|i| (i % 10) as u8).collect();
+    let images = tch::Tensor::randn([16, 3, 32, 32], (tch::Kind::Float, Device::Cpu));
+    let data = Dataset::new(&images, &labels, 10).unwrap();
+    let config = TrainConfig { batch_size: 8, ..common::cpu_config(1, 6) };
+    let global = arch.init_parameters(6);
+    let first = train_local(arch, &global, &data, &config, |_| {}).unwrap();
+    let again = train_local(arch, &global, &data, &config, |_| {}).unwrap();
+    assert_eq!(first.metrics.steps, 2);
+    assert_eq!(first.delta, again.delta, "two runs from one seed differ");
+    assert!(first.delta.values().iter().any(|&v| v != 0.0));
+    assert_eq!(first.delta.values().len(), arch.num_parameters());
+}
+
 #[test]
 fn bad_settings_and_empty_shards_are_errors() {
     let shard = common::mnist(Split::Test).take(10).unwrap();
