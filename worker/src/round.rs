@@ -229,6 +229,7 @@ mod tests {
                 samples: 10,
                 steps: 0,
                 wall_ms: 0,
+                samples_per_s: None,
                 device: "cpu".into(),
                 behaviour: "honest".into(),
                 update_norm: 0.0,

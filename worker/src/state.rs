@@ -41,6 +41,10 @@ pub struct TrainingSummary {
     pub steps: u64,
     /// Wall time of training, milliseconds.
     pub wall_ms: u64,
+    /// Samples trained on per second of the training loop, over all epochs (absent when not trained, and in
+    /// records written before it was kept).
+    #[serde(default)]
+    pub samples_per_s: Option<f64>,
     /// Where it trained (`cpu`, `cuda:0`).
     pub device: String,
     /// `honest`, or the red-team behaviour that made the update.
@@ -285,6 +289,7 @@ mod tests {
             samples: 100,
             steps: 2,
             wall_ms: 10,
+            samples_per_s: Some(20_000.0),
             device: "cpu".into(),
             behaviour: "honest".into(),
             update_norm: 1.0,

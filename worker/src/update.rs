@@ -5,7 +5,8 @@ use crate::{Result, device, state::TrainingSummary};
 use std::time::Instant;
 use tessera_adversary::{Attack, Context, Training, forge};
 use tessera_train::{
-    ArchitectureId, Dataset, FileKind, Header, Parameters, Progress, TrainConfig, WeightsFile, WireDtype, train_local,
+    ArchitectureId, Dataset, FileKind, Header, Parameters, Progress, TrainConfig, TrainMetrics, WeightsFile, WireDtype,
+    train_local,
 };
 
 /// How the worker makes its updates.
@@ -141,11 +142,17 @@ pub fn make(job: &Job<'_>, progress: impl FnMut(Progress)) -> Result<Option<Made
         samples: claim,
         steps: metrics.map_or(0, |m| m.steps),
         wall_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        samples_per_s: metrics.map(|m| throughput(m, job.config.epochs)),
         device: device::name(job.config.device),
         behaviour: job.behaviour.name().to_owned(),
         update_norm: delta.l2_norm(),
     };
     Ok(Some(Made { delta, summary }))
+}
+
+/// Samples per second of the training loop: what a GPU, or more threads, changes.
+fn throughput(metrics: TrainMetrics, epochs: usize) -> f64 {
+    metrics.samples as f64 * epochs as f64 / metrics.wall_time.as_secs_f64().max(1e-9)
 }
 
 /// The update file of `round`, derived from the checkpoint `parent_cid`.
@@ -220,6 +227,7 @@ mod tests {
         let (honest, steps) = make_as(Behaviour::Honest);
         assert_eq!((steps, honest.summary.steps, honest.summary.samples), (2, 2, 8));
         assert!(honest.summary.loss.is_some() && honest.delta.l2_norm() > 0.0);
+        assert!(honest.summary.samples_per_s.is_some_and(|rate| rate > 0.0 && rate.is_finite()));
 
         let (flipped_sign, _) = make_as(attack("sign-flip"));
         let negated: Vec<f32> = honest.delta.values().iter().map(|v| -v).collect();
@@ -228,6 +236,7 @@ mod tests {
 
         let (free_rider, steps) = make_as(attack("free-rider"));
         assert_eq!((steps, free_rider.summary.samples), (0, 8), "no training, the whole shard claimed");
+        assert_eq!(free_rider.summary.samples_per_s, None);
         assert!(free_rider.delta.l2_norm() < 1e-3);
 
         let (noisy, _) = make_as(attack("noise:0.01"));

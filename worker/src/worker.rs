@@ -453,11 +453,12 @@ fn report(stored: &StoredReceipt) {
     let metrics = match &stored.training {
         Some(t) => match (t.loss, t.accuracy) {
             (Some(loss), Some(accuracy)) => format!(
-                ", loss {loss:.4}, accuracy {:.1}%, {} steps in {:.1}s on {}",
+                ", loss {loss:.4}, accuracy {:.1}%, {} steps in {:.1}s on {} ({:.0} samples/s)",
                 accuracy * 100.0,
                 t.steps,
                 t.wall_ms as f64 / 1000.0,
-                t.device
+                t.device,
+                t.samples_per_s.unwrap_or_default()
             ),
             _ => format!(", {} (not trained)", t.behaviour),
         },
