@@ -10,6 +10,7 @@
 //! - [`train_local`] trains from a global checkpoint and returns the delta as [`Parameters`], one flat f32
 //!   vector in a stable order, which scoring and aggregation use without libtorch; [`evaluate`] measures a model.
 //! - [`WeightsFile`] encodes checkpoints and updates as safetensors with metadata and decodes untrusted bytes.
+//! - [`ScriptModel`] loads and checks a requester's TorchScript module (shape, size, no hidden state) for training.
 //! - [`cuda_devices`] loads libtorch's CUDA library where it can be loaded and counts the GPUs.
 //!
 //! # Determinism
@@ -47,6 +48,7 @@ mod model;
 mod params;
 mod partition;
 mod rng;
+mod script;
 mod train;
 
 pub use arch::{ArchitectureId, Init, ParamSpec, RESNET_GROUPS};
@@ -62,5 +64,6 @@ pub use model::Model;
 pub use params::Parameters;
 pub use partition::Partitioning;
 pub use rng::Rng;
+pub use script::{ScriptLimits, ScriptModel};
 pub use tch::Device;
 pub use train::{EpochMetrics, LocalUpdate, Optimizer, Progress, TrainConfig, TrainMetrics, Trainer, train_local};
