@@ -24,13 +24,15 @@ except (ImportError, OSError) as error:
 
 
 class LeNet5(nn.Module):
-    """lenet5-mnist-v1, written the way the project's PyTorch reference writes it."""
+    """lenet5-mnist-v1, written the way the project's PyTorch reference writes it; with 3 channels of 32x32,
+    cnn-cifar10-v1."""
 
-    def __init__(self):
+    def __init__(self, channels=1, side=28):
         super().__init__()
-        self.conv1 = nn.Conv2d(1, 32, 5)
+        self.conv1 = nn.Conv2d(channels, 32, 5)
         self.conv2 = nn.Conv2d(32, 64, 5)
-        self.fc1 = nn.Linear(64 * 4 * 4, 512)
+        features = ((side - 4) // 2 - 4) // 2
+        self.fc1 = nn.Linear(64 * features * features, 512)
         self.fc2 = nn.Linear(512, 10)
 
     def forward(self, x):

@@ -19,24 +19,6 @@ import torch.nn.functional as F
 from interop import LeNet5, ResNet18
 
 
-class CnnCifar10(torch.nn.Module):
-    """cnn-cifar10-v1: LeNet's shape for 32x32 RGB images."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1 = torch.nn.Conv2d(3, 32, 5)
-        self.conv2 = torch.nn.Conv2d(32, 64, 5)
-        self.fc1 = torch.nn.Linear(64 * 5 * 5, 512)
-        self.fc2 = torch.nn.Linear(512, 10)
-
-    def forward(self, x):
-        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
-        x = torch.flatten(x, 1)
-        x = F.relu(self.fc1(x))
-        return self.fc2(x)
-
-
 def read_idx(path: Path) -> np.ndarray:
     data = path.read_bytes()
     ndims = data[3]
@@ -92,7 +74,7 @@ def main():
         shape = (1, 28, 28) if args.arch == "lenet" else (3, 32, 32)
         images = torch.randn(timed.stop, *shape)
         labels = torch.arange(timed.stop) * 7 % 10
-        model = {"lenet": LeNet5, "cifar-cnn": CnnCifar10, "resnet18": ResNet18}[args.arch]()
+        model = {"lenet": LeNet5, "cifar-cnn": lambda: LeNet5(3, 32), "resnet18": ResNet18}[args.arch]()
 
     model = model.to(args.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)

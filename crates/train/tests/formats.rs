@@ -121,6 +121,24 @@ fn npy_arrays_load_grey_and_channels_last_and_refuse_bad_headers_and_counts() {
     fs::write(dir.path().join("test_images.npy"), b"not an array").unwrap();
     let error = error_text(Dataset::load(dir.path(), Split::Test, &CIFAR10));
     assert!(error.contains("test_images.npy") && error.contains("magic"), "{error}");
+
+    // Each defect of a header or its data, named.
+    let images = dir.path().join("test_images.npy");
+    npy(&dir.path().join("test_labels.npy"), "|u1", "(1,)", &[4]);
+    for (descr, shape, data, expected) in [
+        ("|u1", "(1, 32, 32, 3)", &[0u8; 5][..], "needs 3072 bytes of data, the file has 5"),
+        (">f8", "(1, 32, 32, 3)", &[0u8; 8][..], "element type >f8"),
+        ("|u1", "(1, x, 32, 3)", &[][..], "bad dimension"),
+        ("|u1", "(1, 32, 32, 5)", &[0u8; 5120][..], "expected [n, h, w] or [n, h, w, c]"),
+    ] {
+        npy(&images, descr, shape, data);
+        let error = error_text(Dataset::load(dir.path(), Split::Test, &CIFAR10));
+        assert!(error.contains("test_images.npy") && error.contains(expected), "{error}");
+    }
+    npy(&images, "<f4", "(1, 32, 32, 3)", &rgb);
+    npy(&dir.path().join("test_labels.npy"), "<i4", "(1,)", &(-1i32).to_le_bytes());
+    let error = error_text(Dataset::load(dir.path(), Split::Test, &CIFAR10));
+    assert!(error.contains("label -1 at index 0 is not a class number"), "{error}");
 }
 
 fn write_png(path: &Path, width: u32, height: u32, rgb: [u8; 3]) {

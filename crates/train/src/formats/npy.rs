@@ -166,35 +166,3 @@ fn dict_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
     let end = if value.starts_with('(') { value.find(')')? + 1 } else { value.find([',', '}']).unwrap_or(value.len()) };
     Some(value[..end].trim())
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
-        let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-        while (10 + header.len() + 1) % 64 != 0 {
-            header.push(' ');
-        }
-        header.push('\n');
-        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-        bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-        bytes.extend_from_slice(header.as_bytes());
-        bytes.extend_from_slice(data);
-        bytes
-    }
-
-    #[test]
-    fn headers_parse_and_sizes_are_checked() {
-        let array = parse(&npy("|u1", "(2, 3)", &[1, 2, 3, 4, 5, 6])).unwrap();
-        assert_eq!((array.dtype, array.shape), (Dtype::U8, vec![2, 3]));
-        let labels = parse(&npy("<i8", "(2,)", &[7, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0])).unwrap();
-        assert_eq!(label_bytes(&labels, Path::new("l.npy")).unwrap(), [7, 9]);
-        assert!(parse(&npy("|u1", "(2, 3)", &[1, 2, 3])).unwrap_err().contains("needs 6 bytes"));
-        assert!(parse(&npy(">f8", "(1,)", &[0; 8])).unwrap_err().contains("element type"));
-        assert!(parse(b"PK\x03\x04").unwrap_err().contains("magic"));
-        assert!(parse(&npy("|u1", "(2, x)", &[])).unwrap_err().contains("bad dimension"));
-        let negative = parse(&npy("<i4", "(1,)", &(-1i32).to_le_bytes())).unwrap();
-        assert!(label_bytes(&negative, Path::new("l.npy")).is_err());
-    }
-}
