@@ -1,4 +1,5 @@
-//! `deploy` puts a working marketplace on a chain, and the example settings of `docs/deploy.md` load.
+//! The commands that come before any task runs: `deploy` puts a working marketplace on a chain, the example settings of
+//! `docs/deploy.md` load, and `check-model` tells a requester whether a TorchScript module fits a task.
 
 use alloy::primitives::{Address, U256};
 use tessera_chain::MarketplaceClient;
@@ -50,4 +51,41 @@ fn the_example_settings_of_the_deployment_guide_load() {
     })
     .unwrap();
     assert_eq!(with_token.ipfs_authorization.as_deref(), Some("Bearer t0ken"));
+}
+
+/// `check-model` passes a requester's TorchScript module that fits the task and names what is wrong with one
+/// that does not, before anyone stakes on it. Skips when Python has no torch to export them.
+#[test]
+fn check_model_passes_a_fitting_module_and_names_what_is_wrong_with_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/train/python/export_script.py");
+    let exported = std::process::Command::new(&python).arg(&script).arg(dir.path()).output().unwrap();
+    if exported.status.code() == Some(77) {
+        return println!("SKIPPED: Python at {} has no torch", python.display());
+    }
+    assert!(exported.status.success(), "{}", String::from_utf8_lossy(&exported.stderr));
+    let check = |file: &str, extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tessera-coordinator"))
+            .arg("check-model")
+            .arg(dir.path().join(file))
+            .args(extra)
+            .env_remove("TESSERA_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let fits = check("small_cnn.pt", &[]);
+    assert!(fits.status.success(), "{}", String::from_utf8_lossy(&fits.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&fits.stdout).unwrap();
+    assert_eq!((summary["classes"].as_u64(), summary["parameters"][0]["name"].as_str()), (Some(10), Some("0.weight")));
+
+    for (file, extra, reason) in [
+        ("batch_norm.pt", &[][..], "running statistics"),
+        ("small_cnn.pt", &["--like", "resnet18-cifar-v1"][..], "[2, 3, 32, 32]"),
+        ("small_cnn.pt", &["--max-parameters", "100"][..], "over the task's limit of 100"),
+    ] {
+        let refused = check(file, extra);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success() && stderr.contains(reason), "{file} {extra:?}: {stderr}");
+    }
 }

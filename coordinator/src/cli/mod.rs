@@ -1,10 +1,12 @@
 //! The `tessera-coordinator` command line: global options, one module per subcommand, and [`run`].
 
+mod check_model;
 mod create_task;
 mod deploy;
 mod serve;
 mod verify;
 
+pub use check_model::CheckModelArgs;
 pub use create_task::CreateTaskArgs;
 pub use deploy::DeployArgs;
 pub use serve::ServeArgs;
@@ -63,6 +65,14 @@ pub enum Command {
     ///   tessera-coordinator --config coordinator.toml deploy --admin 0x…
     #[command(verbatim_doc_comment)]
     Deploy(DeployArgs),
+    /// Check a requester's TorchScript module against a task's images, classes and size limit; prints its
+    /// parameters, or the reason it does not fit (not a module, wrong output, running statistics, too large).
+    ///
+    /// Examples:
+    ///   tessera-coordinator check-model model.pt
+    ///   tessera-coordinator check-model model.pt --like resnet18-cifar-v1 --max-parameters 12000000
+    #[command(verbatim_doc_comment)]
+    CheckModel(CheckModelArgs),
     /// Print the settings in effect (defaults, then the file, then the environment), secrets redacted.
     Config,
     /// Print the HTTP API's OpenAPI 3.1 document, as `serve` answers at `/api/v1/openapi.json`.
@@ -85,6 +95,7 @@ pub fn run(cli: &Cli) -> eyre::Result<()> {
         Command::CreateTask(args) => runtime.block_on(create_task::execute(config, args)),
         Command::Verify(args) => runtime.block_on(verify::execute(config, args)),
         Command::Deploy(args) => runtime.block_on(deploy::execute(config, args)),
+        Command::CheckModel(args) => check_model::execute(args),
         Command::Config => {
             for line in config.lines() {
                 println!("{:<22} {:<30} {}", line.key, line.env, line.value);
