@@ -95,21 +95,16 @@ async fn roll_back_orphaned(client: &MarketplaceClient, db: &Store) -> eyre::Res
         }
     }
     let kept_after = |event: &EventRecord| fork.is_none_or(|fork| event.block_number <= fork);
-    let dropped: BTreeSet<u64> = db
-        .list_events(None)
-        .await?
-        .iter()
-        .filter(|event| !kept_after(event))
-        .filter_map(|event| event.task_id)
-        .collect();
+    let events = db.list_events(None).await?;
+    let dropped: BTreeSet<u64> =
+        events.iter().filter(|event| !kept_after(event)).filter_map(|event| event.task_id).collect();
     let mut rebuilt = Vec::new();
     let mut derived = Derived::default();
     for &task in &dropped {
         if db.get_task(task).await?.is_none() {
             continue;
         }
-        let kept: Vec<EventRecord> = db.list_events(Some(task)).await?.into_iter().filter(kept_after).collect();
-        let task_derived = derive(&kept)?;
+        let task_derived = derive(events.iter().filter(|event| event.task_id == Some(task) && kept_after(event)))?;
         derived.workers.extend(task_derived.workers);
         derived.claims.extend(task_derived.claims);
         rebuilt.push(task);
@@ -174,7 +169,7 @@ fn change(event: &EventRecord) -> eyre::Result<Option<Change>> {
 }
 
 /// The workers and claims a task's events imply, in chain order: what a fresh index of them would hold.
-fn derive(events: &[EventRecord]) -> eyre::Result<Derived> {
+fn derive<'a>(events: impl IntoIterator<Item = &'a EventRecord>) -> eyre::Result<Derived> {
     let mut workers: BTreeMap<String, Worker> = BTreeMap::new();
     let mut claims: BTreeMap<String, Claim> = BTreeMap::new();
     for event in events {

@@ -4,7 +4,10 @@ use crate::{
     Claim, Error, Result, Store, Worker,
     codec::{self, int, opt_uint, uint},
     store::{BeginWrite, dispatch},
+    workers::{claim_binds, upsert_claim_sql, upsert_worker_sql, worker_binds},
 };
+
+const EVENT_COLUMNS: &str = "block_number, block_hash, log_index, tx_hash, kind, task_id, data";
 
 /// How many recorded block hashes the indexer keeps: a reorganisation deeper than this many passes (or event
 /// blocks) rolls the index back to the start.
@@ -161,15 +164,13 @@ impl Store {
         let workers = derived.workers.iter().map(worker_binds).collect::<Result<Vec<_>>>()?;
         let claims = derived.claims.iter().map(claim_binds).collect::<Result<Vec<_>>>()?;
         let now = codec::now_ms();
+        let select_dropped = format!(
+            "SELECT {EVENT_COLUMNS} FROM chain_events WHERE block_number > $1 ORDER BY block_number, log_index"
+        );
+        let (insert_worker, insert_claim) = (upsert_worker_sql(), upsert_claim_sql());
         let (rows, reopened) = dispatch!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            let rows: Vec<ChainEventRow> = sqlx::query_as(
-                "SELECT block_number, block_hash, log_index, tx_hash, kind, task_id, data FROM chain_events \
-                 WHERE block_number > $1 ORDER BY block_number, log_index",
-            )
-            .bind(after)
-            .fetch_all(&mut *tx)
-            .await?;
+            let rows: Vec<ChainEventRow> = sqlx::query_as(&select_dropped).bind(after).fetch_all(&mut *tx).await?;
             sqlx::query("DELETE FROM chain_events WHERE block_number > $1").bind(after).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM indexed_blocks WHERE block_number > $1").bind(after).execute(&mut *tx).await?;
             if after < 0 {
@@ -181,11 +182,9 @@ impl Store {
                 sqlx::query("DELETE FROM workers WHERE task_id = $1").bind(task).execute(&mut *tx).await?;
                 sqlx::query("DELETE FROM claims WHERE task_id = $1").bind(task).execute(&mut *tx).await?;
             }
+            // The rows were just deleted: each upsert inserts.
             for (task, worker, stake, status, joined, updated) in &workers {
-                sqlx::query(
-                    "INSERT INTO workers (task_id, worker, stake, status, joined_at_block, updated_at_block) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
+                sqlx::query(&insert_worker)
                 .bind(task)
                 .bind(worker)
                 .bind(stake)
@@ -196,10 +195,7 @@ impl Store {
                 .await?;
             }
             for (task, worker, claimed, tx_hash, block) in &claims {
-                sqlx::query(
-                    "INSERT INTO claims (task_id, worker, cumulative_claimed, last_tx_hash, block_number) \
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
+                sqlx::query(&insert_claim)
                 .bind(task)
                 .bind(worker)
                 .bind(claimed)
@@ -233,15 +229,11 @@ impl Store {
     /// Every recorded event, or a task's, in chain order.
     pub async fn list_events(&self, task_id: Option<u64>) -> Result<Vec<EventRecord>> {
         let task_id = task_id.map(|id| int(id, "task_id")).transpose()?;
-        let rows: Vec<ChainEventRow> = dispatch!(self, pool => {
-            sqlx::query_as(
-                "SELECT block_number, block_hash, log_index, tx_hash, kind, task_id, data FROM chain_events \
-                 WHERE $1 IS NULL OR task_id = $1 ORDER BY block_number, log_index",
-            )
-            .bind(task_id)
-            .fetch_all(pool)
-            .await?
-        });
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM chain_events WHERE $1 IS NULL OR task_id = $1 ORDER BY block_number, log_index"
+        );
+        let rows: Vec<ChainEventRow> =
+            dispatch!(self, pool => sqlx::query_as(&sql).bind(task_id).fetch_all(pool).await?);
         rows.into_iter().map(EventRecord::try_from).collect()
     }
 }
@@ -263,25 +255,4 @@ pub struct RolledBack {
     pub events: Vec<EventRecord>,
     /// Outbox transactions that had been counted mined in a dropped block, now to be reconciled again.
     pub reopened_txs: u64,
-}
-
-fn worker_binds(worker: &Worker) -> Result<(i64, String, String, &'static str, i64, i64)> {
-    Ok((
-        int(worker.task_id, "task_id")?,
-        codec::hex(&worker.worker, "worker")?,
-        worker.stake.to_string(),
-        worker.status.as_str(),
-        int(worker.joined_at_block, "joined_at_block")?,
-        int(worker.updated_at_block, "updated_at_block")?,
-    ))
-}
-
-fn claim_binds(claim: &Claim) -> Result<(i64, String, String, String, i64)> {
-    Ok((
-        int(claim.task_id, "task_id")?,
-        codec::hex(&claim.worker, "worker")?,
-        claim.cumulative_claimed.to_string(),
-        codec::hex(&claim.last_tx_hash, "last_tx_hash")?,
-        int(claim.block_number, "block_number")?,
-    ))
 }

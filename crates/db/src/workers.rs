@@ -99,26 +99,61 @@ impl TryFrom<ClaimRow> for Claim {
 const WORKER_COLUMNS: &str = "task_id, worker, stake, status, joined_at_block, updated_at_block";
 const CLAIM_COLUMNS: &str = "task_id, worker, cumulative_claimed, last_tx_hash, block_number";
 
+/// Writes a worker's row unless the stored one comes from a later block; binds [`worker_binds`].
+pub(crate) fn upsert_worker_sql() -> String {
+    format!(
+        "INSERT INTO workers ({WORKER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (task_id, worker) DO UPDATE SET stake = excluded.stake, status = excluded.status, \
+         joined_at_block = excluded.joined_at_block, updated_at_block = excluded.updated_at_block \
+         WHERE workers.updated_at_block <= excluded.updated_at_block"
+    )
+}
+
+/// Writes a claim's row unless the stored one comes from a later block; binds [`claim_binds`].
+pub(crate) fn upsert_claim_sql() -> String {
+    format!(
+        "INSERT INTO claims ({CLAIM_COLUMNS}) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (task_id, worker) DO UPDATE SET cumulative_claimed = excluded.cumulative_claimed, \
+         last_tx_hash = excluded.last_tx_hash, block_number = excluded.block_number \
+         WHERE claims.block_number <= excluded.block_number"
+    )
+}
+
+/// A worker's columns as stored, in [`WORKER_COLUMNS`] order.
+pub(crate) fn worker_binds(worker: &Worker) -> Result<(i64, String, String, &'static str, i64, i64)> {
+    Ok((
+        int(worker.task_id, "task_id")?,
+        codec::hex(&worker.worker, "worker")?,
+        worker.stake.to_string(),
+        worker.status.as_str(),
+        int(worker.joined_at_block, "joined_at_block")?,
+        int(worker.updated_at_block, "updated_at_block")?,
+    ))
+}
+
+/// A claim's columns as stored, in [`CLAIM_COLUMNS`] order.
+pub(crate) fn claim_binds(claim: &Claim) -> Result<(i64, String, String, String, i64)> {
+    Ok((
+        int(claim.task_id, "task_id")?,
+        codec::hex(&claim.worker, "worker")?,
+        claim.cumulative_claimed.to_string(),
+        codec::hex(&claim.last_tx_hash, "last_tx_hash")?,
+        int(claim.block_number, "block_number")?,
+    ))
+}
+
 impl Store {
     /// Inserts or updates a worker; `Ok(false)` when the stored row comes from a later block (re-indexing old
     /// events after a crash does not undo newer ones).
     pub async fn upsert_worker(&self, worker: &Worker) -> Result<bool> {
-        let sql = format!(
-            "INSERT INTO workers ({WORKER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (task_id, worker) DO UPDATE SET stake = excluded.stake, status = excluded.status, \
-             joined_at_block = excluded.joined_at_block, updated_at_block = excluded.updated_at_block \
-             WHERE workers.updated_at_block <= excluded.updated_at_block"
-        );
-        let task_id = int(worker.task_id, "task_id")?;
-        let address = codec::hex(&worker.worker, "worker")?;
-        let joined = int(worker.joined_at_block, "joined_at_block")?;
-        let updated = int(worker.updated_at_block, "updated_at_block")?;
+        let sql = upsert_worker_sql();
+        let (task_id, address, stake, status, joined, updated) = worker_binds(worker)?;
         let written = dispatch!(self, pool => {
             sqlx::query(&sql)
                 .bind(task_id)
                 .bind(&address)
-                .bind(worker.stake.to_string())
-                .bind(worker.status.as_str())
+                .bind(&stake)
+                .bind(status)
                 .bind(joined)
                 .bind(updated)
                 .execute(pool)
@@ -148,21 +183,13 @@ impl Store {
 
     /// Inserts or updates a claim; `Ok(false)` when the stored row comes from a later block.
     pub async fn upsert_claim(&self, claim: &Claim) -> Result<bool> {
-        let sql = format!(
-            "INSERT INTO claims ({CLAIM_COLUMNS}) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (task_id, worker) DO UPDATE SET cumulative_claimed = excluded.cumulative_claimed, \
-             last_tx_hash = excluded.last_tx_hash, block_number = excluded.block_number \
-             WHERE claims.block_number <= excluded.block_number"
-        );
-        let task_id = int(claim.task_id, "task_id")?;
-        let worker = codec::hex(&claim.worker, "worker")?;
-        let tx_hash = codec::hex(&claim.last_tx_hash, "last_tx_hash")?;
-        let block = int(claim.block_number, "block_number")?;
+        let sql = upsert_claim_sql();
+        let (task_id, worker, claimed, tx_hash, block) = claim_binds(claim)?;
         let written = dispatch!(self, pool => {
             sqlx::query(&sql)
                 .bind(task_id)
                 .bind(&worker)
-                .bind(claim.cumulative_claimed.to_string())
+                .bind(&claimed)
                 .bind(&tx_hash)
                 .bind(block)
                 .execute(pool)
