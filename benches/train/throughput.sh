@@ -15,7 +15,9 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 python="${TESSERA_PYTHON:-$root/.venv/bin/python}"
 rounds="${ROUNDS:-5}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/root/.cache/tessera/target}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tessera/target}"
+# Where scripts/setup.sh puts MNIST; both programs read it from here.
+export TESSERA_MNIST_DIR="${TESSERA_MNIST_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tessera/mnist}"
 
 cargo build --release -q -p tessera-train-bench
 rust_bin="$CARGO_TARGET_DIR/release/tessera-train-bench"

@@ -5,7 +5,7 @@
 //! throughput [--arch lenet|cifar-cnn|resnet18] [--device cpu|cuda] [--steps 300] [--warmup 30] [--batch 64] [--threads 2]
 //!            [--random]
 //!
-//! LeNet trains on MNIST (`TESSERA_MNIST_DIR`, or the setup's cache); the CIFAR-sized networks, and LeNet with
+//! LeNet trains on MNIST (`TESSERA_MNIST_DIR`); the CIFAR-sized networks, and LeNet with
 //! `--random`, on seeded random images, since throughput does not depend on what the pixels show.
 
 use std::{path::PathBuf, str::FromStr, time::Instant};
@@ -18,22 +18,18 @@ fn arg<T: FromStr>(name: &str, default: T) -> T {
     value.map(|v| v.parse().unwrap_or_else(|_| panic!("bad value for {name}: {v}"))).unwrap_or(default)
 }
 
+/// The MNIST folder: `TESSERA_MNIST_DIR`, which `throughput.sh` sets to where `scripts/setup.sh` put the files.
 fn mnist_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("TESSERA_MNIST_DIR") {
-        return dir.into();
-    }
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
-    home.join(".cache/tessera/mnist")
+    std::env::var_os("TESSERA_MNIST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| panic!("set TESSERA_MNIST_DIR to the MNIST folder, or pass --random"))
 }
 
 /// `samples` seeded random images of `arch`'s shape with random labels.
 fn random_images(arch: ArchitectureId, samples: usize) -> tessera_train::Result<Dataset> {
-    let (channels, side) = match arch {
-        ArchitectureId::Lenet5MnistV1 => (1, 28),
-        ArchitectureId::CnnCifar10V1 | ArchitectureId::Resnet18CifarV1 => (3, 32),
-    };
+    let [channels, height, width] = arch.input_shape();
     tch::manual_seed(0);
-    let images = Tensor::randn([samples as i64, channels, side, side], FLOAT_CPU);
+    let images = Tensor::randn([samples as i64, channels, height, width], FLOAT_CPU);
     let labels: Vec<u8> = (0..samples).map(|i| (i * 7 % 10) as u8).collect();
     Dataset::new(&images, &labels, 10)
 }

@@ -23,11 +23,7 @@ fn main() -> tessera_train::Result<()> {
         batch_size: arg("--batch", 64),
         optimizer: Optimizer::adam(lr),
         seed: arg("--seed", 0),
-        device: if cpu {
-            Device::Cpu
-        } else {
-            if tessera_train::cuda_devices() > 0 { Device::Cuda(0) } else { Device::Cpu }
-        },
+        device: if cpu { Device::Cpu } else { tessera_train::cuda_if_available() },
         threads: Some(arg("--threads", 2)),
     };
     println!("centralised MNIST: {config:?}, {} train / {} test samples", train.len(), test.len());

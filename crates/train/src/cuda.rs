@@ -22,6 +22,11 @@ pub fn cuda_devices() -> usize {
     usize::try_from(tch::Cuda::device_count()).unwrap_or(0)
 }
 
+/// The first GPU when libtorch sees one after [`load_cuda`], else the CPU.
+pub fn cuda_if_available() -> tch::Device {
+    if cuda_devices() > 0 { tch::Device::Cuda(0) } else { tch::Device::Cpu }
+}
+
 #[allow(unsafe_code)]
 fn open(name: &CStr) -> Result<(), String> {
     // SAFETY: dlopen takes a NUL-terminated name and returns a handle or null; the library's initialisers are

@@ -116,10 +116,7 @@ impl Dataset {
             return Err(shape_error(label_file, format!("{:?} labels for {n} images", labels.dims)));
         }
         check_labels(&labels.data, num_classes, label_file)?;
-        let pixels = Tensor::f_from_slice(&images.data)?.f_view([n as i64, 1, height as i64, width as i64])?;
-        // Same operations and order as torchvision's ToTensor + Normalize, so the inputs match PyTorch's bit for bit.
-        let images = pixels.f_to_kind(Kind::Float)?.f_div_scalar(255.0)?.f_sub_scalar(f64::from(norm.mean))?;
-        let images = images.f_div_scalar(f64::from(norm.std))?;
+        let images = images_from_bytes(&images.data, [n as i64, 1, height as i64, width as i64], norm)?;
         let labels_tensor = Tensor::f_from_slice(&labels.data)?.f_to_kind(Kind::Int64)?;
         Ok(Self { images, labels: labels_tensor, label_values: labels.data, num_classes })
     }
@@ -175,7 +172,19 @@ impl Dataset {
     }
 }
 
-fn check_labels(labels: &[u8], classes: usize, file: &str) -> Result<()> {
+/// Images from bytes laid out `[n, channels, height, width]`, scaled to [0, 1] and normalised.
+pub(crate) fn images_from_bytes(bytes: &[u8], shape: [i64; 4], norm: Normalisation) -> Result<Tensor> {
+    let pixels = Tensor::f_from_slice(bytes)?.f_view(shape)?.f_to_kind(Kind::Float)?.f_div_scalar(255.0)?;
+    normalise(&pixels, norm)
+}
+
+/// Pixels in [0, 1] normalised: the same operations and order as torchvision's `ToTensor` + `Normalize`, so the
+/// inputs match PyTorch's bit for bit.
+pub(crate) fn normalise(pixels: &Tensor, norm: Normalisation) -> Result<Tensor> {
+    Ok(pixels.f_sub_scalar(f64::from(norm.mean))?.f_div_scalar(f64::from(norm.std))?)
+}
+
+pub(crate) fn check_labels(labels: &[u8], classes: usize, file: &str) -> Result<()> {
     match labels.iter().position(|&label| usize::from(label) >= classes) {
         Some(index) => Err(Error::LabelOutOfRange { file: file.into(), index, label: labels[index], classes }),
         None => Ok(()),

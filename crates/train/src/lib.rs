@@ -53,7 +53,7 @@ mod train;
 
 pub use arch::{ArchitectureId, Init, ParamSpec, RESNET_GROUPS};
 pub use codec::{DecodeLimits, MAX_HEADER_BYTES, WeightsFile};
-pub use cuda::{cuda_devices, load_cuda};
+pub use cuda::{cuda_devices, cuda_if_available, load_cuda};
 pub use dataset::{Dataset, Normalisation, Split};
 pub use error::{Error, Result};
 pub use eval::{Evaluation, evaluate};

@@ -79,7 +79,7 @@ impl Default for TrainConfig {
             batch_size: 64,
             optimizer: Optimizer::adam(1e-3),
             seed: 0,
-            device: if crate::cuda_devices() > 0 { Device::Cuda(0) } else { Device::Cpu },
+            device: crate::cuda_if_available(),
             threads: None,
         }
     }

@@ -8,12 +8,6 @@ use tessera_train::{
     ArchitectureId, DecodeLimits, Device, FileKind, Header, Model, Split, WeightsFile, WireDtype, train_local,
 };
 
-fn python() -> PathBuf {
-    std::env::var_os("TESSERA_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"))
-}
-
 #[test]
 fn checkpoint_gives_the_same_logits_in_pytorch() {
     // A trained checkpoint, not a fresh one, so the logits are far from uniform.
@@ -54,14 +48,14 @@ fn logits_match_pytorch(arch: ArchitectureId, weights: tessera_train::Parameters
         .unwrap();
 
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/interop.py");
-    let out = match Command::new(python()).arg(&script).arg(dir.path()).output() {
+    let out = match Command::new(common::python()).arg(&script).arg(dir.path()).output() {
         Ok(out) => out,
-        Err(error) => return println!("SKIPPED: cannot run Python at {}: {error}", python().display()),
+        Err(error) => return println!("SKIPPED: cannot run Python at {}: {error}", common::python().display()),
     };
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
     if out.status.code() == Some(77) {
-        return println!("SKIPPED: Python at {} has no torch or safetensors", python().display());
+        return println!("SKIPPED: Python at {} has no torch or safetensors", common::python().display());
     }
     assert!(out.status.success(), "interop.py failed");
     let diff: f64 =

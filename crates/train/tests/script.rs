@@ -9,19 +9,13 @@ use std::{path::PathBuf, process::Command};
 use tch::nn::OptimizerConfig as _;
 use tessera_train::{ArchitectureId, Device, ScriptLimits, ScriptModel, Split};
 
-fn python() -> PathBuf {
-    std::env::var_os("TESSERA_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"))
-}
-
 /// Exports the modules into a temporary folder; `None` when Python has no torch.
 fn export() -> Option<(tempfile::TempDir, Vec<String>)> {
     let dir = tempfile::tempdir().unwrap();
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/export_script.py");
-    let out = Command::new(python()).arg(&script).arg(dir.path()).output().ok()?;
+    let out = Command::new(common::python()).arg(&script).arg(dir.path()).output().ok()?;
     if out.status.code() == Some(77) {
-        println!("SKIPPED: Python at {} has no torch", python().display());
+        println!("SKIPPED: Python at {} has no torch", common::python().display());
         return None;
     }
     assert!(out.status.success(), "export_script.py failed: {}", String::from_utf8_lossy(&out.stderr));

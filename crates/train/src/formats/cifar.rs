@@ -1,8 +1,8 @@
 //! The CIFAR-10 and CIFAR-100 binary versions (`cifar-10-binary.tar.gz`, `cifar-100-binary.tar.gz`): fixed-size
 //! records of label bytes followed by 1,024 red, 1,024 green and 1,024 blue bytes of a 32x32 image.
 
-use super::{DataFormat, InputSpec, checked_labels, format_error, images_from_bytes};
-use crate::{Dataset, Error, Result, Split};
+use super::{DataFormat, InputSpec, check_labels, format_error};
+use crate::{Dataset, Error, Result, Split, dataset::images_from_bytes};
 use std::path::{Path, PathBuf};
 
 const PIXELS: usize = 3 * 32 * 32;
@@ -39,7 +39,7 @@ pub(super) fn load(dir: &Path, format: DataFormat, split: Split, input: &InputSp
             labels.push(chunk[label_bytes - 1]);
             pixels.extend_from_slice(&chunk[label_bytes..]);
         }
-        checked_labels(labels[first..].to_vec(), input.classes, path)?;
+        check_labels(&labels[first..], input.classes, path)?;
     }
     let images = images_from_bytes(&pixels, [labels.len() as i64, 3, 32, 32], input.norm)?;
     Dataset::new(&images, &labels, input.classes)

@@ -3,8 +3,8 @@
 //! the model's channels (grey or RGB), resized to its size (bilinear), scaled to [0, 1] and normalised. Files
 //! without an image extension are skipped; an image that does not decode is an error naming it.
 
-use super::{InputSpec, format_error, images_from_bytes};
-use crate::{Dataset, Error, Result, Split};
+use super::{InputSpec, format_error};
+use crate::{Dataset, Error, Result, Split, dataset::images_from_bytes};
 use image::{DynamicImage, imageops::FilterType};
 use std::path::{Path, PathBuf};
 

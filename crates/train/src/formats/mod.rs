@@ -8,7 +8,6 @@ mod npy;
 
 use crate::{Dataset, Error, Normalisation, Result, Split};
 use std::{fmt, path::Path};
-use tch::{Kind, Tensor};
 
 /// What a model takes: the shape of its images, its classes, and how pixels are normalised after scaling to
 /// [0, 1].
@@ -115,20 +114,7 @@ fn format_error(file: &Path, reason: &str) -> Error {
     Error::Format { file: file.display().to_string(), reason: reason.to_owned() }
 }
 
-/// Images from bytes laid out `[n, channels, height, width]`, scaled and normalised the way `Dataset::parse` does
-/// IDX images (torchvision's `ToTensor` then `Normalize`).
-fn images_from_bytes(bytes: &[u8], shape: [i64; 4], norm: Normalisation) -> Result<Tensor> {
-    let pixels = Tensor::f_from_slice(bytes)?.f_view(shape)?;
-    let images = pixels.f_to_kind(Kind::Float)?.f_div_scalar(255.0)?.f_sub_scalar(f64::from(norm.mean))?;
-    Ok(images.f_div_scalar(f64::from(norm.std))?)
-}
-
 /// Checks labels against the classes, naming the file.
-fn checked_labels(labels: Vec<u8>, classes: usize, file: &Path) -> Result<Vec<u8>> {
-    match labels.iter().position(|&label| usize::from(label) >= classes) {
-        Some(index) => {
-            Err(Error::LabelOutOfRange { file: file.display().to_string(), index, label: labels[index], classes })
-        }
-        None => Ok(labels),
-    }
+fn check_labels(labels: &[u8], classes: usize, file: &Path) -> Result<()> {
+    crate::dataset::check_labels(labels, classes, &file.display().to_string())
 }

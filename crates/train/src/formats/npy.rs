@@ -2,8 +2,8 @@
 //! `float32` (taken as already in [0, 1], then normalised), shaped `[n, h, w]`, `[n, h, w, c]` or `[n, c, h, w]`
 //! with 1 or 3 channels; labels as an integer array `[n]`.
 
-use super::{InputSpec, checked_labels, format_error};
-use crate::{Dataset, Error, Result, Split};
+use super::{InputSpec, check_labels, format_error};
+use crate::{Dataset, Error, Result, Split, dataset::normalise};
 use std::path::{Path, PathBuf};
 use tch::{Kind, Tensor};
 
@@ -53,9 +53,8 @@ pub(super) fn load(dir: &Path, split: Split, input: &InputSpec) -> Result<Datase
         return Err(format_error(&labels_path, &format!("labels of shape {:?} for {n} images", labels.shape)));
     }
     let label_values = label_bytes(&labels, &labels_path)?;
-    let label_values = checked_labels(label_values, input.classes, &labels_path)?;
-    let tensor = image_tensor(&images, &images_path)?;
-    let tensor = tensor.f_sub_scalar(f64::from(input.norm.mean))?.f_div_scalar(f64::from(input.norm.std))?;
+    check_labels(&label_values, input.classes, &labels_path)?;
+    let tensor = normalise(&image_tensor(&images, &images_path)?, input.norm)?;
     Dataset::new(&tensor, &label_values, input.classes)
 }
 

@@ -8,6 +8,13 @@ use tessera_train::{Dataset, Device, Optimizer, Split, TrainConfig};
 /// determinism test compares runs.
 pub const THREADS: usize = 2;
 
+/// The Python the interop tests run: `TESSERA_PYTHON`, else the project venv's.
+pub fn python() -> std::path::PathBuf {
+    std::env::var_os("TESSERA_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"))
+}
+
 pub fn mnist(split: Split) -> Dataset {
     let dir = tessera_harness::mnist_dir();
     Dataset::mnist(&dir, split).unwrap_or_else(|e| panic!("MNIST in {} (run `make setup`): {e}", dir.display()))
