@@ -5,6 +5,8 @@
 //! a task with a requester's wallet, and saves a screenshot of each page under
 //! `<target>/artifacts/dashboard/`.
 
+mod common;
+
 use alloy::primitives::{Address, U256};
 use std::{
     path::{Path, PathBuf},
@@ -14,11 +16,6 @@ use std::{
 use tessera_chain::TestToken;
 use tessera_demo::{Binaries, Demo, Role, Scenario, TOKEN_UNIT};
 use tessera_storage::{Cid, ClientConfig, ContentStore, DagBuilder, IpfsStore};
-
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().and_then(|deps| deps.parent()).unwrap().to_path_buf()
-}
 
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
@@ -49,10 +46,10 @@ async fn the_dashboard_shows_the_demo_live_and_signs_with_a_wallet() {
     let root = workspace();
     assert!(playwright_installed(&root), "node_modules/playwright-core is missing: run `make setup`");
     let browser = chromium();
-    let artifacts = profile_dir().parent().unwrap().join("artifacts/dashboard");
+    let artifacts = common::profile_dir().parent().unwrap().join("artifacts/dashboard");
     let _ = std::fs::remove_dir_all(&artifacts);
 
-    let binaries = Binaries::in_dir(&profile_dir()).expect("cargo test --workspace builds both binaries");
+    let binaries = Binaries::in_dir(&common::profile_dir()).expect("cargo test --workspace builds both binaries");
     let scenario = Scenario::small();
     let mut demo = Demo::start(binaries, scenario.clone(), true).await.unwrap();
 

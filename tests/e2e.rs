@@ -2,6 +2,8 @@
 //! coordinator and six worker processes (four honest workers with Dirichlet shards of 1x to 8x the data, a
 //! free-rider and a sign-flipper). It checks what a requester and the workers would check afterwards.
 
+mod common;
+
 use alloy::primitives::{Address, U256};
 use std::{path::PathBuf, process::Command, time::Duration};
 use tessera_chain::{MarketplaceClient, TestToken};
@@ -9,21 +11,9 @@ use tessera_demo::{Binaries, Demo, Role, Scenario, TOKEN_UNIT};
 use tessera_harness::mnist_dir;
 use tessera_storage::{ClientConfig, ContentStore, IpfsStore};
 
-/// The profile folder holding this workspace's binaries (this test runs from `<profile>/deps`).
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().and_then(|deps| deps.parent()).unwrap().to_path_buf()
-}
-
-fn python() -> PathBuf {
-    std::env::var_os("TESSERA_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_scenario_pays_by_data_slashes_the_cheats_and_verifies() {
-    let binaries = Binaries::in_dir(&profile_dir()).expect("cargo test --workspace builds both binaries");
+    let binaries = Binaries::in_dir(&common::profile_dir()).expect("cargo test --workspace builds both binaries");
     let scenario = Scenario::small();
     let mut demo = Demo::start(binaries, scenario.clone(), true).await.unwrap();
     demo.run_to_end(Duration::from_secs(900)).await.unwrap();
@@ -91,7 +81,7 @@ async fn the_demo_scenario_pays_by_data_slashes_the_cheats_and_verifies() {
     let checkpoint = demo.dir.path().join("final.safetensors");
     std::fs::write(&checkpoint, &bytes).unwrap();
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/evaluate_checkpoint.py");
-    let out = Command::new(python())
+    let out = Command::new(common::python())
         .arg(&script)
         .arg(&checkpoint)
         .arg(mnist_dir())

@@ -4,21 +4,17 @@
 //! through all of it and the workers claim over it; a client that does not trust the CA, and one without the
 //! token, are refused with a clear error.
 
+mod common;
+
 use alloy::primitives::U256;
-use std::{path::PathBuf, time::Duration};
+use std::time::Duration;
 use tessera_chain::MarketplaceClient;
 use tessera_demo::{Binaries, Demo, Scenario};
 use tessera_storage::{ClientConfig, ContentStore, IpfsStore, TlsRoots};
 
-/// The profile folder holding this workspace's binaries (this test runs from `<profile>/deps`).
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().and_then(|deps| deps.parent()).unwrap().to_path_buf()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_round_runs_over_tls_and_untrusted_or_tokenless_clients_are_refused() {
-    let binaries = Binaries::in_dir(&profile_dir()).expect("cargo test --workspace builds both binaries");
+    let binaries = Binaries::in_dir(&common::profile_dir()).expect("cargo test --workspace builds both binaries");
     let scenario = Scenario { tls: true, ..Scenario::with_red_team(1, 300, &[]) };
     let mut demo = Demo::start(binaries, scenario, true).await.unwrap();
     assert!(demo.public_url().starts_with("https://127.0.0.1:"), "{}", demo.public_url());

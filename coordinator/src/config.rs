@@ -147,6 +147,19 @@ pub struct SettingLine {
 }
 
 impl Config {
+    /// The images and classes of this coordinator's tasks: those of the validation architecture, which a
+    /// requester's TorchScript module is checked against.
+    pub fn model_input(&self) -> eyre::Result<tessera_train::InputSpec> {
+        Ok(self.validation_arch()?.input())
+    }
+
+    /// The validation architecture, by its name.
+    pub fn validation_arch(&self) -> eyre::Result<tessera_train::ArchitectureId> {
+        self.validation_architecture
+            .parse()
+            .map_err(|_| eyre::eyre!("validation architecture {:?} is not a known one", self.validation_architecture))
+    }
+
     /// The IPFS client's settings: its credentials and `roots`.
     pub fn ipfs_client(&self, roots: tessera_net::TlsRoots) -> tessera_storage::ClientConfig {
         tessera_storage::ClientConfig { authorization: self.ipfs_authorization.clone(), roots, ..Default::default() }

@@ -3,9 +3,17 @@
 
 use crate::manifest::{self, FetchedUpdate, MANIFEST_FORMAT, Manifest, SubmissionRecord};
 use alloy::primitives::B256;
+use std::{
+    collections::HashMap,
+    sync::{LazyLock, Mutex},
+    time::{Duration, Instant},
+};
 use tessera_scoring::{Failure, WorkerId};
 use tessera_storage::{Cid, ContentStore};
-use tessera_train::{ArchitectureId, DecodeLimits, FileKind, WeightsFile};
+use tessera_train::{
+    ArchitectureId, DecodeLimits, FileKind, InputSpec, MAX_SCRIPT_BYTES, MAX_SCRIPT_PARAMETERS, ScriptId, ScriptLimits,
+    WeightsFile, register_script,
+};
 
 /// The largest manifest read back.
 const MAX_MANIFEST_BYTES: u64 = 64 << 20;
@@ -20,10 +28,63 @@ pub(crate) fn cid_text(word: B256) -> eyre::Result<String> {
     Cid::from_bytes32(word.0).map(|c| c.to_string()).ok_or_else(|| eyre::eyre!("{word:#x} is not a CID digest"))
 }
 
-/// The architecture a task's bytes32 names.
-pub fn architecture_of(hex: &str) -> eyre::Result<ArchitectureId> {
+/// How long a module that could not be fetched is not asked for again: a task naming a CID nobody serves costs
+/// the engine one fetch timeout per period, not one per pass.
+const UNAVAILABLE_FOR: Duration = Duration::from_secs(120);
+
+/// Modules that were refused (for good: the bytes are fixed by their CID, the check is deterministic) or could
+/// not be fetched (until the time given), with the reason.
+static UNUSABLE: LazyLock<Mutex<HashMap<ScriptId, (Option<Instant>, String)>>> = LazyLock::new(Default::default);
+
+/// The architecture a task's bytes32 names: a built-in network, or a requester's TorchScript module, which is
+/// fetched by its CID within `timeout` and checked against `input` (this coordinator's images and classes) the
+/// first time.
+pub async fn architecture_of(
+    content: &dyn ContentStore,
+    hex: &str,
+    input: InputSpec,
+    timeout: Duration,
+) -> eyre::Result<ArchitectureId> {
     let word: B256 = hex.parse()?;
-    ArchitectureId::from_bytes32(word.0).map_err(|_| eyre::eyre!("unknown model architecture {hex}"))
+    let Some(id) = ScriptId::from_word(word.0) else {
+        return ArchitectureId::from_bytes32(word.0).map_err(|_| eyre::eyre!("unknown model architecture {hex}"));
+    };
+    if let Ok(known) = ArchitectureId::from_bytes32(word.0) {
+        return Ok(known);
+    }
+    let cid = Cid::from_digest(id.0);
+    let unusable =
+        |reason: &str| eyre::eyre!("the task's model architecture is the TorchScript module {cid}, which {reason}");
+    if let Some((until, reason)) = lock(&UNUSABLE).get(&id)
+        && until.is_none_or(|until| Instant::now() < until)
+    {
+        return Err(unusable(reason));
+    }
+    let fetched = match tokio::time::timeout(timeout, content.get(&cid, MAX_SCRIPT_BYTES)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(error)) => Err(format!("could not be fetched: {error}")),
+        Err(_) => Err(format!("could not be fetched within {timeout:?}")),
+    };
+    let bytes = match fetched {
+        Ok(bytes) => bytes,
+        Err(reason) => {
+            lock(&UNUSABLE).insert(id, (Some(Instant::now() + UNAVAILABLE_FOR), reason.clone()));
+            return Err(unusable(&reason));
+        }
+    };
+    let limits = ScriptLimits { input, max_parameters: MAX_SCRIPT_PARAMETERS };
+    match tokio::task::spawn_blocking(move || register_script(id, &bytes, &limits)).await? {
+        Ok(arch) => Ok(arch),
+        Err(error) => {
+            let reason = format!("is refused: {error}");
+            lock(&UNUSABLE).insert(id, (None, reason.clone()));
+            Err(unusable(&reason))
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Reads and parses a manifest.
@@ -71,10 +132,22 @@ pub async fn fetch_updates(
 mod tests {
     use super::*;
 
-    #[test]
-    fn architectures_are_found_by_their_word() {
+    #[tokio::test]
+    async fn architectures_are_found_by_their_word() {
         let word = format!("{:#x}", B256::from(ArchitectureId::Lenet5MnistV1.to_bytes32()));
-        assert_eq!(architecture_of(&word).unwrap(), ArchitectureId::Lenet5MnistV1);
-        assert!(architecture_of(&format!("{:#x}", B256::repeat_byte(7))).is_err());
+        let content = tessera_storage::MemoryStore::new();
+        let input = ArchitectureId::Lenet5MnistV1.input();
+        let wait = Duration::from_secs(5);
+        assert_eq!(architecture_of(&content, &word, input, wait).await.unwrap(), ArchitectureId::Lenet5MnistV1);
+        let missing = format!("{:#x}", B256::repeat_byte(7));
+        let error = architecture_of(&content, &missing, input, wait).await.unwrap_err().to_string();
+        assert!(error.contains("could not be fetched"), "{error}");
+        let junk = content.put(bytes::Bytes::from_static(b"not a module")).await.unwrap();
+        let junk = format!("{:#x}", B256::from(junk.to_bytes32()));
+        let error = architecture_of(&content, &junk, input, wait).await.unwrap_err().to_string();
+        assert!(error.contains("model architecture") && error.contains("is refused: "), "{error}");
+        // Remembered: asked again, the same answer without a second fetch, even once the bytes are there.
+        let again = architecture_of(&content, &missing, input, wait).await.unwrap_err().to_string();
+        assert!(again.contains("could not be fetched"), "{again}");
     }
 }

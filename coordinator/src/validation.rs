@@ -38,6 +38,22 @@ impl Validator {
         self.arch
     }
 
+    /// Evaluates `arch` from now on if it takes this set's images and classes (a requester's module checked
+    /// against them, or a built-in network of the same input); false, and unchanged, if it does not.
+    pub fn evaluate_as(&mut self, arch: ArchitectureId) -> tessera_train::Result<bool> {
+        if arch == self.arch {
+            return Ok(true);
+        }
+        let input = arch.input();
+        let shape = self.data.images().size();
+        if shape[1..] != [input.channels, input.height, input.width] || input.classes != self.data.num_classes() {
+            return Ok(false);
+        }
+        self.model = Model::new(arch, &Parameters::zeros(arch), Device::Cpu)?;
+        self.arch = arch;
+        Ok(true)
+    }
+
     /// Loss and accuracy of `params`, always finite. A model whose outputs overflow has an infinite or NaN
     /// loss; it counts as [`WORST_LOSS`] and accuracy 0, so the scorer ranks it last and the manifest, whose JSON
     /// has no NaN, stays readable.

@@ -10,6 +10,7 @@ use alloy::primitives::{Address, B256, U256};
 use tessera_chain::{MarketplaceClient, eip712};
 use tessera_scoring::ScorerState;
 use tessera_storage::{Cid, ContentStore, DagBuilder};
+use tessera_train::InputSpec;
 
 /// What `verify` found.
 #[derive(Debug, Default)]
@@ -39,12 +40,16 @@ pub async fn verify_task(
     chain_id: u64,
     content: &dyn ContentStore,
     mut validator: Option<&mut Validator>,
+    input: InputSpec,
+    fetch_timeout: std::time::Duration,
     task_id: u64,
     only: Option<u32>,
 ) -> eyre::Result<Report> {
     let task = chain.task(U256::from(task_id)).await?;
-    let arch = architecture_of(&format!("{:#x}", task.modelArchitectureId))?;
-    if validator.as_ref().is_some_and(|v| v.architecture() != arch) {
+    let arch = architecture_of(content, &format!("{:#x}", task.modelArchitectureId), input, fetch_timeout).await?;
+    if let Some(v) = validator.as_deref_mut()
+        && !v.evaluate_as(arch)?
+    {
         validator = None;
     }
     let mut report = Report::default();

@@ -30,7 +30,10 @@ use std::{
 };
 use tessera_chain::eip712::{self, Submission};
 use tessera_storage::{Cid, ContentStore};
-use tessera_train::{ArchitectureId, Dataset, DecodeLimits, FileKind, Parameters, TrainConfig, WeightsFile, WireDtype};
+use tessera_train::{
+    ArchitectureId, Dataset, DecodeLimits, FileKind, InputSpec, MAX_SCRIPT_BYTES, MAX_SCRIPT_PARAMETERS, Normalisation,
+    Parameters, ScriptId, ScriptLimits, TrainConfig, WeightsFile, WireDtype, register_script,
+};
 use tracing::{info, warn};
 
 /// The longest pause between retries after a failure.
@@ -271,10 +274,31 @@ impl Worker {
         }
     }
 
+    /// The task's model: a built-in network, or the requester's TorchScript module, fetched by its CID and
+    /// checked against this worker's images and classes the first time.
+    async fn architecture(&self, word: B256) -> Result<ArchitectureId> {
+        let Some(id) = ScriptId::from_word(word.0) else { return round::architecture_of(word) };
+        if let Ok(known) = ArchitectureId::from_bytes32(word.0) {
+            return Ok(known);
+        }
+        let cid = Cid::from_digest(id.0);
+        let bytes = self.store.get(&cid, MAX_SCRIPT_BYTES).await?;
+        let [_, channels, height, width] = self.data.images().size()[..] else {
+            return Err(Error::Invalid("the training images are not a batch of [channels, height, width]".into()));
+        };
+        // The images are normalised already; the check feeds the module images of this shape.
+        let input = InputSpec { channels, height, width, classes: self.data.num_classes(), norm: Normalisation::NONE };
+        let limits = ScriptLimits { input, max_parameters: MAX_SCRIPT_PARAMETERS };
+        let checked = tokio::task::spawn_blocking(move || register_script(id, &bytes, &limits))
+            .await
+            .map_err(|e| Error::Invalid(format!("checking the task's module: {e}")))?;
+        checked.map_err(|e| Error::Task(format!("the task's TorchScript module {cid} does not fit this worker: {e}")))
+    }
+
     /// Makes the update (or takes the one made before a restart), uploads and signs it, and records
     /// it as pending; `None` when a copycat has nothing to copy yet.
     async fn produce(&self, task: &TaskView, view: &RoundView) -> Result<Option<Pending>> {
-        let arch = round::architecture_of(task.model_architecture_id)?;
+        let arch = self.architecture(task.model_architecture_id).await?;
         data::check_fits(&self.data, arch)?;
         let round = view.round;
         let global_cid = view.global_model_cid;

@@ -11,7 +11,7 @@ use tessera_api::{ErrorBody, Receipt, SubmissionRequest, responses};
 use tessera_chain::eip712::{self, Submission, SubmissionReceipt};
 use tessera_db::{NewSubmission, RoundPhase, TaskStatus};
 use tessera_storage::Cid;
-use tessera_train::{ArchitectureId, DecodeLimits, FileKind};
+use tessera_train::{DecodeLimits, FileKind};
 
 /// Takes a worker's signed update into the open round and answers with the coordinator's signed receipt: 201
 /// for a new submission, 200 with the same receipt when the same signed message comes again.
@@ -203,7 +203,11 @@ async fn check_update(
     global_cid: &str,
     num_samples: u64,
 ) -> Result<(), ApiError> {
-    let architecture = architecture_of(architecture_hex)?;
+    let input = state.config.model_input().map_err(ApiError::Internal)?;
+    let architecture =
+        crate::content::architecture_of(state.content.as_ref(), architecture_hex, input, state.config.fetch_timeout)
+            .await
+            .map_err(|e| ApiError::Internal(e.wrap_err("the stored task's architecture")))?;
     let limits = DecodeLimits::expecting(architecture, FileKind::Update);
     let fetch = state.content.get(&cid, limits.max_bytes as u64);
     let bytes = match tokio::time::timeout(state.config.fetch_timeout, fetch).await {
@@ -223,10 +227,6 @@ async fn check_update(
     crate::manifest::decode_update(architecture, &bytes, round, global_cid, num_samples)
         .map_err(|e| malformed(cid, e.to_string()))?;
     Ok(())
-}
-
-fn architecture_of(hex: &str) -> Result<ArchitectureId, ApiError> {
-    crate::content::architecture_of(hex).map_err(|e| ApiError::Internal(e.wrap_err("the stored task's architecture")))
 }
 
 fn malformed(cid: Cid, reason: String) -> ApiError {

@@ -11,8 +11,8 @@ use eyre::{WrapErr, eyre};
 use std::str::FromStr;
 use tessera_chain::{MarketplaceClient, connect_with};
 use tessera_net::TlsRoots;
-use tessera_storage::IpfsStore;
-use tessera_train::ArchitectureId;
+use tessera_storage::{ContentStore, DagBuilder, IpfsStore};
+use tessera_train::{ArchitectureId, InputSpec, MAX_SCRIPT_PARAMETERS, ScriptId, ScriptLimits, register_script};
 
 /// Options of `create-task`.
 #[derive(Debug, Args)]
@@ -44,6 +44,11 @@ pub struct CreateTaskArgs {
     /// The model architecture.
     #[arg(long, default_value = "lenet5-mnist-v1")]
     pub architecture: String,
+    /// A TorchScript module (`torch.jit.save`) to train instead of a built-in architecture. It is checked
+    /// against the coordinator's images and classes (its validation architecture's), published, and named on
+    /// chain by its CID; its exported weights are the initial model.
+    #[arg(long, conflicts_with = "architecture")]
+    pub script: Option<std::path::PathBuf>,
     /// Seeds the initial weights.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -70,8 +75,12 @@ pub(super) async fn execute(config: Config, args: &CreateTaskArgs) -> eyre::Resu
         Some(address) => address,
         None => PrivateKeySigner::from_str(&coordinator_key(&config).wrap_err("give --coordinator, or")?)?.address(),
     };
-    let arch: ArchitectureId =
-        args.architecture.parse().map_err(|_| eyre!("unknown architecture {:?}", args.architecture))?;
+    let roots = TlsRoots::from_setting(config.tls_ca_file.as_deref())?;
+    let content = IpfsStore::new(&config.ipfs_api_url, config.ipfs_client(roots.clone()))?;
+    let arch: ArchitectureId = match &args.script {
+        Some(path) => publish_script(&content, path, config.model_input()?).await?,
+        None => args.architecture.parse().map_err(|_| eyre!("unknown architecture {:?}", args.architecture))?,
+    };
     let unit = U256::from(10u64).pow(U256::from(args.decimals));
     let draft = TaskDraft {
         reward_token: args.token,
@@ -85,8 +94,6 @@ pub(super) async fn execute(config: Config, args: &CreateTaskArgs) -> eyre::Resu
         seed: args.seed,
         slash_to_requester: args.slash_to_requester,
     };
-    let roots = TlsRoots::from_setting(config.tls_ca_file.as_deref())?;
-    let content = IpfsStore::new(&config.ipfs_api_url, config.ipfs_client(roots.clone()))?;
     let initial = draft.publish_initial_model(&content).await?;
     let provider = connect_with(&config.chain_rpc_url, &key, &roots)?;
     let client = MarketplaceClient::new(provider, marketplace, requester.address());
@@ -103,7 +110,24 @@ pub(super) async fn execute(config: Config, args: &CreateTaskArgs) -> eyre::Resu
             "initial_model_cid": initial.to_string(),
             "tx_hash": format!("{tx:#x}"),
             "coordinator": format!("{coordinator:#x}"),
+            "architecture": arch.name(),
         })
     );
     Ok(())
+}
+
+/// Checks the module at `path` against `input` before anything is published, then publishes it; the
+/// architecture it becomes is named by its CID.
+async fn publish_script(content: &IpfsStore, path: &std::path::Path, input: InputSpec) -> eyre::Result<ArchitectureId> {
+    let bytes = std::fs::read(path).wrap_err_with(|| format!("reading {}", path.display()))?;
+    let cid = DagBuilder::cid_of(&bytes);
+    let id = ScriptId(cid.to_bytes32());
+    let limits = ScriptLimits { input, max_parameters: MAX_SCRIPT_PARAMETERS };
+    let checked = bytes.clone();
+    let arch = tokio::task::spawn_blocking(move || register_script(id, &checked, &limits))
+        .await?
+        .wrap_err_with(|| format!("{} does not fit this coordinator's tasks", path.display()))?;
+    let published = content.put(bytes::Bytes::from(bytes)).await.wrap_err("publishing the module")?;
+    eyre::ensure!(published == cid, "the IPFS node gave the module CID {published}, not {cid}");
+    Ok(arch)
 }

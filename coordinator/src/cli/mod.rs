@@ -20,7 +20,6 @@ use std::{path::PathBuf, sync::Arc};
 use tessera_chain::{MarketplaceClient, connect_with_timeout};
 use tessera_net::{TlsRoots, redact};
 use tessera_storage::IpfsStore;
-use tessera_train::ArchitectureId;
 
 /// The Tessera coordinator.
 #[derive(Debug, Parser)]
@@ -160,11 +159,7 @@ fn validator(config: &Config) -> eyre::Result<Option<Validator>> {
         "test" => tessera_train::Split::Test,
         other => eyre::bail!("validation split {other:?} is neither train nor test"),
     };
-    let arch: ArchitectureId = config
-        .validation_architecture
-        .parse()
-        .map_err(|_| eyre::eyre!("validation architecture {:?} is not a known one", config.validation_architecture))?;
-    let validator = Validator::load(arch, dir, split, config.validation_samples)
+    let validator = Validator::load(config.validation_arch()?, dir, split, config.validation_samples)
         .wrap_err_with(|| format!("loading the validation set from {}", dir.display()))?;
     Ok(Some(validator))
 }

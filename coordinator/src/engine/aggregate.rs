@@ -4,7 +4,7 @@
 
 use super::{Engine, elapsed_ms};
 use crate::{
-    content::{architecture_of, fetch_checkpoint, fetch_updates, load_manifest},
+    content::{fetch_checkpoint, fetch_updates, load_manifest},
     fault,
     manifest::{self, ComputeInput, FetchedUpdate, MANIFEST_FORMAT, Manifest, RewardRecord, SubmissionRecord},
 };
@@ -76,7 +76,7 @@ impl Engine {
     #[tracing::instrument(level = "debug", target = "engine::aggregate", skip_all, fields(task = task.task_id, round = r))]
     async fn gather(&self, task: &Task, r: u32) -> eyre::Result<(Gathered, u64)> {
         let id = task.task_id;
-        let arch = architecture_of(&task.model_architecture_id)?;
+        let arch = self.architecture(task).await?;
         let round = self.db.get_round(id, r).await?.ok_or_else(|| eyre::eyre!("round {r} of task {id} is gone"))?;
         let previous = self.previous_manifest(id, r).await?;
         let (state_before, previous_rewards) =
@@ -132,7 +132,7 @@ impl Engine {
     /// the checkpoint, which are dropped as soon as the computation is done.
     #[tracing::instrument(level = "debug", target = "engine::aggregate", skip_all, fields(round = r))]
     async fn compute(&self, r: u32, gathered: Gathered) -> eyre::Result<(Gathered, manifest::RoundComputation)> {
-        let validator = self.validator.clone().filter(|v| v.lock().is_ok_and(|v| v.architecture() == gathered.arch));
+        let validator = self.validator.clone();
         let (strategy, scoring) = (self.settings.strategy.clone(), self.settings.scoring.clone());
         let (mut gathered, computation) = tokio::task::spawn_blocking(move || {
             let input = ComputeInput {
@@ -149,8 +149,17 @@ impl Engine {
                 state_before: &gathered.state_before,
             };
             let mut guard = validator.as_ref().map(|v| v.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-            let evaluator = guard.as_deref_mut().map(|v| v as &mut dyn tessera_scoring::Evaluator);
-            let computation = manifest::compute(&input, evaluator);
+            let usable = guard.as_deref_mut().map(|v| v.evaluate_as(gathered.arch)).transpose();
+            let computation = match usable {
+                Ok(usable) => {
+                    let evaluator = guard
+                        .as_deref_mut()
+                        .filter(|_| usable == Some(true))
+                        .map(|v| v as &mut dyn tessera_scoring::Evaluator);
+                    manifest::compute(&input, evaluator)
+                }
+                Err(error) => Err(eyre::eyre!("preparing the validation set for {}: {error}", gathered.arch)),
+            };
             (gathered, computation)
         })
         .await?;

@@ -22,6 +22,7 @@ use alloy::{
     primitives::{B256, U256},
     sol_types::SolCall,
 };
+use eyre::WrapErr;
 use std::{
     collections::BTreeMap,
     sync::{Arc, Mutex, atomic::Ordering},
@@ -31,7 +32,7 @@ use tessera_chain::{IMarketplace, Marketplace, MarketplaceClient};
 use tessera_db::{Membership, NewRound, RoundPatch, RoundPhase, Store, Task, TaskFault, TaskStatus};
 use tessera_scoring::ScoringConfig;
 use tessera_storage::ContentStore;
-use tessera_train::ArchitectureId;
+use tessera_train::{ArchitectureId, InputSpec};
 
 /// How the engine runs.
 #[derive(Clone, Debug)]
@@ -48,6 +49,10 @@ pub struct EngineSettings {
     pub index_batch: u64,
     /// Blocks on top of one before the indexer reads it.
     pub confirmations: u64,
+    /// The images and classes a requester's TorchScript module is checked against.
+    pub model_input: InputSpec,
+    /// How long fetching a requester's module may take.
+    pub fetch_timeout: Duration,
 }
 
 impl Default for EngineSettings {
@@ -59,6 +64,8 @@ impl Default for EngineSettings {
             scoring: ScoringConfig::default(),
             index_batch: 2_000,
             confirmations: 0,
+            model_input: tessera_train::ArchitectureId::Lenet5MnistV1.input(),
+            fetch_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -88,6 +95,13 @@ impl Engine {
     ) -> Self {
         let chain_id = writer.chain_id();
         Self { db, content, chain, writer, validator: None, settings, live, chain_id }
+    }
+
+    /// The task's model (see [`crate::content::architecture_of`]).
+    async fn architecture(&self, task: &Task) -> eyre::Result<ArchitectureId> {
+        let settings = &self.settings;
+        let hex = &task.model_architecture_id;
+        crate::content::architecture_of(self.content.as_ref(), hex, settings.model_input, settings.fetch_timeout).await
     }
 
     /// Evaluates aggregates on `validator` (for tasks of its architecture).
@@ -263,7 +277,15 @@ impl Engine {
                 Ok(false)
             }
             Step::EnqueueStart(r) => {
+                // A model this coordinator cannot train or score (an unknown architecture, a requester's module
+                // that does not fit) faults the task here, before any round asks workers to train it.
+                let arch = self.architecture(task).await?;
                 let global = self.global_cid(task, r).await?;
+                if r == 1 {
+                    crate::content::fetch_checkpoint(self.content.as_ref(), arch, &global)
+                        .await
+                        .wrap_err_with(|| format!("the initial model {global} is no checkpoint of {arch}"))?;
+                }
                 let call = Marketplace::startRoundCall { taskId: U256::from(id), globalModelCid: cid_word(&global)? };
                 let call = Call { to: self.chain.address(), data: call.abi_encode().into() };
                 self.db.enqueue(&call.into_outbox(start_key(id, r), "start_round", id, r)?).await?;

@@ -12,7 +12,8 @@ use tessera_adversary::Attack;
 #[command(
     version,
     after_help = "Examples:\n  tessera-demo\n  tessera-demo --exit --report report.json\n  tessera-demo --rounds 3 --unit 300\n  \
-                  tessera-demo --red-team free-rider,copy-scaled:3,replay-global,boost:10"
+                  tessera-demo --red-team free-rider,copy-scaled:3,replay-global,boost:10\n  \
+                  tessera-demo --model my_cnn.pt"
 )]
 pub struct Args {
     /// Run to completion and exit, instead of serving the API and dashboard until Ctrl-C.
@@ -35,6 +36,10 @@ pub struct Args {
     /// the IPFS API behind a bearer token as a pinning service is.
     #[arg(long)]
     pub tls: bool,
+    /// Train this TorchScript module (`torch.jit.save`; MNIST's 1x28x28 images in, 10 logits out) instead of the
+    /// built-in LeNet: the requester's own model, checked, published and named on chain by its CID.
+    #[arg(long, value_name = "FILE.pt")]
+    pub model: Option<PathBuf>,
     /// Write the final report as JSON to this file.
     #[arg(long)]
     pub report: Option<PathBuf>,
@@ -47,8 +52,12 @@ pub struct Args {
 pub async fn run(args: Args) -> eyre::Result<()> {
     let binaries = Binaries::beside_current_exe()?;
     let attacks: Vec<Attack> = args.red_team.iter().flatten().copied().collect();
-    let scenario =
-        Scenario { alpha: args.alpha, tls: args.tls, ..Scenario::with_red_team(args.rounds, args.unit, &attacks) };
+    let scenario = Scenario {
+        alpha: args.alpha,
+        tls: args.tls,
+        model: args.model.clone(),
+        ..Scenario::with_red_team(args.rounds, args.unit, &attacks)
+    };
     let started = std::time::Instant::now();
     let mut demo = Demo::start(binaries, scenario, false).await?;
     println!("Logs and state: {}", demo.dir.path().display());

@@ -194,8 +194,14 @@ impl Demo {
         coordinator_env(&mut demo_env);
 
         say("Creating the MNIST task...");
-        let output = Command::new(&binaries.coordinator)
-            .args(["create-task", "--token", &format!("{token:#x}")])
+        let mut create = Command::new(&binaries.coordinator);
+        if let Some(model) = &scenario.model {
+            create.arg("create-task").arg("--script").arg(model);
+        } else {
+            create.arg("create-task");
+        }
+        let output = create
+            .args(["--token", &format!("{token:#x}")])
             .args(["--reward", &scenario.reward_tokens.to_string(), "--stake", &scenario.stake_tokens.to_string()])
             .args(["--rounds", &scenario.rounds.to_string(), "--max-workers", &scenario.workers.len().to_string()])
             .args(["--window-secs", &scenario.window_secs.to_string()])
@@ -208,8 +214,12 @@ impl Demo {
         let created: Value = serde_json::from_slice(&output.stdout)?;
         let task = created["task_id"].as_u64().ok_or_else(|| eyre!("create-task printed {created}"))?;
         say(&format!(
-            "  task {task}: {} rounds, {} TST pool, {} TST stake, initial model {}",
-            scenario.rounds, scenario.reward_tokens, scenario.stake_tokens, created["initial_model_cid"]
+            "  task {task}: {} rounds, {} TST pool, {} TST stake, model {}, initial weights {}",
+            scenario.rounds,
+            scenario.reward_tokens,
+            scenario.stake_tokens,
+            created["architecture"],
+            created["initial_model_cid"]
         ));
 
         let mut serve = Command::new(&binaries.coordinator);

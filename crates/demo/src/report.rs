@@ -8,8 +8,11 @@ use tessera_api::{RoundSummary, SubmissionListing, WorkerSummary};
 use tessera_chain::{MarketplaceClient, connect};
 use tessera_harness::mnist_dir;
 use tessera_scoring::Evidence;
-use tessera_storage::{ClientConfig, ContentStore, IpfsStore};
-use tessera_train::{ArchitectureId, Dataset, DecodeLimits, Device, FileKind, Model, Split, WeightsFile, evaluate};
+use tessera_storage::{ClientConfig, ContentStore, DagBuilder, IpfsStore};
+use tessera_train::{
+    ArchitectureId, Dataset, DecodeLimits, Device, FileKind, MAX_SCRIPT_PARAMETERS, Model, ScriptId, ScriptLimits,
+    Split, WeightsFile, evaluate, register_script,
+};
 
 /// One round's numbers.
 #[derive(Clone, Debug, Serialize)]
@@ -79,10 +82,19 @@ pub struct Report {
     pub peak_memory: std::collections::BTreeMap<String, u64>,
 }
 
+/// The task's model: LeNet, or the scenario's module, registered here as the coordinator registered it.
+fn demo_architecture(model: Option<&std::path::Path>) -> eyre::Result<ArchitectureId> {
+    let Some(path) = model else { return Ok(ArchitectureId::Lenet5MnistV1) };
+    let bytes = std::fs::read(path)?;
+    let id = ScriptId(DagBuilder::cid_of(&bytes).to_bytes32());
+    let limits = ScriptLimits { input: ArchitectureId::Lenet5MnistV1.input(), max_parameters: MAX_SCRIPT_PARAMETERS };
+    Ok(register_script(id, &bytes, &limits)?)
+}
+
 pub(crate) async fn gather(demo: &Demo) -> eyre::Result<Report> {
     let client = Coordinator { http: reqwest::Client::new(), url: &demo.url };
     let content = IpfsStore::new(demo.stack.ipfs.api_url(), ClientConfig::default())?;
-    let arch = ArchitectureId::Lenet5MnistV1;
+    let arch = demo_architecture(demo.scenario.model.as_deref())?;
     let test = Dataset::mnist(&mnist_dir(), Split::Test)?;
     let mut rounds = Vec::new();
     let listed: Vec<RoundSummary> = client.get(format!("/api/v1/tasks/{}/rounds", demo.task)).await?;

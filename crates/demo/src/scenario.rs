@@ -67,6 +67,9 @@ pub struct Scenario {
     /// Whether every process reaches anvil, IPFS and the coordinator over TLS, through proxies presenting a test
     /// CA's certificates, with the IPFS API behind a bearer token as a pinning service is.
     pub tls: bool,
+    /// A requester's TorchScript module (`torch.jit.save`, taking MNIST's 1x28x28 images to 10 logits) that the
+    /// task trains instead of the built-in LeNet.
+    pub model: Option<std::path::PathBuf>,
 }
 
 impl Scenario {
@@ -102,6 +105,7 @@ impl Scenario {
             alpha: 1.0,
             workers: honest.chain(dishonest).collect(),
             tls: false,
+            model: None,
         }
     }
 

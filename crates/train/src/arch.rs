@@ -1,25 +1,33 @@
-use crate::{Error, Parameters, Result, rng::Rng};
+use crate::{
+    Error, Parameters, Result, ScriptId,
+    rng::Rng,
+    script::{registered, registered_by_name},
+};
 use std::{fmt, str::FromStr, sync::OnceLock};
 
 /// A model architecture, as a task records it on chain.
 ///
-/// The name and the number are both stable: a new architecture (or a changed layer) gets a new variant with a
-/// new `-vN` name and a new number; existing ones never change, since checkpoints and tasks refer to them.
+/// A built-in network's name and number are both stable: a new architecture (or a changed layer) gets a new
+/// variant with a new `-vN` name and a new number; existing ones never change, since checkpoints and tasks refer
+/// to them. A requester's own TorchScript module is [`Self::Script`], known to a process once
+/// [`crate::register_script`] has checked it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(u32)]
 pub enum ArchitectureId {
     /// LeNet-5-style CNN for 28x28 grey images (MNIST, Fashion-MNIST): conv(1→32, 5x5) → relu → maxpool 2 →
     /// conv(32→64, 5x5) → relu → maxpool 2 → fc(1024→512) → relu → fc(512→10).
-    Lenet5MnistV1 = 1,
+    Lenet5MnistV1,
     /// The same shape of CNN for 32x32 RGB images (CIFAR-10): conv(3→32, 5x5) → relu → maxpool 2 →
     /// conv(32→64, 5x5) → relu → maxpool 2 → fc(1600→512) → relu → fc(512→10).
-    CnnCifar10V1 = 2,
+    CnnCifar10V1,
     /// ResNet-18 for 32x32 RGB images (CIFAR-10): torchvision's `resnet18` with the CIFAR stem (a 3x3
     /// convolution, stride 1, no max-pool) and group normalisation ([`RESNET_GROUPS`] groups) in place of batch
     /// normalisation. So a model is its parameters alone, with no running statistics to keep local or to
     /// average, evaluation does not depend on the batch, and it holds up under the label skew of federated
     /// shards, where batch statistics do not (Hsieh et al., "The Non-IID Data Quagmire", 2020).
-    Resnet18CifarV1 = 3,
+    Resnet18CifarV1,
+    /// A requester's TorchScript module, by the digest of its CID: its parameters, input and initial weights
+    /// are the module's own (see `script.rs`).
+    Script(ScriptId),
 }
 
 /// The groups of every group normalisation in [`ArchitectureId::Resnet18CifarV1`].
@@ -125,40 +133,50 @@ const CNN_CIFAR10_V1: &[ParamSpec] = &[
 ];
 
 impl ArchitectureId {
-    /// Every architecture, in id order.
+    /// Every built-in architecture, in number order.
     pub const ALL: [Self; 3] = [Self::Lenet5MnistV1, Self::CnnCifar10V1, Self::Resnet18CifarV1];
 
-    /// The stable name (`lenet5-mnist-v1`).
-    pub const fn name(self) -> &'static str {
+    /// The stable name (`lenet5-mnist-v1`; `torchscript-<hex digest>` for a requester's module).
+    pub fn name(self) -> &'static str {
         match self {
             Self::Lenet5MnistV1 => "lenet5-mnist-v1",
             Self::CnnCifar10V1 => "cnn-cifar10-v1",
             Self::Resnet18CifarV1 => "resnet18-cifar-v1",
+            Self::Script(id) => script(id).name,
         }
     }
 
-    /// The stable number, for a `uint` on chain.
-    pub const fn id(self) -> u32 {
-        self as u32
-    }
-
-    /// The id as a big-endian 32-byte word, as Solidity encodes a `uint256` or a `bytes32`.
+    /// The word a task records on chain: a built-in network's number big-endian, as Solidity encodes a
+    /// `uint256`, or a module's CID digest.
     pub fn to_bytes32(self) -> [u8; 32] {
+        let number: u32 = match self {
+            Self::Lenet5MnistV1 => 1,
+            Self::CnnCifar10V1 => 2,
+            Self::Resnet18CifarV1 => 3,
+            Self::Script(id) => return id.0,
+        };
         let mut word = [0; 32];
-        word[28..].copy_from_slice(&self.id().to_be_bytes());
+        word[28..].copy_from_slice(&number.to_be_bytes());
         word
     }
 
-    /// The architecture with this number.
-    pub fn from_id(id: u32) -> Result<Self> {
-        Self::ALL.into_iter().find(|arch| arch.id() == id).ok_or_else(|| Error::UnknownArchitecture(id.to_string()))
+    /// The architecture a contract's `bytes32` names ([`Self::to_bytes32`] read back); a module's digest only
+    /// once this process has registered it.
+    pub fn from_bytes32(word: [u8; 32]) -> Result<Self> {
+        let unknown =
+            || Error::UnknownArchitecture(format!("0x{}", word.iter().map(|b| format!("{b:02x}")).collect::<String>()));
+        match ScriptId::from_word(word) {
+            Some(id) => registered(id).map(|_| Self::Script(id)).ok_or_else(unknown),
+            None => Self::ALL.into_iter().find(|arch| arch.to_bytes32() == word).ok_or_else(unknown),
+        }
     }
 
-    /// The architecture a contract's `bytes32` names ([`Self::to_bytes32`] read back).
-    pub fn from_bytes32(word: [u8; 32]) -> Result<Self> {
-        Self::ALL.into_iter().find(|arch| arch.to_bytes32() == word).ok_or_else(|| {
-            Error::UnknownArchitecture(format!("0x{}", word.iter().map(|b| format!("{b:02x}")).collect::<String>()))
-        })
+    /// The requester's module this is, if it is one.
+    pub fn script_id(self) -> Option<ScriptId> {
+        match self {
+            Self::Script(id) => Some(id),
+            _ => None,
+        }
     }
 
     /// The parameter tensors, in the stable order every flat vector and encoding uses.
@@ -167,31 +185,31 @@ impl ArchitectureId {
             Self::Lenet5MnistV1 => LENET5_MNIST_V1,
             Self::CnnCifar10V1 => CNN_CIFAR10_V1,
             Self::Resnet18CifarV1 => resnet18_specs(),
+            Self::Script(id) => &script(id).specs,
         }
     }
 
     /// The input image shape: channels, height, width.
-    pub const fn input_shape(self) -> [i64; 3] {
-        match self {
-            Self::Lenet5MnistV1 => [1, 28, 28],
-            Self::CnnCifar10V1 | Self::Resnet18CifarV1 => [3, 32, 32],
-        }
+    pub fn input_shape(self) -> [i64; 3] {
+        let input = self.input();
+        [input.channels, input.height, input.width]
     }
 
     /// The number of output classes.
-    pub const fn num_classes(self) -> usize {
-        10
+    pub fn num_classes(self) -> usize {
+        self.input().classes
     }
 
     /// What the model takes, with the normalisation of the data set it was made for (MNIST's, CIFAR-10's): what
-    /// [`crate::Dataset::load`] shapes a data set to.
-    pub const fn input(self) -> crate::InputSpec {
-        let [channels, height, width] = self.input_shape();
-        let norm = match self {
-            Self::Lenet5MnistV1 => crate::Normalisation::MNIST,
-            Self::CnnCifar10V1 | Self::Resnet18CifarV1 => crate::Normalisation::CIFAR10,
+    /// [`crate::Dataset::load`] shapes a data set to. A module takes what it was checked against.
+    pub fn input(self) -> crate::InputSpec {
+        let (shape, norm) = match self {
+            Self::Lenet5MnistV1 => ([1, 28, 28], crate::Normalisation::MNIST),
+            Self::CnnCifar10V1 | Self::Resnet18CifarV1 => ([3, 32, 32], crate::Normalisation::CIFAR10),
+            Self::Script(id) => return script(id).input,
         };
-        crate::InputSpec { channels, height, width, classes: self.num_classes(), norm }
+        let [channels, height, width] = shape;
+        crate::InputSpec { channels, height, width, classes: 10, norm }
     }
 
     /// The number of scalar parameters.
@@ -199,13 +217,18 @@ impl ArchitectureId {
         self.parameter_specs().iter().map(|spec| numel(spec.shape)).sum()
     }
 
-    /// Fresh weights, deterministic from `seed` on every machine.
+    /// Fresh weights, deterministic from `seed` on every machine; a requester's module starts from the weights
+    /// it was exported with, whatever the seed.
     ///
     /// Each tensor starts as its [`Init`] says: uniform in ±1/sqrt(fan_in), PyTorch's default for `Conv2d` and
     /// `Linear`, or normalisation scales at one and shifts at zero (which draw nothing). The values come
     /// from this crate's own generator rather than libtorch's, so they do not depend on the libtorch build, and
     /// concurrent callers cannot disturb each other through libtorch's global seed.
     pub fn init_parameters(self, seed: u64) -> Parameters {
+        if let Self::Script(id) = self {
+            return Parameters::for_architecture(self, script(id).initial.clone())
+                .expect("the values were read from the module's own tensors");
+        }
         let mut rng = Rng::new(seed);
         let mut values = Vec::with_capacity(self.num_parameters());
         for spec in self.parameter_specs() {
@@ -223,6 +246,12 @@ impl ArchitectureId {
     }
 }
 
+/// A module every `Script` value names: one is made only by [`crate::register_script`] or read back from the
+/// registry, which never forgets.
+fn script(id: ScriptId) -> &'static crate::script::Registered {
+    registered(id).expect("a Script architecture is registered before it exists")
+}
+
 pub(crate) fn numel(shape: &[i64]) -> usize {
     shape.iter().map(|&dim| dim as usize).product()
 }
@@ -237,15 +266,11 @@ impl FromStr for ArchitectureId {
     type Err = Error;
 
     fn from_str(name: &str) -> Result<Self> {
-        Self::ALL.into_iter().find(|arch| arch.name() == name).ok_or_else(|| Error::UnknownArchitecture(name.into()))
-    }
-}
-
-impl TryFrom<u32> for ArchitectureId {
-    type Error = Error;
-
-    fn try_from(id: u32) -> Result<Self> {
-        Self::from_id(id)
+        Self::ALL
+            .into_iter()
+            .find(|arch| arch.name() == name)
+            .or_else(|| registered_by_name(name).map(Self::Script))
+            .ok_or_else(|| Error::UnknownArchitecture(name.into()))
     }
 }
 
@@ -260,5 +285,9 @@ mod tests {
         }
         let error = ArchitectureId::from_bytes32([0xab; 32]).unwrap_err();
         assert!(error.to_string().contains("abababab"), "{error}");
+        let mut four = [0; 32];
+        four[31] = 4;
+        assert!(ArchitectureId::from_bytes32(four).is_err());
+        assert!(ScriptId::from_word(four).is_none() && ScriptId::from_word([0xab; 32]).is_some());
     }
 }

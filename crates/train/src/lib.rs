@@ -10,7 +10,9 @@
 //! - [`train_local`] trains from a global checkpoint and returns the delta as [`Parameters`], one flat f32
 //!   vector in a stable order, which scoring and aggregation use without libtorch; [`evaluate`] measures a model.
 //! - [`WeightsFile`] encodes checkpoints and updates as safetensors with metadata and decodes untrusted bytes.
-//! - [`ScriptModel`] loads and checks a requester's TorchScript module (shape, size, no hidden state) for training.
+//! - [`ScriptModel`] loads and checks a requester's TorchScript module (shape, size, no hidden state);
+//!   [`register_script`] makes a checked module an [`ArchitectureId::Script`] that trains, encodes and evaluates
+//!   like a built-in network.
 //! - [`cuda_devices`] loads libtorch's CUDA library where it can be loaded and counts the GPUs.
 //!
 //! # Determinism
@@ -64,6 +66,9 @@ pub use model::Model;
 pub use params::Parameters;
 pub use partition::Partitioning;
 pub use rng::Rng;
-pub use script::{ScriptLimits, ScriptModel};
+pub use script::{
+    MAX_REGISTERED_SCRIPTS, MAX_SCRIPT_BYTES, MAX_SCRIPT_PARAMETERS, ScriptId, ScriptLimits, ScriptModel,
+    register_script,
+};
 pub use tch::Device;
 pub use train::{EpochMetrics, LocalUpdate, Optimizer, Progress, TrainConfig, TrainMetrics, Trainer, train_local};

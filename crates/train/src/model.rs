@@ -2,24 +2,34 @@ use crate::{
     ArchitectureId, Parameters, Result,
     arch::{RESNET_GROUPS, RESNET18_STAGES},
 };
-use tch::{Device, Tensor, nn::VarStore};
+use tch::{CModule, Device, Tensor, nn::VarStore};
 
 /// A network of one architecture, its weights held in a libtorch `VarStore` on one device.
 ///
-/// Variables are named like a PyTorch state dict (`conv1.weight`), so `var_store().save(...)` writes a file
-/// that `torch.nn.Module.load_state_dict` accepts.
+/// A built-in network's variables are named like a PyTorch state dict (`conv1.weight`), so
+/// `var_store().save(...)` writes a file that `torch.nn.Module.load_state_dict` accepts. A requester's module
+/// holds its own tensors, and [`Self::parameters`] names them as the module does.
 #[derive(Debug)]
 pub struct Model {
     arch: ArchitectureId,
     vs: VarStore,
     /// The variables in the architecture's order; they share storage with the ones in `vs`.
     weights: Vec<Tensor>,
+    /// A requester's module, whose forward pass reads `weights`.
+    module: Option<CModule>,
 }
 
 impl Model {
     /// A model holding `params`, which must follow `arch`'s layout.
     pub fn new(arch: ArchitectureId, params: &Parameters, device: Device) -> Result<Self> {
         params.check_layout(arch)?;
+        if let Some(id) = arch.script_id() {
+            let registered = crate::script::registered(id).expect("a Script architecture is registered");
+            let (module, vs, weights) = crate::ScriptModel::open(&registered.bytes, device)?.into_parts();
+            let mut model = Self { arch, vs, weights, module: Some(module) };
+            model.load(params)?;
+            return Ok(model);
+        }
         let vs = VarStore::new(device);
         let root = vs.root();
         let weights = params
@@ -32,7 +42,7 @@ impl Model {
                 Ok(layer.f_var_copy(leaf, tensor)?)
             })
             .collect::<Result<_>>()?;
-        Ok(Self { arch, vs, weights })
+        Ok(Self { arch, vs, weights, module: None })
     }
 
     /// A model with fresh weights from [`ArchitectureId::init_parameters`].
@@ -69,6 +79,9 @@ impl Model {
                 Ok(x.f_linear(&w[6], Some(&w[7]))?)
             }
             ArchitectureId::Resnet18CifarV1 => resnet18(images, w),
+            ArchitectureId::Script(_) => {
+                Ok(self.module.as_ref().expect("a Script model holds its module").forward_ts(&[images])?)
+            }
         }
     }
 

@@ -8,12 +8,120 @@
 //! be neither averaged nor verifiable, so they are refused rather than kept local: a requester uses
 //! `track_running_stats=False`, or GroupNorm as the built-in ResNet does.
 //!
+//! A module runs in evaluation mode, in training too: dropout is off, so a round trained twice from the same
+//! data gives the same update, and nothing draws from libtorch's global generator.
+//!
 //! Parameters are exchanged under the module's own names (`features.0.weight`), in the order the module lists
-//! them. TorchScript is interpreted by libtorch, not by Python, but a module is still code from a stranger: run
+//! them. A task names its module by the digest of the module's CID ([`ScriptId`]); [`register_script`] checks
+//! the bytes once per process and makes them [`ArchitectureId::Script`], which every model, codec and scorer
+//! path then treats like a built-in network, the module's exported weights being its initial checkpoint.
+//!
+//! TorchScript is interpreted by libtorch, not by Python, but a module is still code from a stranger: run
 //! workers without privileges they do not need.
 
-use crate::{Error, InputSpec, Result};
+use crate::{ArchitectureId, Error, Init, InputSpec, ParamSpec, Result};
+use std::{
+    collections::HashMap,
+    fmt,
+    sync::{LazyLock, RwLock},
+};
 use tch::{CModule, Device, Kind, Tensor, nn::VarStore};
+
+/// The most parameters a requester's module may have unless a task's coordinator allows fewer: 64 Mi, a
+/// 256 MiB checkpoint.
+pub const MAX_SCRIPT_PARAMETERS: usize = 64 << 20;
+
+/// The largest module file read: [`MAX_SCRIPT_PARAMETERS`] in f32 and room for the module's code.
+pub const MAX_SCRIPT_BYTES: u64 = 4 * MAX_SCRIPT_PARAMETERS as u64 + (64 << 20);
+
+/// The most distinct modules one process registers: each keeps its bytes and names for the process's life.
+pub const MAX_REGISTERED_SCRIPTS: usize = 256;
+
+/// A requester's module as a task names it on chain: the sha256 digest of its CID, in the `bytes32` where a
+/// built-in network has its number. Built-in numbers fill the low four bytes only; a digest whose first 28 bytes
+/// are all zero cannot be told from one and is refused.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ScriptId(pub [u8; 32]);
+
+impl ScriptId {
+    /// The module a task's word names, or `None` when the word is a built-in network's number.
+    pub fn from_word(word: [u8; 32]) -> Option<Self> {
+        word[..28].iter().any(|&byte| byte != 0).then_some(Self(word))
+    }
+
+    fn hex(&self) -> String {
+        self.0.iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+}
+
+impl fmt::Debug for ScriptId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ScriptId(0x{})", self.hex())
+    }
+}
+
+/// The prefix of a module's architecture name: `torchscript-<64 hex digits of its id>`.
+const NAME_PREFIX: &str = "torchscript-";
+
+/// A checked module this process knows.
+pub(crate) struct Registered {
+    pub(crate) name: &'static str,
+    pub(crate) specs: Vec<ParamSpec>,
+    pub(crate) input: InputSpec,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) initial: Vec<f32>,
+}
+
+static REGISTRY: LazyLock<RwLock<HashMap<ScriptId, &'static Registered>>> = LazyLock::new(Default::default);
+
+/// Checks a requester's module against `limits` and makes it an architecture of this process, named by `id`
+/// (whose CID the caller fetched the bytes by, so the bytes are the ones the task committed to). A module
+/// registered before is returned without a second check.
+pub fn register_script(id: ScriptId, bytes: &[u8], limits: &ScriptLimits) -> Result<ArchitectureId> {
+    if ScriptId::from_word(id.0).is_none() {
+        return Err(script_error("its id reads as a built-in network's number".into()));
+    }
+    if registered(id).is_some() {
+        return Ok(ArchitectureId::Script(id));
+    }
+    let model = ScriptModel::load(bytes, limits, Device::Cpu)?;
+    let mut specs = Vec::with_capacity(model.parameters.len());
+    let mut initial = Vec::with_capacity(model.num_parameters());
+    for (name, tensor) in &model.parameters {
+        let name: &'static str = Box::leak(name.clone().into_boxed_str());
+        let shape: &'static [i64] = Box::leak(tensor.size().into_boxed_slice());
+        specs.push(ParamSpec { name, shape, fan_in: 0, init: Init::Uniform });
+        initial.extend(Vec::<f32>::try_from(tensor.f_flatten(0, -1)?.f_contiguous()?)?);
+    }
+    let name = Box::leak(format!("{NAME_PREFIX}{}", id.hex()).into_boxed_str());
+    let entry = Registered { name, specs, input: limits.input, bytes: bytes.to_vec(), initial };
+    let mut registry = REGISTRY.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !registry.contains_key(&id) {
+        if registry.len() >= MAX_REGISTERED_SCRIPTS {
+            return Err(script_error(format!("this process already holds {MAX_REGISTERED_SCRIPTS} modules")));
+        }
+        registry.insert(id, Box::leak(Box::new(entry)));
+    }
+    Ok(ArchitectureId::Script(id))
+}
+
+/// The registered module `id`, if this process has checked it.
+pub(crate) fn registered(id: ScriptId) -> Option<&'static Registered> {
+    REGISTRY.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&id).copied()
+}
+
+/// The registered module named `torchscript-<hex>`.
+pub(crate) fn registered_by_name(name: &str) -> Option<ScriptId> {
+    let hex = name.strip_prefix(NAME_PREFIX)?;
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut word = [0; 32];
+    for (byte, pair) in word.iter_mut().zip(hex.as_bytes().chunks(2)) {
+        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    registered(ScriptId(word)).map(|_| ScriptId(word))
+}
 
 /// What a task allows of a requester's module.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -36,18 +144,30 @@ pub struct ScriptModel {
 impl ScriptModel {
     /// Loads and checks a module's bytes on `device`.
     pub fn load(bytes: &[u8], limits: &ScriptLimits, device: Device) -> Result<Self> {
+        let mut model = Self::open(bytes, device)?;
+        model.check(limits)?;
+        model.module.f_set_eval()?;
+        Ok(model)
+    }
+
+    /// Loads a module checked before, in evaluation mode.
+    pub(crate) fn open(bytes: &[u8], device: Device) -> Result<Self> {
         let vs = VarStore::new(device);
-        let module = CModule::load_data_on_device(&mut std::io::Cursor::new(bytes), device)
+        let mut module = CModule::load_data_on_device(&mut std::io::Cursor::new(bytes), device)
             .map_err(|error| script_error(format!("not a TorchScript module: {}", first_line(&error.to_string()))))?;
+        module.f_set_eval()?;
         let parameters = module.named_parameters()?;
         // The tensors are the module's own: an optimiser over the VarStore trains the module. A VarStore name
         // cannot hold a `.`; the names that travel are the module's own, kept beside.
         for (index, (_, tensor)) in parameters.iter().enumerate() {
             let _registered = vs.root().add(&format!("p{index}"), tensor.shallow_clone(), true);
         }
-        let mut model = Self { module, vs, parameters };
-        model.check(limits)?;
-        Ok(model)
+        Ok(Self { module, vs, parameters })
+    }
+
+    /// The module, its variables and its parameter tensors in the module's order.
+    pub(crate) fn into_parts(self) -> (CModule, VarStore, Vec<Tensor>) {
+        (self.module, self.vs, self.parameters.into_iter().map(|(_, tensor)| tensor).collect())
     }
 
     /// The parameters, in the module's order, under its names.
@@ -65,8 +185,12 @@ impl ScriptModel {
         &self.vs
     }
 
-    /// The logits for a batch of images, in training or evaluation mode.
-    pub fn forward(&mut self, images: &Tensor, train: bool) -> Result<Tensor> {
+    /// The logits for a batch of images, in evaluation mode (see the module docs).
+    pub fn forward(&self, images: &Tensor) -> Result<Tensor> {
+        Ok(self.module.forward_ts(&[images])?)
+    }
+
+    fn forward_in_mode(&mut self, images: &Tensor, train: bool) -> Result<Tensor> {
         if train {
             self.module.f_set_train()?;
         } else {
@@ -92,7 +216,7 @@ impl ScriptModel {
         let InputSpec { channels, height, width, classes, .. } = limits.input;
         let device = self.vs.device();
         let probe = Tensor::f_ones([2, channels, height, width], (Kind::Float, device))?.f_mul_scalar(0.5)?;
-        let before = tch::no_grad(|| self.forward(&probe, false)).map_err(|error| {
+        let before = tch::no_grad(|| self.forward_in_mode(&probe, false)).map_err(|error| {
             script_error(format!("the module fails on a batch of [2, {channels}, {height}, {width}] images: {error}"))
         })?;
         if before.size() != [2, classes as i64] {
@@ -101,13 +225,16 @@ impl ScriptModel {
                 before.size()
             )));
         }
-        // A training-mode pass with other images must leave evaluation unchanged: only parameters may hold state.
+        // Passes over other images, in training and in evaluation mode, must leave evaluation unchanged: only
+        // parameters may hold state. (Modules run in evaluation mode, but running statistics that a
+        // training-mode pass would move are refused too: they would be a second, silent model.)
         // Images that vary, without drawing from libtorch's global generator.
         let other = Tensor::f_arange(4 * channels * height * width, (Kind::Float, device))?
             .f_sin()?
             .f_view([4, channels, height, width])?;
-        let _trained_once = tch::no_grad(|| self.forward(&other, true))?;
-        let after = tch::no_grad(|| self.forward(&probe, false))?;
+        let _trained_once = tch::no_grad(|| self.forward_in_mode(&other, true))?;
+        let _evaluated = tch::no_grad(|| self.forward_in_mode(&other, false))?;
+        let after = tch::no_grad(|| self.forward_in_mode(&probe, false))?;
         if !before.equal(&after) {
             return Err(script_error(
                 "training changes the module's state outside its parameters (batch-norm running statistics?); \
