@@ -21,15 +21,22 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 "$python" -c 'import torch; print("pytorch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0))'
 threads=$(nproc)
 echo "cpu: $threads threads, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-for arch in lenet cifar-cnn; do
+run() {
+  local label=$1
+  shift
+  for _ in $(seq "$rounds"); do
+    echo "config: $label"
+    "$bin" "$@"
+    "$python" crates/train/python/throughput.py "$@"
+  done
+}
+for arch in lenet cifar-cnn resnet18; do
   for batch in 64 512; do
     for device in cuda cpu; do
       args=(--arch "$arch" --device "$device" --batch "$batch" --threads "$threads" --random "$@")
-      for _ in $(seq "$rounds"); do
-        echo "config: arch=$arch device=$device batch=$batch"
-        "$bin" "${args[@]}"
-        "$python" crates/train/python/throughput.py "${args[@]}"
-      done
+      run "arch=$arch device=$device batch=$batch" "${args[@]}"
     done
+    args=(--arch "$arch" --device cuda --batch "$batch" --threads "$threads" --random --mixed-precision "$@")
+    run "arch=$arch device=cuda-mixed batch=$batch" "${args[@]}"
   done
 done

@@ -32,9 +32,12 @@ pub(crate) fn cid_text(word: B256) -> eyre::Result<String> {
 /// the engine one fetch timeout per period, not one per pass.
 const UNAVAILABLE_FOR: Duration = Duration::from_secs(120);
 
-/// Modules that were refused (for good: the bytes are fixed by their CID, the check is deterministic) or could
-/// not be fetched (until the time given), with the reason.
-static UNUSABLE: LazyLock<Mutex<HashMap<ScriptId, (Option<Instant>, String)>>> = LazyLock::new(Default::default);
+/// How long a refused module is not fetched and checked again. The bytes are fixed by their CID and the check is
+/// deterministic, but a refusal for want of room (`MAX_REGISTERED_BYTES`) is not for good.
+const REFUSED_FOR: Duration = Duration::from_secs(600);
+
+/// Modules that were refused or could not be fetched, until when, and why.
+static UNUSABLE: LazyLock<Mutex<HashMap<ScriptId, (Instant, String)>>> = LazyLock::new(Default::default);
 
 /// The architecture a task's bytes32 names: a built-in network, or a requester's TorchScript module, which is
 /// fetched by its CID within `timeout` and checked against `input` (this coordinator's images and classes) the
@@ -56,7 +59,7 @@ pub async fn architecture_of(
     let unusable =
         |reason: &str| eyre::eyre!("the task's model architecture is the TorchScript module {cid}, which {reason}");
     if let Some((until, reason)) = lock(&UNUSABLE).get(&id)
-        && until.is_none_or(|until| Instant::now() < until)
+        && Instant::now() < *until
     {
         return Err(unusable(reason));
     }
@@ -68,7 +71,7 @@ pub async fn architecture_of(
     let bytes = match fetched {
         Ok(bytes) => bytes,
         Err(reason) => {
-            lock(&UNUSABLE).insert(id, (Some(Instant::now() + UNAVAILABLE_FOR), reason.clone()));
+            lock(&UNUSABLE).insert(id, (Instant::now() + UNAVAILABLE_FOR, reason.clone()));
             return Err(unusable(&reason));
         }
     };
@@ -77,7 +80,7 @@ pub async fn architecture_of(
         Ok(arch) => Ok(arch),
         Err(error) => {
             let reason = format!("is refused: {error}");
-            lock(&UNUSABLE).insert(id, (None, reason.clone()));
+            lock(&UNUSABLE).insert(id, (Instant::now() + REFUSED_FOR, reason.clone()));
             Err(unusable(&reason))
         }
     }

@@ -194,6 +194,7 @@ mod tests {
             seed: 3,
             device: Device::Cpu,
             threads: Some(1),
+            mixed_precision: false,
         }
     }
 

@@ -366,6 +366,7 @@ impl Mock {
                 seed: 0,
                 device: Device::Cpu,
                 threads: Some(1),
+                mixed_precision: false,
             },
             train_seed: None,
             behaviour,

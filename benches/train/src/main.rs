@@ -2,11 +2,12 @@
 //! which runs the same loop in PyTorch. `benches/train/throughput.sh` runs both on the CPU, and
 //! `benches/train/device.sh` on a GPU.
 //!
-//! throughput [--arch lenet|cifar-cnn|resnet18] [--device cpu|cuda] [--steps 300] [--warmup 30] [--batch 64] [--threads 2]
-//!            [--random]
+//! throughput [--arch lenet|cifar-cnn|resnet18|resnet20] [--device cpu|cuda] [--steps 300] [--warmup 30] [--batch 64] [--threads 2]
+//!            [--random] [--mixed-precision]
 //!
 //! LeNet trains on MNIST (`TESSERA_MNIST_DIR`); the CIFAR-sized networks, and LeNet with
 //! `--random`, on seeded random images, since throughput does not depend on what the pixels show.
+//! `--mixed-precision` trains under CUDA autocast (on a GPU only).
 
 use std::{path::PathBuf, str::FromStr, time::Instant};
 use tch::{Tensor, kind::FLOAT_CPU};
@@ -41,7 +42,8 @@ fn main() -> tessera_train::Result<()> {
         "lenet" => ArchitectureId::Lenet5MnistV1,
         "cifar-cnn" => ArchitectureId::CnnCifar10V1,
         "resnet18" => ArchitectureId::Resnet18CifarV1,
-        other => panic!("--arch {other}: expected lenet, cifar-cnn or resnet18"),
+        "resnet20" => ArchitectureId::Resnet20CifarV1,
+        other => panic!("--arch {other}: expected lenet, cifar-cnn, resnet18 or resnet20"),
     };
     let device = match arg("--device", "cpu".to_owned()).as_str() {
         "cpu" => Device::Cpu,
@@ -51,6 +53,7 @@ fn main() -> tessera_train::Result<()> {
     };
     let samples = (warmup + steps) * batch;
     let random = std::env::args().any(|a| a == "--random");
+    let mixed_precision = std::env::args().any(|a| a == "--mixed-precision");
     let data = match arch {
         ArchitectureId::Lenet5MnistV1 if !random => Dataset::mnist(&mnist_dir(), Split::Train)?,
         _ => random_images(arch, samples)?,
@@ -65,6 +68,7 @@ fn main() -> tessera_train::Result<()> {
         seed: 0,
         device,
         threads: Some(threads),
+        mixed_precision,
     };
     let mut trainer = Trainer::new(arch, &arch.init_parameters(0), config)?;
     trainer.train_epoch(&warm, |_| {})?;

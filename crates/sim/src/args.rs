@@ -84,6 +84,13 @@ pub struct Args {
     /// libtorch threads.
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
+    /// The network every worker trains, by name: `lenet5-mnist-v1`, or `resnet18-cifar-v1`, which sees MNIST's
+    /// digits as three equal channels centred on a 32x32 black image.
+    #[arg(long, default_value = "lenet5-mnist-v1")]
+    pub arch: tessera_train::ArchitectureId,
+    /// Test-split samples the global model is measured on each round (default: all 10,000).
+    #[arg(long)]
+    pub test_samples: Option<usize>,
     /// The MNIST IDX folder (default: the cache that `make setup` fills).
     #[arg(long, env = "TESSERA_MNIST_DIR")]
     pub mnist_dir: Option<PathBuf>,

@@ -54,9 +54,15 @@ impl Evaluator for TorchEvaluator {
     }
 }
 
-/// Mean cross-entropy and accuracy of the LeNet-shaped `arch` with `params` on `data`, summed batch by batch
-/// in f64 as `tessera_train::evaluate` sums them.
+/// Mean cross-entropy and accuracy of `arch` with `params` on `data`, summed batch by batch in f64 as
+/// `tessera_train::evaluate` sums them: LeNet's by the fast pass below, other networks by their model.
 fn evaluate(arch: ArchitectureId, params: &[f32], data: &Dataset, batch: usize) -> tessera_train::Result<Metrics> {
+    if arch != ArchitectureId::Lenet5MnistV1 {
+        let params = Parameters::for_architecture(arch, params.to_vec())?;
+        let model = tessera_train::Model::new(arch, &params, tessera_train::Device::Cpu)?;
+        let evaluation = tessera_train::evaluate(&model, data, batch)?;
+        return Ok(Metrics { loss: evaluation.loss, accuracy: evaluation.accuracy });
+    }
     let weights: Vec<Tensor> = Parameters::for_architecture(arch, params.to_vec())?
         .to_tensors(tessera_train::Device::Cpu)?
         .into_iter()

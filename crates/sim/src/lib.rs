@@ -16,22 +16,27 @@ use tessera_adversary::Attack;
 use tessera_scoring::{
     FitResult, RoundInput, Scorer, ScoringConfig, Strategy, StrategySpec, Submission, WorkerId, apply,
 };
-use tessera_train::{ArchitectureId, Dataset, Partitioning, Split};
+use tessera_train::{Dataset, Partitioning, Split};
 
 /// Token base units per whole token.
 const UNIT: u128 = 1_000_000_000_000_000_000;
 
 /// Runs the simulation and prints every round.
 pub fn run(args: &Args) -> Result<()> {
-    let arch = ArchitectureId::Lenet5MnistV1;
+    let arch = args.arch;
     let roles = roles(args)?;
     if args.aggregate_all && args.server_adam > 0.0 {
         // The scorer commits its own aggregate to the server optimiser; a second, different step would not match.
         bail!("--aggregate-all does not combine with --server-adam");
     }
     let dir = args.mnist_dir.clone().unwrap_or_else(tessera_harness::mnist_dir);
-    let train = Dataset::mnist(&dir, Split::Train).wrap_err_with(|| format!("MNIST in {}", dir.display()))?;
-    let test = Dataset::mnist(&dir, Split::Test).wrap_err("MNIST test split")?;
+    let input = arch.input();
+    let train = Dataset::load(&dir, Split::Train, &input).wrap_err_with(|| format!("MNIST in {}", dir.display()))?;
+    let test = Dataset::load(&dir, Split::Test, &input).wrap_err("MNIST test split")?;
+    let test = match args.test_samples {
+        Some(samples) => test.take(samples.min(test.len()))?,
+        None => test,
+    };
 
     // The requester's validation set is held out of the training split; workers share the rest.
     let pool_len = train

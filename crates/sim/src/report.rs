@@ -10,8 +10,8 @@ fn tokens(units: u128) -> f64 {
 
 pub(crate) fn header(args: &Args, roles: &[Role], shards: &[Dataset], strategy: &str) {
     println!(
-        "{} workers, {} rounds, {:?} partition, strategy {strategy}, seed {}",
-        args.workers, args.rounds, args.partition, args.seed
+        "{} workers, {} rounds, {:?} partition, {}, strategy {strategy}, seed {}",
+        args.workers, args.rounds, args.partition, args.arch, args.seed
     );
     if args.aggregate_all {
         println!("  the global model steps with the aggregate of every update (--aggregate-all), not the scorer's");

@@ -38,6 +38,7 @@ impl<'a> Team<'a> {
             seed: args.seed,
             device: Device::Cpu,
             threads: Some(args.threads),
+            mixed_precision: false,
         };
         Ok(Self { arch, roles, shards, flipped, config, seed: args.seed, previous: vec![None; roles.len()] })
     }

@@ -25,6 +25,7 @@ fn main() -> tessera_train::Result<()> {
         seed: arg("--seed", 0),
         device: if cpu { Device::Cpu } else { tessera_train::cuda_if_available() },
         threads: Some(arg("--threads", 2)),
+        mixed_precision: false,
     };
     println!("centralised MNIST: {config:?}, {} train / {} test samples", train.len(), test.len());
     let arch = ArchitectureId::Lenet5MnistV1;

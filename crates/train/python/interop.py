@@ -46,15 +46,16 @@ class LeNet5(nn.Module):
 class BasicBlock(nn.Module):
     """torchvision's ResNet basic block, with group normalisation under the batch-norm names."""
 
-    def __init__(self, inputs, width, stride):
+    def __init__(self, inputs, width, stride, groups=32):
         super().__init__()
         self.conv1 = nn.Conv2d(inputs, width, 3, stride, 1, bias=False)
-        self.bn1 = nn.GroupNorm(32, width)
+        self.bn1 = nn.GroupNorm(groups, width)
         self.conv2 = nn.Conv2d(width, width, 3, 1, 1, bias=False)
-        self.bn2 = nn.GroupNorm(32, width)
+        self.bn2 = nn.GroupNorm(groups, width)
         self.downsample = None
         if stride != 1 or inputs != width:
-            self.downsample = nn.Sequential(nn.Conv2d(inputs, width, 1, stride, bias=False), nn.GroupNorm(32, width))
+            projection = nn.Conv2d(inputs, width, 1, stride, bias=False)
+            self.downsample = nn.Sequential(projection, nn.GroupNorm(groups, width))
 
     def forward(self, x):
         out = F.relu(self.bn1(self.conv1(x)))
@@ -62,30 +63,44 @@ class BasicBlock(nn.Module):
         return F.relu(out + (x if self.downsample is None else self.downsample(x)))
 
 
-class ResNet18(nn.Module):
-    """resnet18-cifar-v1: torchvision's resnet18 with the CIFAR stem (3x3 stride-1 convolution, no max-pool)
-    and GroupNorm(32) in place of BatchNorm."""
+class ResNet(nn.Module):
+    """A ResNet for 32x32 images with the CIFAR stem (3x3 stride-1 convolution, no max-pool) and GroupNorm in
+    place of BatchNorm: resnet18-cifar-v1 is torchvision's resnet18 so changed, resnet20-cifar-v1 He et al.'s
+    CIFAR ResNet-20 with 1x1 projections."""
 
-    def __init__(self, classes=10):
+    def __init__(self, stem, stages, blocks, groups, classes=10):
         super().__init__()
-        self.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
-        self.bn1 = nn.GroupNorm(32, 64)
-        inputs, stages = 64, []
-        for width, stride in [(64, 1), (128, 2), (256, 2), (512, 2)]:
-            stages.append(nn.Sequential(BasicBlock(inputs, width, stride), BasicBlock(width, width, 1)))
+        self.conv1 = nn.Conv2d(3, stem, 3, 1, 1, bias=False)
+        self.bn1 = nn.GroupNorm(groups, stem)
+        inputs, layers = stem, []
+        for width, stride in stages:
+            block = [BasicBlock(inputs, width, stride, groups)]
+            block += [BasicBlock(width, width, 1, groups) for _ in range(blocks - 1)]
+            layers.append(nn.Sequential(*block))
             inputs = width
-        self.layer1, self.layer2, self.layer3, self.layer4 = stages
-        self.fc = nn.Linear(512, classes)
+        self.layers = layers
+        for index, layer in enumerate(layers):
+            setattr(self, f"layer{index + 1}", layer)
+        self.fc = nn.Linear(inputs, classes)
 
     def forward(self, x):
         x = F.relu(self.bn1(self.conv1(x)))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        for layer in self.layers:
+            x = layer(x)
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
-MODELS = {"lenet5-mnist-v1": LeNet5, "resnet18-cifar-v1": ResNet18}
+def ResNet18(classes=10):
+    return ResNet(64, [(64, 1), (128, 2), (256, 2), (512, 2)], 2, 32, classes)
+
+
+def ResNet20(classes=10):
+    return ResNet(16, [(16, 1), (32, 2), (64, 2)], 3, 8, classes)
+
+
+MODELS = {"lenet5-mnist-v1": LeNet5, "resnet18-cifar-v1": ResNet18, "resnet20-cifar-v1": ResNet20}
 # A deeper network sums more products, in another order than tessera-train's libtorch calls may: a looser bound.
-TOLERANCE = {"lenet5-mnist-v1": 1e-5, "resnet18-cifar-v1": 1e-4}
+TOLERANCE = {"lenet5-mnist-v1": 1e-5, "resnet18-cifar-v1": 1e-4, "resnet20-cifar-v1": 1e-4}
 
 
 def main(folder: Path) -> int:

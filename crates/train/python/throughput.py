@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from interop import LeNet5, ResNet18
+from interop import LeNet5, ResNet18, ResNet20
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -33,13 +33,15 @@ def mnist_dir() -> Path:
     return cache / "tessera" / "mnist"
 
 
-def train_epoch(model, optimizer, images, labels, batch, device):
+def train_epoch(model, optimizer, images, labels, batch, device, mixed_precision=False):
     order = torch.randperm(len(labels))
     loss_sum, correct = 0.0, torch.zeros((), dtype=torch.int64, device=device)
     for chunk in order.split(batch):
         x, y = images.index_select(0, chunk).to(device), labels.index_select(0, chunk).to(device)
-        logits = model(x)
-        loss = F.cross_entropy(logits, y)
+        # As tessera-train's --mixed-precision: CUDA autocast in float16 around the forward pass, no loss scaling.
+        with torch.autocast("cuda", dtype=torch.float16, enabled=mixed_precision):
+            logits = model(x)
+            loss = F.cross_entropy(logits, y)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -56,9 +58,10 @@ def main():
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--mnist", type=Path, default=mnist_dir())
-    parser.add_argument("--arch", choices=["lenet", "cifar-cnn", "resnet18"], default="lenet")
+    parser.add_argument("--arch", choices=["lenet", "cifar-cnn", "resnet18", "resnet20"], default="lenet")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--random", action="store_true")
+    parser.add_argument("--mixed-precision", action="store_true")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -74,18 +77,20 @@ def main():
         shape = (1, 28, 28) if args.arch == "lenet" else (3, 32, 32)
         images = torch.randn(timed.stop, *shape)
         labels = torch.arange(timed.stop) * 7 % 10
-        model = {"lenet": LeNet5, "cifar-cnn": lambda: LeNet5(3, 32), "resnet18": ResNet18}[args.arch]()
+        networks = {"lenet": LeNet5, "cifar-cnn": lambda: LeNet5(3, 32), "resnet18": ResNet18, "resnet20": ResNet20}
+        model = networks[args.arch]()
 
     model = model.to(args.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
-    train_epoch(model, optimizer, images[warm], labels[warm], args.batch, args.device)
+    amp = args.mixed_precision
+    train_epoch(model, optimizer, images[warm], labels[warm], args.batch, args.device, amp)
     started = time.perf_counter()
-    loss, _ = train_epoch(model, optimizer, images[timed], labels[timed], args.batch, args.device)
+    loss, _ = train_epoch(model, optimizer, images[timed], labels[timed], args.batch, args.device, amp)
     seconds = time.perf_counter() - started
     samples = timed.stop - timed.start
     print(
-        f"pytorch: arch={args.arch} device={args.device} steps={args.steps} samples={samples} "
+        f"pytorch: arch={args.arch} device={args.device} mixed_precision={amp} steps={args.steps} samples={samples} "
         f"threads={torch.get_num_threads()} seconds={seconds:.3f} samples_per_s={samples / seconds:.1f} loss={loss:.4f}"
     )
 

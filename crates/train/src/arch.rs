@@ -25,6 +25,11 @@ pub enum ArchitectureId {
     /// average, evaluation does not depend on the batch, and it holds up under the label skew of federated
     /// shards, where batch statistics do not (Hsieh et al., "The Non-IID Data Quagmire", 2020).
     Resnet18CifarV1,
+    /// A small ResNet for 32x32 RGB images: He et al.'s CIFAR ResNet-20 (a 16-channel 3x3 stem, three stages of
+    /// three basic blocks at 16, 32 and 64 channels), with a 1x1 projection where a block changes width or
+    /// stride and group normalisation ([`RESNET20_GROUPS`] groups) as in [`Self::Resnet18CifarV1`]. 0.27M
+    /// parameters: a ResNet a CPU worker can train.
+    Resnet20CifarV1,
     /// A requester's TorchScript module, by the digest of its CID: its parameters, input and initial weights
     /// are the module's own (see `script.rs`).
     Script(ScriptId),
@@ -33,8 +38,27 @@ pub enum ArchitectureId {
 /// The groups of every group normalisation in [`ArchitectureId::Resnet18CifarV1`].
 pub const RESNET_GROUPS: i64 = 32;
 
-/// ResNet-18's four stages: their width and the stride of their first block; each has two basic blocks.
-pub(crate) const RESNET18_STAGES: [(i64, i64); 4] = [(64, 1), (128, 2), (256, 2), (512, 2)];
+/// The groups of every group normalisation in [`ArchitectureId::Resnet20CifarV1`] (its narrowest layer has 16
+/// channels).
+pub const RESNET20_GROUPS: i64 = 8;
+
+/// The shape of a built-in ResNet: its stem's width, its stages (width, and the stride of the stage's first
+/// block), the basic blocks per stage, and the groups of its normalisations.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ResnetShape {
+    pub(crate) stem: i64,
+    pub(crate) stages: &'static [(i64, i64)],
+    pub(crate) blocks: usize,
+    pub(crate) groups: i64,
+}
+
+/// ResNet-18: four stages of two blocks.
+pub(crate) const RESNET18: ResnetShape =
+    ResnetShape { stem: 64, stages: &[(64, 1), (128, 2), (256, 2), (512, 2)], blocks: 2, groups: RESNET_GROUPS };
+
+/// ResNet-20: three stages of three blocks.
+pub(crate) const RESNET20: ResnetShape =
+    ResnetShape { stem: 16, stages: &[(16, 1), (32, 2), (64, 2)], blocks: 3, groups: RESNET20_GROUPS };
 
 /// How a parameter tensor starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,18 +88,18 @@ const fn spec(name: &'static str, shape: &'static [i64], fan_in: i64) -> ParamSp
     ParamSpec { name, shape, fan_in, init: Init::Uniform }
 }
 
-/// ResNet-18's tensors in its state dict's order: per block `conv1`, `bn1`, `conv2`, `bn2`, then `downsample`
-/// (a 1x1 convolution and its normalisation) where the block changes width or stride. Built once; the names and
-/// shapes live for the whole process.
-fn resnet18_specs() -> &'static [ParamSpec] {
-    static SPECS: OnceLock<Vec<ParamSpec>> = OnceLock::new();
-    SPECS.get_or_init(|| {
+/// A ResNet's tensors in its state dict's order: the stem's convolution and normalisation, then per block
+/// `conv1`, `bn1`, `conv2`, `bn2`, and `downsample` (a 1x1 convolution and its normalisation) where the block
+/// changes width or stride, then the classifier. Built once per network; the names and shapes live for the whole
+/// process.
+fn resnet_specs(shape: ResnetShape, built: &'static OnceLock<Vec<ParamSpec>>) -> &'static [ParamSpec] {
+    built.get_or_init(|| {
         let mut specs = Vec::new();
-        conv(&mut specs, "conv1", 64, 3, 3);
-        norm(&mut specs, "bn1", 64);
-        let mut inputs = 64;
-        for (stage, (width, stride)) in RESNET18_STAGES.into_iter().enumerate() {
-            for block in 0..2 {
+        conv(&mut specs, "conv1", shape.stem, 3, 3);
+        norm(&mut specs, "bn1", shape.stem);
+        let mut inputs = shape.stem;
+        for (stage, &(width, stride)) in shape.stages.iter().enumerate() {
+            for block in 0..shape.blocks {
                 let prefix = format!("layer{}.{block}", stage + 1);
                 conv(&mut specs, &format!("{prefix}.conv1"), width, inputs, 3);
                 norm(&mut specs, &format!("{prefix}.bn1"), width);
@@ -88,8 +112,8 @@ fn resnet18_specs() -> &'static [ParamSpec] {
                 inputs = width;
             }
         }
-        leak(&mut specs, "fc.weight".into(), vec![10, 512], 512, Init::Uniform);
-        leak(&mut specs, "fc.bias".into(), vec![10], 512, Init::Uniform);
+        leak(&mut specs, "fc.weight".into(), vec![10, inputs], inputs, Init::Uniform);
+        leak(&mut specs, "fc.bias".into(), vec![10], inputs, Init::Uniform);
         specs
     })
 }
@@ -134,7 +158,7 @@ const CNN_CIFAR10_V1: &[ParamSpec] = &[
 
 impl ArchitectureId {
     /// Every built-in architecture, in number order.
-    pub const ALL: [Self; 3] = [Self::Lenet5MnistV1, Self::CnnCifar10V1, Self::Resnet18CifarV1];
+    pub const ALL: [Self; 4] = [Self::Lenet5MnistV1, Self::CnnCifar10V1, Self::Resnet18CifarV1, Self::Resnet20CifarV1];
 
     /// The stable name (`lenet5-mnist-v1`; `torchscript-<hex digest>` for a requester's module).
     pub fn name(self) -> &'static str {
@@ -142,6 +166,7 @@ impl ArchitectureId {
             Self::Lenet5MnistV1 => "lenet5-mnist-v1",
             Self::CnnCifar10V1 => "cnn-cifar10-v1",
             Self::Resnet18CifarV1 => "resnet18-cifar-v1",
+            Self::Resnet20CifarV1 => "resnet20-cifar-v1",
             Self::Script(id) => script(id).name,
         }
     }
@@ -153,6 +178,7 @@ impl ArchitectureId {
             Self::Lenet5MnistV1 => 1,
             Self::CnnCifar10V1 => 2,
             Self::Resnet18CifarV1 => 3,
+            Self::Resnet20CifarV1 => 4,
             Self::Script(id) => return id.0,
         };
         let mut word = [0; 32];
@@ -184,7 +210,14 @@ impl ArchitectureId {
         match self {
             Self::Lenet5MnistV1 => LENET5_MNIST_V1,
             Self::CnnCifar10V1 => CNN_CIFAR10_V1,
-            Self::Resnet18CifarV1 => resnet18_specs(),
+            Self::Resnet18CifarV1 => {
+                static SPECS: OnceLock<Vec<ParamSpec>> = OnceLock::new();
+                resnet_specs(RESNET18, &SPECS)
+            }
+            Self::Resnet20CifarV1 => {
+                static SPECS: OnceLock<Vec<ParamSpec>> = OnceLock::new();
+                resnet_specs(RESNET20, &SPECS)
+            }
             Self::Script(id) => &script(id).specs,
         }
     }
@@ -205,7 +238,9 @@ impl ArchitectureId {
     pub fn input(self) -> crate::InputSpec {
         let (shape, norm) = match self {
             Self::Lenet5MnistV1 => ([1, 28, 28], crate::Normalisation::MNIST),
-            Self::CnnCifar10V1 | Self::Resnet18CifarV1 => ([3, 32, 32], crate::Normalisation::CIFAR10),
+            Self::CnnCifar10V1 | Self::Resnet18CifarV1 | Self::Resnet20CifarV1 => {
+                ([3, 32, 32], crate::Normalisation::CIFAR10)
+            }
             Self::Script(id) => return script(id).input,
         };
         let [channels, height, width] = shape;
@@ -226,8 +261,8 @@ impl ArchitectureId {
     /// concurrent callers cannot disturb each other through libtorch's global seed.
     pub fn init_parameters(self, seed: u64) -> Parameters {
         if let Self::Script(id) = self {
-            return Parameters::for_architecture(self, script(id).initial.clone())
-                .expect("the values were read from the module's own tensors");
+            return crate::script::exported_parameters(self, script(id))
+                .expect("a registered module loads, and its tensors follow its own layout");
         }
         let mut rng = Rng::new(seed);
         let mut values = Vec::with_capacity(self.num_parameters());
@@ -286,7 +321,7 @@ mod tests {
         let error = ArchitectureId::from_bytes32([0xab; 32]).unwrap_err();
         assert!(error.to_string().contains("abababab"), "{error}");
         let mut four = [0; 32];
-        four[31] = 4;
+        four[31] = 5;
         assert!(ArchitectureId::from_bytes32(four).is_err());
         assert!(ScriptId::from_word(four).is_none() && ScriptId::from_word([0xab; 32]).is_some());
     }

@@ -53,7 +53,7 @@ mod rng;
 mod script;
 mod train;
 
-pub use arch::{ArchitectureId, Init, ParamSpec, RESNET_GROUPS};
+pub use arch::{ArchitectureId, Init, ParamSpec, RESNET_GROUPS, RESNET20_GROUPS};
 pub use codec::{DecodeLimits, MAX_HEADER_BYTES, WeightsFile};
 pub use cuda::{cuda_devices, cuda_if_available, load_cuda};
 pub use dataset::{Dataset, Normalisation, Split};
@@ -67,8 +67,7 @@ pub use params::Parameters;
 pub use partition::Partitioning;
 pub use rng::Rng;
 pub use script::{
-    MAX_REGISTERED_SCRIPTS, MAX_SCRIPT_BYTES, MAX_SCRIPT_PARAMETERS, ScriptId, ScriptLimits, ScriptModel,
-    register_script,
+    MAX_REGISTERED_BYTES, MAX_SCRIPT_BYTES, MAX_SCRIPT_PARAMETERS, ScriptId, ScriptLimits, ScriptModel, register_script,
 };
 pub use tch::Device;
 pub use train::{EpochMetrics, LocalUpdate, Optimizer, Progress, TrainConfig, TrainMetrics, Trainer, train_local};

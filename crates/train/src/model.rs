@@ -1,6 +1,6 @@
 use crate::{
     ArchitectureId, Parameters, Result,
-    arch::{RESNET_GROUPS, RESNET18_STAGES},
+    arch::{RESNET18, RESNET20, ResnetShape},
 };
 use tch::{CModule, Device, Tensor, nn::VarStore};
 
@@ -78,7 +78,8 @@ impl Model {
                 let x = x.f_linear(&w[4], Some(&w[5]))?.f_relu()?;
                 Ok(x.f_linear(&w[6], Some(&w[7]))?)
             }
-            ArchitectureId::Resnet18CifarV1 => resnet18(images, w),
+            ArchitectureId::Resnet18CifarV1 => resnet(images, w, RESNET18),
+            ArchitectureId::Resnet20CifarV1 => resnet(images, w, RESNET20),
             ArchitectureId::Script(_) => {
                 Ok(self.module.as_ref().expect("a Script model holds its module").forward_ts(&[images])?)
             }
@@ -110,21 +111,21 @@ impl Model {
     }
 }
 
-/// ResNet-18's forward pass over its tensors in [`ArchitectureId::parameter_specs`] order.
-fn resnet18(images: &Tensor, weights: &[Tensor]) -> Result<Tensor> {
+/// A ResNet's forward pass over its tensors in [`ArchitectureId::parameter_specs`] order.
+fn resnet(images: &Tensor, weights: &[Tensor], shape: ResnetShape) -> Result<Tensor> {
     let mut next = weights.iter();
     let mut take = || next.next().expect("the layout was checked");
     let conv = |x: &Tensor, weight: &Tensor, stride: i64, padding: i64| {
         x.f_conv2d(weight, None::<&Tensor>, [stride, stride], [padding, padding], [1, 1], 1)
     };
     let norm = |x: &Tensor, scale: &Tensor, shift: &Tensor| {
-        x.f_group_norm(RESNET_GROUPS, Some(scale), Some(shift), 1e-5, false)
+        x.f_group_norm(shape.groups, Some(scale), Some(shift), 1e-5, false)
     };
     let mut x = conv(images, take(), 1, 1)?;
     x = norm(&x, take(), take())?.f_relu()?;
-    let mut inputs = 64;
-    for (width, stride) in RESNET18_STAGES {
-        for block in 0..2 {
+    let mut inputs = shape.stem;
+    for &(width, stride) in shape.stages {
+        for block in 0..shape.blocks {
             let stride = if block == 0 { stride } else { 1 };
             let out = conv(&x, take(), stride, 1)?;
             let out = norm(&out, take(), take())?.f_relu()?;

@@ -19,7 +19,7 @@
 //! TorchScript is interpreted by libtorch, not by Python, but a module is still code from a stranger: run
 //! workers without privileges they do not need.
 
-use crate::{ArchitectureId, Error, Init, InputSpec, ParamSpec, Result};
+use crate::{ArchitectureId, Error, Init, InputSpec, MAX_HEADER_BYTES, ParamSpec, Parameters, Result};
 use std::{
     collections::HashMap,
     fmt,
@@ -34,8 +34,9 @@ pub const MAX_SCRIPT_PARAMETERS: usize = 64 << 20;
 /// The largest module file read: [`MAX_SCRIPT_PARAMETERS`] in f32 and room for the module's code.
 pub const MAX_SCRIPT_BYTES: u64 = 4 * MAX_SCRIPT_PARAMETERS as u64 + (64 << 20);
 
-/// The most distinct modules one process registers: each keeps its bytes and names for the process's life.
-pub const MAX_REGISTERED_SCRIPTS: usize = 256;
+/// The most module bytes one process keeps: each module registered keeps its bytes and names for the process's
+/// life, so a run of tasks with large modules is refused rather than exhausting memory.
+pub const MAX_REGISTERED_BYTES: usize = 2 << 30;
 
 /// A requester's module as a task names it on chain: the sha256 digest of its CID, in the `bytes32` where a
 /// built-in network has its number. Built-in numbers fill the low four bytes only; a digest whose first 28 bytes
@@ -69,7 +70,6 @@ pub(crate) struct Registered {
     pub(crate) specs: Vec<ParamSpec>,
     pub(crate) input: InputSpec,
     pub(crate) bytes: Vec<u8>,
-    pub(crate) initial: Vec<f32>,
 }
 
 static REGISTRY: LazyLock<RwLock<HashMap<ScriptId, &'static Registered>>> = LazyLock::new(Default::default);
@@ -85,24 +85,47 @@ pub fn register_script(id: ScriptId, bytes: &[u8], limits: &ScriptLimits) -> Res
         return Ok(ArchitectureId::Script(id));
     }
     let model = ScriptModel::load(bytes, limits, Device::Cpu)?;
-    let mut specs = Vec::with_capacity(model.parameters.len());
-    let mut initial = Vec::with_capacity(model.num_parameters());
-    for (name, tensor) in &model.parameters {
-        let name: &'static str = Box::leak(name.clone().into_boxed_str());
-        let shape: &'static [i64] = Box::leak(tensor.size().into_boxed_slice());
-        specs.push(ParamSpec { name, shape, fan_in: 0, init: Init::Uniform });
-        initial.extend(Vec::<f32>::try_from(tensor.f_flatten(0, -1)?.f_contiguous()?)?);
+    let header: usize = model.parameters.iter().map(|(name, tensor)| name.len() + 16 * tensor.dim() + 64).sum();
+    if header > MAX_HEADER_BYTES as usize / 2 {
+        return Err(script_error(format!(
+            "{} parameter tensors: their names and shapes would not fit an update's {MAX_HEADER_BYTES}-byte header",
+            model.parameters.len()
+        )));
     }
+    let specs = model
+        .parameters
+        .iter()
+        .map(|(name, tensor)| {
+            let name: &'static str = Box::leak(name.clone().into_boxed_str());
+            let shape: &'static [i64] = Box::leak(tensor.size().into_boxed_slice());
+            ParamSpec { name, shape, fan_in: 0, init: Init::Uniform }
+        })
+        .collect();
     let name = Box::leak(format!("{NAME_PREFIX}{}", id.hex()).into_boxed_str());
-    let entry = Registered { name, specs, input: limits.input, bytes: bytes.to_vec(), initial };
+    // Only the bytes are kept: the initial weights are read from them again when asked for.
+    let entry = Registered { name, specs, input: limits.input, bytes: bytes.to_vec() };
     let mut registry = REGISTRY.write().unwrap_or_else(std::sync::PoisonError::into_inner);
     if !registry.contains_key(&id) {
-        if registry.len() >= MAX_REGISTERED_SCRIPTS {
-            return Err(script_error(format!("this process already holds {MAX_REGISTERED_SCRIPTS} modules")));
+        let held: usize = registry.values().map(|module| module.bytes.len()).sum();
+        if held + bytes.len() > MAX_REGISTERED_BYTES {
+            return Err(script_error(format!(
+                "this process already holds {held} bytes of modules, and {MAX_REGISTERED_BYTES} at most"
+            )));
         }
         registry.insert(id, Box::leak(Box::new(entry)));
     }
     Ok(ArchitectureId::Script(id))
+}
+
+/// The weights module `id` was exported with, in its order.
+pub(crate) fn exported_parameters(arch: ArchitectureId, registered: &Registered) -> Result<Parameters> {
+    let model = ScriptModel::open(&registered.bytes, Device::Cpu)?;
+    let values = model
+        .parameters
+        .iter()
+        .map(|(_, tensor)| Ok(Vec::<f32>::try_from(tensor.f_detach()?.f_flatten(0, -1)?.f_contiguous()?)?))
+        .collect::<Result<Vec<_>>>()?;
+    Parameters::for_architecture(arch, values.concat())
 }
 
 /// The registered module `id`, if this process has checked it.

@@ -69,6 +69,10 @@ pub struct TrainConfig {
     pub device: Device,
     /// libtorch's intra-op thread count (process-wide); `None` leaves it as it is.
     pub threads: Option<usize>,
+    /// Runs the forward pass and the loss under CUDA autocast: convolutions and matrix products in float16,
+    /// reductions and the weights in float32. It takes effect on a CUDA device only; on the CPU training stays in
+    /// float32. There is no loss scaling, so it suits networks whose gradients stay within float16's range.
+    pub mixed_precision: bool,
 }
 
 impl Default for TrainConfig {
@@ -81,6 +85,7 @@ impl Default for TrainConfig {
             seed: 0,
             device: crate::cuda_if_available(),
             threads: None,
+            mixed_precision: false,
         }
     }
 }
@@ -192,8 +197,16 @@ impl Trainer {
             let index = Tensor::f_from_slice(chunk)?;
             let images = data.images().f_index_select(0, &index)?.f_to_device(device)?;
             let labels = data.labels_tensor().f_index_select(0, &index)?.f_to_device(device)?;
-            let logits = self.model.forward(&images)?;
-            let loss = logits.f_cross_entropy_loss(&labels, None::<Tensor>, Reduction::Mean, -100, 0.0)?;
+            let forward = || -> Result<(Tensor, Tensor)> {
+                let logits = self.model.forward(&images)?;
+                let loss = logits.f_cross_entropy_loss(&labels, None::<Tensor>, Reduction::Mean, -100, 0.0)?;
+                Ok((logits, loss))
+            };
+            let (logits, loss) = if self.config.mixed_precision && device.is_cuda() {
+                tch::autocast(true, forward)?
+            } else {
+                forward()?
+            };
             self.optimizer.zero_grad();
             loss.f_backward()?;
             self.optimizer.step();

@@ -35,8 +35,22 @@ fn idx_folders_load_through_the_same_entry_point() {
     assert_eq!(DataFormat::detect(dir.path()).unwrap(), DataFormat::Idx);
     let data = Dataset::load(dir.path(), Split::Train, &MNIST).unwrap();
     assert_eq!((data.images().size(), data.labels().to_vec()), (vec![2, 1, 28, 28], vec![4, 9]));
-    let wrong_shape = error_text(Dataset::load(dir.path(), Split::Train, &CIFAR10));
-    assert!(wrong_shape.contains("images are [1, 28, 28], the model takes [3, 32, 32]"), "{wrong_shape}");
+
+    // A 32x32 RGB network sees the digits as three equal channels centred on black.
+    let rgb = InputSpec { norm: Normalisation::CIFAR10, ..CIFAR10 };
+    let padded = Dataset::load(dir.path(), Split::Train, &rgb).unwrap();
+    assert_eq!((padded.images().size(), padded.labels().to_vec()), (vec![2, 3, 32, 32], vec![4, 9]));
+    let black = f64::from(-Normalisation::CIFAR10.mean / Normalisation::CIFAR10.std);
+    for corner in [[1, 0, 0, 0], [1, 2, 31, 31], [0, 1, 1, 30]] {
+        assert_eq!(pixel(&padded, corner), black);
+    }
+    let grey = Dataset::load(dir.path(), Split::Train, &InputSpec { norm: Normalisation::CIFAR10, ..MNIST }).unwrap();
+    for channel in 0..3 {
+        assert_eq!(pixel(&padded, [1, channel, 2 + 5, 2 + 9]), pixel(&grey, [1, 0, 5, 9]));
+    }
+    let smaller = InputSpec { height: 24, width: 24, ..MNIST };
+    let wrong_shape = error_text(Dataset::load(dir.path(), Split::Train, &smaller));
+    assert!(wrong_shape.contains("images are [1, 28, 28], the model takes [1, 24, 24]"), "{wrong_shape}");
 }
 
 #[test]

@@ -19,14 +19,15 @@ fn checkpoint_gives_the_same_logits_in_pytorch() {
     logits_match_pytorch(arch, weights, &test.images().narrow(0, 1000, 64));
 }
 
-/// ResNet-18's names, layout and forward pass are those of the PyTorch module `interop.py` defines.
+/// The ResNets' names, layouts and forward passes are those of the PyTorch modules `interop.py` defines.
 #[test]
-fn resnet18_checkpoint_gives_the_same_logits_in_pytorch() {
-    let arch = ArchitectureId::Resnet18CifarV1;
-    // Random weights with a spread in the normalisation scales and shifts too, not only their ones and zeros.
-    let weights = arch.init_parameters(5).add(&ArchitectureId::Resnet18CifarV1.init_parameters(6)).unwrap();
-    tch::manual_seed(3);
-    logits_match_pytorch(arch, weights, &tch::Tensor::randn([8, 3, 32, 32], tch::kind::FLOAT_CPU));
+fn resnet_checkpoints_give_the_same_logits_in_pytorch() {
+    for arch in [ArchitectureId::Resnet18CifarV1, ArchitectureId::Resnet20CifarV1] {
+        // Random weights with a spread in the normalisation scales and shifts too, not only their ones and zeros.
+        let weights = arch.init_parameters(5).add(&arch.init_parameters(6)).unwrap();
+        tch::manual_seed(3);
+        logits_match_pytorch(arch, weights, &tch::Tensor::randn([8, 3, 32, 32], tch::kind::FLOAT_CPU));
+    }
 }
 
 fn logits_match_pytorch(arch: ArchitectureId, weights: tessera_train::Parameters, images: &tch::Tensor) {

@@ -20,6 +20,11 @@ fn architecture_ids_are_stable() {
     assert_eq!(resnet.num_parameters(), 11_173_962);
     assert_eq!(resnet.parameter_specs().len(), 62);
     assert_eq!(resnet.parameter_specs()[21].name, "layer2.0.downsample.0.weight");
+    // He et al.'s ResNet-20 has 0.27M parameters; here with two 1x1 projections and their normalisations.
+    let small = ArchitectureId::Resnet20CifarV1;
+    assert_eq!((small.name(), number(small)), ("resnet20-cifar-v1", 4));
+    assert_eq!((small.num_parameters(), small.parameter_specs().len()), (272_474, 65));
+    assert_eq!(small.parameter_specs()[27].name, "layer2.0.downsample.0.weight");
     assert!(matches!(ArchitectureId::from_bytes32([0; 32]), Err(Error::UnknownArchitecture(_))));
     assert!(matches!("lenet".parse::<ArchitectureId>(), Err(Error::UnknownArchitecture(_))));
     assert_eq!(lenet.to_bytes32()[31], 1);

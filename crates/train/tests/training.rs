@@ -31,6 +31,9 @@ fn same_seed_gives_bit_identical_update_bytes_on_cpu() {
     assert!(first == second, "two runs with one seed gave different updates");
     let other_seed = update_bytes(&shard, &TrainConfig { seed: 12, ..config });
     assert!(first != other_seed, "the seed does not change the sample order");
+    // Mixed precision is CUDA autocast: on the CPU it changes nothing.
+    let mixed = update_bytes(&shard, &TrainConfig { mixed_precision: true, ..config });
+    assert!(first == mixed, "mixed precision changed CPU training");
 }
 
 #[test]
@@ -86,10 +89,15 @@ fn cifar_cnn_trains_on_cifar_shaped_data() {
     assert_eq!(update.delta.values().len(), arch.num_parameters());
 }
 
-/// ResNet-18 trains, and bit-identically from the same seed on the CPU, as the smaller networks do.
+/// The ResNets train, and bit-identically from the same seed on the CPU, as the smaller networks do.
 #[test]
-fn resnet18_trains_bit_identically_from_the_same_seed() {
-    let arch = ArchitectureId::Resnet18CifarV1;
+fn resnets_train_bit_identically_from_the_same_seed() {
+    for arch in [ArchitectureId::Resnet18CifarV1, ArchitectureId::Resnet20CifarV1] {
+        resnet_trains_bit_identically(arch);
+    }
+}
+
+fn resnet_trains_bit_identically(arch: ArchitectureId) {
     let labels: Vec<u8> = (0..16).map(|i| (i % 10) as u8).collect();
     let images = tch::Tensor::randn([16, 3, 32, 32], (tch::Kind::Float, Device::Cpu));
     let data = Dataset::new(&images, &labels, 10).unwrap();

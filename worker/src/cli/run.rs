@@ -80,6 +80,9 @@ pub struct RunArgs {
     /// Where to train: auto (the first GPU if libtorch sees one, else the CPU), cpu, cuda or cuda:N.
     #[arg(long, default_value_t = DeviceChoice::Auto, help_heading = "Training")]
     device: DeviceChoice,
+    /// Train in mixed precision (CUDA autocast: float16 convolutions and products, float32 weights); needs a GPU.
+    #[arg(long, help_heading = "Training")]
+    mixed_precision: bool,
     /// Fix the training seeds [default: drawn from the worker's address and the round].
     #[arg(long, value_name = "S", help_heading = "Training")]
     train_seed: Option<u64>,
@@ -122,6 +125,12 @@ pub(super) async fn execute(context: &Context, args: RunArgs) -> Result<()> {
     check_args(&args)?;
     // Local mistakes (the data, the device, the key) fail before any service is contacted.
     let device = args.device.resolve()?;
+    if args.mixed_precision && !device.is_cuda() {
+        return Err(Error::Invalid(format!(
+            "--mixed-precision needs a CUDA device; this worker trains on {}",
+            device::name(device)
+        )));
+    }
     let options = DataOptions {
         dir: args.data.clone(),
         kind: args.dataset,
@@ -219,6 +228,7 @@ fn worker_config(args: &RunArgs, device: tch::Device, progress_bars: bool) -> Wo
             seed: 0,
             device,
             threads: args.threads,
+            mixed_precision: args.mixed_precision,
         },
         train_seed: args.train_seed,
         behaviour: args.red_team.map_or(Behaviour::Honest, Behaviour::RedTeam),

@@ -88,8 +88,9 @@ impl DataFormat {
 
 impl Dataset {
     /// Loads `split` of the data set in `dir`, whatever its format ([`DataFormat::detect`]), as images of
-    /// `input`'s shape. Images of another size are resized only from an image folder; elsewhere a shape that
-    /// does not fit is an error.
+    /// `input`'s shape. An image folder's images are resized. Elsewhere grey images go to a three-channel model
+    /// as three equal channels, and smaller images are centred on black (MNIST's 28x28 digits shown to a 32x32
+    /// RGB network are its 3x32x32 input); any other shape that does not fit is an error.
     pub fn load(dir: &Path, split: Split, input: &InputSpec) -> Result<Self> {
         let format = DataFormat::detect(dir)?;
         let data = match format {
@@ -100,13 +101,28 @@ impl Dataset {
         };
         let size = data.images().size();
         let expected = [input.channels, input.height, input.width];
-        if size[1..] != expected {
+        if size[1..] == expected {
+            return Ok(data);
+        }
+        let [_, channels, height, width] = size[..] else {
+            return Err(format_error(dir, &format!("{format} images are {size:?}, not a batch of images")));
+        };
+        let grey_to_colour = channels == 1 && input.channels == 3;
+        if (channels != input.channels && !grey_to_colour) || height > input.height || width > input.width {
             return Err(format_error(
                 dir,
                 &format!("{format} images are {:?}, the model takes {expected:?}", &size[1..]),
             ));
         }
-        Ok(data)
+        let mut images = data.images().shallow_clone();
+        if grey_to_colour {
+            images = images.f_repeat([1, 3, 1, 1])?;
+        }
+        let (top, left) = ((input.height - height) / 2, (input.width - width) / 2);
+        let black = f64::from(-input.norm.mean / input.norm.std);
+        let padding = [left, input.width - width - left, top, input.height - height - top];
+        let images = images.f_pad(padding, "constant", black)?;
+        Self::new(&images, data.labels(), data.num_classes())
     }
 }
 

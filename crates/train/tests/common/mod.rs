@@ -28,5 +28,6 @@ pub fn cpu_config(epochs: usize, seed: u64) -> TrainConfig {
         seed,
         device: Device::Cpu,
         threads: Some(THREADS),
+        mixed_precision: false,
     }
 }
