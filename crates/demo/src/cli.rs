@@ -5,6 +5,7 @@ use clap::Parser;
 use eyre::WrapErr;
 use std::{path::PathBuf, time::Duration};
 use tessera_adversary::Attack;
+use tessera_train::ArchitectureId;
 
 /// The whole Tessera marketplace on this machine: anvil, IPFS, the contracts, a coordinator and six workers
 /// (four honest, a free-rider and a sign-flipper) training LeNet on MNIST for a reward pool.
@@ -13,7 +14,7 @@ use tessera_adversary::Attack;
     version,
     after_help = "Examples:\n  tessera-demo\n  tessera-demo --exit --report report.json\n  tessera-demo --rounds 3 --unit 300\n  \
                   tessera-demo --red-team free-rider,copy-scaled:3,replay-global,boost:10\n  \
-                  tessera-demo --model my_cnn.pt"
+                  tessera-demo --model my_cnn.pt\n  tessera-demo --model resnet20-cifar-v1 --rounds 3 --unit 300"
 )]
 pub struct Args {
     /// Run to completion and exit, instead of serving the API and dashboard until Ctrl-C.
@@ -36,10 +37,11 @@ pub struct Args {
     /// the IPFS API behind a bearer token as a pinning service is.
     #[arg(long)]
     pub tls: bool,
-    /// Train this TorchScript module (`torch.jit.save`; MNIST's 1x28x28 images in, 10 logits out) instead of the
-    /// built-in LeNet: the requester's own model, checked, published and named on chain by its CID.
-    #[arg(long, value_name = "FILE.pt")]
-    pub model: Option<PathBuf>,
+    /// The network: a built-in one by name (lenet5-mnist-v1, resnet20-cifar-v1, resnet18-cifar-v1, which see
+    /// MNIST as 3x32x32), or a TorchScript module file (`torch.jit.save`; MNIST's 1x28x28 images in, 10 logits
+    /// out), the requester's own model, checked, published and named on chain by its CID.
+    #[arg(long, value_name = "NAME|FILE.pt", default_value = "lenet5-mnist-v1")]
+    pub model: String,
     /// Write the final report as JSON to this file.
     #[arg(long)]
     pub report: Option<PathBuf>,
@@ -55,7 +57,8 @@ pub async fn run(args: Args) -> eyre::Result<()> {
     let scenario = Scenario {
         alpha: args.alpha,
         tls: args.tls,
-        model: args.model.clone(),
+        architecture: args.model.parse().unwrap_or(ArchitectureId::Lenet5MnistV1),
+        model: args.model.parse::<ArchitectureId>().is_err().then(|| PathBuf::from(&args.model)),
         ..Scenario::with_red_team(args.rounds, args.unit, &attacks)
     };
     let started = std::time::Instant::now();

@@ -28,6 +28,7 @@ use std::{
 };
 use tessera_chain::{Deployment, roles};
 use tessera_harness::{DevAccount, LocalStack, Process, TestCa, TlsProxy, TokenGate, Toolchain, mnist_dir};
+use tessera_train::ArchitectureId;
 
 /// Token base units per whole token (18 decimals).
 pub const TOKEN_UNIT: u128 = 1_000_000_000_000_000_000;
@@ -188,6 +189,7 @@ impl Demo {
                 ("TESSERA_MIN_WORKERS", scenario.workers.len().to_string()),
                 ("TESSERA_VALIDATION_DIR", mnist_dir().display().to_string()),
                 ("TESSERA_VALIDATION_SAMPLES", scenario.validation_samples.to_string()),
+                ("TESSERA_VALIDATION_ARCHITECTURE", validation_architecture(&scenario).into()),
                 ("TESSERA_REQUESTER_PRIVATE_KEY", accounts[roles::REQUESTER].private_key.clone()),
             ]);
         };
@@ -198,7 +200,7 @@ impl Demo {
         if let Some(model) = &scenario.model {
             create.arg("create-task").arg("--script").arg(model);
         } else {
-            create.arg("create-task");
+            create.args(["create-task", "--architecture", scenario.architecture.name()]);
         }
         let output = create
             .args(["--token", &format!("{token:#x}")])
@@ -277,7 +279,7 @@ impl Demo {
             }
             let mut run = self.worker_command(i);
             run.args(["run", "--task", &self.task.to_string(), "--quiet"])
-                .args(["--data", &mnist_dir().display().to_string()])
+                .args(["--data", &mnist_dir().display().to_string(), "--dataset", self.scenario.worker_dataset()])
                 .args(["--shard", &format!("{}/{shards}", spec.shard)])
                 .args(["--partition", "dirichlet", "--alpha", &self.scenario.alpha.to_string(), "--seed", "0"])
                 .args(["--max-samples", &spec.max_samples.to_string()])
@@ -432,6 +434,7 @@ impl Demo {
             .env("TESSERA_PRIVATE_KEY", &accounts[roles::COORDINATOR].private_key)
             .env("TESSERA_VALIDATION_DIR", mnist_dir())
             .env("TESSERA_VALIDATION_SAMPLES", self.scenario.validation_samples.to_string())
+            .env("TESSERA_VALIDATION_ARCHITECTURE", validation_architecture(&self.scenario))
             .env("RUST_LOG", "warn");
         command
     }
@@ -476,4 +479,9 @@ fn free_port(preferred: u16) -> u16 {
         .or_else(|_| TcpListener::bind(("127.0.0.1", 0)))
         .and_then(|listener| listener.local_addr())
         .map_or(preferred, |address| address.port())
+}
+
+/// The shape the coordinator loads its validation set in: the task's built-in network's, or MNIST's for a module.
+fn validation_architecture(scenario: &Scenario) -> &'static str {
+    if scenario.model.is_some() { ArchitectureId::Lenet5MnistV1.name() } else { scenario.architecture.name() }
 }

@@ -82,9 +82,9 @@ pub struct Report {
     pub peak_memory: std::collections::BTreeMap<String, u64>,
 }
 
-/// The task's model: LeNet, or the scenario's module, registered here as the coordinator registered it.
-fn demo_architecture(model: Option<&std::path::Path>) -> eyre::Result<ArchitectureId> {
-    let Some(path) = model else { return Ok(ArchitectureId::Lenet5MnistV1) };
+/// The task's model: the scenario's network, or its module, registered here as the coordinator registered it.
+fn demo_architecture(scenario: &crate::Scenario) -> eyre::Result<ArchitectureId> {
+    let Some(path) = &scenario.model else { return Ok(scenario.architecture) };
     let bytes = std::fs::read(path)?;
     let id = ScriptId(DagBuilder::cid_of(&bytes).to_bytes32());
     let limits = ScriptLimits { input: ArchitectureId::Lenet5MnistV1.input(), max_parameters: MAX_SCRIPT_PARAMETERS };
@@ -94,8 +94,8 @@ fn demo_architecture(model: Option<&std::path::Path>) -> eyre::Result<Architectu
 pub(crate) async fn gather(demo: &Demo) -> eyre::Result<Report> {
     let client = Coordinator { http: reqwest::Client::new(), url: &demo.url };
     let content = IpfsStore::new(demo.stack.ipfs.api_url(), ClientConfig::default())?;
-    let arch = demo_architecture(demo.scenario.model.as_deref())?;
-    let test = Dataset::mnist(&mnist_dir(), Split::Test)?;
+    let arch = demo_architecture(&demo.scenario)?;
+    let test = Dataset::load(&mnist_dir(), Split::Test, &arch.input())?;
     let mut rounds = Vec::new();
     let listed: Vec<RoundSummary> = client.get(format!("/api/v1/tasks/{}/rounds", demo.task)).await?;
     for RoundSummary { round, .. } in listed {
@@ -191,12 +191,28 @@ impl Coordinator<'_> {
 }
 
 /// A worker's training time in a round, from its log line `round N: submitted … steps in 3.4s on cpu`.
+/// The training time a worker's log gives for `round`: its submission line, inside the `round{round=N}` span,
+/// says `N steps in 1.2s on cpu`.
 fn training_ms(log: &str, round: u64) -> Option<i64> {
-    let prefix = format!("round {round}: submitted");
-    let line = log.lines().find(|l| l.contains(&prefix))?;
+    let span = format!("round{{round={round}}}: submitted");
+    let line = log.lines().map(without_colours).find(|l| l.contains(&span))?;
     let after = &line[line.find(" steps in ")? + " steps in ".len()..];
     let seconds: f64 = after[..after.find("s on ")?].parse().ok()?;
     Some((seconds * 1000.0) as i64)
+}
+
+/// A log line without its terminal colour codes (`ESC [ ... m`).
+fn without_colours(line: &str) -> String {
+    let mut plain = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            chars.by_ref().find(|&c| c == 'm');
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
 }
 
 impl Report {
@@ -271,9 +287,14 @@ impl fmt::Display for Report {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn training_time_is_read_from_the_worker_log() {
-        let log = "x\nINFO round 2: submitted Qm.. (300 samples, loss 0.1, accuracy 90.0%, 5 steps in 3.4s on cpu); receipt #1\n";
-        assert_eq!(super::training_ms(log, 2), Some(3400));
+    fn training_time_is_read_from_the_rounds_submission_line() {
+        // As the worker writes it: inside its `round` span, with terminal colours.
+        let log = "\u{1b}[2m2026-12-04T21:00:00Z\u{1b}[0m \u{1b}[32m INFO\u{1b}[0m \u{1b}[1mworker\u{1b}[0m\u{1b}[1m{\u{1b}[0m\
+                   task=1\u{1b}[1m}\u{1b}[0m:\u{1b}[1mround\u{1b}[0m\u{1b}[1m{\u{1b}[0m\u{1b}[3mround\u{1b}[0m\u{1b}[2m=\u{1b}[0m2\
+                   \u{1b}[1m}\u{1b}[0m: submitted, loss 0.2000, accuracy 93.1%, 12 steps in 1.5s on cpu (512 samples/s) round=2\n\
+                   INFO worker{task=1}:round{round=3}: submitted, loss 0.1, accuracy 95.0%, 9 steps in 0.7s on cpu (9 samples/s)";
+        assert_eq!(super::training_ms(log, 2), Some(1500));
+        assert_eq!(super::training_ms(log, 3), Some(700));
         assert_eq!(super::training_ms(log, 1), None);
     }
 }

@@ -67,8 +67,11 @@ pub struct Scenario {
     /// Whether every process reaches anvil, IPFS and the coordinator over TLS, through proxies presenting a test
     /// CA's certificates, with the IPFS API behind a bearer token as a pinning service is.
     pub tls: bool,
+    /// The built-in network the task trains. The data are MNIST's: a 32x32 RGB network sees each digit as three
+    /// equal channels centred on black, normalised with CIFAR-10's statistics, by coordinator and workers alike.
+    pub architecture: tessera_train::ArchitectureId,
     /// A requester's TorchScript module (`torch.jit.save`, taking MNIST's 1x28x28 images to 10 logits) that the
-    /// task trains instead of the built-in LeNet.
+    /// task trains instead of `architecture`.
     pub model: Option<std::path::PathBuf>,
 }
 
@@ -105,6 +108,7 @@ impl Scenario {
             alpha: 1.0,
             workers: honest.chain(dishonest).collect(),
             tls: false,
+            architecture: tessera_train::ArchitectureId::Lenet5MnistV1,
             model: None,
         }
     }
@@ -117,6 +121,12 @@ impl Scenario {
     /// The end-to-end tests' size: 3 rounds, honest workers with 300 to 2,400 samples.
     pub fn small() -> Self {
         Self::with_unit(3, 300)
+    }
+
+    /// What the workers' data show (`tessera-worker run --dataset`): MNIST, or for a 32x32 RGB network MNIST
+    /// loaded as `cifar10` loads, three channels of 32x32 with CIFAR-10's normalisation.
+    pub fn worker_dataset(&self) -> &'static str {
+        if self.model.is_none() && self.architecture.input_shape() == [3, 32, 32] { "cifar10" } else { "mnist" }
     }
 }
 
