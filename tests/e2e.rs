@@ -9,7 +9,6 @@ use std::{path::PathBuf, process::Command, time::Duration};
 use tessera_chain::{MarketplaceClient, TestToken};
 use tessera_demo::{Binaries, Demo, Role, Scenario, TOKEN_UNIT};
 use tessera_harness::mnist_dir;
-use tessera_storage::{ClientConfig, ContentStore, IpfsStore};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_scenario_pays_by_data_slashes_the_cheats_and_verifies() {
@@ -70,33 +69,16 @@ async fn the_demo_scenario_pays_by_data_slashes_the_cheats_and_verifies() {
     assert_eq!(U256::from(task.paidOut), report.workers.iter().map(|w| U256::from(w.claimed)).sum::<U256>());
 
     // Anyone can recompute every round from IPFS and the chain.
-    let verify = demo.coordinator_command().args(["verify", "--task", &demo.task.to_string()]).output().unwrap();
-    let text = String::from_utf8_lossy(&verify.stdout);
-    assert!(verify.status.success(), "verify failed:\n{text}\n{}", String::from_utf8_lossy(&verify.stderr));
-    assert!(text.contains(&format!("{} round(s) verified", scenario.rounds)), "{text}");
+    common::assert_verified(&demo, scenario.rounds);
 
     // The final model, loaded in PyTorch, scores what the coordinator reported on the validation set.
-    let content = IpfsStore::new(demo.stack.ipfs.api_url(), ClientConfig::default()).unwrap();
-    let bytes = content.get(&last.model_cid.parse().unwrap(), 64 << 20).await.unwrap();
     let checkpoint = demo.dir.path().join("final.safetensors");
-    std::fs::write(&checkpoint, &bytes).unwrap();
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/evaluate_checkpoint.py");
-    let out = Command::new(common::python())
-        .arg(&script)
+    common::save_checkpoint(&demo, &last.model_cid, &checkpoint).await;
+    let mut evaluation = Command::new(common::python());
+    evaluation
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/evaluate_checkpoint.py"))
         .arg(&checkpoint)
         .arg(mnist_dir())
-        .arg(scenario.validation_samples.to_string())
-        .output()
-        .unwrap();
-    let printed = String::from_utf8_lossy(&out.stdout);
-    if out.status.code() == Some(77) {
-        return println!("SKIPPED the PyTorch check: {printed}");
-    }
-    assert!(out.status.success(), "{printed}{}", String::from_utf8_lossy(&out.stderr));
-    let accuracy: f64 = printed.split_whitespace().find_map(|f| f.strip_prefix("accuracy=")).unwrap().parse().unwrap();
-    assert!(
-        (accuracy - last.validation_accuracy).abs() <= 1.0 / scenario.validation_samples as f64,
-        "PyTorch {accuracy} vs reported {}",
-        last.validation_accuracy
-    );
+        .arg(scenario.validation_samples.to_string());
+    common::pytorch_scores_as_reported(evaluation, last.validation_accuracy, scenario.validation_samples);
 }

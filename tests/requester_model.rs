@@ -8,7 +8,6 @@ mod common;
 use std::{process::Command, time::Duration};
 use tessera_demo::{Binaries, Demo, Role, Scenario};
 use tessera_harness::mnist_dir;
-use tessera_storage::{ClientConfig, ContentStore, IpfsStore};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_torchscript_model_from_pytorch_trains_as_a_task_and_scores_in_pytorch_what_was_reported() {
@@ -36,31 +35,21 @@ async fn a_torchscript_model_from_pytorch_trains_as_a_task_and_scores_in_pytorch
     assert!(last.validation_accuracy > 0.7, "validation accuracy {}", last.validation_accuracy);
 
     // Anyone can recompute both rounds, fetching the module by the CID the chain names.
-    let verify = demo.coordinator_command().args(["verify", "--task", &demo.task.to_string()]).output().unwrap();
-    let text = String::from_utf8_lossy(&verify.stdout);
-    assert!(verify.status.success(), "verify failed:\n{text}\n{}", String::from_utf8_lossy(&verify.stderr));
-    assert!(text.contains("2 round(s) verified"), "{text}");
+    common::assert_verified(&demo, 2);
 
     // The final weights, in the PyTorch module, give the accuracy the coordinator reported.
-    let content = IpfsStore::new(demo.stack.ipfs.api_url(), ClientConfig::default()).unwrap();
-    let bytes = content.get(&last.model_cid.parse().unwrap(), 64 << 20).await.unwrap();
     let checkpoint = dir.path().join("final.safetensors");
-    std::fs::write(&checkpoint, &bytes).unwrap();
-    let out = Command::new(common::python())
+    common::save_checkpoint(&demo, &last.model_cid, &checkpoint).await;
+    let mut evaluation = Command::new(common::python());
+    evaluation
         .arg(&helper)
         .arg("evaluate")
         .arg(&module)
         .arg(&checkpoint)
         .arg(mnist_dir())
-        .arg(scenario.validation_samples.to_string())
-        .output()
-        .unwrap();
-    let printed = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{printed}{}", String::from_utf8_lossy(&out.stderr));
-    let accuracy: f64 = printed.split_whitespace().find_map(|f| f.strip_prefix("accuracy=")).unwrap().parse().unwrap();
+        .arg(scenario.validation_samples.to_string());
     assert!(
-        (accuracy - last.validation_accuracy).abs() <= 1.0 / scenario.validation_samples as f64,
-        "PyTorch {accuracy} vs reported {}",
-        last.validation_accuracy
+        common::pytorch_scores_as_reported(evaluation, last.validation_accuracy, scenario.validation_samples),
+        "torch exported the module, so it evaluates it too"
     );
 }

@@ -153,6 +153,11 @@ impl Config {
         Ok(self.validation_arch()?.input())
     }
 
+    /// How this coordinator looks up a task's model.
+    pub fn model_lookup(&self) -> eyre::Result<crate::content::ModelLookup> {
+        Ok(crate::content::ModelLookup { input: self.model_input()?, fetch_timeout: self.fetch_timeout })
+    }
+
     /// The validation architecture, by its name.
     pub fn validation_arch(&self) -> eyre::Result<tessera_train::ArchitectureId> {
         self.validation_architecture

@@ -39,15 +39,24 @@ const REFUSED_FOR: Duration = Duration::from_secs(600);
 /// Modules that were refused or could not be fetched, until when, and why.
 static UNUSABLE: LazyLock<Mutex<HashMap<ScriptId, (Instant, String)>>> = LazyLock::new(Default::default);
 
+/// How a task's model is looked up: the images and classes a requester's TorchScript module is checked against
+/// (this coordinator's, its validation architecture's) and how long fetching the module may take.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ModelLookup {
+    /// The images and classes.
+    pub input: InputSpec,
+    /// The fetch's time limit.
+    pub fetch_timeout: Duration,
+}
+
 /// The architecture a task's bytes32 names: a built-in network, or a requester's TorchScript module, which is
-/// fetched by its CID within `timeout` and checked against `input` (this coordinator's images and classes) the
-/// first time.
+/// fetched by its CID and checked against `lookup`'s input the first time.
 pub async fn architecture_of(
     content: &dyn ContentStore,
     hex: &str,
-    input: InputSpec,
-    timeout: Duration,
+    lookup: ModelLookup,
 ) -> eyre::Result<ArchitectureId> {
+    let ModelLookup { input, fetch_timeout: timeout } = lookup;
     let word: B256 = hex.parse()?;
     let Some(id) = ScriptId::from_word(word.0) else {
         return ArchitectureId::from_bytes32(word.0).map_err(|_| eyre::eyre!("unknown model architecture {hex}"));
@@ -139,18 +148,17 @@ mod tests {
     async fn architectures_are_found_by_their_word() {
         let word = format!("{:#x}", B256::from(ArchitectureId::Lenet5MnistV1.to_bytes32()));
         let content = tessera_storage::MemoryStore::new();
-        let input = ArchitectureId::Lenet5MnistV1.input();
-        let wait = Duration::from_secs(5);
-        assert_eq!(architecture_of(&content, &word, input, wait).await.unwrap(), ArchitectureId::Lenet5MnistV1);
+        let wait = ModelLookup { input: ArchitectureId::Lenet5MnistV1.input(), fetch_timeout: Duration::from_secs(5) };
+        assert_eq!(architecture_of(&content, &word, wait).await.unwrap(), ArchitectureId::Lenet5MnistV1);
         let missing = format!("{:#x}", B256::repeat_byte(7));
-        let error = architecture_of(&content, &missing, input, wait).await.unwrap_err().to_string();
+        let error = architecture_of(&content, &missing, wait).await.unwrap_err().to_string();
         assert!(error.contains("could not be fetched"), "{error}");
         let junk = content.put(bytes::Bytes::from_static(b"not a module")).await.unwrap();
         let junk = format!("{:#x}", B256::from(junk.to_bytes32()));
-        let error = architecture_of(&content, &junk, input, wait).await.unwrap_err().to_string();
+        let error = architecture_of(&content, &junk, wait).await.unwrap_err().to_string();
         assert!(error.contains("model architecture") && error.contains("is refused: "), "{error}");
         // Remembered: asked again, the same answer without a second fetch, even once the bytes are there.
-        let again = architecture_of(&content, &missing, input, wait).await.unwrap_err().to_string();
+        let again = architecture_of(&content, &missing, wait).await.unwrap_err().to_string();
         assert!(again.contains("could not be fetched"), "{again}");
     }
 }

@@ -2,7 +2,7 @@
 //! manifest and updates on IPFS, the roots on chain) and check the coordinator's arithmetic.
 
 use crate::{
-    content::{architecture_of, cid_text, fetch_checkpoint, fetch_updates, load_manifest},
+    content::{ModelLookup, architecture_of, cid_text, fetch_checkpoint, fetch_updates, load_manifest},
     manifest::{self, ComputeInput, Manifest, RewardRecord, RoundComputation},
     validation::Validator,
 };
@@ -10,7 +10,6 @@ use alloy::primitives::{Address, B256, U256};
 use tessera_chain::{MarketplaceClient, eip712};
 use tessera_scoring::ScorerState;
 use tessera_storage::{Cid, ContentStore, DagBuilder};
-use tessera_train::InputSpec;
 
 /// What `verify` found.
 #[derive(Debug, Default)]
@@ -40,13 +39,12 @@ pub async fn verify_task(
     chain_id: u64,
     content: &dyn ContentStore,
     mut validator: Option<&mut Validator>,
-    input: InputSpec,
-    fetch_timeout: std::time::Duration,
+    lookup: ModelLookup,
     task_id: u64,
     only: Option<u32>,
 ) -> eyre::Result<Report> {
     let task = chain.task(U256::from(task_id)).await?;
-    let arch = architecture_of(content, &format!("{:#x}", task.modelArchitectureId), input, fetch_timeout).await?;
+    let arch = architecture_of(content, &format!("{:#x}", task.modelArchitectureId), lookup).await?;
     if let Some(v) = validator.as_deref_mut()
         && !v.evaluate_as(arch)?
     {

@@ -15,3 +15,37 @@ pub(crate) fn python() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"))
 }
+
+/// Anyone can recompute every finalized round from IPFS and the chain: `verify` passes for `rounds` rounds.
+#[allow(dead_code, reason = "not every test binary verifies")]
+pub(crate) fn assert_verified(demo: &tessera_demo::Demo, rounds: u32) {
+    let verify = demo.coordinator_command().args(["verify", "--task", &demo.task.to_string()]).output().unwrap();
+    let text = String::from_utf8_lossy(&verify.stdout);
+    assert!(verify.status.success(), "verify failed:\n{text}\n{}", String::from_utf8_lossy(&verify.stderr));
+    assert!(text.contains(&format!("{rounds} round(s) verified")), "{text}");
+}
+
+/// Writes the checkpoint `cid` from the demo's IPFS node to `path`.
+#[allow(dead_code, reason = "not every test binary reads checkpoints")]
+pub(crate) async fn save_checkpoint(demo: &tessera_demo::Demo, cid: &str, path: &std::path::Path) {
+    use tessera_storage::ContentStore as _;
+    let content = tessera_storage::IpfsStore::new(demo.stack.ipfs.api_url(), Default::default()).unwrap();
+    let bytes = content.get(&cid.parse().unwrap(), 64 << 20).await.unwrap();
+    std::fs::write(path, &bytes).unwrap();
+}
+
+/// Runs a Python evaluation that prints `accuracy=<x>` and checks it is the `reported` accuracy on `samples`
+/// images, within one image; false (and says so) when that Python has no torch (exit status 77).
+#[allow(dead_code, reason = "not every test binary runs PyTorch")]
+pub(crate) fn pytorch_scores_as_reported(mut evaluation: std::process::Command, reported: f64, samples: usize) -> bool {
+    let out = evaluation.output().unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    if out.status.code() == Some(77) {
+        println!("SKIPPED the PyTorch check: {printed}");
+        return false;
+    }
+    assert!(out.status.success(), "{printed}{}", String::from_utf8_lossy(&out.stderr));
+    let accuracy: f64 = printed.split_whitespace().find_map(|f| f.strip_prefix("accuracy=")).unwrap().parse().unwrap();
+    assert!((accuracy - reported).abs() <= 1.0 / samples as f64, "PyTorch {accuracy} vs reported {reported}");
+    true
+}

@@ -203,11 +203,10 @@ async fn check_update(
     global_cid: &str,
     num_samples: u64,
 ) -> Result<(), ApiError> {
-    let input = state.config.model_input().map_err(ApiError::Internal)?;
-    let architecture =
-        crate::content::architecture_of(state.content.as_ref(), architecture_hex, input, state.config.fetch_timeout)
-            .await
-            .map_err(|e| ApiError::Internal(e.wrap_err("the stored task's architecture")))?;
+    let lookup = state.config.model_lookup().map_err(ApiError::Internal)?;
+    let architecture = crate::content::architecture_of(state.content.as_ref(), architecture_hex, lookup)
+        .await
+        .map_err(|e| ApiError::Internal(e.wrap_err("the stored task's architecture")))?;
     let limits = DecodeLimits::expecting(architecture, FileKind::Update);
     let fetch = state.content.get(&cid, limits.max_bytes as u64);
     let bytes = match tokio::time::timeout(state.config.fetch_timeout, fetch).await {

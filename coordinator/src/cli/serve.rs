@@ -38,8 +38,7 @@ pub(super) async fn execute(config: Config) -> eyre::Result<()> {
         min_workers: config.min_workers,
         strategy: config.strategy.clone(),
         confirmations,
-        model_input: config.model_input()?,
-        fetch_timeout: config.fetch_timeout,
+        model_lookup: config.model_lookup()?,
         ..EngineSettings::default()
     };
     settings.strategy.build().wrap_err("the strategy setting")?;

@@ -25,8 +25,7 @@ pub(super) async fn execute(config: Config, args: &VerifyArgs) -> eyre::Result<(
         chain_id,
         content.as_ref() as &dyn ContentStore,
         validator.as_mut(),
-        config.model_input()?,
-        config.fetch_timeout,
+        config.model_lookup()?,
         args.task,
         args.round,
     )

@@ -12,7 +12,7 @@ pub use decide::{Step, View, decide};
 
 use crate::{
     Live, LiveEvent,
-    content::{cid_text, cid_word, load_manifest},
+    content::{ModelLookup, cid_text, cid_word, load_manifest},
     fault,
     manifest::{self, StrategySpec},
     validation::Validator,
@@ -32,7 +32,7 @@ use tessera_chain::{IMarketplace, Marketplace, MarketplaceClient};
 use tessera_db::{Membership, NewRound, RoundPatch, RoundPhase, Store, Task, TaskFault, TaskStatus};
 use tessera_scoring::ScoringConfig;
 use tessera_storage::ContentStore;
-use tessera_train::{ArchitectureId, InputSpec};
+use tessera_train::ArchitectureId;
 
 /// How the engine runs.
 #[derive(Clone, Debug)]
@@ -49,10 +49,8 @@ pub struct EngineSettings {
     pub index_batch: u64,
     /// Blocks on top of one before the indexer reads it.
     pub confirmations: u64,
-    /// The images and classes a requester's TorchScript module is checked against.
-    pub model_input: InputSpec,
-    /// How long fetching a requester's module may take.
-    pub fetch_timeout: Duration,
+    /// How a requester's TorchScript module is looked up.
+    pub model_lookup: ModelLookup,
 }
 
 impl Default for EngineSettings {
@@ -64,8 +62,10 @@ impl Default for EngineSettings {
             scoring: ScoringConfig::default(),
             index_batch: 2_000,
             confirmations: 0,
-            model_input: tessera_train::ArchitectureId::Lenet5MnistV1.input(),
-            fetch_timeout: Duration::from_secs(20),
+            model_lookup: ModelLookup {
+                input: ArchitectureId::Lenet5MnistV1.input(),
+                fetch_timeout: Duration::from_secs(20),
+            },
         }
     }
 }
@@ -101,7 +101,7 @@ impl Engine {
     async fn architecture(&self, task: &Task) -> eyre::Result<ArchitectureId> {
         let settings = &self.settings;
         let hex = &task.model_architecture_id;
-        crate::content::architecture_of(self.content.as_ref(), hex, settings.model_input, settings.fetch_timeout).await
+        crate::content::architecture_of(self.content.as_ref(), hex, settings.model_lookup).await
     }
 
     /// Evaluates aggregates on `validator` (for tasks of its architecture).

@@ -1,5 +1,6 @@
-//! A federated-training simulation on MNIST: honest and adversarial workers train LeNet with
-//! `tessera-train`, and `tessera-scoring` aggregates, scores, rewards and flags them round by round.
+//! A federated-training simulation on MNIST: honest and adversarial workers train LeNet (or, with `--arch`, a
+//! ResNet, which sees the digits as 3x32x32 images) with `tessera-train`, and `tessera-scoring` aggregates,
+//! scores, rewards and flags them round by round.
 //!
 //! [`run`] is the whole program; `main.rs` only parses [`Args`].
 

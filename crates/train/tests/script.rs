@@ -127,7 +127,7 @@ fn a_registered_module_trains_encodes_and_evaluates_like_a_built_in_network() {
             num_samples: 256,
             dtype: WireDtype::F32,
         },
-        parameters: first.delta.clone(),
+        parameters: first.delta,
     };
     let encoded = file.encode().unwrap();
     let limits = tessera_train::DecodeLimits::expecting(arch, FileKind::Update);
@@ -135,7 +135,7 @@ fn a_registered_module_trains_encodes_and_evaluates_like_a_built_in_network() {
     let tensors = safetensors::SafeTensors::deserialize(&encoded).unwrap();
     let mut stored: Vec<String> = tensors.names().into_iter().cloned().collect();
     stored.sort();
-    let mut expected_names = names.clone();
+    let mut expected_names = names;
     expected_names.sort();
     assert_eq!(stored, expected_names);
 }
