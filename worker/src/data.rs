@@ -61,6 +61,15 @@ pub enum DatasetKind {
 }
 
 impl DatasetKind {
+    /// Its name on the command line (`fashion-mnist`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Mnist => "mnist",
+            Self::FashionMnist => "fashion-mnist",
+            Self::Cifar10 => "cifar10",
+        }
+    }
+
     /// The shape, classes and normalisation the data is loaded with.
     pub fn input(self) -> InputSpec {
         match self {

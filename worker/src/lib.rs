@@ -9,6 +9,7 @@
 //! - [`round`]: the run loop's decisions as pure functions; [`worker`] does their I/O.
 //! - [`update`] and [`red_team`]: making an update, honestly or (for tests and demos) not.
 //! - [`state`]: what survives a restart, written atomically ([`fs`]).
+//! - [`model`]: the task's network, a requester's TorchScript module fetched and checked before staking.
 //! - [`keys`], [`chain`], [`data`], [`device`], [`progress`]: keystores, contract calls, local data
 //!   and shards, where to train, and progress bars.
 //!
@@ -22,6 +23,7 @@ pub mod device;
 mod error;
 pub mod fs;
 pub mod keys;
+pub mod model;
 pub mod pins;
 pub mod progress;
 pub mod red_team;

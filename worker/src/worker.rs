@@ -31,8 +31,8 @@ use std::{
 use tessera_chain::eip712::{self, Submission};
 use tessera_storage::{Cid, ContentStore};
 use tessera_train::{
-    ArchitectureId, Dataset, DecodeLimits, FileKind, InputSpec, MAX_SCRIPT_BYTES, MAX_SCRIPT_PARAMETERS, Normalisation,
-    Parameters, ScriptId, ScriptLimits, TrainConfig, WeightsFile, WireDtype, register_script,
+    ArchitectureId, Dataset, DecodeLimits, FileKind, InputSpec, Normalisation, Parameters, TrainConfig, WeightsFile,
+    WireDtype,
 };
 use tracing::{info, warn};
 
@@ -274,25 +274,14 @@ impl Worker {
         }
     }
 
-    /// The task's model: a built-in network, or the requester's TorchScript module, fetched by its CID and
-    /// checked against this worker's images and classes the first time.
+    /// The task's model, a module checked against this worker's images and classes the first time.
     async fn architecture(&self, word: B256) -> Result<ArchitectureId> {
-        let Some(id) = ScriptId::from_word(word.0) else { return round::architecture_of(word) };
-        if let Ok(known) = ArchitectureId::from_bytes32(word.0) {
-            return Ok(known);
-        }
-        let cid = Cid::from_digest(id.0);
-        let bytes = self.store.get(&cid, MAX_SCRIPT_BYTES).await?;
         let [_, channels, height, width] = self.data.images().size()[..] else {
             return Err(Error::Invalid("the training images are not a batch of [channels, height, width]".into()));
         };
         // The images are normalised already; the check feeds the module images of this shape.
         let input = InputSpec { channels, height, width, classes: self.data.num_classes(), norm: Normalisation::NONE };
-        let limits = ScriptLimits { input, max_parameters: MAX_SCRIPT_PARAMETERS };
-        let checked = tokio::task::spawn_blocking(move || register_script(id, &bytes, &limits))
-            .await
-            .map_err(|e| Error::Invalid(format!("checking the task's module: {e}")))?;
-        checked.map_err(|e| Error::Task(format!("the task's TorchScript module {cid} does not fit this worker: {e}")))
+        crate::model::architecture(self.store.as_ref(), word, input).await
     }
 
     /// Makes the update (or takes the one made before a restart), uploads and signs it, and records

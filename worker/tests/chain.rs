@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use tessera_api as api;
 use tessera_chain::{Deployment, FinalizeRound, IMarketplace, Marketplace, MarketplaceClient, RewardTree, TestToken};
 use tessera_harness::{Anvil, DevAccount, Toolchain};
+use tessera_train::ArchitectureId;
 
 const POOL: u64 = 1_000_000;
 const STAKE: u64 = 10_000;
@@ -117,7 +118,7 @@ async fn join_leave_claim_and_withdraw_through_the_binary() {
             maxWorkers: 3,
             submissionWindow: 600,
             coordinator: coordinator.account(),
-            modelArchitectureId: B256::repeat_byte(0xa1),
+            modelArchitectureId: B256::from(ArchitectureId::Lenet5MnistV1.to_bytes32()),
             initialModelCid: B256::repeat_byte(1),
             validationSetCommitment: B256::repeat_byte(0xc0),
             allowlistRoot: B256::ZERO,
@@ -157,6 +158,13 @@ async fn join_leave_claim_and_withdraw_through_the_binary() {
     assert!(ok, "{out}{err}");
     assert_eq!(balance(&requester, token, leaver_address).await - before, U256::from(STAKE));
     assert!(!requester.is_worker(task, leaver_address).await.unwrap());
+
+    // A model that does not take the worker's images is refused before anything is staked.
+    let (ok, out, err) = worker(&anvil, &url, leaver, &["join", "--task", "1", "--dataset", "cifar10"]).await;
+    let refusal = "takes [1, 28, 28] images in 10 classes; --dataset cifar10 gives [3, 32, 32] in 10";
+    assert!(!ok && err.contains(refusal), "{out}{err}");
+    assert!(!requester.is_worker(task, leaver_address).await.unwrap());
+    assert_eq!(balance(&requester, token, leaver_address).await - before, U256::from(STAKE));
 
     // A worker that is not in the task is told to join before it loads data or trains.
     let data = tessera_harness::mnist_dir();

@@ -273,7 +273,10 @@ impl Demo {
         let specs = self.scenario.workers.clone();
         let shards = specs.len();
         for (i, spec) in specs.iter().enumerate() {
-            let join = self.worker_command(i).args(["join", "--task", &self.task.to_string()]).output()?;
+            let join = self
+                .worker_command(i)
+                .args(["join", "--task", &self.task.to_string(), "--dataset", self.scenario.worker_dataset()])
+                .output()?;
             if !join.status.success() {
                 bail!("{} could not join: {}", spec.name, String::from_utf8_lossy(&join.stderr));
             }

@@ -1,10 +1,11 @@
 //! `tessera-worker join`: approve the stake, then join the task.
 
 use super::Context;
-use crate::{Error, Result, chain};
+use crate::{Error, Result, chain, data::DatasetKind, model};
 use alloy::primitives::{B256, U256};
 use clap::Args;
 use tessera_chain::IERC20;
+use tessera_storage::IpfsStore;
 
 /// Stake in a task.
 #[derive(Debug, Args)]
@@ -20,6 +21,10 @@ pub struct JoinArgs {
     /// The proof of this worker's allowlist leaf, for tasks with an allowlist (comma-separated).
     #[arg(long, value_delimiter = ',', value_name = "HASH,…")]
     allowlist_proof: Vec<B256>,
+    /// What this worker's data show, as `run --dataset` says: the task's model must take such images (a
+    /// requester's TorchScript module is fetched from IPFS and checked) before anything is staked.
+    #[arg(long, value_enum, default_value_t = DatasetKind::Mnist)]
+    dataset: DatasetKind,
 }
 
 pub(super) async fn execute(context: &Context, args: &JoinArgs) -> Result<()> {
@@ -39,6 +44,10 @@ pub(super) async fn execute(context: &Context, args: &JoinArgs) -> Result<()> {
         println!("{me:#x} has already joined task {}; nothing to do.", args.task);
         return Ok(());
     }
+    let input = args.dataset.input();
+    let store = IpfsStore::new(&context.global.ipfs_api, context.ipfs_config()?)?;
+    let arch = model::architecture(&store, task.modelArchitectureId, input).await?;
+    model::check_takes(arch, &input, &format!("--dataset {}", args.dataset.name()))?;
     if task.allowlistRoot != B256::ZERO && args.allowlist_proof.is_empty() {
         return Err(Error::Task(format!(
             "task {} has an allowlist: pass --allowlist-proof with the proof of {me:#x}'s leaf",
