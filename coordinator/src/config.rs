@@ -79,6 +79,10 @@ pub struct Config {
     /// The architecture whose tasks it validates, by name (`TESSERA_VALIDATION_ARCHITECTURE`): the shape the set is
     /// loaded in.
     pub validation_architecture: String,
+    /// Whether it serves tasks whose model is a requester's TorchScript module (`TESSERA_SCRIPT_MODELS`). Off by
+    /// default: the module's code runs inside this process, with no time or memory limit and no sandbox, and
+    /// TorchScript can read and write files, so turn it on only for requesters trusted with that.
+    pub script_models: bool,
 }
 
 impl Default for Config {
@@ -107,6 +111,7 @@ impl Default for Config {
             validation_split: "test".into(),
             validation_samples: 2000,
             validation_architecture: "lenet5-mnist-v1".into(),
+            script_models: false,
         }
     }
 }
@@ -155,7 +160,11 @@ impl Config {
 
     /// How this coordinator looks up a task's model.
     pub fn model_lookup(&self) -> eyre::Result<crate::content::ModelLookup> {
-        Ok(crate::content::ModelLookup { input: self.model_input()?, fetch_timeout: self.fetch_timeout })
+        Ok(crate::content::ModelLookup {
+            input: self.model_input()?,
+            fetch_timeout: self.fetch_timeout,
+            scripts: self.script_models,
+        })
     }
 
     /// The validation architecture, by its name.
@@ -294,6 +303,9 @@ impl Config {
 fn env_value(current: &Value, text: &str) -> Result<Value, String> {
     match current {
         Value::Number(_) => text.parse::<u64>().map(Value::from).map_err(|e| e.to_string()),
+        Value::Bool(_) => {
+            text.parse::<bool>().map(Value::from).map_err(|_| format!("{text:?} is neither true nor false"))
+        }
         Value::Object(_) => Ok(serde_json::json!({ "kind": text })),
         _ => Ok(Value::from(text)),
     }
@@ -332,7 +344,7 @@ mod tests {
         };
         let lines = config.lines();
         let keys: Vec<&str> = lines.iter().map(|l| l.key.as_str()).collect();
-        assert_eq!(keys.len(), 23, "{keys:?}");
+        assert_eq!(keys.len(), 24, "{keys:?}");
         let listen = lines.iter().find(|l| l.key == "listen").unwrap();
         assert_eq!((listen.env.as_str(), listen.value.as_str()), ("TESSERA_LISTEN", "\"127.0.0.1:8080\""));
         let timeout = lines.iter().find(|l| l.key == "request_timeout_secs").unwrap();
@@ -361,6 +373,7 @@ mod tests {
                 | "ipfs_authorization"
                 | "tls_ca_file"
                 | "validation_architecture" => "x",
+                "script_models" => "true",
                 _ => "7",
             };
             let read = Config::load_from(None, |name| (name == line.env).then(|| value.to_owned())).unwrap();

@@ -47,6 +47,8 @@ pub struct ModelLookup {
     pub input: InputSpec,
     /// The fetch's time limit.
     pub fetch_timeout: Duration,
+    /// Whether modules are served at all (`TESSERA_SCRIPT_MODELS`).
+    pub scripts: bool,
 }
 
 /// The architecture a task's bytes32 names: a built-in network, or a requester's TorchScript module, which is
@@ -56,7 +58,7 @@ pub async fn architecture_of(
     hex: &str,
     lookup: ModelLookup,
 ) -> eyre::Result<ArchitectureId> {
-    let ModelLookup { input, fetch_timeout: timeout } = lookup;
+    let ModelLookup { input, fetch_timeout: timeout, scripts } = lookup;
     let word: B256 = hex.parse()?;
     let Some(id) = ScriptId::from_word(word.0) else {
         return ArchitectureId::from_bytes32(word.0).map_err(|_| eyre::eyre!("unknown model architecture {hex}"));
@@ -65,6 +67,12 @@ pub async fn architecture_of(
         return Ok(known);
     }
     let cid = Cid::from_digest(id.0);
+    if !scripts {
+        eyre::bail!(
+            "the task's model architecture is the TorchScript module {cid}, and this coordinator does not run \
+             requesters' modules (TESSERA_SCRIPT_MODELS)"
+        );
+    }
     let unusable =
         |reason: &str| eyre::eyre!("the task's model architecture is the TorchScript module {cid}, which {reason}");
     if let Some((until, reason)) = lock(&UNUSABLE).get(&id)
@@ -148,9 +156,16 @@ mod tests {
     async fn architectures_are_found_by_their_word() {
         let word = format!("{:#x}", B256::from(ArchitectureId::Lenet5MnistV1.to_bytes32()));
         let content = tessera_storage::MemoryStore::new();
-        let wait = ModelLookup { input: ArchitectureId::Lenet5MnistV1.input(), fetch_timeout: Duration::from_secs(5) };
+        let off = ModelLookup {
+            input: ArchitectureId::Lenet5MnistV1.input(),
+            fetch_timeout: Duration::from_secs(5),
+            scripts: false,
+        };
+        let wait = ModelLookup { scripts: true, ..off };
         assert_eq!(architecture_of(&content, &word, wait).await.unwrap(), ArchitectureId::Lenet5MnistV1);
         let missing = format!("{:#x}", B256::repeat_byte(7));
+        let error = architecture_of(&content, &missing, off).await.unwrap_err().to_string();
+        assert!(error.contains("does not run requesters' modules"), "{error}");
         let error = architecture_of(&content, &missing, wait).await.unwrap_err().to_string();
         assert!(error.contains("could not be fetched"), "{error}");
         let junk = content.put(bytes::Bytes::from_static(b"not a module")).await.unwrap();

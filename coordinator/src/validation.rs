@@ -58,7 +58,14 @@ impl Validator {
     /// loss; it counts as [`WORST_LOSS`] and accuracy 0, so the scorer ranks it last and the manifest, whose JSON
     /// has no NaN, stays readable.
     pub fn metrics(&mut self, params: &[f32]) -> tessera_train::Result<Metrics> {
-        self.model.load(&Parameters::for_architecture(self.arch, params.to_vec())?)?;
+        let params = Parameters::for_architecture(self.arch, params.to_vec())?;
+        if self.arch.script_id().is_some() {
+            // A requester's module afresh from its bytes for every evaluation: whatever state its code keeps
+            // cannot make one evaluation depend on the ones before, which `verify` would not repeat.
+            self.model = Model::new(self.arch, &params, Device::Cpu)?;
+        } else {
+            self.model.load(&params)?;
+        }
         let evaluation = evaluate(&self.model, &self.data, 1000)?;
         Ok(finite(Metrics { loss: evaluation.loss, accuracy: evaluation.accuracy }))
     }

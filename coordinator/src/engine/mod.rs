@@ -65,6 +65,7 @@ impl Default for EngineSettings {
             model_lookup: ModelLookup {
                 input: ArchitectureId::Lenet5MnistV1.input(),
                 fetch_timeout: Duration::from_secs(20),
+                scripts: false,
             },
         }
     }

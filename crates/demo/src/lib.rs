@@ -190,6 +190,8 @@ impl Demo {
                 ("TESSERA_VALIDATION_DIR", mnist_dir().display().to_string()),
                 ("TESSERA_VALIDATION_SAMPLES", scenario.validation_samples.to_string()),
                 ("TESSERA_VALIDATION_ARCHITECTURE", validation_architecture(&scenario).into()),
+                // The demo's requester is the demo itself.
+                ("TESSERA_SCRIPT_MODELS", scenario.model.is_some().to_string()),
                 ("TESSERA_REQUESTER_PRIVATE_KEY", accounts[roles::REQUESTER].private_key.clone()),
             ]);
         };
@@ -438,6 +440,7 @@ impl Demo {
             .env("TESSERA_VALIDATION_DIR", mnist_dir())
             .env("TESSERA_VALIDATION_SAMPLES", self.scenario.validation_samples.to_string())
             .env("TESSERA_VALIDATION_ARCHITECTURE", validation_architecture(&self.scenario))
+            .env("TESSERA_SCRIPT_MODELS", self.scenario.model.is_some().to_string())
             .env("RUST_LOG", "warn");
         command
     }

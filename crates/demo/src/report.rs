@@ -191,11 +191,14 @@ impl Coordinator<'_> {
 }
 
 /// A worker's training time in a round, from its log line `round N: submitted … steps in 3.4s on cpu`.
-/// The training time a worker's log gives for `round`: its submission line, inside the `round{round=N}` span,
-/// says `N steps in 1.2s on cpu`.
+/// The training time a worker's log gives for `round`: its submission line (`submitted, ..., 12 steps in 1.5s on
+/// cpu (...) round=2 cid=...`) says it.
 fn training_ms(log: &str, round: u64) -> Option<i64> {
-    let span = format!("round{{round={round}}}: submitted");
-    let line = log.lines().map(without_colours).find(|l| l.contains(&span))?;
+    let field = format!("round={round}");
+    let line = log
+        .lines()
+        .map(without_colours)
+        .find(|l| l.contains(": submitted, ") && l.split_whitespace().any(|token| token == field))?;
     let after = &line[line.find(" steps in ")? + " steps in ".len()..];
     let seconds: f64 = after[..after.find("s on ")?].parse().ok()?;
     Some((seconds * 1000.0) as i64)
@@ -288,13 +291,14 @@ impl fmt::Display for Report {
 mod tests {
     #[test]
     fn training_time_is_read_from_the_rounds_submission_line() {
-        // As the worker writes it: inside its `round` span, with terminal colours.
-        let log = "\u{1b}[2m2026-12-04T21:00:00Z\u{1b}[0m \u{1b}[32m INFO\u{1b}[0m \u{1b}[1mworker\u{1b}[0m\u{1b}[1m{\u{1b}[0m\
-                   task=1\u{1b}[1m}\u{1b}[0m:\u{1b}[1mround\u{1b}[0m\u{1b}[1m{\u{1b}[0m\u{1b}[3mround\u{1b}[0m\u{1b}[2m=\u{1b}[0m2\
-                   \u{1b}[1m}\u{1b}[0m: submitted, loss 0.2000, accuracy 93.1%, 12 steps in 1.5s on cpu (512 samples/s) round=2\n\
-                   INFO worker{task=1}:round{round=3}: submitted, loss 0.1, accuracy 95.0%, 9 steps in 0.7s on cpu (9 samples/s)";
+        // As the worker writes it, with terminal colours, the round a field after the message.
+        let log = "\u{1b}[2m2026-12-04T22:08:51Z\u{1b}[0m \u{1b}[32m INFO\u{1b}[0m \u{1b}[1mworker\u{1b}[0m\u{1b}[1m{\u{1b}[0m\
+                   \u{1b}[3mtask\u{1b}[0m\u{1b}[2m=\u{1b}[0m1\u{1b}[1m}\u{1b}[0m\u{1b}[2m:\u{1b}[0m submitted, loss 2.2983, \
+                   accuracy 16.0%, 2 steps in 1.5s on cpu (590 samples/s) \u{1b}[3mround\u{1b}[0m\u{1b}[2m=\u{1b}[0m2 \
+                   \u{1b}[3mcid\u{1b}[0m\u{1b}[2m=\u{1b}[0mQmef\n\
+                   INFO worker{task=1}: submitted, loss 0.1, accuracy 95.0%, 9 steps in 0.7s on cpu (9 samples/s) round=12";
         assert_eq!(super::training_ms(log, 2), Some(1500));
-        assert_eq!(super::training_ms(log, 3), Some(700));
+        assert_eq!(super::training_ms(log, 12), Some(700));
         assert_eq!(super::training_ms(log, 1), None);
     }
 }

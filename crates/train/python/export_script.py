@@ -23,6 +23,15 @@ def small_cnn(classes=10, norm=None):
     return nn.Sequential(*layers, nn.Flatten(), nn.Linear(16 * 7 * 7, 64), nn.ReLU(), nn.Linear(64, classes))
 
 
+class Detached(nn.Module):
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(x).detach()
+
+
 def main(folder: Path) -> int:
     torch.manual_seed(0)
     model = small_cnn()
@@ -34,6 +43,15 @@ def main(folder: Path) -> int:
     # Batch statistics only, no running ones: accepted.
     stateless = small_cnn(norm=nn.BatchNorm2d(8, track_running_stats=False))
     torch.jit.save(torch.jit.script(stateless), str(folder / "batch_stats_only.pt"))
+    # A parameter the output does not depend on, and an output cut from the graph: neither would ever train.
+    unused = small_cnn()
+    unused.register_parameter("unused", nn.Parameter(torch.zeros(3)))
+    torch.jit.save(torch.jit.script(unused), str(folder / "unused_parameter.pt"))
+    torch.jit.save(torch.jit.script(Detached(small_cnn())), str(folder / "detached.pt"))
+    # A name that would collide with the safetensors header's own key.
+    metadata = small_cnn()
+    metadata.register_parameter("__metadata__", nn.Parameter(torch.zeros(1)))
+    torch.jit.save(torch.jit.script(metadata), str(folder / "metadata_name.pt"))
     for name, _ in model.named_parameters():
         print(name)
     return 0

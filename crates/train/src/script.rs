@@ -92,6 +92,18 @@ pub fn register_script(id: ScriptId, bytes: &[u8], limits: &ScriptLimits) -> Res
             model.parameters.len()
         )));
     }
+    let mut registry = REGISTRY.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if registry.contains_key(&id) {
+        return Ok(ArchitectureId::Script(id));
+    }
+    let held: usize = registry.values().map(|module| module.bytes.len()).sum();
+    if held + bytes.len() > MAX_REGISTERED_BYTES {
+        return Err(script_error(format!(
+            "this process already holds {held} bytes of modules, and {MAX_REGISTERED_BYTES} at most"
+        )));
+    }
+    // Names and shapes live as long as the process, as the built-in networks' do; made only for a module that
+    // is kept.
     let specs = model
         .parameters
         .iter()
@@ -104,16 +116,7 @@ pub fn register_script(id: ScriptId, bytes: &[u8], limits: &ScriptLimits) -> Res
     let name = Box::leak(format!("{NAME_PREFIX}{}", id.hex()).into_boxed_str());
     // Only the bytes are kept: the initial weights are read from them again when asked for.
     let entry = Registered { name, specs, input: limits.input, bytes: bytes.to_vec() };
-    let mut registry = REGISTRY.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if !registry.contains_key(&id) {
-        let held: usize = registry.values().map(|module| module.bytes.len()).sum();
-        if held + bytes.len() > MAX_REGISTERED_BYTES {
-            return Err(script_error(format!(
-                "this process already holds {held} bytes of modules, and {MAX_REGISTERED_BYTES} at most"
-            )));
-        }
-        registry.insert(id, Box::leak(Box::new(entry)));
-    }
+    registry.insert(id, Box::leak(Box::new(entry)));
     Ok(ArchitectureId::Script(id))
 }
 
@@ -226,9 +229,7 @@ impl ScriptModel {
         if self.parameters.is_empty() {
             return Err(script_error("the module has no parameters to train".into()));
         }
-        if let Some((name, tensor)) = self.parameters.iter().find(|(_, tensor)| tensor.kind() != Kind::Float) {
-            return Err(script_error(format!("parameter {name} is {:?}, not float32", tensor.kind())));
-        }
+        self.check_parameters()?;
         let count = self.num_parameters();
         if count > limits.max_parameters {
             return Err(script_error(format!(
@@ -242,9 +243,10 @@ impl ScriptModel {
         let before = tch::no_grad(|| self.forward_in_mode(&probe, false)).map_err(|error| {
             script_error(format!("the module fails on a batch of [2, {channels}, {height}, {width}] images: {error}"))
         })?;
-        if before.size() != [2, classes as i64] {
+        if before.size() != [2, classes as i64] || before.kind() != Kind::Float {
             return Err(script_error(format!(
-                "the module's output for 2 images is {:?}, not [2, {classes}] (one logit per class)",
+                "the module's output for 2 images is {:?} {:?}, not float32 [2, {classes}] (one logit per class)",
+                before.kind(),
                 before.size()
             )));
         }
@@ -256,7 +258,24 @@ impl ScriptModel {
             .f_sin()?
             .f_view([4, channels, height, width])?;
         let _trained_once = tch::no_grad(|| self.forward_in_mode(&other, true))?;
-        let _evaluated = tch::no_grad(|| self.forward_in_mode(&other, false))?;
+        // Trained as it will be: in evaluation mode, on another batch size, with every parameter given a gradient.
+        let logits = self.forward_in_mode(&other, false)?;
+        if logits.size() != [4, classes as i64] || logits.kind() != Kind::Float || !logits.requires_grad() {
+            return Err(script_error(format!(
+                "the module's output for 4 images is {:?} {:?}{}, not float32 [4, {classes}] that gradients flow through",
+                logits.kind(),
+                logits.size(),
+                if logits.requires_grad() { "" } else { " without gradients" }
+            )));
+        }
+        logits.f_sum(Kind::Float)?.f_backward()?;
+        for (name, tensor) in &self.parameters {
+            let mut grad = tensor.grad();
+            if !grad.defined() {
+                return Err(script_error(format!("parameter {name} gets no gradient: it would never train")));
+            }
+            let _ = grad.f_zero_()?;
+        }
         let after = tch::no_grad(|| self.forward_in_mode(&probe, false))?;
         if !before.equal(&after) {
             return Err(script_error(
@@ -264,6 +283,40 @@ impl ScriptModel {
                  use track_running_stats=False or GroupNorm"
                     .into(),
             ));
+        }
+        Ok(())
+    }
+}
+
+impl ScriptModel {
+    /// Names that travel as safetensors keys, unique, not the header's own `__metadata__`; values that are
+    /// float32, non-empty, contiguous, and in storage of their own (tied weights would be stepped twice, and
+    /// only one copy of them read back).
+    fn check_parameters(&self) -> Result<()> {
+        let mut names = std::collections::HashSet::new();
+        let mut spans = Vec::with_capacity(self.parameters.len());
+        for (name, tensor) in &self.parameters {
+            let plain = name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
+            if !plain || name.is_empty() || name.len() > 200 || name == "__metadata__" {
+                return Err(script_error(format!(
+                    "parameter name {name:?}: names must be 1 to 200 letters, digits, `_` and `.`, not __metadata__"
+                )));
+            }
+            if !names.insert(name.as_str()) {
+                return Err(script_error(format!("two parameters are named {name}")));
+            }
+            if tensor.kind() != Kind::Float {
+                return Err(script_error(format!("parameter {name} is {:?}, not float32", tensor.kind())));
+            }
+            if tensor.numel() == 0 || !tensor.is_contiguous() {
+                return Err(script_error(format!("parameter {name} is empty or not contiguous")));
+            }
+            let start = tensor.data_ptr() as usize;
+            spans.push((start, start + 4 * tensor.numel(), name));
+        }
+        spans.sort();
+        if let Some(pair) = spans.windows(2).find(|pair| pair[1].0 < pair[0].1) {
+            return Err(script_error(format!("parameters {} and {} share storage", pair[0].2, pair[1].2)));
         }
         Ok(())
     }

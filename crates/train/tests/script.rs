@@ -74,12 +74,18 @@ fn modules_that_do_not_fit_the_task_are_refused_with_the_reason() {
         ScriptModel::load(&bytes, limits, Device::Cpu).expect_err(file).to_string()
     };
     let five = refusal("five_classes.pt", &limits());
-    assert!(five.contains("is [2, 5], not [2, 10]"), "{five}");
+    assert!(five.contains("is Float [2, 5], not float32 [2, 10]"), "{five}");
     let norm = refusal("batch_norm.pt", &limits());
     assert!(norm.contains("running statistics"), "{norm}");
     let small = ScriptLimits { max_parameters: 1_000, ..limits() };
     let big = refusal("small_cnn.pt", &small);
     assert!(big.contains("over the task's limit of 1000"), "{big}");
+    let unused = refusal("unused_parameter.pt", &limits());
+    assert!(unused.contains("parameter unused gets no gradient"), "{unused}");
+    let metadata = refusal("metadata_name.pt", &limits());
+    assert!(metadata.contains("parameter name \"__metadata__\""), "{metadata}");
+    let detached = refusal("detached.pt", &limits());
+    assert!(detached.contains("without gradients"), "{detached}");
     let cifar = ScriptLimits { input: ArchitectureId::CnnCifar10V1.input(), ..limits() };
     let shape = refusal("small_cnn.pt", &cifar);
     assert!(shape.contains("fails on a batch of [2, 3, 32, 32] images"), "{shape}");
