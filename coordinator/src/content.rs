@@ -5,7 +5,7 @@ use crate::manifest::{self, FetchedUpdate, MANIFEST_FORMAT, Manifest, Submission
 use alloy::primitives::B256;
 use std::{
     collections::HashMap,
-    sync::{LazyLock, Mutex},
+    sync::{Arc, LazyLock, Mutex},
     time::{Duration, Instant},
 };
 use tessera_scoring::{Failure, WorkerId};
@@ -38,6 +38,9 @@ const REFUSED_FOR: Duration = Duration::from_secs(600);
 
 /// Modules that were refused or could not be fetched, until when, and why.
 static UNUSABLE: LazyLock<Mutex<HashMap<ScriptId, (Instant, String)>>> = LazyLock::new(Default::default);
+
+/// The lookups of each module, one at a time.
+static IN_FLIGHT: LazyLock<Mutex<HashMap<ScriptId, Arc<tokio::sync::Mutex<()>>>>> = LazyLock::new(Default::default);
 
 /// How a task's model is looked up: the images and classes a requester's TorchScript module is checked against
 /// (this coordinator's, its validation architecture's) and how long fetching the module may take.
@@ -75,6 +78,13 @@ pub async fn architecture_of(
     }
     let unusable =
         |reason: &str| eyre::eyre!("the task's model architecture is the TorchScript module {cid}, which {reason}");
+    // One fetch and check of a module at a time: lookups that arrive together (submissions after a restart)
+    // wait for the first and use what it found, instead of each holding a copy of the module.
+    let gate = lock(&IN_FLIGHT).entry(id).or_default().clone();
+    let _turn = gate.lock().await;
+    if let Ok(known) = ArchitectureId::from_bytes32(word.0) {
+        return Ok(known);
+    }
     if let Some((until, reason)) = lock(&UNUSABLE).get(&id)
         && Instant::now() < *until
     {

@@ -76,12 +76,19 @@ static REGISTRY: LazyLock<RwLock<HashMap<ScriptId, &'static Registered>>> = Lazy
 
 /// Checks a requester's module against `limits` and makes it an architecture of this process, named by `id`
 /// (whose CID the caller fetched the bytes by, so the bytes are the ones the task committed to). A module
-/// registered before is returned without a second check.
+/// registered before is checked again only against other images or a smaller limit than it passed.
 pub fn register_script(id: ScriptId, bytes: &[u8], limits: &ScriptLimits) -> Result<ArchitectureId> {
     if ScriptId::from_word(id.0).is_none() {
         return Err(script_error("its id reads as a built-in network's number".into()));
     }
-    if registered(id).is_some() {
+    if let Some(known) = registered(id) {
+        let count: usize = known.specs.iter().map(|spec| crate::arch::numel(spec.shape)).sum();
+        let same_images = |a: &InputSpec, b: &InputSpec| {
+            (a.channels, a.height, a.width, a.classes) == (b.channels, b.height, b.width, b.classes)
+        };
+        if !same_images(&known.input, &limits.input) || count > limits.max_parameters {
+            let _checked = ScriptModel::load(&known.bytes, limits, Device::Cpu)?;
+        }
         return Ok(ArchitectureId::Script(id));
     }
     let model = ScriptModel::load(bytes, limits, Device::Cpu)?;

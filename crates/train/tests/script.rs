@@ -100,6 +100,9 @@ fn a_registered_module_trains_encodes_and_evaluates_like_a_built_in_network() {
     let id = ScriptId([0x5c; 32]);
     let arch = register_script(id, &bytes, &limits()).unwrap();
     assert_eq!(register_script(id, &bytes, &limits()).unwrap(), arch, "a second registration is the first");
+    let cifar = ScriptLimits { input: ArchitectureId::CnnCifar10V1.input(), ..limits() };
+    assert!(register_script(id, &bytes, &cifar).is_err(), "other images are checked again");
+    assert!(register_script(id, &bytes, &ScriptLimits { max_parameters: 10, ..limits() }).is_err());
     assert_eq!(ArchitectureId::from_bytes32([0x5c; 32]).unwrap(), arch);
     assert_eq!(arch.name().parse::<ArchitectureId>().unwrap(), arch);
     assert!(arch.name().starts_with("torchscript-5c5c"), "{}", arch.name());
