@@ -54,7 +54,7 @@ pub use scoring::{
     SlashPolicy, Source, Submission, UpdateHistory, apply, digest, is_tiny,
 };
 pub use strategy::{
-    ClipBound, FedAdam, FedAvg, Median, MultiKrum, NormClip, ReputationFedAvg, Strategy, StrategyKind, StrategySpec,
-    TrimmedMean, clip_to_norm, krum_scores,
+    ClipBound, FedAdam, FedAvg, MAX_KRUM_WORK, Median, MultiKrum, NormClip, ReputationFedAvg, Strategy, StrategyKind,
+    StrategySpec, TrimmedMean, check_krum_size, clip_to_norm, krum_scores,
 };
 pub use types::{Aggregate, Failure, FitResult, Metrics, RoundConfig, WorkerId};

@@ -16,7 +16,7 @@ mod trimmed_mean;
 pub use clip::{ClipBound, NormClip, clip_to_norm};
 pub use fedadam::FedAdam;
 pub use fedavg::FedAvg;
-pub use krum::{MultiKrum, krum_scores};
+pub use krum::{MAX_KRUM_WORK, MultiKrum, check_krum_size, krum_scores};
 pub use median::Median;
 pub use reputation_fedavg::ReputationFedAvg;
 pub use spec::{StrategyKind, StrategySpec};
