@@ -42,16 +42,21 @@ def idx(path: Path) -> torch.Tensor:
     return torch.frombuffer(bytearray(data[4 + 4 * ndim :]), dtype=torch.uint8).reshape(dims)
 
 
-def main(checkpoint: Path, mnist: Path, n: int) -> int:
+def score(model, mnist: Path, n: int) -> int:
+    """Prints `model`'s accuracy on the first `n` test images, normalised as tessera-train does."""
     images = idx(mnist / "t10k-images-idx3-ubyte")[:n].float().div(255.0).sub(0.1307).div(0.3081).unsqueeze(1)
     labels = idx(mnist / "t10k-labels-idx1-ubyte")[:n].long()
-    model = LeNet5()
-    model.load_state_dict(load_file(str(checkpoint)), strict=True)
     model.eval()
     with torch.no_grad():
         correct = int((model(images).argmax(1) == labels).sum())
     print(f"accuracy={correct / n!r} correct={correct} total={n}")
     return 0
+
+
+def main(checkpoint: Path, mnist: Path, n: int) -> int:
+    model = LeNet5()
+    model.load_state_dict(load_file(str(checkpoint)), strict=True)
+    return score(model, mnist, n)
 
 
 if __name__ == "__main__":

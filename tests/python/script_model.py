@@ -9,7 +9,6 @@ Usage:
 Exits 77 (after `SKIP: ...`) if torch or safetensors is missing.
 """
 
-import struct
 import sys
 from pathlib import Path
 
@@ -20,6 +19,9 @@ try:
 except (ImportError, OSError) as error:
     print(f"SKIP: {error}")
     sys.exit(77)
+
+# The same images, normalisation and output as the LeNet check of the demo's scenario.
+from evaluate_checkpoint import score  # noqa: E402
 
 
 class SmallCnn(nn.Module):
@@ -40,13 +42,6 @@ class SmallCnn(nn.Module):
         return self.head(torch.flatten(self.features(x), 1))
 
 
-def idx(path: Path) -> torch.Tensor:
-    data = path.read_bytes()
-    ndim = data[3]
-    dims = struct.unpack(">" + "I" * ndim, data[4 : 4 + 4 * ndim])
-    return torch.frombuffer(bytearray(data[4 + 4 * ndim :]), dtype=torch.uint8).reshape(dims)
-
-
 def export(out: Path) -> int:
     torch.manual_seed(0)
     torch.jit.save(torch.jit.script(SmallCnn()), str(out))
@@ -63,13 +58,7 @@ def evaluate(module_path: Path, checkpoint: Path, mnist: Path, n: int) -> int:
     with torch.no_grad():
         for name, parameter in module.named_parameters():
             parameter.copy_(weights[name])
-    module.eval()
-    images = idx(mnist / "t10k-images-idx3-ubyte")[:n].float().div(255.0).sub(0.1307).div(0.3081).unsqueeze(1)
-    labels = idx(mnist / "t10k-labels-idx1-ubyte")[:n].long()
-    with torch.no_grad():
-        correct = int((module(images).argmax(1) == labels).sum())
-    print(f"accuracy={correct / n!r} correct={correct} total={n}")
-    return 0
+    return score(module, mnist, n)
 
 
 if __name__ == "__main__":

@@ -132,24 +132,17 @@ pub fn load(options: &DataOptions) -> Result<Dataset> {
     if indices.len() == all.len() { Ok(all) } else { Ok(all.subset(&indices)?) }
 }
 
+/// The images and classes `data` holds, as a model must take them; its pixels are normalised already.
+pub fn input_of(data: &Dataset) -> Result<InputSpec> {
+    let [_, channels, height, width] = data.images().size()[..] else {
+        return Err(Error::Invalid("the training images are not a batch of [channels, height, width]".into()));
+    };
+    Ok(InputSpec { channels, height, width, classes: data.num_classes(), norm: Normalisation::NONE })
+}
+
 /// Checks that `data`'s images fit `arch`'s input, so a wrong dataset fails before any download.
 pub fn check_fits(data: &Dataset, arch: ArchitectureId) -> Result<()> {
-    let size = data.images().size();
-    let expected = arch.input_shape();
-    if size.len() != 4 || size[1..] != expected {
-        return Err(Error::Invalid(format!(
-            "the task's model {arch} takes images of shape {expected:?}, the data has {:?}",
-            &size[1.min(size.len())..]
-        )));
-    }
-    if data.num_classes() != arch.num_classes() {
-        return Err(Error::Invalid(format!(
-            "the task's model {arch} has {} classes, the data {}",
-            arch.num_classes(),
-            data.num_classes()
-        )));
-    }
-    Ok(())
+    crate::model::check_takes(arch, &input_of(data)?, "the data")
 }
 
 #[cfg(test)]

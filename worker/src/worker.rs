@@ -30,10 +30,7 @@ use std::{
 };
 use tessera_chain::eip712::{self, Submission};
 use tessera_storage::{Cid, ContentStore};
-use tessera_train::{
-    ArchitectureId, Dataset, DecodeLimits, FileKind, InputSpec, Normalisation, Parameters, TrainConfig, WeightsFile,
-    WireDtype,
-};
+use tessera_train::{ArchitectureId, Dataset, DecodeLimits, FileKind, Parameters, TrainConfig, WeightsFile, WireDtype};
 use tracing::{info, warn};
 
 /// The longest pause between retries after a failure.
@@ -276,12 +273,7 @@ impl Worker {
 
     /// The task's model, a module checked against this worker's images and classes the first time.
     async fn architecture(&self, word: B256) -> Result<ArchitectureId> {
-        let [_, channels, height, width] = self.data.images().size()[..] else {
-            return Err(Error::Invalid("the training images are not a batch of [channels, height, width]".into()));
-        };
-        // The images are normalised already; the check feeds the module images of this shape.
-        let input = InputSpec { channels, height, width, classes: self.data.num_classes(), norm: Normalisation::NONE };
-        crate::model::architecture(self.store.as_ref(), word, input).await
+        crate::model::architecture(self.store.as_ref(), word, data::input_of(&self.data)?).await
     }
 
     /// Makes the update (or takes the one made before a restart), uploads and signs it, and records

@@ -283,7 +283,7 @@ impl ArchitectureId {
 
 /// A module every `Script` value names: one is made only by [`crate::register_script`] or read back from the
 /// registry, which never forgets.
-fn script(id: ScriptId) -> &'static crate::script::Registered {
+pub(crate) fn script(id: ScriptId) -> &'static crate::script::Registered {
     registered(id).expect("a Script architecture is registered before it exists")
 }
 

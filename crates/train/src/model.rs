@@ -24,8 +24,7 @@ impl Model {
     pub fn new(arch: ArchitectureId, params: &Parameters, device: Device) -> Result<Self> {
         params.check_layout(arch)?;
         if let Some(id) = arch.script_id() {
-            let registered = crate::script::registered(id).expect("a Script architecture is registered");
-            let (module, vs, weights) = crate::ScriptModel::open(&registered.bytes, device)?.into_parts();
+            let (module, vs, weights) = crate::ScriptModel::open(&crate::arch::script(id).bytes, device)?.into_parts();
             let mut model = Self { arch, vs, weights, module: Some(module) };
             model.load(params)?;
             return Ok(model);
