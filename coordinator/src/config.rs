@@ -40,6 +40,9 @@ pub struct Config {
     pub tls_ca_file: Option<PathBuf>,
     /// `sqlite://…` (the default, a file) or `postgres://…` (`TESSERA_DATABASE_URL`).
     pub database_url: String,
+    /// A folder for receipted updates, kept from receipt until their round is finalized (`TESSERA_SPOOL_DIR`): the
+    /// round is aggregated from here, not fetched again. One per replica.
+    pub spool_dir: PathBuf,
     /// The HTTP API's address (`TESSERA_LISTEN`).
     pub listen: SocketAddr,
     /// The bearer token admin endpoints require (`TESSERA_ADMIN_TOKEN`); admin actions are off without one.
@@ -66,6 +69,10 @@ pub struct Config {
     /// The most the coordinator offers per gas, in gwei, however often a stuck transaction is bumped
     /// (`TESSERA_MAX_FEE_GWEI`); unset, no cap.
     pub max_fee_gwei: Option<u64>,
+    /// How long a replica's hold on a task (or on the chain writer) lasts unless renewed, in seconds
+    /// (`TESSERA_LEASE_SECS`): replicas sharing a PostgreSQL database take over a dead one's tasks this long after
+    /// it stopped renewing them.
+    pub lease_secs: u64,
     /// How updates are aggregated (`[strategy]` in the file; `TESSERA_STRATEGY` sets its kind).
     pub strategy: StrategySpec,
     /// A folder holding the requester's validation set (`TESSERA_VALIDATION_DIR`), in any format the worker reads
@@ -96,6 +103,7 @@ impl Default for Config {
             ipfs_authorization: None,
             tls_ca_file: None,
             database_url: "sqlite://tessera.db?mode=rwc".into(),
+            spool_dir: "tessera-spool".into(),
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             admin_token: None,
             max_body_bytes: 64 * 1024,
@@ -106,6 +114,7 @@ impl Default for Config {
             confirmations: None,
             max_fee_gwei: None,
             rpc_timeout_secs: 60,
+            lease_secs: 15,
             strategy: StrategySpec::default(),
             validation_dir: None,
             validation_split: "test".into(),
@@ -344,7 +353,7 @@ mod tests {
         };
         let lines = config.lines();
         let keys: Vec<&str> = lines.iter().map(|l| l.key.as_str()).collect();
-        assert_eq!(keys.len(), 24, "{keys:?}");
+        assert_eq!(keys.len(), 26, "{keys:?}");
         let listen = lines.iter().find(|l| l.key == "listen").unwrap();
         assert_eq!((listen.env.as_str(), listen.value.as_str()), ("TESSERA_LISTEN", "\"127.0.0.1:8080\""));
         let timeout = lines.iter().find(|l| l.key == "request_timeout_secs").unwrap();
@@ -372,6 +381,7 @@ mod tests {
                 | "validation_split"
                 | "ipfs_authorization"
                 | "tls_ca_file"
+                | "spool_dir"
                 | "validation_architecture" => "x",
                 "script_models" => "true",
                 _ => "7",

@@ -1,7 +1,10 @@
 //! Reading a round's content back from IPFS: manifests, checkpoints and updates, checked against what they
 //! must be, and the CID and architecture words the chain holds. The engine, the API and `verify` share these.
 
-use crate::manifest::{self, FetchedUpdate, MANIFEST_FORMAT, Manifest, SubmissionRecord};
+use crate::{
+    manifest::{self, FetchedUpdate, MANIFEST_FORMAT, Manifest, SubmissionRecord},
+    spool::Spool,
+};
 use alloy::primitives::B256;
 use std::{
     collections::HashMap,
@@ -132,9 +135,11 @@ pub async fn fetch_checkpoint(content: &dyn ContentStore, arch: ArchitectureId, 
     Ok(WeightsFile::decode(&bytes, &limits)?.parameters.into_values())
 }
 
-/// Fetches and decodes every submitted update; one that cannot be used becomes a failure with the reason.
+/// Fetches and decodes every submitted update, reading those `spooled` for the task from disk; one that cannot be
+/// used becomes a failure with the reason.
 pub async fn fetch_updates(
     content: &dyn ContentStore,
+    spooled: Option<(&Spool, u64)>,
     arch: ArchitectureId,
     round: u32,
     global_cid: &str,
@@ -145,7 +150,15 @@ pub async fn fetch_updates(
     let mut failures = Vec::new();
     for record in records {
         let fetched = async {
-            let bytes = content.get(&record.update_cid.parse()?, max_bytes).await?;
+            let cid: Cid = record.update_cid.parse()?;
+            let kept = match spooled {
+                Some((spool, task_id)) => spool.read(task_id, round, &cid, max_bytes).await,
+                None => None,
+            };
+            let bytes = match kept {
+                Some(bytes) => bytes,
+                None => content.get(&cid, max_bytes).await?,
+            };
             manifest::decode_update(arch, &bytes, round, global_cid, record.num_samples)
         };
         match fetched.await {

@@ -14,6 +14,7 @@ pub mod fault;
 pub mod indexer;
 mod live;
 pub mod manifest;
+pub mod spool;
 pub mod task_draft;
 pub mod validation;
 pub mod verify;
@@ -59,6 +60,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Live events and counters.
     pub live: Live,
+    /// Where receipted updates are kept until their round is finalized.
+    pub spool: spool::Spool,
 }
 
 /// Unix time in milliseconds.

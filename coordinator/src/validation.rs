@@ -1,7 +1,10 @@
 //! The requester's validation set, which gives each round its accuracy and loss and the scorer its
 //! leave-one-out signal.
 
-use std::path::Path;
+use std::{
+    path::Path,
+    sync::{Mutex, PoisonError},
+};
 use tessera_scoring::{Error as ScoringError, Evaluator, Metrics};
 use tessera_train::{ArchitectureId, Dataset, Device, Model, Parameters, Split, evaluate};
 
@@ -68,6 +71,63 @@ impl Validator {
         }
         let evaluation = evaluate(&self.model, &self.data, 1000)?;
         Ok(finite(Metrics { loss: evaluation.loss, accuracy: evaluation.accuracy }))
+    }
+}
+
+/// Validators over one validation set, one per round being scored at a time: tasks aggregate in parallel, and one
+/// task's long evaluation never waits on another's. A validator taken is given back when its [`Lease`] drops, so
+/// the pool holds as many copies of the set as rounds were ever scored at once.
+#[derive(Debug)]
+pub struct ValidatorPool {
+    idle: Mutex<Vec<Validator>>,
+}
+
+impl ValidatorPool {
+    /// A pool starting from `validator`.
+    pub fn new(validator: Validator) -> Self {
+        Self { idle: Mutex::new(vec![validator]) }
+    }
+
+    /// An idle validator, or a new copy of the set when every one is busy.
+    pub fn take(&self) -> tessera_train::Result<ValidatorLease<'_>> {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        let validator = match idle.len() {
+            0 => unreachable!("the last validator is copied before it is lent"),
+            1 => {
+                let last = &idle[0];
+                Validator::new(last.arch, last.data.take(last.data.len())?)?
+            }
+            _ => idle.pop().expect("more than one"),
+        };
+        Ok(ValidatorLease { pool: self, validator: Some(validator) })
+    }
+}
+
+/// A validator lent by a [`ValidatorPool`], returned to it on drop.
+#[derive(Debug)]
+pub struct ValidatorLease<'p> {
+    pool: &'p ValidatorPool,
+    validator: Option<Validator>,
+}
+
+impl std::ops::Deref for ValidatorLease<'_> {
+    type Target = Validator;
+    fn deref(&self) -> &Validator {
+        self.validator.as_ref().expect("held until dropped")
+    }
+}
+
+impl std::ops::DerefMut for ValidatorLease<'_> {
+    fn deref_mut(&mut self) -> &mut Validator {
+        self.validator.as_mut().expect("held until dropped")
+    }
+}
+
+impl Drop for ValidatorLease<'_> {
+    fn drop(&mut self) {
+        if let Some(validator) = self.validator.take() {
+            self.pool.idle.lock().unwrap_or_else(PoisonError::into_inner).push(validator);
+        }
     }
 }
 

@@ -108,7 +108,7 @@ async fn verify_round(check: RoundCheck<'_>, report: &mut Report) -> eyre::Resul
 
     let global = fetch_checkpoint(content, arch, &manifest.global_model_cid).await?;
     let (updates, failures) =
-        fetch_updates(content, arch, manifest.round, &manifest.global_model_cid, &manifest.submissions).await;
+        fetch_updates(content, None, arch, manifest.round, &manifest.global_model_cid, &manifest.submissions).await;
     let input = ComputeInput {
         architecture: arch,
         round: manifest.round,

@@ -114,6 +114,7 @@ async fn harness(deadline_in: Duration) -> Harness {
         domain: Arc::new(eip712::domain(31337, Address::repeat_byte(9))),
         config: Arc::new(config),
         live: tessera_coordinator::Live::new(),
+        spool: tessera_coordinator::spool::Spool::open(dir.path().join("spool")).await.unwrap(),
     };
     Harness { state, content, worker, copier, _dir: dir }
 }
@@ -182,6 +183,13 @@ async fn an_accepted_submission_gets_a_receipt_signed_by_the_coordinator() {
     let stored = h.state.db.list_submissions(TASK, ROUND).await.unwrap();
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].receipt_signature.as_deref(), Some(receipt.receipt_signature.as_str()));
+
+    // Receipted, it is kept on disk for the round: the worker's copy going away (here, unpinned and collected)
+    // does not turn it into a no-show.
+    h.content.unpin(&cid).await.unwrap();
+    assert!(h.content.get(&cid, 1 << 30).await.is_err(), "gone from the content store");
+    let kept = h.state.spool.read(TASK, ROUND, &cid, 1 << 30).await.expect("the update is spooled");
+    assert_eq!(kept, Bytes::from(update_bytes(ROUND.into(), SAMPLES)));
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! Crash tests: the coordinator binary aborts at a crash point (after the submissions are in, after the
-//! aggregate is published, after `finalizeRound` is sent and before it is mined) and is started again. Each
-//! time the round is finalized exactly once and every submission is in its manifest.
+//! aggregate is published, after `finalizeRound` is sent and before it is mined) and is started again, or another
+//! replica on the same PostgreSQL database takes its task over. Each time the round is finalized exactly once and
+//! every submission is in its manifest.
 
 mod common;
 
@@ -84,4 +85,61 @@ async fn a_crash_after_the_aggregate_is_published_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_after_finalize_is_sent_finalizes_once() {
     crash_and_recover("after-finalize-sent").await;
+}
+
+/// Two coordinator replicas on one PostgreSQL database, each serving the API: the first drives the task and dies
+/// mid-round (it aborts once the submissions are in, holding its leases); the second, which took half of the
+/// submissions, takes the task and the chain writer over once the leases lapse, finalizes the round exactly once
+/// and runs the next. No nonce goes to two transactions, and `verify` passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_takes_over_the_round_of_one_killed_on_postgres() {
+    // The simulated workers hold tensors, which are not `Sync`: the body runs on a thread of its own.
+    let on_own_thread = |db| async move {
+        let body = move || tokio::runtime::Runtime::new().unwrap().block_on(replica_takes_over(db));
+        tokio::task::spawn_blocking(body).await.unwrap();
+    };
+    tessera_db::test_utils::run_postgres(on_own_thread).await;
+}
+
+async fn replica_takes_over(db: tessera_db::test_utils::TestDb) {
+    let (stack, task, workers) = Stack::with_task(2, 2, 300, 200).await;
+    let replica = |name: &str| {
+        vec![
+            ("TESSERA_DATABASE_URL", db.url().to_owned()),
+            ("TESSERA_LEASE_SECS", "3".to_owned()),
+            ("TESSERA_SPOOL_DIR", stack.dir.path().join(name).display().to_string()),
+        ]
+    };
+    let mut first = stack.coordinator_process_with(2, Some("after-submissions"), &replica("first")).await;
+    first.wait_for_round(task, 1).await;
+    let second = stack.coordinator_process_with(2, None, &replica("second")).await;
+    workers[0].train_and_submit(&stack, &first, task, 1).await;
+    workers[1].train_and_submit(&stack, &second, task, 1).await;
+    let status = first.wait_for_exit(Duration::from_secs(120)).await;
+    assert!(!status.success() && first.log_text().contains("aborting here"), "{}", first.log_text());
+
+    let finalized = second.wait_for_finalized(task, 1).await;
+    assert_eq!(finalized["scores"].as_array().unwrap().len(), 2, "{finalized}");
+    assert_eq!(stack.finalize_events(task, 1).await, 1, "finalized more than once");
+    second.wait_for_round(task, 2).await;
+    for worker in &workers {
+        worker.train_and_submit(&stack, &second, task, 2).await;
+    }
+    second.wait_for_finalized(task, 2).await;
+    assert_eq!(stack.finalize_events(task, 2).await, 1, "finalized more than once");
+    assert!(second.log_text().contains("round phase"), "the second replica drove the task:\n{}", second.log_text());
+
+    let store = db.store();
+    let txs = store.list_txs(None).await.unwrap();
+    assert!(txs.iter().all(|tx| tx.state == TxState::Mined), "{txs:?}");
+    let mut nonces: Vec<u64> = txs.iter().filter_map(|tx| tx.nonce).collect();
+    nonces.sort_unstable();
+    let sent = nonces.len();
+    nonces.dedup();
+    assert_eq!(nonces.len(), sent, "a nonce went to two transactions: {txs:?}");
+    assert_eq!(sent, 4, "two starts and two finalizes: {txs:?}");
+
+    let (status, report) = stack.verify(task);
+    assert!(status.success(), "verify failed:\n{report}");
+    assert!(report.contains("2 round(s) verified"), "{report}");
 }

@@ -9,7 +9,7 @@ use common::{Stack, initial_accuracy};
 use std::time::Duration;
 use tessera_chain::IMarketplace;
 use tessera_chain::{MerkleTree, reward_leaf};
-use tessera_harness::FlakyRpc;
+use tessera_harness::{FlakyRpc, SlowContent};
 use tessera_storage::ContentStore;
 
 const TASK_ENDED: u8 = 3;
@@ -189,6 +189,37 @@ async fn a_failing_task_does_not_hold_up_the_others() {
     assert!(coordinator.get(&format!("/api/v1/tasks/{healthy}")).await["fault"].is_null());
     let metrics = reqwest::get(format!("{}/metrics", coordinator.url)).await.unwrap().text().await.unwrap();
     assert!(!metrics.contains("tessera_engine_errors_total 0\n"), "{metrics}");
+}
+
+/// A task whose content is slow to come (every fetch of its initial model is held 60 s, as by a far, overloaded
+/// node) does not delay another task's rounds: each task has a runner of its own. With one loop over the tasks, the
+/// fast task's rounds would wait out every one of those fetches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_task_does_not_delay_the_others() {
+    let stack = Stack::start(1).await;
+    let slow = stack.create_task_with(1, 1, 30, &["--seed", "7"]);
+    let fast = stack.create_task(2, 1, 4);
+    assert!(slow < fast, "the slow task comes first in every pass");
+    let on_chain = stack.client(stack.requester()).task(U256::from(slow)).await.unwrap();
+    let slow_model = tessera_storage::Cid::from_bytes32(on_chain.initialModelCid.0).unwrap();
+    let held = SlowContent::start(stack.ipfs.api_url()).await.unwrap();
+    held.hold(&slow_model.to_string(), Duration::from_secs(60));
+    stack.join_workers(slow, 1, 100).await;
+    let workers = stack.join_workers(fast, 1, 300).await;
+    let settings = [("TESSERA_IPFS_API_URL", held.url().to_owned())];
+    let coordinator = stack.coordinator_process_with(1, None, &settings).await;
+
+    for round in 1..=2 {
+        coordinator.wait_for_round(fast, round).await;
+        workers[0].train_and_submit(&stack, &coordinator, fast, round).await;
+        let finalized = coordinator.wait_for_finalized(fast, round).await;
+        let (deadline, done) =
+            (finalized["deadline_ms"].as_i64().unwrap(), finalized["finalized_at_ms"].as_i64().unwrap());
+        assert!(done - deadline < 10_000, "round {round} finalized {} ms after its window closed", done - deadline);
+    }
+    assert!(held.held() >= 1, "the slow task's model was asked for");
+    let task = coordinator.get(&format!("/api/v1/tasks/{slow}")).await;
+    assert_eq!(task["current_round"], 0, "the slow task is still waiting for its model: {task}");
 }
 
 /// A hosted RPC's bad minute: while the finalize's requests are rate limited (HTTP 429, JSON-RPC error -32005) or

@@ -78,8 +78,16 @@ async fn accept(
         }
         return Err(ApiError::Replay(format!("worker {} already submitted in round {round}", signed.worker_hex)));
     }
-    check_update(state, &task.model_architecture_id, signed.cid, round, &open.global_model_cid, request.num_samples)
-        .await?;
+    let bytes = check_update(
+        state,
+        &task.model_architecture_id,
+        signed.cid,
+        round,
+        &open.global_model_cid,
+        request.num_samples,
+    )
+    .await?;
+    keep(state, task_id, round, signed.cid, bytes).await?;
     let response = receipt(state, signed, received_at_ms, open.deadline_ms).await?;
     Ok((StatusCode::CREATED, ApiJson(response)))
 }
@@ -193,8 +201,23 @@ async fn receipt(state: &AppState, signed: Signed, received_at_ms: i64, deadline
     })
 }
 
+/// Keeps a checked update before it is receipted: on this replica's disk, which the round is aggregated from, and
+/// pinned on the IPFS node, where other replicas and `verify` find it. An update that cannot be kept is not
+/// receipted; the worker sends it again.
+async fn keep(state: &AppState, task_id: u64, round: u32, cid: Cid, bytes: bytes::Bytes) -> Result<(), ApiError> {
+    state
+        .spool
+        .keep(task_id, round, &cid, bytes)
+        .await
+        .map_err(|e| ApiError::Internal(eyre::eyre!("spooling {cid}: {e}")))?;
+    state.content.pin(&cid).await.map_err(|e| ApiError::UpdateUnavailable {
+        cid: cid.to_string(),
+        reason: format!("it could not be pinned: {e}"),
+    })
+}
+
 /// Fetches the update within the time limit and checks it is an update of the task's model for
-/// this round, trained from the round's global checkpoint, with the sample count the worker signed.
+/// this round, trained from the round's global checkpoint, with the sample count the worker signed; its bytes.
 async fn check_update(
     state: &AppState,
     architecture_hex: &str,
@@ -202,7 +225,7 @@ async fn check_update(
     round: u32,
     global_cid: &str,
     num_samples: u64,
-) -> Result<(), ApiError> {
+) -> Result<bytes::Bytes, ApiError> {
     let lookup = state.config.model_lookup().map_err(ApiError::Internal)?;
     let architecture = crate::content::architecture_of(state.content.as_ref(), architecture_hex, lookup)
         .await
@@ -225,7 +248,7 @@ async fn check_update(
     };
     crate::manifest::decode_update(architecture, &bytes, round, global_cid, num_samples)
         .map_err(|e| malformed(cid, e.to_string()))?;
-    Ok(())
+    Ok(bytes)
 }
 
 fn malformed(cid: Cid, reason: String) -> ApiError {

@@ -4,6 +4,7 @@ use super::{Parts, parts, validator};
 use crate::{
     AppState, Config, Live, api,
     engine::{Engine, EngineSettings},
+    spool::Spool,
     writer::ChainWriter,
 };
 use alloy::network::EthereumWallet;
@@ -39,11 +40,16 @@ pub(super) async fn execute(config: Config) -> eyre::Result<()> {
         strategy: config.strategy.clone(),
         confirmations,
         model_lookup: config.model_lookup()?,
+        lease: Duration::from_secs(config.lease_secs.max(1)),
         ..EngineSettings::default()
     };
     settings.strategy.build().wrap_err("the strategy setting")?;
+    let spool = Spool::open(&config.spool_dir)
+        .await
+        .wrap_err_with(|| format!("opening the update spool {}", config.spool_dir.display()))?;
     let engine = Engine::new(db.clone(), content.clone(), client.clone(), writer, settings, live.clone())
-        .with_validator(validator(&config)?);
+        .with_validator(validator(&config)?)
+        .with_spool(spool.clone());
 
     let state = AppState {
         db,
@@ -53,6 +59,7 @@ pub(super) async fn execute(config: Config) -> eyre::Result<()> {
         signer: Arc::new(signer),
         config: Arc::new(config.clone()),
         live,
+        spool,
     };
     let listener =
         tokio::net::TcpListener::bind(config.listen).await.wrap_err_with(|| format!("binding {}", config.listen))?;

@@ -100,8 +100,15 @@ impl Engine {
             .collect();
         records.sort_by_key(|s| s.sequence);
         let fetch_started = Instant::now();
-        let (updates, failures) =
-            fetch_updates(self.content.as_ref(), arch, r, &round.global_model_cid, &records).await;
+        let (updates, failures) = fetch_updates(
+            self.content.as_ref(),
+            self.spool.as_ref().map(|s| (s, id)),
+            arch,
+            r,
+            &round.global_model_cid,
+            &records,
+        )
+        .await;
         let fetch_ms = elapsed_ms(fetch_started);
         let mut roster: Vec<String> = self
             .db
@@ -148,7 +155,10 @@ impl Engine {
                 scoring: &scoring,
                 state_before: &gathered.state_before,
             };
-            let mut guard = validator.as_ref().map(|v| v.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+            let mut guard = match validator.as_deref().map(crate::validation::ValidatorPool::take).transpose() {
+                Ok(guard) => guard,
+                Err(error) => return (gathered, Err(eyre::eyre!("copying the validation set: {error}"))),
+            };
             let usable = guard.as_deref_mut().map(|v| v.evaluate_as(gathered.arch)).transpose();
             let computation = match usable {
                 Ok(usable) => {

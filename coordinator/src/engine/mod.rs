@@ -2,11 +2,13 @@
 //! aggregates, publishes the checkpoint and manifest, and finalizes on chain.
 //!
 //! [`decide`] is the state machine, a pure function of the database. This module only gathers its [`View`]
-//! and carries out its [`Step`]s. Each step is idempotent and ends in one compare-and-set of the round's phase
+//! and carries out its [`Step`]s; [`drive`] runs each task on its own, under a lease, so one slow or failing task
+//! never holds up another, and several replicas on one database never drive a task at once. Each step is idempotent and ends in one compare-and-set of the round's phase
 //! (or one outbox row), so a crash anywhere is repaired by running the step again.
 
 mod aggregate;
 mod decide;
+mod drive;
 
 pub use decide::{Step, View, decide};
 
@@ -15,7 +17,8 @@ use crate::{
     content::{ModelLookup, cid_text, cid_word, load_manifest},
     fault,
     manifest::{self, StrategySpec},
-    validation::Validator,
+    spool::Spool,
+    validation::{Validator, ValidatorPool},
     writer::{Call, ChainWriter},
 };
 use alloy::{
@@ -24,8 +27,7 @@ use alloy::{
 };
 use eyre::WrapErr;
 use std::{
-    collections::BTreeMap,
-    sync::{Arc, Mutex, atomic::Ordering},
+    sync::{Arc, atomic::Ordering},
     time::{Duration, Instant},
 };
 use tessera_chain::{IMarketplace, Marketplace, MarketplaceClient};
@@ -51,6 +53,10 @@ pub struct EngineSettings {
     pub confirmations: u64,
     /// How a requester's TorchScript module is looked up.
     pub model_lookup: ModelLookup,
+    /// This process among the replicas sharing the database: the name its leases are held under.
+    pub replica: String,
+    /// How long a lease lasts unless renewed; a replica that dies gives up its tasks this long after.
+    pub lease: Duration,
 }
 
 impl Default for EngineSettings {
@@ -67,6 +73,8 @@ impl Default for EngineSettings {
                 fetch_timeout: Duration::from_secs(20),
                 scripts: false,
             },
+            replica: drive::replica_name(),
+            lease: Duration::from_secs(15),
         }
     }
 }
@@ -78,7 +86,10 @@ pub struct Engine {
     content: Arc<dyn ContentStore>,
     chain: MarketplaceClient,
     writer: ChainWriter,
-    validator: Option<Arc<Mutex<Validator>>>,
+    validator: Option<Arc<ValidatorPool>>,
+    spool: Option<Spool>,
+    /// The leases this replica holds, and until when (see `drive.rs`).
+    leases: Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>,
     settings: EngineSettings,
     live: Live,
     chain_id: u64,
@@ -95,7 +106,18 @@ impl Engine {
         live: Live,
     ) -> Self {
         let chain_id = writer.chain_id();
-        Self { db, content, chain, writer, validator: None, settings, live, chain_id }
+        Self {
+            db,
+            content,
+            chain,
+            writer,
+            validator: None,
+            spool: None,
+            leases: Arc::default(),
+            settings,
+            live,
+            chain_id,
+        }
     }
 
     /// The task's model (see [`crate::content::architecture_of`]).
@@ -107,60 +129,14 @@ impl Engine {
 
     /// Evaluates aggregates on `validator` (for tasks of its architecture).
     pub fn with_validator(mut self, validator: Option<Validator>) -> Self {
-        self.validator = validator.map(|v| Arc::new(Mutex::new(v)));
+        self.validator = validator.map(|v| Arc::new(ValidatorPool::new(v)));
         self
     }
 
-    /// Runs passes until `shutdown` resolves; a failed pass is logged and retried on the next tick.
-    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        loop {
-            if let Err(error) = self.pass().await {
-                self.live.counters.engine_errors.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(error = %tessera_net::redact_urls(&format!("{error:#}")), "engine pass failed; retrying");
-            }
-            tokio::select! {
-                () = &mut shutdown => return,
-                () = tokio::time::sleep(self.settings.tick) => {}
-            }
-        }
-    }
-
-    /// One pass: follow the chain, drain the outbox, and take every task as far as it can go now.
-    pub async fn pass(&self) -> eyre::Result<()> {
-        let indexed =
-            crate::indexer::index_events(&self.chain, &self.db, self.settings.index_batch, self.settings.confirmations)
-                .await?;
-        for event in &indexed.events {
-            if let Some(event) = LiveEvent::chain(event) {
-                self.live.publish(event);
-            }
-        }
-        self.publish_drafted_models().await?;
-        self.writer.drive().await?;
-        let me = format!("{:#x}", self.chain.account());
-        let faults: BTreeMap<u64, TaskFault> =
-            self.db.list_task_faults().await?.into_iter().map(|fault| (fault.task_id, fault)).collect();
-        let now = crate::now_ms();
-        for task in self.db.list_tasks(None).await? {
-            if task.coordinator != me || task.status == TaskStatus::Cancelled {
-                continue;
-            }
-            let fault = faults.get(&task.task_id);
-            if fault.is_some_and(|fault| fault.retry_at_ms > now) {
-                continue;
-            }
-            // One task's failure is its own: it is recorded and retried later, and the others go on.
-            match self.advance_task(&task).await {
-                Ok(()) if fault.is_some() => {
-                    self.db.clear_task_fault(task.task_id).await?;
-                    tracing::info!(task = task.task_id, "the task advances again");
-                }
-                Ok(()) => {}
-                Err(error) => self.record_fault(task.task_id, fault, &error).await?,
-            }
-        }
-        Ok(())
+    /// Reads receipted updates from `spool` before fetching them, and empties it of each round once finalized.
+    pub fn with_spool(mut self, spool: Spool) -> Self {
+        self.spool = Some(spool);
+        self
     }
 
     /// Takes a task as far as it can go now. Several steps can follow each other at once (close, aggregate,
@@ -328,6 +304,11 @@ impl Engine {
                 let patch = RoundPatch { finalized_at_ms: Some(crate::now_ms()), ..RoundPatch::default() };
                 if self.advance(id, r, RoundPhase::Finalizing, RoundPhase::Finalized, &patch).await? {
                     self.live.counters.rounds_finalized.fetch_add(1, Ordering::Relaxed);
+                }
+                if let Some(spool) = &self.spool
+                    && let Err(error) = spool.forget_round(id, r).await
+                {
+                    tracing::warn!(task = id, round = r, %error, "could not empty the spool of a finalized round");
                 }
                 Ok(true)
             }

@@ -115,6 +115,11 @@ impl Stack {
 
     /// Creates a task with the `create-task` command; its id.
     pub fn create_task(&self, rounds: u32, max_workers: u32, window_secs: u32) -> u64 {
+        self.create_task_with(rounds, max_workers, window_secs, &[])
+    }
+
+    /// As [`Stack::create_task`], with more of `create-task`'s options (`--seed 7`, say).
+    pub fn create_task_with(&self, rounds: u32, max_workers: u32, window_secs: u32, options: &[&str]) -> u64 {
         let output = self
             .command(&[
                 "create-task",
@@ -131,6 +136,7 @@ impl Stack {
                 "--window-secs",
                 &window_secs.to_string(),
             ])
+            .args(options)
             .output()
             .unwrap();
         assert!(output.status.success(), "create-task failed: {}", String::from_utf8_lossy(&output.stderr));

@@ -5,7 +5,7 @@
 //! workers and claims the chain event indexer derives, the indexer's events and cursor, and the chain writer's
 //! transaction outbox ([`ChainTx`]). Crash safety rests on three habits: each multi-statement operation is one
 //! transaction; state that replicas race on moves by compare-and-set ([`Store::advance_round_phase`],
-//! [`Store::mark_sent`]); and every write a step may repeat is idempotent ([`Store::enqueue`] by key,
+//! [`Store::mark_sent`], [`Store::try_lease`]); and every write a step may repeat is idempotent ([`Store::enqueue`] by key,
 //! [`Store::record_events`] by log position, [`Store::replace_scores`]).
 //!
 //! Token amounts are [`Amount`]s (exact decimal TEXT), addresses and hashes lowercase 0x-hex strings, times unix
@@ -17,6 +17,7 @@ mod drafts;
 mod error;
 mod faults;
 mod indexer;
+mod leases;
 mod outbox;
 mod reputations;
 mod rounds;
@@ -33,6 +34,7 @@ pub use drafts::DraftedModel;
 pub use error::{Error, Result};
 pub use faults::TaskFault;
 pub use indexer::{Derived, EventRecord, KEPT_BLOCK_HASHES, RolledBack};
+pub use leases::Lease;
 pub use outbox::{ChainTx, NewChainTx, TxState};
 pub use reputations::Reputation;
 pub use rounds::{NewRound, Round, RoundMetrics, RoundPatch, RoundPhase};

@@ -39,6 +39,7 @@ on_both!(
     amounts_and_floats_round_trip_exactly,
     drafts_are_published_once_a_task_names_them,
     task_faults_are_kept_until_cleared,
+    a_lease_has_one_holder_until_it_lapses,
 );
 
 fn address(n: u64) -> String {
@@ -667,4 +668,36 @@ async fn task_faults_are_kept_until_cleared(db: TestDb) {
     assert!(store.list_task_faults().await.unwrap().is_empty());
     let unknown = TaskFault { task_id: 9, ..fault };
     assert!(store.put_task_fault(&unknown).await.is_err(), "a fault of a task the database does not know");
+}
+
+async fn a_lease_has_one_holder_until_it_lapses(db: TestDb) {
+    let store = db.store();
+    assert_eq!(store.get_lease("task:1").await.unwrap(), None);
+    assert!(store.try_lease("task:1", "a", 1_000, 11_000).await.unwrap());
+    assert!(!store.try_lease("task:1", "b", 5_000, 15_000).await.unwrap(), "held by a until 11,000");
+    assert!(store.try_lease("task:1", "a", 6_000, 16_000).await.unwrap(), "its holder renews it");
+    assert!(store.try_lease("task:2", "b", 6_000, 16_000).await.unwrap(), "another duty is free");
+    let held = store.get_lease("task:1").await.unwrap().unwrap();
+    assert_eq!((held.holder.as_str(), held.expires_at_ms), ("a", 16_000));
+    // a stops renewing (it died): once the lease has lapsed, b takes it, and a cannot take it back.
+    assert!(store.try_lease("task:1", "b", 16_001, 26_001).await.unwrap());
+    assert!(!store.try_lease("task:1", "a", 16_002, 26_002).await.unwrap());
+    assert!(!store.release_lease("task:1", "a").await.unwrap(), "a no longer holds it");
+    assert!(store.release_lease("task:1", "b").await.unwrap());
+    assert!(store.try_lease("task:1", "a", 16_003, 26_003).await.unwrap(), "released, it is free at once");
+
+    // Many replicas racing for one lapsed lease: exactly one wins.
+    let mut racers = JoinSet::new();
+    for k in 0..8 {
+        let store = store.clone();
+        racers.spawn(async move { store.try_lease("task:1", &format!("r{k}"), 30_000, 40_000).await.unwrap() });
+    }
+    let winners = racers.join_all().await.into_iter().filter(|won| *won).count();
+    assert_eq!(winners, 1);
+
+    // And should two replicas ever send from one account at once, a nonce still goes to one transaction.
+    let (a, b) = (store.enqueue(&tx("start:9:1")).await.unwrap(), store.enqueue(&tx("start:9:2")).await.unwrap());
+    assert!(store.mark_sent(a.id, 7, &hash(1)).await.unwrap());
+    assert!(store.mark_sent(b.id, 7, &hash(2)).await.is_err(), "nonce 7 is taken");
+    assert!(store.mark_sent(b.id, 8, &hash(2)).await.unwrap());
 }

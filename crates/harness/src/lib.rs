@@ -15,7 +15,7 @@ pub use anvil::{Anvil, AnvilBuilder, DevAccount};
 pub use error::{Error, Result};
 pub use ipfs::IpfsNode;
 pub use process::Process;
-pub use proxies::{FlakyRpc, TestCa, TlsProxy, TokenGate};
+pub use proxies::{FlakyRpc, SlowContent, TestCa, TlsProxy, TokenGate};
 pub use toolchain::{Toolchain, mnist_dir};
 
 /// A local chain and IPFS node, started side by side.

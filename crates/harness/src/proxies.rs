@@ -1,7 +1,7 @@
 //! A test certificate authority and proxies in front of local services, so tests reach anvil, the IPFS node and
 //! the coordinator the way users reach a hosted RPC, a pinning service or a coordinator behind https: over real
-//! TLS, checked against a CA, with a bearer token where a service demands one, and through a hosted RPC's rate
-//! limits.
+//! TLS, checked against a CA, with a bearer token where a service demands one, through a hosted RPC's rate
+//! limits, and from an IPFS node slow to serve some objects.
 
 use crate::{Error, Result};
 use axum::{
@@ -162,6 +162,11 @@ async fn relay(State(gate): State<Gate>, request: Request) -> Response {
         let body = serde_json::json!({ "Message": "missing or wrong bearer token", "Code": 0, "Type": "error" });
         return (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
     }
+    relay_to(&gate.http, &gate.upstream, request, &[header::AUTHORIZATION]).await
+}
+
+/// Relays `request` to the same path and query on `upstream`, without its host header and `strip`'s.
+async fn relay_to(http: &reqwest::Client, upstream: &str, request: Request, strip: &[header::HeaderName]) -> Response {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let Ok(body) = to_bytes(body, MAX_RELAYED_BYTES).await else {
@@ -169,8 +174,91 @@ async fn relay(State(gate): State<Gate>, request: Request) -> Response {
     };
     let mut headers = parts.headers;
     headers.remove(header::HOST);
-    headers.remove(header::AUTHORIZATION);
-    forward(gate.http.request(parts.method, format!("{}{path}", gate.upstream)).headers(headers).body(body)).await
+    for name in strip {
+        headers.remove(name);
+    }
+    forward(http.request(parts.method, format!("{upstream}{path}")).headers(headers).body(body)).await
+}
+
+/// A stand-in for an IPFS node that is slow to serve some objects, as one far away or overloaded is: in front of a
+/// node, it relays every request, and holds one whose query names a chosen CID (`arg=<cid>`) for a while first.
+/// Stops when dropped.
+#[derive(Debug)]
+pub struct SlowContent {
+    url: String,
+    state: Arc<Slow>,
+    server: JoinHandle<()>,
+}
+
+#[derive(Debug, Default)]
+struct Slow {
+    /// The CIDs held, and for how long.
+    holding: std::sync::Mutex<Vec<(String, std::time::Duration)>>,
+    held: std::sync::atomic::AtomicU64,
+}
+
+#[derive(Clone)]
+struct SlowRelay {
+    upstream: String,
+    state: Arc<Slow>,
+    http: reqwest::Client,
+}
+
+impl SlowContent {
+    /// Starts the stand-in in front of the node whose API is at `upstream`.
+    pub async fn start(upstream: &str) -> Result<Self> {
+        let state = Arc::new(Slow::default());
+        let relay = SlowRelay {
+            upstream: upstream.trim_end_matches('/').to_owned(),
+            state: state.clone(),
+            http: reqwest::Client::new(),
+        };
+        let listener = bind().await?;
+        let url = format!("http://{}", local_addr(&listener)?);
+        let app = Router::new().fallback(relay_slow).with_state(relay);
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self { url, state, server })
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Holds every request naming `cid` for `delay` before relaying it.
+    pub fn hold(&self, cid: &str, delay: std::time::Duration) {
+        self.state.holding.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((cid.to_owned(), delay));
+    }
+
+    /// How many requests it held so far.
+    pub fn held(&self) -> u64 {
+        self.state.held.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drop for SlowContent {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+async fn relay_slow(State(relay): State<SlowRelay>, request: Request) -> Response {
+    let query = request.uri().query().unwrap_or_default().to_owned();
+    let delay = relay
+        .state
+        .holding
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter()
+        .find(|(cid, _)| query.split('&').any(|pair| pair == format!("arg={cid}")))
+        .map(|(_, delay)| *delay);
+    if let Some(delay) = delay {
+        relay.state.held.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tokio::time::sleep(delay).await;
+    }
+    relay_to(&relay.http, &relay.upstream, request, &[]).await
 }
 
 /// Sends `request` upstream and answers with its status, content type and body; 502 when upstream fails.

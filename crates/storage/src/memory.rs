@@ -56,6 +56,11 @@ impl ContentStore for MemoryStore {
         self.objects.lock().unwrap_or_else(PoisonError::into_inner).remove(cid);
         Ok(())
     }
+
+    async fn pin(&self, cid: &Cid) -> Result<()> {
+        let objects = self.objects.lock().unwrap_or_else(PoisonError::into_inner);
+        if objects.contains_key(cid) { Ok(()) } else { Err(Error::NotFound(*cid)) }
+    }
 }
 
 #[cfg(test)]

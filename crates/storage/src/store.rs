@@ -16,6 +16,9 @@ pub trait ContentStore: Send + Sync + Debug {
 
     /// Releases an object, so the node may collect it.
     async fn unpin(&self, cid: &Cid) -> Result<()>;
+
+    /// Keeps an object the node holds (one fetched from elsewhere) from being collected.
+    async fn pin(&self, cid: &Cid) -> Result<()>;
 }
 
 /// A [`ContentStore`] on an IPFS node, with an optional disk cache in front.
@@ -163,5 +166,9 @@ impl ContentStore for IpfsStore {
 
     async fn unpin(&self, cid: &Cid) -> Result<()> {
         self.client.pin_rm(cid).await
+    }
+
+    async fn pin(&self, cid: &Cid) -> Result<()> {
+        self.client.pin_add(cid).await
     }
 }
