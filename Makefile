@@ -5,7 +5,7 @@ FORGE := $(CURDIR)/.tessera/bin/forge
 # Their gas depends on the random inputs, so the committed gas snapshot leaves them out.
 FUZZ_TESTS := testFuzz_|invariant_
 
-.PHONY: setup demo test lint fmt contracts bench bench-redteam
+.PHONY: setup demo test lint fmt contracts bench bench-redteam bench-load
 
 ## Install every tool, library and data set from the package registries (skips what is there).
 setup:
@@ -49,6 +49,12 @@ bench-redteam: setup
 	$(CARGO) build --release -p tessera-sim
 	benches/redteam/run.py --out docs/redteam \
 	  --sim "$$($(CARGO) metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/release/tessera-sim"
+
+## The coordinator under a fleet of simulated workers: round time from the window's close to finalized, peak memory
+## and submissions per second at 10, 100 and 1,000 workers (release builds). Appends to benches/load/results.jsonl,
+## plots docs/load.svg. `make bench-load WORKERS="10 100"` for other sizes.
+bench-load: setup
+	benches/load/load.sh $(WORKERS)
 
 ## Format Rust and Solidity in place.
 fmt: setup
