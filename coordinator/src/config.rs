@@ -53,6 +53,10 @@ pub struct Config {
     /// The longest a request may take (`TESSERA_REQUEST_TIMEOUT_SECS`).
     #[serde(rename = "request_timeout_secs", serialize_with = "seconds", deserialize_with = "from_seconds")]
     pub request_timeout: Duration,
+    /// Submitted updates fetched and checked at once (`TESSERA_MAX_CONCURRENT_FETCHES`); the others wait their turn
+    /// before their fetch's time limit starts, so a burst of submissions is served in order instead of every
+    /// fetch slowing down until all of them time out.
+    pub max_concurrent_fetches: usize,
     /// How long fetching a submitted update may take (`TESSERA_FETCH_TIMEOUT_SECS`).
     #[serde(rename = "fetch_timeout_secs", serialize_with = "seconds", deserialize_with = "from_seconds")]
     pub fetch_timeout: Duration,
@@ -108,6 +112,7 @@ impl Default for Config {
             admin_token: None,
             max_body_bytes: 64 * 1024,
             request_timeout: Duration::from_secs(30),
+            max_concurrent_fetches: 16,
             fetch_timeout: Duration::from_secs(20),
             min_workers: 1,
             tick_ms: 500,
@@ -353,7 +358,7 @@ mod tests {
         };
         let lines = config.lines();
         let keys: Vec<&str> = lines.iter().map(|l| l.key.as_str()).collect();
-        assert_eq!(keys.len(), 26, "{keys:?}");
+        assert_eq!(keys.len(), 27, "{keys:?}");
         let listen = lines.iter().find(|l| l.key == "listen").unwrap();
         assert_eq!((listen.env.as_str(), listen.value.as_str()), ("TESSERA_LISTEN", "\"127.0.0.1:8080\""));
         let timeout = lines.iter().find(|l| l.key == "request_timeout_secs").unwrap();

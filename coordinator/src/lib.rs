@@ -62,6 +62,8 @@ pub struct AppState {
     pub live: Live,
     /// Where receipted updates are kept until their round is finalized.
     pub spool: spool::Spool,
+    /// Turns to fetch and check a submitted update, [`Config::max_concurrent_fetches`] of them.
+    pub fetches: Arc<tokio::sync::Semaphore>,
 }
 
 /// Unix time in milliseconds.

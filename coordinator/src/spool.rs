@@ -34,8 +34,9 @@ impl Spool {
         self.dir.join(format!("task-{task_id}")).join(format!("round-{round}"))
     }
 
-    /// Keeps `bytes`, which hash to `cid`, for round `round` of task `task_id`: written to a temporary file, synced
-    /// and renamed, so a crash leaves the whole file or none.
+    /// Keeps `bytes`, which hash to `cid`, for round `round` of task `task_id`: written to a temporary file and
+    /// renamed. Not synced: every read is checked against the CID, and the durable copy is the one pinned on IPFS,
+    /// which a file lost or cut short in a crash falls back to.
     pub async fn keep(&self, task_id: u64, round: u32, cid: &Cid, bytes: Bytes) -> std::io::Result<()> {
         let (dir, cid) = (self.round_dir(task_id, round), *cid);
         tokio::task::spawn_blocking(move || {
@@ -45,7 +46,6 @@ impl Spool {
             let partial = dir.join(format!(".{cid}.{}.partial", std::process::id()));
             let mut file = std::fs::File::create(&partial)?;
             file.write_all(&bytes)?;
-            file.sync_data()?;
             std::fs::rename(&partial, &path)
         })
         .await

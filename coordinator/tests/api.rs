@@ -115,6 +115,7 @@ async fn harness(deadline_in: Duration) -> Harness {
         config: Arc::new(config),
         live: tessera_coordinator::Live::new(),
         spool: tessera_coordinator::spool::Spool::open(dir.path().join("spool")).await.unwrap(),
+        fetches: Arc::new(tokio::sync::Semaphore::new(4)),
     };
     Harness { state, content, worker, copier, _dir: dir }
 }

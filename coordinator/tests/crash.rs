@@ -117,8 +117,10 @@ async fn replica_takes_over(db: tessera_db::test_utils::TestDb) {
     workers[1].train_and_submit(&stack, &second, task, 1).await;
     let status = first.wait_for_exit(Duration::from_secs(120)).await;
     assert!(!status.success() && first.log_text().contains("aborting here"), "{}", first.log_text());
+    let died = std::time::Instant::now();
 
     let finalized = second.wait_for_finalized(task, 1).await;
+    eprintln!("the second replica finalized round 1 {} ms after the first died", died.elapsed().as_millis());
     assert_eq!(finalized["scores"].as_array().unwrap().len(), 2, "{finalized}");
     assert_eq!(stack.finalize_events(task, 1).await, 1, "finalized more than once");
     second.wait_for_round(task, 2).await;

@@ -231,6 +231,7 @@ async fn check_update(
         .await
         .map_err(|e| ApiError::Internal(e.wrap_err("the stored task's architecture")))?;
     let limits = DecodeLimits::expecting(architecture, FileKind::Update);
+    let _turn = state.fetches.acquire().await.map_err(|e| ApiError::Internal(e.into()))?;
     let fetch = state.content.get(&cid, limits.max_bytes as u64);
     let bytes = match tokio::time::timeout(state.config.fetch_timeout, fetch).await {
         Ok(Ok(bytes)) => bytes,

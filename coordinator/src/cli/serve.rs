@@ -60,6 +60,7 @@ pub(super) async fn execute(config: Config) -> eyre::Result<()> {
         config: Arc::new(config.clone()),
         live,
         spool,
+        fetches: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_fetches.max(1))),
     };
     let listener =
         tokio::net::TcpListener::bind(config.listen).await.wrap_err_with(|| format!("binding {}", config.listen))?;

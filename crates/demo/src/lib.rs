@@ -338,7 +338,10 @@ impl Demo {
                 }
             }
             let task: Value = http.get(format!("{}/api/v1/tasks/{}", self.url, self.task)).send().await?.json().await?;
-            if task["status"] == "ended" {
+            // The chain ends the task in its last round's finalize; the coordinator records that round as
+            // finalized, with the rewards root the claims prove against, a moment after.
+            let all_finalized = rounds.as_array().is_some_and(|all| all.iter().all(|r| r["phase"] == "finalized"));
+            if task["status"] == "ended" && all_finalized {
                 break;
             }
             if started.elapsed() > limit {

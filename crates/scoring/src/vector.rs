@@ -149,53 +149,81 @@ pub(crate) fn weighted_mean(updates: &[&[f32]], weights: &[f64]) -> Result<Vec<f
     Ok(out)
 }
 
-/// Dot products and squared distances between every pair of updates, row-major `n x n`.
+/// Which sum over every pair of updates [`Pairwise::compute`] makes: the screens need dot products, Krum
+/// squared distances, and neither needs the other's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PairSum {
+    /// `a . b`, with each update's squared norm on the diagonal.
+    Dot,
+    /// `|a - b|^2`, zero on the diagonal.
+    SquaredDistance,
+}
+
+/// One sum between every pair of updates, row-major `n x n`.
 #[derive(Clone, Debug)]
 pub(crate) struct Pairwise {
     pub(crate) n: usize,
-    pub(crate) dot: Vec<f64>,
-    pub(crate) sq_dist: Vec<f64>,
+    sum: PairSum,
+    values: Vec<f64>,
 }
 
 impl Pairwise {
-    /// Computes all pairs block by block, so each block of every update is read from cache `n` times.
-    pub(crate) fn compute(updates: &[&[f32]], with_dots: bool) -> Self {
+    /// Computes every pair block by block, so each block of every update is read from cache once per row, with
+    /// the rows dealt out round-robin (row `i` has `n - i - 1` pairs) over the machine's cores. Each pair is summed
+    /// by one thread, block after block in order: the same bits whatever the number of threads.
+    pub(crate) fn compute(updates: &[&[f32]], sum: PairSum) -> Self {
         let n = updates.len();
-        let len = updates.first().map_or(0, |u| u.len());
-        let mut dot = vec![0.0; n * n];
-        let mut sq_dist = vec![0.0; n * n];
-        for start in (0..len).step_by(BLOCK) {
-            let end = (start + BLOCK).min(len);
-            for i in 0..n {
-                let a = &updates[i][start..end];
-                if with_dots {
-                    dot[i * n + i] += norm_sq(a);
-                }
-                for j in i + 1..n {
-                    let b = &updates[j][start..end];
-                    sq_dist[i * n + j] += sq_distance(a, b);
-                    if with_dots {
-                        dot[i * n + j] += self::dot(a, b);
-                    }
-                }
-            }
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).clamp(1, n.max(1));
+        let mut values = vec![0.0; n * n];
+        let stripes: Vec<Vec<(usize, Vec<f64>)>> = std::thread::scope(|scope| {
+            let workers: Vec<_> =
+                (0..threads).map(|t| scope.spawn(move || pair_rows(updates, sum, (t..n).step_by(threads)))).collect();
+            workers.into_iter().map(|w| w.join().expect("a pair-sum thread panicked")).collect()
+        });
+        for (i, row) in stripes.into_iter().flatten() {
+            values[i * n..(i + 1) * n].copy_from_slice(&row);
         }
         for i in 0..n {
             for j in 0..i {
-                sq_dist[i * n + j] = sq_dist[j * n + i];
-                dot[i * n + j] = dot[j * n + i];
+                values[i * n + j] = values[j * n + i];
             }
         }
-        Self { n, dot, sq_dist }
+        Self { n, sum, values }
     }
 
     pub(crate) fn sq_dist(&self, i: usize, j: usize) -> f64 {
-        self.sq_dist[i * self.n + j]
+        debug_assert_eq!(self.sum, PairSum::SquaredDistance);
+        self.values[i * self.n + j]
     }
 
     pub(crate) fn dot(&self, i: usize, j: usize) -> f64 {
-        self.dot[i * self.n + j]
+        debug_assert_eq!(self.sum, PairSum::Dot);
+        self.values[i * self.n + j]
     }
+}
+
+/// The sums of `rows` with every later update (and, for dots, its own squared norm), as full-width rows.
+fn pair_rows(updates: &[&[f32]], sum: PairSum, rows: impl Iterator<Item = usize>) -> Vec<(usize, Vec<f64>)> {
+    let n = updates.len();
+    let len = updates.first().map_or(0, |u| u.len());
+    let mut out: Vec<(usize, Vec<f64>)> = rows.map(|i| (i, vec![0.0; n])).collect();
+    for start in (0..len).step_by(BLOCK) {
+        let end = (start + BLOCK).min(len);
+        for (i, row) in &mut out {
+            let a = &updates[*i][start..end];
+            if sum == PairSum::Dot {
+                row[*i] += norm_sq(a);
+            }
+            for (j, update) in updates.iter().enumerate().skip(*i + 1) {
+                let b = &update[start..end];
+                row[j] += match sum {
+                    PairSum::Dot => dot(a, b),
+                    PairSum::SquaredDistance => sq_distance(a, b),
+                };
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -232,12 +260,13 @@ mod tests {
         let len = BLOCK + 17;
         let u: Vec<Vec<f32>> = (0..3).map(|k| (0..len).map(|i| ((i * (k + 1)) % 7) as f32 - 3.0).collect()).collect();
         let refs: Vec<&[f32]> = u.iter().map(Vec::as_slice).collect();
-        let p = Pairwise::compute(&refs, true);
+        let (dots, distances) =
+            (Pairwise::compute(&refs, PairSum::Dot), Pairwise::compute(&refs, PairSum::SquaredDistance));
         for i in 0..3 {
             for j in 0..3 {
                 let direct = sq_distance(&u[i], &u[j]);
-                assert!((p.sq_dist(i, j) - direct).abs() <= 1e-9 * direct.max(1.0));
-                assert!((p.dot(i, j) - dot(&u[i], &u[j])).abs() <= 1e-9 * dot(&u[i], &u[i]));
+                assert!((distances.sq_dist(i, j) - direct).abs() <= 1e-9 * direct.max(1.0));
+                assert!((dots.dot(i, j) - dot(&u[i], &u[j])).abs() <= 1e-9 * dot(&u[i], &u[i]));
             }
         }
     }

@@ -197,6 +197,59 @@ fn validation_gains_score_helpers_and_flag_recurring_harm() {
     assert_rewards_exact(r);
 }
 
+/// A round of many updates evaluates a bounded number of them: the half of the budget that agrees least with the
+/// others (a sign-flipper among them, every round) and a sample of the rest. The flipper's harm is still caught in
+/// its third round; the honest updates left unmeasured still earn.
+#[test]
+fn validation_costs_a_bounded_number_of_evaluations_and_still_catches_recurring_harm() {
+    use Behaviour::*;
+    let len = 512;
+    let mut behaviours = vec![Honest; 12];
+    behaviours.push(SignFlip);
+    let flipper = behaviours.len() - 1;
+    let mut evaluator = MockEvaluator::new(Rng::new(1001).vector(len, 1.0));
+    let ids = ids(behaviours.len());
+    let global = vec![0.0f32; len];
+    // Neither the cosine test nor RFFL removes the flipper first: this test is the sampled harm rule's.
+    let config =
+        ScoringConfig { noise_min_rounds: 5, removal_fraction: 0.0, max_validated: 8, ..ScoringConfig::default() };
+    let mut scorer = Scorer::new(config).unwrap();
+    let mut rng = Rng::new(7);
+    let mut measured_sets = Vec::new();
+    for round in 1..=3 {
+        let deltas = deltas_toward(1, round, &behaviours, len, &mut rng);
+        let subs = submissions(&ids, &deltas);
+        let input = RoundInput {
+            round,
+            global: &global,
+            submissions: &subs,
+            failures: &[],
+            expected: &[],
+            roster: &ids,
+            reward: REWARD,
+        };
+        let calls = evaluator.calls();
+        let r = scorer.score_round(&input, &mut FedAvg, Some(&mut evaluator)).unwrap().result;
+        // The global model, eight updates, and the final model.
+        assert_eq!(evaluator.calls() - calls, 1 + 8 + 1, "round {round}");
+        let measured: Vec<usize> = (0..ids.len()).filter(|&k| r.workers[k].validation.is_some()).collect();
+        assert_eq!(measured.len(), 8, "round {round}: {measured:?}");
+        assert!(measured.contains(&flipper), "the least agreeing update is measured: {measured:?}");
+        for (k, w) in r.workers.iter().enumerate().filter(|(k, _)| *k != flipper && !measured.contains(k)) {
+            assert!(w.reward > 0 && w.status == WorkerStatus::Aggregated, "unmeasured honest worker {k}: {w:?}");
+        }
+        measured_sets.push(measured);
+        if round == 3 {
+            let harmed = flags_of(&r, flipper).iter().any(|(reason, evidence)| {
+                *reason == Reason::Poisoning && matches!(evidence, Evidence::ValidationHarm { .. })
+            });
+            assert!(harmed, "{:?}", r.flags);
+        }
+    }
+    assert_eq!(scorer.state().harm.get(&ids[flipper]), Some(&3));
+    assert!(measured_sets.windows(2).any(|w| w[0] != w[1]), "the sample changes with the round: {measured_sets:?}");
+}
+
 /// One round of five honest workers near a true direction, the last one's update and claim replaced.
 fn attacked_round(last: impl Fn(&[f32]) -> Vec<f32>, claim: u64) -> RoundResult {
     let len = 2048;

@@ -54,6 +54,11 @@ pub struct ScoringConfig {
     pub harm_z: f64,
     /// Consecutive harmful rounds before a harm flag.
     pub harm_rounds: u32,
+    /// Validation at a bounded cost: a round with more updates than this evaluates this many (the half that
+    /// agrees least with the others, where harm is likeliest, and a uniform sample of the rest, whose gains set
+    /// the round's harm bar); the others pass the harm test unmeasured that round. Each evaluation is a pass over
+    /// the validation set.
+    pub max_validated: u32,
     /// A claimed sample count above this multiple of the round's median claim counts as that multiple in
     /// sample-weighted aggregation (FedAvg). Claims never enter pay.
     pub claim_cap_multiple: f64,
@@ -82,6 +87,7 @@ impl Default for ScoringConfig {
             cosine_window: 5,
             harm_z: 4.0,
             harm_rounds: 3,
+            max_validated: 32,
             claim_cap_multiple: 2.0,
             participation_cap: 50,
             slash: SlashPolicy::default(),
@@ -121,12 +127,14 @@ impl ScoringConfig {
             return Err(Error::Config("harm_z must be non-negative".into()));
         }
         if self.harm_rounds == 0
+            || self.max_validated < 2
             || self.participation_cap == 0
             || self.cosine_window == 0
             || self.noise_min_rounds > self.cosine_window
         {
             return Err(Error::Config(
-                "harm_rounds, participation_cap and cosine_window >= 1, noise_min_rounds <= window".into(),
+                "harm_rounds, participation_cap and cosine_window >= 1, max_validated >= 2, noise_min_rounds <= window"
+                    .into(),
             ));
         }
         self.slash.validate()

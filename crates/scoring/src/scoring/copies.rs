@@ -193,6 +193,9 @@ struct RoundVectors<'r, 'w> {
     along: Vec<f64>,
     /// Whether each update is not all zeros.
     nonzero: Vec<bool>,
+    /// Whether each update has no zero coordinate: its support is every coordinate, so its support cosine to
+    /// another is their plain cosine, which the round's dot products hold.
+    dense: Vec<bool>,
     /// Whether each update agrees with the others beyond chance.
     agrees: Vec<bool>,
 }
@@ -212,6 +215,7 @@ impl<'r, 'w> RoundVectors<'r, 'w> {
         let beyond_then = remembered.iter().map(|v| beyond(v, common.as_deref())).collect();
         let along = along_exact_common(deltas, pairwise);
         let nonzero: Vec<bool> = (0..deltas.len()).map(|i| pairwise.dot(i, i) > 0.0).collect();
+        let dense: Vec<bool> = deltas.iter().map(|d| d.iter().all(|&v| v != 0.0)).collect();
         let chance = AGREEMENT_CHANCE_Z / (deltas.first().map_or(0, |d| d.len()).max(1) as f64).sqrt();
         let agrees = cosines_to_others(pairwise, &nonzero).into_iter().map(|c| c.is_some_and(|c| c > chance)).collect();
         Self {
@@ -226,6 +230,7 @@ impl<'r, 'w> RoundVectors<'r, 'w> {
             beyond_then,
             along,
             nonzero,
+            dense,
             agrees,
         }
     }
@@ -243,7 +248,13 @@ impl<'r, 'w> RoundVectors<'r, 'w> {
         for &j in earlier {
             let mut cosine = flat_cosine(&self.flat[i], &self.flat[j]).abs();
             if cosine >= CANDIDATE_COSINE {
-                cosine = support_cosine(self.deltas[i], self.deltas[j]).abs();
+                cosine = if self.dense[i] {
+                    let (p, norm) = (self.pairwise, |k: usize| self.pairwise.dot(k, k).sqrt());
+                    crate::vector::cosine_from(p.dot(i, j), norm(i), norm(j))
+                } else {
+                    support_cosine(self.deltas[i], self.deltas[j])
+                }
+                .abs();
                 support_copy |= cosine >= bars.min_support_cosine;
             }
             let source = Source::Update { worker: self.workers[j].clone(), round: self.round };
@@ -420,6 +431,7 @@ fn support_cosine(copy: &[f32], original: &[f32]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vector::PairSum;
 
     const BARS: CopyBars = CopyBars {
         min_residual: 0.25,
@@ -443,7 +455,7 @@ mod tests {
     fn check(deltas: &[&[f32]], receipts: &[u64], history: &UpdateHistory) -> Vec<CopyCheck> {
         let ids: Vec<WorkerId> = (0..deltas.len()).map(|i| WorkerId::new(format!("w{i}"))).collect();
         let workers: Vec<&WorkerId> = ids.iter().collect();
-        find_copies(3, &workers, deltas, receipts, &Pairwise::compute(deltas, true), history, BARS)
+        find_copies(3, &workers, deltas, receipts, &Pairwise::compute(deltas, PairSum::Dot), history, BARS)
     }
 
     #[test]
@@ -540,7 +552,7 @@ mod tests {
         let bars = CopyBars { max_residual: 0.65, residual_fraction: 0.7, ..BARS };
         let ids: Vec<WorkerId> = (0..deltas.len()).map(|i| WorkerId::new(format!("w{i}"))).collect();
         let workers: Vec<&WorkerId> = ids.iter().collect();
-        let pairwise = Pairwise::compute(&deltas, true);
+        let pairwise = Pairwise::compute(&deltas, PairSum::Dot);
         let found = find_copies(1, &workers, &deltas, &receipts, &pairwise, &UpdateHistory::default(), bars);
         assert!(found.iter().all(|c| !c.copy), "{found:#?}");
         // The median is honest work's (the two honest updates the earlier ones explain), not the noise's 1.

@@ -62,6 +62,7 @@ pub(crate) fn cosines_to_others(pairwise: &Pairwise, candidate: &[bool]) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vector::PairSum;
 
     #[test]
     fn tiny_norms() {
@@ -75,7 +76,7 @@ mod tests {
         let a = [1.0f32, 0.0];
         let b = [1.0f32, 0.0];
         let noise = [0.0f32, 5.0];
-        let p = Pairwise::compute(&[&a, &b, &noise], true);
+        let p = Pairwise::compute(&[&a, &b, &noise], PairSum::Dot);
         let c = cosines_to_others(&p, &[true, true, true]);
         // a against the unit vectors of b and noise, (1, 1): 1/sqrt(2), however long the noise is.
         // noise against a + b = (2, 0): 0.

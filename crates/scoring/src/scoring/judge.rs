@@ -7,6 +7,13 @@ use std::collections::BTreeMap;
 /// The harm test needs a spread: it applies to rounds with at least this many measured updates.
 const HARM_MIN_MEASURED: usize = 3;
 
+/// FNV-1a, for drawing the validation sample from public data.
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+fn fnv(hash: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(hash, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
 impl RoundWork<'_, '_> {
     /// RFFL: `phi` is each live update's cosine to the aggregate (0 for excluded updates, which contributed
     /// nothing); workers whose reputation falls below the bar are flagged and removed.
@@ -57,11 +64,12 @@ impl RoundWork<'_, '_> {
     ) -> Result<()> {
         let base = evaluator.evaluate(input.global)?;
         self.base = Some(base);
-        let measured: Vec<usize> =
+        let included: Vec<usize> =
             self.eligible().into_iter().filter(|&i| aggregate.included.contains(&self.subs[i].worker)).collect();
-        let norms: Vec<f64> = measured.iter().map(|&i| self.rows[i].norm).collect();
+        let norms: Vec<f64> = included.iter().map(|&i| self.rows[i].norm).collect();
         let median_norm = median(&norms);
-        let count = measured.len() as f64;
+        let count = included.len() as f64;
+        let (measured, spread_sample) = self.to_validate(&included, config.max_validated as usize);
         for &i in &measured {
             let norm = self.rows[i].norm;
             let clip = if norm > median_norm { median_norm / norm } else { 1.0 };
@@ -83,16 +91,19 @@ impl RoundWork<'_, '_> {
         }
         // Without a spread to judge against, only an update that makes the model worse is harmful.
         self.harm_bar = Some(0.0);
-        if measured.len() < HARM_MIN_MEASURED {
+        if spread_sample.len() < HARM_MIN_MEASURED {
             return Ok(());
         }
-        let gains: Vec<f64> = measured.iter().map(|&i| self.rows[i].validation.map_or(0.0, |v| v.loss_gain)).collect();
-        let (median_gain, spread) = median_and_spread(&gains);
+        let gain = |i: usize| self.rows[i].validation.map_or(0.0, |v| v.loss_gain);
+        let sampled: Vec<f64> = spread_sample.iter().map(|&i| gain(i)).collect();
+        let (median_gain, spread) = median_and_spread(&sampled);
         let bar = (median_gain - config.harm_z * spread).min(0.0);
         self.harm_bar = Some(bar);
         // An update that agrees with the others beyond chance is honest work on data unlike the validation
-        // set's mix: it earns nothing for a negative gain, but it is no verdict.
+        // set's mix: it earns nothing for a negative gain, but it is no verdict. An update left unmeasured this
+        // round keeps its streak as it was.
         let agreement = self.noise_bar(config);
+        let gains: Vec<f64> = measured.iter().map(|&i| gain(i)).collect();
         for (&i, &loss_gain) in measured.iter().zip(&gains) {
             let worker = self.subs[i].worker.clone();
             if loss_gain >= bar || self.rows[i].cosine_to_others.is_some_and(|c| c > agreement) {
@@ -107,6 +118,30 @@ impl RoundWork<'_, '_> {
             }
         }
         Ok(())
+    }
+
+    /// Which of the `included` updates to evaluate, and which of those set the round's spread of gains: all of
+    /// them when there are at most `budget`. Otherwise the half of the budget that agrees least with the others
+    /// (where harm is likeliest), and a uniform sample of the rest, which alone sets the spread. The sample's
+    /// seed is drawn from every included update's norm, which no worker knows before the window closes and
+    /// `verify` recomputes.
+    fn to_validate(&self, included: &[usize], budget: usize) -> (Vec<usize>, Vec<usize>) {
+        if included.len() <= budget {
+            return (included.to_vec(), included.to_vec());
+        }
+        let agreement = |i: usize| self.rows[i].cosine_to_others.unwrap_or(f64::NEG_INFINITY);
+        let mut by_agreement = included.to_vec();
+        by_agreement.sort_by(|&a, &b| agreement(a).total_cmp(&agreement(b)).then(a.cmp(&b)));
+        let (least, rest) = by_agreement.split_at(budget / 2);
+        let seed = included.iter().fold(FNV_OFFSET, |h, &i| fnv(h, &self.rows[i].norm.to_bits().to_le_bytes()));
+        let mut drawn: Vec<(u64, usize)> =
+            rest.iter().map(|&i| (fnv(seed, self.subs[i].worker.as_str().as_bytes()), i)).collect();
+        drawn.sort_unstable();
+        let mut sample: Vec<usize> = drawn[..budget - least.len()].iter().map(|&(_, i)| i).collect();
+        sample.sort_unstable();
+        let mut measured: Vec<usize> = least.iter().chain(&sample).copied().collect();
+        measured.sort_unstable();
+        (measured, sample)
     }
 
     /// Scores, from evidence only: the length of each update along the others' direction (its norm clipped to

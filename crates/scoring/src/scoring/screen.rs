@@ -4,7 +4,10 @@ use super::{
     CopyBars, CosineHistory, ScoringConfig, UpdateHistory, find_copies, free_rider::cosines_to_others, is_tiny, median,
     round::RoundWork,
 };
-use crate::{Evidence, Reason, WorkerId, vector::Pairwise};
+use crate::{
+    Evidence, Reason, WorkerId,
+    vector::{PairSum, Pairwise},
+};
 
 impl RoundWork<'_, '_> {
     /// Flags and excludes copies and replays, tiny updates and updates that stay uncorrelated with the others,
@@ -22,7 +25,7 @@ impl RoundWork<'_, '_> {
         let deltas: Vec<&[f32]> = live.iter().map(|&i| self.subs[i].delta).collect();
         let receipts: Vec<u64> = live.iter().map(|&i| self.subs[i].receipt).collect();
         let workers: Vec<&WorkerId> = live.iter().map(|&i| &self.subs[i].worker).collect();
-        let pairwise = Pairwise::compute(&deltas, true);
+        let pairwise = Pairwise::compute(&deltas, PairSum::Dot);
 
         let bars = CopyBars {
             min_residual: config.copy_min_residual,

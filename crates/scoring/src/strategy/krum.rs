@@ -1,5 +1,8 @@
 use super::{Strategy, canonical, weighted_aggregate};
-use crate::{Aggregate, Error, Failure, FitResult, Result, vector::Pairwise};
+use crate::{
+    Aggregate, Error, Failure, FitResult, Result,
+    vector::{PairSum, Pairwise},
+};
 
 /// The most multiply-adds Multi-Krum's all-pairs distances may take in one round: about half a minute on two CPU
 /// cores. Beyond it a round is refused with the reason rather than left to run for hours: 1,000 LeNet updates
@@ -32,7 +35,7 @@ pub struct MultiKrum {
 /// Each update's Krum score: the sum of its `n - f - 2` smallest squared distances to the others (at least one
 /// neighbour when `n > 1`). Updates must have equal lengths.
 pub fn krum_scores(deltas: &[&[f32]], f: usize) -> Vec<f64> {
-    scores_from(&Pairwise::compute(deltas, false), f)
+    scores_from(&Pairwise::compute(deltas, PairSum::SquaredDistance), f)
 }
 
 fn scores_from(pairwise: &Pairwise, f: usize) -> Vec<f64> {
