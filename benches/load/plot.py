@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The coordinator's scaling from `benches/load/load.sh` runs, as a small SVG: round time from the window's close to
-finalized, and peak resident memory, against the number of workers (log scale), one line per model; the latest run
-of each size counts.
+finalized, peak resident memory and submissions accepted per second, against the number of workers (log scale),
+one line per model, with the targets (2 minutes, 1.5 GB) dashed; the latest run of each size counts.
 
 Usage: plot.py RESULTS.jsonl OUT.svg
 """
@@ -28,15 +28,16 @@ def series(lines):
     return found
 
 
-def panel(found, index, title, unit, x0, width, height, top):
-    """One chart's SVG elements: a line per model of the `index`-th measure against workers."""
+def panel(found, index, title, unit, target, x0, width, height, top):
+    """One chart's SVG elements: a line per model of the `index`-th measure against workers, and the target as a
+    dashed line when there is one."""
     left, bottom = x0 + 55, top + height - 30
-    right = x0 + width - 10
+    right = x0 + width - 30
     workers = sorted({w for points in found.values() for w in points})
     values = [p[index] for points in found.values() for p in points.values()]
     lo, hi = math.log10(min(workers)), math.log10(max(workers))
     span = max(hi - lo, 1e-9)
-    top_value = max(values) * 1.15 or 1
+    top_value = max(values + ([target] if target else [])) * 1.15 or 1
     x = lambda w: left + (math.log10(w) - lo) / span * (right - left)
     y = lambda v: bottom - v / top_value * (bottom - top - 20)
     out = [f'<text x="{x0 + width / 2}" y="{top + 12}" text-anchor="middle" font-weight="bold">{title}</text>',
@@ -49,6 +50,10 @@ def panel(found, index, title, unit, x0, width, height, top):
         out.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{v:.0f}</text>')
     out.append(f'<text x="{x0 + 14}" y="{(top + bottom) / 2}" transform="rotate(-90 {x0 + 14} {(top + bottom) / 2})" '
                f'text-anchor="middle">{unit}</text>')
+    if target:
+        out.append(f'<line x1="{left}" y1="{y(target):.1f}" x2="{right}" y2="{y(target):.1f}" stroke="#888" '
+                   f'stroke-dasharray="4 3"/>')
+        out.append(f'<text x="{left + 4}" y="{y(target) - 4:.1f}" font-size="10" fill="#555">target {target:g}</text>')
     for colour, (arch, points) in zip(COLOURS, sorted(found.items())):
         xs = sorted(points)
         path = " ".join(f"{x(w):.1f},{y(points[w][index]):.1f}" for w in xs)
@@ -63,9 +68,13 @@ def panel(found, index, title, unit, x0, width, height, top):
 def svg(found):
     width, height = 900, 300
     body = []
-    titles = [("Window close to finalized", "seconds"), ("Peak coordinator RSS", "MB"), ("Submissions accepted", "per second")]
-    for i, (title, unit) in enumerate(titles):
-        body += panel(found, i, title, unit, i * width / 3, width / 3, height - 40, 10)
+    titles = [
+        ("Window close to finalized", "seconds", 120),
+        ("Peak coordinator RSS", "MB", 1536),
+        ("Submissions accepted", "per second", None),
+    ]
+    for i, (title, unit, target) in enumerate(titles):
+        body += panel(found, i, title, unit, target, i * width / 3, width / 3, height - 40, 10)
     for k, (colour, arch) in enumerate(zip(COLOURS, sorted(found))):
         body.append(f'<rect x="{60 + k * 220}" y="{height - 22}" width="12" height="12" fill="{colour}"/>')
         body.append(f'<text x="{78 + k * 220}" y="{height - 12}">{arch}</text>')
