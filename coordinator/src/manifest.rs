@@ -112,6 +112,8 @@ pub struct RoundComputation {
     pub state_after: ScorerState,
     /// The encoded new checkpoint.
     pub checkpoint: Vec<u8>,
+    /// Where the scoring's time went.
+    pub timings: tessera_scoring::StepTimings,
 }
 
 /// A fetched update with the submission it came with.
@@ -192,7 +194,12 @@ pub fn compute(
         },
         parameters: Parameters::for_architecture(input.architecture, new_global)?,
     };
-    Ok(RoundComputation { result: outcome.result, state_after: scorer.state().clone(), checkpoint: file.encode()? })
+    Ok(RoundComputation {
+        result: outcome.result,
+        state_after: scorer.state().clone(),
+        checkpoint: file.encode()?,
+        timings: outcome.timings,
+    })
 }
 
 /// Decodes a worker's update of `arch` and checks that its header names the round, the round's global

@@ -245,6 +245,7 @@ impl Fleet {
             close_to_finalized_ms: phases.last().map_or(0, |(_, at)| *at),
             phases,
             metrics: finalized["metrics"].clone(),
+            scoring_steps: serde_json::Map::new(),
         })
     }
 }

@@ -117,10 +117,12 @@ async fn main() -> eyre::Result<()> {
 
     let mut rounds: Vec<RoundReport> = Vec::new();
     for round in 1..=args.rounds {
-        let report = fleet.run_round(&client, task, round, args.uploads).await.wrap_err_with(|| {
+        let mut report = fleet.run_round(&client, task, round, args.uploads).await.wrap_err_with(|| {
             format!("round {round}; the coordinator's log is {}", coordinator.log_path().display())
         })?;
-        eprintln!("[load] {report}");
+        let log = std::fs::read_to_string(coordinator.log_path()).unwrap_or_default();
+        report.scoring_steps = measure::scoring_steps(&log, round);
+        eprintln!("[load] {report} {:?}", report.scoring_steps);
         rounds.push(report);
     }
     let peak_rss_mb = memory.stop().await;

@@ -47,6 +47,42 @@ pub(crate) struct RoundReport {
     pub(crate) phases: Vec<(String, u64)>,
     /// The coordinator's metrics of the round (its fetch, scoring and publishing times among them).
     pub(crate) metrics: serde_json::Value,
+    /// The scoring's steps, in ms, from the coordinator's "round scored" log line.
+    pub(crate) scoring_steps: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The fields of the coordinator's "round scored" line for `round`, from its log: where the scoring's time went.
+pub(crate) fn scoring_steps(log: &str, round: u32) -> serde_json::Map<String, serde_json::Value> {
+    let plain = strip_ansi(log);
+    let Some(line) = plain
+        .lines()
+        .find(|l| l.contains("round scored") && l.split_whitespace().any(|w| w == format!("round={round}")))
+    else {
+        return serde_json::Map::new();
+    };
+    line.split_whitespace()
+        .filter_map(|word| word.split_once('='))
+        .filter(|(key, _)| key.ends_with("_ms") || *key == "updates")
+        .filter_map(|(key, value)| Some((key.to_owned(), serde_json::Value::from(value.parse::<u64>().ok()?))))
+        .collect()
+}
+
+/// `text` without terminal colour codes (`ESC [ ... m`).
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl fmt::Display for RoundReport {
@@ -134,5 +170,17 @@ mod tests {
         assert_eq!(percentile(&[3.0], 0.99), 3.0);
         assert_eq!(percentile(&[], 0.5), 0.0);
         assert!(status_kb(std::process::id(), "VmRSS:").is_some_and(|kb| kb > 0));
+    }
+
+    #[test]
+    fn scoring_steps_are_read_from_the_log_line_of_their_round() {
+        let log = "\u{1b}[2mT\u{1b}[0m INFO round scored task=1 round=1 updates=3 scoring_ms=12 screen_ms=4\n\
+                   INFO round scored task=1 round=2 updates=3 scoring_ms=20 screen_ms=5\n";
+        let steps = scoring_steps(log, 2);
+        assert_eq!(
+            serde_json::Value::Object(steps),
+            serde_json::json!({"updates": 3, "scoring_ms": 20, "screen_ms": 5})
+        );
+        assert!(scoring_steps(log, 3).is_empty());
     }
 }

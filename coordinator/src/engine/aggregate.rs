@@ -67,6 +67,19 @@ impl Engine {
         let scoring_started = Instant::now();
         let (gathered, computation) = self.compute(r, gathered).await?;
         let scoring_ms = elapsed_ms(scoring_started);
+        let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let steps = computation.timings;
+        tracing::info!(
+            task = task.task_id,
+            round = r,
+            updates = computation.result.workers.len(),
+            scoring_ms,
+            screen_ms = ms(steps.screen),
+            aggregate_ms = ms(steps.aggregate),
+            validate_ms = ms(steps.validate),
+            finish_ms = ms(steps.finish),
+            "round scored"
+        );
         let publish_started = Instant::now();
         let published = self.publish(task, r, gathered, computation).await?;
         self.record(task.task_id, r, &published, Timings { started, fetch_ms, scoring_ms, publish_started }).await

@@ -51,7 +51,7 @@ pub use rewards::{SCORE_SCALE, quantise_score, split_reward};
 pub use scoring::{
     CopyBars, CopyCheck, CosineHistory, Evaluator, HistoryEntry, Intervals, ParticipationTracker, Removal,
     ReputationBook, ReputationEntry, RoundInput, RoundOutcome, SKETCH_DIM, Scorer, ScorerState, ScoringConfig, Sketch,
-    SlashPolicy, Source, Submission, UpdateHistory, apply, digest, is_tiny,
+    SlashPolicy, Source, StepTimings, Submission, UpdateHistory, apply, digest, is_tiny,
 };
 pub use strategy::{
     ClipBound, FedAdam, FedAvg, MAX_KRUM_WORK, Median, MultiKrum, NormClip, ReputationFedAvg, Strategy, StrategyKind,

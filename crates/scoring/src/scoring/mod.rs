@@ -23,7 +23,7 @@ pub use history::{HistoryEntry, Source, UpdateHistory};
 pub use outcome::digest;
 pub use participation::{Intervals, ParticipationTracker};
 pub use reputation::{Removal, ReputationBook, ReputationEntry};
-pub use scorer::{RoundInput, RoundOutcome, Scorer, ScorerState, Submission};
+pub use scorer::{RoundInput, RoundOutcome, Scorer, ScorerState, StepTimings, Submission};
 pub use sketch::{SKETCH_DIM, Sketch};
 pub use validation::{Evaluator, apply};
 

@@ -3,7 +3,10 @@ use super::{
 };
 use crate::{Aggregate, Evaluator, Failure, FitResult, Reason, Result, RoundResult, Strategy, WorkerId, apply};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::{
+    collections::BTreeMap,
+    time::{Duration, Instant},
+};
 
 /// One worker's update as the coordinator received it.
 #[derive(Clone, Debug)]
@@ -45,6 +48,22 @@ pub struct RoundOutcome {
     pub result: RoundResult,
     /// The step for the global model.
     pub aggregate: Option<Aggregate>,
+    /// Where the time went; not part of the result (it differs from run to run).
+    pub timings: StepTimings,
+}
+
+/// Where a round's scoring went, step by step, for logs and profiles.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StepTimings {
+    /// The screens before aggregating (copies and replays, with the round's pair sums; norms; noise).
+    pub screen: Duration,
+    /// The strategy's aggregate and the reputation update.
+    pub aggregate: Duration,
+    /// The validation passes.
+    pub validate: Duration,
+    /// Aggregating again without updates flagged after the first, the final model's metrics, the sketches
+    /// remembered and the scores.
+    pub finish: Duration,
 }
 
 /// What the scorer carries from round to round; serialisable so a coordinator can persist it.
@@ -107,8 +126,15 @@ impl Scorer {
     ) -> Result<RoundOutcome> {
         let config = &self.config;
         let mut state = self.state.clone();
+        let mut timings = StepTimings::default();
+        let mut lap = Instant::now();
+        let mut step = |into: &mut Duration| {
+            *into = lap.elapsed();
+            lap = Instant::now();
+        };
         let mut work = RoundWork::new(input, evaluator.is_some(), &state.reputation)?;
         work.screen(input.round, config, &mut state.cosines, &state.updates);
+        step(&mut timings.screen);
 
         let live: Vec<WorkerId> = work.live().into_iter().map(|i| work.subs[i].worker.clone()).collect();
         state.participation.observe(&live, input.roster, config.participation_cap);
@@ -139,9 +165,11 @@ impl Scorer {
         let mut aggregate = strategy.aggregate(input.round, &results, input.failures)?;
         if let Some(agg) = &aggregate {
             work.update_reputation(agg, config, &mut state.reputation);
+            step(&mut timings.aggregate);
             if let Some(evaluator) = evaluator.as_deref_mut() {
                 work.measure_gains(config, input, agg, evaluator, &mut state.harm)?;
             }
+            step(&mut timings.validate);
         }
 
         // Updates flagged after aggregating leave the model too: aggregate once more without them.
@@ -172,6 +200,7 @@ impl Scorer {
             strategy.commit(input.round, agg);
         }
         self.state = state;
-        Ok(RoundOutcome { result, aggregate })
+        step(&mut timings.finish);
+        Ok(RoundOutcome { result, aggregate, timings })
     }
 }
