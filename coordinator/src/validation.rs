@@ -91,13 +91,13 @@ impl ValidatorPool {
     /// An idle validator, or a new copy of the set when every one is busy.
     pub fn take(&self) -> tessera_train::Result<ValidatorLease<'_>> {
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        // The last idle validator is never lent, only copied: the pool always has a set to copy from.
         let validator = match idle.len() {
-            0 => unreachable!("the last validator is copied before it is lent"),
-            1 => {
+            2.. => idle.pop().expect("more than one"),
+            _ => {
                 let last = &idle[0];
                 Validator::new(last.arch, last.data.take(last.data.len())?)?
             }
-            _ => idle.pop().expect("more than one"),
         };
         Ok(ValidatorLease { pool: self, validator: Some(validator) })
     }

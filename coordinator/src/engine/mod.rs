@@ -3,8 +3,9 @@
 //!
 //! [`decide`] is the state machine, a pure function of the database. This module only gathers its [`View`]
 //! and carries out its [`Step`]s; [`drive`] runs each task on its own, under a lease, so one slow or failing task
-//! never holds up another, and several replicas on one database never drive a task at once. Each step is idempotent and ends in one compare-and-set of the round's phase
-//! (or one outbox row), so a crash anywhere is repaired by running the step again.
+//! never holds up another, and several replicas on one database never drive a task at once. Each step is
+//! idempotent and ends in one compare-and-set of the round's phase (or one outbox row), so a crash anywhere is
+//! repaired by running the step again.
 
 mod aggregate;
 mod decide;
