@@ -4,7 +4,7 @@
 # submissions accepted per second with every worker submitting at once. Release builds.
 #
 # Usage: benches/load/load.sh [WORKERS...]         default: 10 100 1000
-#   ARCH=resnet18-cifar-v1 benches/load/load.sh 100  another model
+#   ARCH=resnet18-cifar-v1 VALIDATION=200 benches/load/load.sh 100  another model, a smaller validation set
 #   OUT=runs.jsonl (default benches/load/results.jsonl, appended), PLOT=docs/load.svg, ROUNDS=1
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -17,6 +17,6 @@ sizes=("$@")
 for workers in "${sizes[@]}"; do
   echo "== $workers workers, ${ARCH:-lenet5-mnist-v1}" >&2
   "$bin/tessera-load" --workers "$workers" --rounds "${ROUNDS:-1}" --arch "${ARCH:-lenet5-mnist-v1}" \
-    --coordinator "$bin/tessera-coordinator" --out "$out"
+    --validation-samples "${VALIDATION:-2000}" --coordinator "$bin/tessera-coordinator" --out "$out"
 done
 python3 benches/load/plot.py "$out" "${PLOT:-docs/load.svg}"

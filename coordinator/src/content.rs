@@ -2,12 +2,14 @@
 //! must be, and the CID and architecture words the chain holds. The engine, the API and `verify` share these.
 
 use crate::{
-    manifest::{self, FetchedUpdate, MANIFEST_FORMAT, Manifest, SubmissionRecord},
+    manifest::{self, FetchedUpdates, MANIFEST_FORMAT, Manifest, SubmissionRecord},
     spool::Spool,
+    update_files::UpdateFiles,
 };
 use alloy::primitives::B256;
 use std::{
     collections::HashMap,
+    path::Path,
     sync::{Arc, LazyLock, Mutex},
     time::{Duration, Instant},
 };
@@ -135,21 +137,23 @@ pub async fn fetch_checkpoint(content: &dyn ContentStore, arch: ArchitectureId, 
     Ok(WeightsFile::decode(&bytes, &limits)?.parameters.into_values())
 }
 
-/// Fetches and decodes every submitted update, reading those `spooled` for the task from disk; one that cannot be
+/// Fetches and decodes every submitted update, reading those `spooled` for the task from disk, into files in a
+/// new temporary folder under `scratch` (so a round's updates never sit in memory together); one that cannot be
 /// used becomes a failure with the reason.
 pub async fn fetch_updates(
     content: &dyn ContentStore,
     spooled: Option<(&Spool, u64)>,
+    scratch: &Path,
     arch: ArchitectureId,
     round: u32,
     global_cid: &str,
     records: &[SubmissionRecord],
-) -> (Vec<FetchedUpdate>, Vec<Failure>) {
+) -> eyre::Result<(FetchedUpdates, Vec<Failure>)> {
     let max_bytes = DecodeLimits::expecting(arch, FileKind::Update).max_bytes as u64;
-    let mut updates = Vec::new();
+    let mut fetched = FetchedUpdates { records: Vec::new(), updates: UpdateFiles::new_in(scratch)? };
     let mut failures = Vec::new();
     for record in records {
-        let fetched = async {
+        let decoded = async {
             let cid: Cid = record.update_cid.parse()?;
             let kept = match spooled {
                 Some((spool, task_id)) => spool.read(task_id, round, &cid, max_bytes).await,
@@ -161,14 +165,17 @@ pub async fn fetch_updates(
             };
             manifest::decode_update(arch, &bytes, round, global_cid, record.num_samples)
         };
-        match fetched.await {
-            Ok(delta) => updates.push(FetchedUpdate { record: record.clone(), delta }),
+        match decoded.await {
+            Ok(delta) => {
+                fetched.updates.push(&delta)?;
+                fetched.records.push(record.clone());
+            }
             Err(error) => {
                 failures.push(Failure { worker: WorkerId::new(record.worker.clone()), reason: format!("{error:#}") })
             }
         }
     }
-    (updates, failures)
+    Ok((fetched, failures))
 }
 
 #[cfg(test)]

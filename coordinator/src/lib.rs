@@ -16,6 +16,7 @@ mod live;
 pub mod manifest;
 pub mod spool;
 pub mod task_draft;
+pub mod update_files;
 pub mod validation;
 pub mod verify;
 pub mod writer;

@@ -116,12 +116,13 @@ pub struct RoundComputation {
     pub timings: tessera_scoring::StepTimings,
 }
 
-/// A fetched update with the submission it came with.
-pub struct FetchedUpdate {
-    /// The submission.
-    pub record: SubmissionRecord,
-    /// `local - global`.
-    pub delta: Vec<f32>,
+/// The usable updates of a round, decoded, with the submissions they came with (by the same index).
+#[derive(Debug)]
+pub struct FetchedUpdates {
+    /// The submissions.
+    pub records: Vec<SubmissionRecord>,
+    /// Their updates, `local - global`, on disk.
+    pub updates: crate::update_files::UpdateFiles,
 }
 
 /// The inputs of [`compute`].
@@ -135,7 +136,7 @@ pub struct ComputeInput<'a> {
     /// The global checkpoint's CID, the new checkpoint's parent.
     pub global_cid: &'a str,
     /// Usable updates.
-    pub updates: &'a [FetchedUpdate],
+    pub updates: &'a FetchedUpdates,
     /// Unusable ones.
     pub failures: &'a [Failure],
     /// Active workers.
@@ -157,14 +158,14 @@ pub fn compute(
 ) -> eyre::Result<RoundComputation> {
     let mut scorer = Scorer::with_state(input.scoring.clone(), input.state_before.clone())?;
     let mut strategy = input.strategy.build()?;
-    let submissions: Vec<Submission<'_>> = input
+    let submissions: Vec<Submission> = input
         .updates
+        .records
         .iter()
-        .map(|update| Submission {
-            worker: WorkerId::new(update.record.worker.clone()),
-            delta: &update.delta,
-            num_samples: update.record.num_samples,
-            receipt: update.record.sequence,
+        .map(|record| Submission {
+            worker: WorkerId::new(record.worker.clone()),
+            num_samples: record.num_samples,
+            receipt: record.sequence,
         })
         .collect();
     let roster: Vec<WorkerId> = input.roster.iter().map(|w| WorkerId::new(w.clone())).collect();
@@ -172,6 +173,7 @@ pub fn compute(
         round: u64::from(input.round),
         global: input.global,
         submissions: &submissions,
+        updates: &input.updates.updates,
         failures: input.failures,
         expected: &[],
         roster: &roster,
@@ -182,7 +184,7 @@ pub fn compute(
         Some(aggregate) => apply(input.global, &aggregate.delta),
         None => input.global.to_vec(),
     };
-    let num_samples = input.updates.iter().map(|u| u.record.num_samples).sum();
+    let num_samples = input.updates.records.iter().map(|r| r.num_samples).sum();
     let file = WeightsFile {
         header: Header {
             architecture: input.architecture,

@@ -107,8 +107,10 @@ async fn verify_round(check: RoundCheck<'_>, report: &mut Report) -> eyre::Resul
     check_inputs(chain, (chain_id, task_id, round), manifest, &state_before, on_chain, report)?;
 
     let global = fetch_checkpoint(content, arch, &manifest.global_model_cid).await?;
+    let scratch = std::env::temp_dir();
     let (updates, failures) =
-        fetch_updates(content, None, arch, manifest.round, &manifest.global_model_cid, &manifest.submissions).await;
+        fetch_updates(content, None, &scratch, arch, manifest.round, &manifest.global_model_cid, &manifest.submissions)
+            .await?;
     let input = ComputeInput {
         architecture: arch,
         round: manifest.round,

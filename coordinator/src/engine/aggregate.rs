@@ -6,7 +6,7 @@ use super::{Engine, elapsed_ms};
 use crate::{
     content::{fetch_checkpoint, fetch_updates, load_manifest},
     fault,
-    manifest::{self, ComputeInput, FetchedUpdate, MANIFEST_FORMAT, Manifest, RewardRecord, SubmissionRecord},
+    manifest::{self, ComputeInput, FetchedUpdates, MANIFEST_FORMAT, Manifest, RewardRecord, SubmissionRecord},
 };
 use alloy::primitives::{Address, U256};
 use bytes::Bytes;
@@ -23,7 +23,7 @@ struct Gathered {
     global_cid: String,
     global: Vec<f32>,
     records: Vec<SubmissionRecord>,
-    updates: Vec<FetchedUpdate>,
+    updates: Option<FetchedUpdates>,
     failures: Vec<Failure>,
     roster: Vec<String>,
     reward: u128,
@@ -113,15 +113,19 @@ impl Engine {
             .collect();
         records.sort_by_key(|s| s.sequence);
         let fetch_started = Instant::now();
+        // The decoded updates go beside the spool: on this replica's disk, where a crash leaves them for the
+        // spool's owner to see.
+        let scratch = self.spool.as_ref().map_or_else(std::env::temp_dir, |s| s.dir().to_path_buf());
         let (updates, failures) = fetch_updates(
             self.content.as_ref(),
             self.spool.as_ref().map(|s| (s, id)),
+            &scratch,
             arch,
             r,
             &round.global_model_cid,
             &records,
         )
-        .await;
+        .await?;
         let fetch_ms = elapsed_ms(fetch_started);
         let mut roster: Vec<String> = self
             .db
@@ -138,7 +142,7 @@ impl Engine {
             global_cid: round.global_model_cid,
             global,
             records,
-            updates,
+            updates: Some(updates),
             failures,
             roster,
             reward,
@@ -160,7 +164,7 @@ impl Engine {
                 round: r,
                 global: &gathered.global,
                 global_cid: &gathered.global_cid,
-                updates: &gathered.updates,
+                updates: gathered.updates.as_ref().expect("gathered updates are computed once"),
                 failures: &gathered.failures,
                 roster: &gathered.roster,
                 reward: gathered.reward,
@@ -186,7 +190,7 @@ impl Engine {
             (gathered, computation)
         })
         .await?;
-        gathered.updates = Vec::new();
+        gathered.updates = None;
         gathered.global = Vec::new();
         Ok((gathered, computation?))
     }

@@ -31,6 +31,14 @@ pub enum Error {
     /// A configuration value is out of range.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// An update could not be read from where the round keeps it.
+    #[error("update {index} could not be read: {reason}")]
+    Read {
+        /// Its index among the round's submissions.
+        index: usize,
+        /// Why.
+        reason: String,
+    },
     /// The caller's evaluator failed.
     #[error("evaluator failed: {0}")]
     Evaluator(#[source] Box<dyn std::error::Error + Send + Sync>),

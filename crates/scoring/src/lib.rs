@@ -22,6 +22,14 @@
 //!   It returns a serialisable [`RoundResult`]: scores, exact integer reward shares ([`split_reward`]),
 //!   flags with evidence, and slashes.
 //!
+//! # Memory
+//!
+//! The scorer never holds a round's updates at once. It reads them through [`Updates`] (in memory for tests and
+//! simulations, files for the coordinator) a block of coordinates at a time, every update's block together, at
+//! most [`BLOCK_BYTES`] a block, and whole only one at a time for a validation pass. Its own memory per update
+//! is a sketch and a few numbers; the pairs of a round too large for every pair's dot product come from
+//! sketches and are confirmed exactly on candidates.
+//!
 //! # Determinism
 //!
 //! Same inputs give the same bits on every machine:
@@ -31,7 +39,9 @@
 //! - order statistics compare integer keys, and their sums follow worker order, never the order a selection
 //!   algorithm leaves;
 //! - the only maths beyond `+ - * /` is the correctly rounded `sqrt`;
-//! - rewards are integer arithmetic on scores quantised to [`SCORE_SCALE`] units.
+//! - rewards are integer arithmetic on scores quantised to [`SCORE_SCALE`] units;
+//! - sums over coordinates carry their partial sums from one block of coordinates to the next, so the block
+//!   size never shows in a result.
 //!
 //! The validation signal is as deterministic as the caller's evaluator.
 
@@ -43,6 +53,7 @@ mod rewards;
 mod scoring;
 mod strategy;
 mod types;
+mod updates;
 pub mod vector;
 
 pub use error::{Error, Result};
@@ -58,3 +69,4 @@ pub use strategy::{
     StrategySpec, TrimmedMean, check_krum_size, clip_to_norm, krum_scores,
 };
 pub use types::{Aggregate, Failure, FitResult, Metrics, RoundConfig, WorkerId};
+pub use updates::{BLOCK_BYTES, Updates};

@@ -46,12 +46,16 @@ pub struct FitResult<'a> {
     pub reputation: f64,
     /// The worker's FedAU participation weight (1 for a worker who takes part every round).
     pub participation: f64,
+    /// The L2 norm of the whole update, which [`Self::delta`] may hold only a block of coordinates of
+    /// ([`crate::Strategy::aggregate_columns`]).
+    pub norm: f64,
 }
 
 impl<'a> FitResult<'a> {
-    /// A result with receipt 0, reputation 1 and participation weight 1.
+    /// A result with receipt 0, reputation 1 and participation weight 1, and the norm of `delta`.
     pub fn new(worker: &'a WorkerId, delta: &'a [f32], num_samples: u64) -> Self {
-        Self { worker, delta, num_samples, receipt: 0, reputation: 1.0, participation: 1.0 }
+        let norm = crate::vector::norm(delta);
+        Self { worker, delta, num_samples, receipt: 0, reputation: 1.0, participation: 1.0, norm }
     }
 
     /// The FedAvg weight: samples times the participation weight.
@@ -59,7 +63,8 @@ impl<'a> FitResult<'a> {
         self.num_samples as f64 * self.participation
     }
 
-    /// The same result carrying another delta (used by wrappers that transform updates).
+    /// The same result carrying another delta (used by wrappers that transform updates, and for a block of the
+    /// update's coordinates); the norm stays the whole update's.
     pub fn with_delta<'b>(&self, delta: &'b [f32]) -> FitResult<'b>
     where
         'a: 'b,

@@ -43,8 +43,15 @@ pub fn dot_f64(a: &[f64], b: &[f64]) -> f64 {
 /// The dot product accumulated in f64 over [`LANES`] lanes, for either width of input.
 #[inline(always)]
 fn lane_dot<T: Copy + Into<f64>>(a: &[T], b: &[T]) -> f64 {
-    assert_eq!(a.len(), b.len(), "dot of vectors of different lengths");
     let mut acc = [0.0f64; LANES];
+    lane_dot_into(&mut acc, a, b);
+    reduce(acc)
+}
+
+/// Adds `a . b` into the lanes: element `k` into lane `k % LANES`.
+#[inline(always)]
+fn lane_dot_into<T: Copy + Into<f64>>(acc: &mut [f64; LANES], a: &[T], b: &[T]) {
+    assert_eq!(a.len(), b.len(), "dot of vectors of different lengths");
     let (ca, ra) = a.as_chunks::<LANES>();
     let (cb, rb) = b.as_chunks::<LANES>();
     for (x, y) in ca.iter().zip(cb) {
@@ -55,7 +62,31 @@ fn lane_dot<T: Copy + Into<f64>>(a: &[T], b: &[T]) -> f64 {
     for (lane, (&x, &y)) in ra.iter().zip(rb).enumerate() {
         acc[lane] += x.into() * y.into();
     }
-    reduce(acc)
+}
+
+/// The partial sums of a dot product carried from one block of coordinates to the next: block after block (each
+/// starting at a multiple of [`LANES`], as [`BLOCK`]s do) they give the bits of [`dot`] over the whole vectors.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct LaneSum([f64; LANES]);
+
+impl LaneSum {
+    /// Adds the next block's `a . b`.
+    pub(crate) fn add_dot(&mut self, a: &[f32], b: &[f32]) {
+        lane_dot_into(&mut self.0, a, b);
+    }
+
+    /// The sum so far.
+    pub(crate) fn total(&self) -> f64 {
+        reduce(self.0)
+    }
+}
+
+/// Adds the squared norm of the next block of coordinates to `sum` one [`BLOCK`] at a time, as [`Pairwise`]'s
+/// diagonal does: block after block, the bits of that diagonal.
+pub(crate) fn add_blocked_norm_sq(sum: &mut f64, block: &[f32]) {
+    for part in block.chunks(BLOCK) {
+        *sum += norm_sq(part);
+    }
 }
 
 /// The squared L2 norm.
@@ -168,27 +199,48 @@ pub(crate) struct Pairwise {
 }
 
 impl Pairwise {
-    /// Computes every pair block by block, so each block of every update is read from cache once per row, with
-    /// the rows dealt out round-robin (row `i` has `n - i - 1` pairs) over the machine's cores. Each pair is summed
-    /// by one thread, block after block in order: the same bits whatever the number of threads.
+    /// Computes every pair, as [`Self::accumulate`] over the whole updates.
     pub(crate) fn compute(updates: &[&[f32]], sum: PairSum) -> Self {
-        let n = updates.len();
+        let mut pairs = Self::zeros(updates.len(), sum);
+        pairs.accumulate(updates);
+        pairs.finish()
+    }
+
+    /// No pairs summed yet.
+    pub(crate) fn zeros(n: usize, sum: PairSum) -> Self {
+        Self { n, sum, values: vec![0.0; n * n] }
+    }
+
+    /// Adds the next block of coordinates of every update (`updates[i]` is update `i`'s block), [`BLOCK`] by
+    /// [`BLOCK`], so each block of every update is read from cache once per row, with the rows dealt out
+    /// round-robin (row `i` has `n - i - 1` pairs) over the machine's cores. Each pair is summed by one thread,
+    /// block after block in order: the same bits whatever the number of threads, and whatever the blocks the
+    /// caller reads the updates in, as long as they start at multiples of [`BLOCK`].
+    pub(crate) fn accumulate(&mut self, updates: &[&[f32]]) {
+        let n = self.n;
+        assert_eq!(updates.len(), n, "one block per update");
         let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).clamp(1, n.max(1));
-        let mut values = vec![0.0; n * n];
-        let stripes: Vec<Vec<(usize, Vec<f64>)>> = std::thread::scope(|scope| {
-            let workers: Vec<_> =
-                (0..threads).map(|t| scope.spawn(move || pair_rows(updates, sum, (t..n).step_by(threads)))).collect();
-            workers.into_iter().map(|w| w.join().expect("a pair-sum thread panicked")).collect()
-        });
-        for (i, row) in stripes.into_iter().flatten() {
-            values[i * n..(i + 1) * n].copy_from_slice(&row);
+        let mut stripes: Vec<Vec<(usize, &mut [f64])>> = (0..threads).map(|_| Vec::new()).collect();
+        for (i, row) in self.values.chunks_mut(n.max(1)).enumerate() {
+            stripes[i % threads].push((i, row));
         }
+        let sum = self.sum;
+        std::thread::scope(|scope| {
+            for mut stripe in stripes {
+                scope.spawn(move || pair_rows(updates, sum, &mut stripe));
+            }
+        });
+    }
+
+    /// Fills in the lower triangle once every block is summed.
+    pub(crate) fn finish(mut self) -> Self {
+        let n = self.n;
         for i in 0..n {
             for j in 0..i {
-                values[i * n + j] = values[j * n + i];
+                self.values[i * n + j] = self.values[j * n + i];
             }
         }
-        Self { n, sum, values }
+        self
     }
 
     pub(crate) fn sq_dist(&self, i: usize, j: usize) -> f64 {
@@ -202,14 +254,12 @@ impl Pairwise {
     }
 }
 
-/// The sums of `rows` with every later update (and, for dots, its own squared norm), as full-width rows.
-fn pair_rows(updates: &[&[f32]], sum: PairSum, rows: impl Iterator<Item = usize>) -> Vec<(usize, Vec<f64>)> {
-    let n = updates.len();
+/// Adds the sums of `rows` with every later update (and, for dots, its own squared norm) over this block.
+fn pair_rows(updates: &[&[f32]], sum: PairSum, rows: &mut [(usize, &mut [f64])]) {
     let len = updates.first().map_or(0, |u| u.len());
-    let mut out: Vec<(usize, Vec<f64>)> = rows.map(|i| (i, vec![0.0; n])).collect();
     for start in (0..len).step_by(BLOCK) {
         let end = (start + BLOCK).min(len);
-        for (i, row) in &mut out {
+        for (i, row) in rows.iter_mut() {
             let a = &updates[*i][start..end];
             if sum == PairSum::Dot {
                 row[*i] += norm_sq(a);
@@ -223,7 +273,6 @@ fn pair_rows(updates: &[&[f32]], sum: PairSum, rows: impl Iterator<Item = usize>
             }
         }
     }
-    out
 }
 
 #[cfg(test)]

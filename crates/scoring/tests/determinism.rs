@@ -13,9 +13,13 @@ const REWARD: u128 = 1_000_000_000_000_000_000_000;
 
 /// Runs the mixed scenario and returns every round's result as JSON, then the scorer state.
 fn scenario(reverse_submissions: bool) -> Vec<String> {
+    scenario_with(reverse_submissions, 2048, tessera_scoring::BLOCK_BYTES)
+}
+
+/// [`scenario`] with updates of `len` parameters, read in blocks of at most `block_bytes`.
+fn scenario_with(reverse_submissions: bool, len: usize, block_bytes: usize) -> Vec<String> {
     use Behaviour::*;
     let behaviours = [Honest, Honest, Honest, Honest, Zero, SignFlip, Copy(0), Noise, Every(2)];
-    let len = 2048;
     let ids = ids(behaviours.len());
     let mut strategy = NormClip::new(
         FedAdam::new(TrimmedMean::new(0.2).unwrap(), 0.1, 0.9, 0.99, 1e-3).unwrap(),
@@ -23,21 +27,23 @@ fn scenario(reverse_submissions: bool) -> Vec<String> {
     )
     .unwrap();
     let mut evaluator = MockEvaluator::new(Rng::new(1001).vector(len, 1.0));
-    let mut scorer = Scorer::new(ScoringConfig::default()).unwrap();
+    let mut scorer = Scorer::new(ScoringConfig::default()).unwrap().with_block_bytes(block_bytes);
     let mut rng = Rng::new(7);
     let mut global = vec![0.0f32; len];
     let mut out = Vec::new();
     for round in 1..=4 {
         // One true direction for all rounds (the evaluator's target), fresh noise each round.
         let deltas = deltas_toward(1, round, &behaviours, len, &mut rng);
-        let mut subs: Vec<Submission<'_>> = submissions(&ids, &deltas);
+        let (mut subs, mut updates) = submissions(&ids, &deltas);
         if reverse_submissions {
             subs.reverse();
+            updates.reverse();
         }
         let input = RoundInput {
             round,
             global: &global,
             submissions: &subs,
+            updates: &updates,
             failures: &[],
             expected: &[],
             roster: &ids,
@@ -58,6 +64,14 @@ fn same_inputs_give_identical_bytes_in_any_order() {
     let first = scenario(false);
     assert_eq!(first, scenario(false));
     assert_eq!(first, scenario(true));
+}
+
+#[test]
+fn the_block_size_never_shows_in_a_result() {
+    // Three and a bit blocks of coordinates per update, read one block at a time or all at once.
+    let len = 3 * 2048 + 5;
+    let whole = scenario_with(false, len, usize::MAX / 2);
+    assert_eq!(whole, scenario_with(false, len, 1));
 }
 
 #[test]
@@ -94,16 +108,18 @@ fn golden_mixed_scenario() {
 fn golden_hand_checked_round() {
     let ids: Vec<WorkerId> = ["0xa", "0xb", "0xc"].into_iter().map(WorkerId::from).collect();
     let deltas = [vec![1.0f32, 0.0], vec![0.0, 1.0], vec![1.0, 1.0]];
-    let subs: Vec<Submission<'_>> = ids
+    let subs: Vec<Submission> = ids
         .iter()
         .zip(&deltas)
         .enumerate()
-        .map(|(i, (w, d))| Submission { worker: w.clone(), delta: d, num_samples: 100, receipt: i as u64 })
+        .map(|(i, (w, _))| Submission { worker: w.clone(), num_samples: 100, receipt: i as u64 })
         .collect();
+    let updates = deltas.to_vec();
     let input = RoundInput {
         round: 1,
         global: &[],
         submissions: &subs,
+        updates: &updates,
         failures: &[],
         expected: &[],
         roster: &ids,

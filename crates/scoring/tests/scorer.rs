@@ -25,12 +25,13 @@ fn run(
     let mut results = Vec::new();
     for round in 1..=rounds {
         let deltas = deltas(round, behaviours, len, &mut rng);
-        let subs = submissions(&ids, &deltas);
+        let (subs, updates) = submissions(&ids, &deltas);
         let expected = if expected_all { ids.clone() } else { Vec::new() };
         let input = RoundInput {
             round,
             global: &global,
             submissions: &subs,
+            updates: &updates,
             failures: &[],
             expected: &expected,
             roster: &ids,
@@ -147,11 +148,12 @@ fn validation_gains_score_helpers_and_flag_recurring_harm() {
     let mut results = Vec::new();
     for round in 1..=3 {
         let deltas = deltas_toward(1, round, &behaviours, len, &mut rng);
-        let subs = submissions(&ids, &deltas);
+        let (subs, updates) = submissions(&ids, &deltas);
         let input = RoundInput {
             round,
             global: &global,
             submissions: &subs,
+            updates: &updates,
             failures: &[],
             expected: &[],
             roster: &ids,
@@ -218,11 +220,12 @@ fn validation_costs_a_bounded_number_of_evaluations_and_still_catches_recurring_
     let mut measured_sets = Vec::new();
     for round in 1..=3 {
         let deltas = deltas_toward(1, round, &behaviours, len, &mut rng);
-        let subs = submissions(&ids, &deltas);
+        let (subs, updates) = submissions(&ids, &deltas);
         let input = RoundInput {
             round,
             global: &global,
             submissions: &subs,
+            updates: &updates,
             failures: &[],
             expected: &[],
             roster: &ids,
@@ -259,21 +262,22 @@ fn attacked_round(last: impl Fn(&[f32]) -> Vec<f32>, claim: u64) -> RoundResult 
     let mut deltas: Vec<Vec<f32>> =
         (0..5).map(|_| truth.iter().zip(rng.vector(len, 0.5)).map(|(t, n)| 0.01 * (t + n)).collect()).collect();
     deltas[4] = last(&deltas[4]);
-    let subs: Vec<Submission<'_>> = ids
+    let subs: Vec<Submission> = ids
         .iter()
         .zip(&deltas)
         .enumerate()
-        .map(|(i, (w, d))| Submission {
+        .map(|(i, (w, _))| Submission {
             worker: w.clone(),
-            delta: d,
             num_samples: if i == 4 { claim } else { 600 },
             receipt: i as u64,
         })
         .collect();
+    let updates = deltas.clone();
     let input = RoundInput {
         round: 1,
         global: &vec![0.0; len],
         submissions: &subs,
+        updates: &updates,
         failures: &[],
         expected: &[],
         roster: &ids,
@@ -320,16 +324,18 @@ fn replays_of_earlier_rounds_are_copies() {
             deltas[3] = own.iter().map(|v| v + 0.05 * rng.symmetric()).collect();
             deltas[4] = global_change.iter().map(|v| 3.0 * v).collect();
         }
-        let subs: Vec<Submission<'_>> = ids
+        let subs: Vec<Submission> = ids
             .iter()
             .zip(&deltas)
             .enumerate()
-            .map(|(i, (w, d))| Submission { worker: w.clone(), delta: d, num_samples: 100, receipt: i as u64 })
+            .map(|(i, (w, _))| Submission { worker: w.clone(), num_samples: 100, receipt: i as u64 })
             .collect();
+        let updates = deltas.clone();
         let input = RoundInput {
             round,
             global: &global,
             submissions: &subs,
+            updates: &updates,
             failures: &[],
             expected: &[],
             roster: &ids,
@@ -395,13 +401,14 @@ fn updates_left_out_by_multi_krum_earn_nothing() {
 #[test]
 fn reported_failures_are_no_shows() {
     let ids = ids(2);
-    let delta = vec![1.0f32, 2.0];
-    let subs = [tessera_scoring::Submission { worker: ids[0].clone(), delta: &delta, num_samples: 1, receipt: 0 }];
+    let updates = vec![vec![1.0f32, 2.0]];
+    let subs = [tessera_scoring::Submission { worker: ids[0].clone(), num_samples: 1, receipt: 0 }];
     let failures = [tessera_scoring::Failure { worker: ids[1].clone(), reason: "out of memory".into() }];
     let input = RoundInput {
         round: 1,
         global: &[],
         submissions: &subs,
+        updates: &updates,
         failures: &failures,
         expected: &ids,
         roster: &ids,

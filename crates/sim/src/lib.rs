@@ -78,7 +78,7 @@ pub fn run(args: &Args) -> Result<()> {
         let deltas = team.round(round, &global, previous_change.as_deref())?;
         let trained = started.elapsed();
         let receipts = receipt_order(&roles, args.seed, round);
-        let submissions: Vec<Submission<'_>> = ids
+        let (submissions, updates): (Vec<Submission>, Vec<&[f32]>) = ids
             .iter()
             .zip(&deltas)
             .enumerate()
@@ -89,13 +89,14 @@ pub fn run(args: &Args) -> Result<()> {
                     Role::Attack(attack) => attack.claim(samples),
                     Role::Honest => samples,
                 };
-                Some(Submission { worker: worker.clone(), delta, num_samples: claim, receipt: receipts[i] })
+                Some((Submission { worker: worker.clone(), num_samples: claim, receipt: receipts[i] }, delta))
             })
-            .collect();
+            .unzip();
         let input = RoundInput {
             round,
             global: &global,
             submissions: &submissions,
+            updates: &updates,
             failures: &[],
             expected: &[],
             roster: &ids,
@@ -106,7 +107,7 @@ pub fn run(args: &Args) -> Result<()> {
         let scored = scoring_started.elapsed();
         let step = if args.aggregate_all {
             let results: Vec<FitResult<'_>> =
-                submissions.iter().map(|s| FitResult::new(&s.worker, s.delta, s.num_samples)).collect();
+                submissions.iter().zip(&updates).map(|(s, d)| FitResult::new(&s.worker, d, s.num_samples)).collect();
             strategy.aggregate(round, &results, &[])?
         } else {
             outcome.aggregate

@@ -13,11 +13,16 @@
 
 use super::{
     SKETCH_DIM, Sketch, Source, UpdateHistory,
-    free_rider::cosines_to_others,
+    free_rider::{cosines_to_others, cosines_to_others_streamed},
     median_in_place,
     sketch::{Span, flat_cosine},
 };
-use crate::{WorkerId, vector::Pairwise};
+use crate::{
+    Result, WorkerId,
+    updates::ColumnBlocks,
+    vector::{BLOCK, Pairwise},
+};
+use std::collections::HashMap;
 
 /// What the copy test found about one update.
 #[derive(Clone, Debug, PartialEq)]
@@ -144,128 +149,306 @@ fn keep_largest(best: &mut Option<(Source, f64)>, source: Source, cosine: f64) {
     }
 }
 
-/// Checks each update of `round` against everything that came before it. `workers`, `deltas` and `receipts`
-/// are index-aligned, `pairwise` holds the dot products of `deltas`; the result is index-aligned too. Zero
-/// updates are never copies (the norm test catches them).
+/// The most multiply-adds a round's exact dot products of every pair of updates may take (about a second on
+/// two cores); beyond it the copy test compares sketches and sums exact dot products only for the pairs they
+/// single out ([`PARTIAL_CANDIDATES`] per update, and every pair close enough to be a sparsified copy).
+pub(crate) const EXACT_PAIR_WORK: f64 = 1.5e9;
+
+/// Whether a round of `n` updates of `dimension` parameters has every pair's exact dot product.
+pub(crate) fn exact_pairs(n: usize, dimension: usize) -> bool {
+    (n as f64) * (n.saturating_sub(1) as f64) / 2.0 * dimension as f64 <= EXACT_PAIR_WORK
+}
+
+/// In a round too large for every pair's exact dot product, an update's largest partial cosine to an earlier
+/// update is taken over the earlier updates whose sketches give the largest partial cosines, this many. A copy's
+/// partial cosine to its source stands far above the honest pairs' (that is what the test looks for), and a
+/// sketch moves it by about `1 / sqrt(SKETCH_DIM)`, so its source is among them; for honest work the largest of
+/// these is within a sketch's error of the largest of all.
+pub(crate) const PARTIAL_CANDIDATES: usize = 8;
+
+/// The exact dot products of a round's updates that the screens read.
+#[derive(Clone, Debug)]
+pub(crate) enum RoundDots {
+    /// Every pair's ([`exact_pairs`]).
+    All(Pairwise),
+    /// Each update's squared norm, summed as [`Pairwise`] sums its diagonal; pairs are summed when needed.
+    Diagonal(Vec<f64>),
+}
+
+impl RoundDots {
+    /// Update `i`'s squared norm.
+    pub(crate) fn sq(&self, i: usize) -> f64 {
+        match self {
+            Self::All(pairwise) => pairwise.dot(i, i),
+            Self::Diagonal(diagonal) => diagonal[i],
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Self::All(pairwise) => pairwise.n,
+            Self::Diagonal(diagonal) => diagonal.len(),
+        }
+    }
+
+    /// For each update, the cosine to the sum of the other candidates' unit vectors ([`cosines_to_others`]): from
+    /// every pair's dot products when the round has them, else in one pass over `blocks`.
+    pub(crate) fn cosines_to_others(&self, blocks: &ColumnBlocks<'_>, candidate: &[bool]) -> Result<Vec<Option<f64>>> {
+        match self {
+            Self::All(pairwise) => Ok(cosines_to_others(pairwise, candidate)),
+            Self::Diagonal(diagonal) => cosines_to_others_streamed(blocks, diagonal, candidate),
+        }
+    }
+}
+
+/// A round's updates as the copy test reads them, index-aligned.
+pub(crate) struct CopyInput<'r, 'w> {
+    pub(crate) round: u64,
+    pub(crate) workers: &'r [&'w WorkerId],
+    pub(crate) receipts: &'r [u64],
+    pub(crate) sketches: &'r [&'r Sketch],
+    /// Whether each update has no zero coordinate.
+    pub(crate) dense: &'r [bool],
+    pub(crate) dimension: usize,
+    pub(crate) dots: &'r RoundDots,
+    /// The updates themselves, read a block of coordinates at a time.
+    pub(crate) blocks: &'r ColumnBlocks<'r>,
+}
+
+/// Checks each update of the round against everything that came before it; the result is index-aligned with
+/// the input. Zero updates are never copies (the norm test catches them).
 pub(crate) fn find_copies(
-    round: u64,
-    workers: &[&WorkerId],
-    deltas: &[&[f32]],
-    receipts: &[u64],
-    pairwise: &Pairwise,
+    input: &CopyInput<'_, '_>,
     history: &UpdateHistory,
     bars: CopyBars,
-) -> Vec<CopyCheck> {
-    assert!(workers.len() == deltas.len() && deltas.len() == receipts.len(), "one worker and receipt per update");
-    assert_eq!(pairwise.n, deltas.len(), "the pairwise products are the updates'");
-    let vectors = RoundVectors::new(round, workers, deltas, pairwise, history);
+) -> Result<Vec<CopyCheck>> {
+    let n = input.workers.len();
+    assert!(input.receipts.len() == n && input.sketches.len() == n && input.dots.len() == n, "aligned inputs");
+    let vectors = RoundVectors::new(input, history)?;
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| (input.receipts[i], i));
+    let plans: Vec<Plan> = order.iter().enumerate().map(|(k, &i)| vectors.plan(i, &order[..k])).collect();
+    let exact = vectors.sum_candidates(&plans)?;
     let mut span = Span::default();
     for entry in &vectors.remembered {
         span.push(entry);
     }
-    let mut order: Vec<usize> = (0..deltas.len()).collect();
-    order.sort_by_key(|&i| (receipts[i], i));
-    let mut checks = vec![CopyCheck::blank(); deltas.len()];
-    let mut candidates: Vec<Candidate> = vec![Candidate::default(); deltas.len()];
-    for (k, &i) in order.iter().enumerate() {
-        (checks[i], candidates[i]) = vectors.check(i, &order[..k], &span, bars);
+    let mut checks = vec![CopyCheck::blank(); n];
+    let mut candidates: Vec<Candidate> = vec![Candidate::default(); n];
+    for ((k, &i), plan) in order.iter().enumerate().zip(&plans) {
+        (checks[i], candidates[i]) = vectors.check(i, &order[..k], plan, &exact, &span, bars);
         span.push(&vectors.flat[i]);
     }
     set_bars(&mut checks, &candidates, bars);
-    checks
+    Ok(checks)
+}
+
+/// What update `i` is compared with exactly, decided from the sketches before the updates are read again.
+struct Plan {
+    /// The sketch cosine to each earlier update, in receipt order.
+    sketch_cosines: Vec<f64>,
+    /// The earlier updates whose partial cosine to it is measured exactly.
+    partial: Vec<usize>,
+}
+
+/// The exact values a round's plans ask for, summed in one pass over the updates.
+#[derive(Default)]
+struct Exact {
+    /// Dot products of pairs `(i, j)`.
+    dots: HashMap<(usize, usize), f64>,
+    /// Cosines of `i` to `j` on `i`'s support.
+    support: HashMap<(usize, usize), f64>,
 }
 
 /// What the copy test compares, computed once per round: every update is compared with every earlier one.
 struct RoundVectors<'r, 'w> {
-    round: u64,
-    workers: &'r [&'w WorkerId],
-    deltas: &'r [&'r [f32]],
-    pairwise: &'r Pairwise,
+    input: &'r CopyInput<'r, 'w>,
     history: &'r UpdateHistory,
-    /// The updates' sketches as floats.
+    /// The updates' sketches as floats, and their squared norms.
     flat: Vec<Vec<f64>>,
+    flat_sq: Vec<f64>,
     /// The remembered sketches of earlier rounds as floats.
     remembered: Vec<Vec<f64>>,
     /// [`Self::flat`] and [`Self::remembered`] with the round's sketched common direction taken out.
     beyond_now: Vec<Vec<f64>>,
     beyond_then: Vec<Vec<f64>>,
+    /// [`Self::beyond_now`] as unit vectors, to rank candidates (zero where it is zero).
+    beyond_unit: Vec<Vec<f64>>,
     /// Each update's component along the round's exact common direction.
     along: Vec<f64>,
     /// Whether each update is not all zeros.
     nonzero: Vec<bool>,
-    /// Whether each update has no zero coordinate: its support is every coordinate, so its support cosine to
-    /// another is their plain cosine, which the round's dot products hold.
-    dense: Vec<bool>,
     /// Whether each update agrees with the others beyond chance.
     agrees: Vec<bool>,
 }
 
 impl<'r, 'w> RoundVectors<'r, 'w> {
-    fn new(
-        round: u64,
-        workers: &'r [&'w WorkerId],
-        deltas: &'r [&'r [f32]],
-        pairwise: &'r Pairwise,
-        history: &'r UpdateHistory,
-    ) -> Self {
-        let flat: Vec<Vec<f64>> = deltas.iter().map(|d| Sketch::of(d).to_vec()).collect();
+    fn new(input: &'r CopyInput<'r, 'w>, history: &'r UpdateHistory) -> Result<Self> {
+        let n = input.workers.len();
+        let flat: Vec<Vec<f64>> = input.sketches.iter().map(|s| s.to_vec()).collect();
+        let flat_sq = flat.iter().map(|v| crate::vector::dot_f64(v, v)).collect();
         let remembered: Vec<Vec<f64>> = history.entries().iter().map(|e| e.sketch.to_vec()).collect();
         let common = common_direction(&flat);
-        let beyond_now = flat.iter().map(|v| beyond(v, common.as_deref())).collect();
+        let beyond_now: Vec<Vec<f64>> = flat.iter().map(|v| beyond(v, common.as_deref())).collect();
         let beyond_then = remembered.iter().map(|v| beyond(v, common.as_deref())).collect();
-        let along = along_exact_common(deltas, pairwise);
-        let nonzero: Vec<bool> = (0..deltas.len()).map(|i| pairwise.dot(i, i) > 0.0).collect();
-        let dense: Vec<bool> = deltas.iter().map(|d| d.iter().all(|&v| v != 0.0)).collect();
-        let chance = AGREEMENT_CHANCE_Z / (deltas.first().map_or(0, |d| d.len()).max(1) as f64).sqrt();
-        let agrees = cosines_to_others(pairwise, &nonzero).into_iter().map(|c| c.is_some_and(|c| c > chance)).collect();
-        Self {
-            round,
-            workers,
-            deltas,
-            pairwise,
+        let beyond_unit = beyond_now
+            .iter()
+            .map(|v| {
+                let norm = crate::vector::dot_f64(v, v).sqrt();
+                v.iter().map(|x| if norm > 0.0 { x / norm } else { 0.0 }).collect()
+            })
+            .collect();
+        let nonzero: Vec<bool> = (0..n).map(|i| input.dots.sq(i) > 0.0).collect();
+        let along = along_exact_common(input.blocks, input.dots)?;
+        let chance = AGREEMENT_CHANCE_Z / (input.dimension.max(1) as f64).sqrt();
+        let agrees = input
+            .dots
+            .cosines_to_others(input.blocks, &nonzero)?
+            .into_iter()
+            .map(|c| c.is_some_and(|c| c > chance))
+            .collect();
+        Ok(Self {
+            input,
             history,
             flat,
+            flat_sq,
             remembered,
             beyond_now,
             beyond_then,
+            beyond_unit,
             along,
             nonzero,
-            dense,
             agrees,
+        })
+    }
+
+    fn sketch_cosine(&self, i: usize, j: usize) -> f64 {
+        let norms = (self.flat_sq[i] * self.flat_sq[j]).sqrt();
+        let dot = crate::vector::dot_f64(&self.flat[i], &self.flat[j]);
+        if norms > 0.0 { (dot / norms).clamp(-1.0, 1.0) } else { 0.0 }
+    }
+
+    /// Which earlier updates `i` is compared with exactly: every one whose sketch is close enough to be a
+    /// sparsified copy's source, and, for its partial cosine, every earlier update that agrees with the others
+    /// when the round has every pair's dot product, else the [`PARTIAL_CANDIDATES`] whose sketches come closest.
+    fn plan(&self, i: usize, earlier: &[usize]) -> Plan {
+        let sketch_cosines = earlier.iter().map(|&j| self.sketch_cosine(i, j).abs()).collect();
+        let agreeing = earlier.iter().copied().filter(|&j| self.agrees[i] && self.agrees[j]);
+        let partial = match self.input.dots {
+            RoundDots::All(_) => agreeing.collect(),
+            RoundDots::Diagonal(_) => {
+                let mut ranked: Vec<(f64, usize)> = agreeing
+                    .map(|j| (crate::vector::dot_f64(&self.beyond_unit[i], &self.beyond_unit[j]).abs(), j))
+                    .collect();
+                ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                let mut chosen: Vec<usize> = ranked.into_iter().take(PARTIAL_CANDIDATES).map(|(_, j)| j).collect();
+                chosen.sort_unstable();
+                chosen
+            }
+        };
+        Plan { sketch_cosines, partial }
+    }
+
+    /// Sums, in one pass over the updates, the exact values the plans ask for that the round does not already
+    /// hold: support cosines of sparse updates, and, without every pair's dot products, the dot products of the
+    /// candidate pairs (block by block as [`Pairwise`] sums them, so the same bits).
+    fn sum_candidates(&self, plans: &[Plan]) -> Result<Exact> {
+        let n = self.input.workers.len();
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by_key(|&i| (self.input.receipts[i], i));
+        let mut dots: Vec<(usize, usize)> = Vec::new();
+        let mut support: Vec<(usize, usize)> = Vec::new();
+        for (k, (&i, plan)) in order.iter().zip(plans).enumerate() {
+            for (&j, &cosine) in order[..k].iter().zip(&plan.sketch_cosines) {
+                if cosine < CANDIDATE_COSINE {
+                    continue;
+                }
+                if self.input.dense[i] { dots.push((i, j)) } else { support.push((i, j)) }
+            }
+            dots.extend(plan.partial.iter().map(|&j| (i, j)));
+        }
+        if matches!(self.input.dots, RoundDots::All(_)) {
+            dots.clear();
+        }
+        dots.sort_unstable();
+        dots.dedup();
+        let mut exact = Exact::default();
+        if dots.is_empty() && support.is_empty() {
+            return Ok(exact);
+        }
+        let mut dot_sums = vec![0.0f64; dots.len()];
+        let mut support_sums = vec![SupportSum::default(); support.len()];
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let chunk = dots.len().div_ceil(threads).max(1);
+        self.input.blocks.for_each(|block| {
+            std::thread::scope(|scope| {
+                for (sums, pairs) in dot_sums.chunks_mut(chunk).zip(dots.chunks(chunk)) {
+                    scope.spawn(move || {
+                        for (sum, &(i, j)) in sums.iter_mut().zip(pairs) {
+                            for (a, b) in block.row(i).chunks(BLOCK).zip(block.row(j).chunks(BLOCK)) {
+                                *sum += crate::vector::dot(a, b);
+                            }
+                        }
+                    });
+                }
+            });
+            for (sum, &(i, j)) in support_sums.iter_mut().zip(&support) {
+                sum.add(block.row(i), block.row(j));
+            }
+            Ok(())
+        })?;
+        exact.dots = dots.into_iter().zip(dot_sums).collect();
+        exact.support = support.into_iter().zip(support_sums.iter().map(SupportSum::cosine)).collect();
+        Ok(exact)
+    }
+
+    fn dot(&self, exact: &Exact, i: usize, j: usize) -> f64 {
+        match self.input.dots {
+            RoundDots::All(pairwise) => pairwise.dot(i, j),
+            RoundDots::Diagonal(_) => exact.dots[&(i, j)],
         }
     }
 
     /// Update `i` against the updates received before it (`earlier`) and the remembered rounds; `span` holds
     /// everything before it.
-    fn check(&self, i: usize, earlier: &[usize], span: &Span, bars: CopyBars) -> (CopyCheck, Candidate) {
-        let nonzero = self.nonzero[i];
+    fn check(
+        &self,
+        i: usize,
+        earlier: &[usize],
+        plan: &Plan,
+        exact: &Exact,
+        span: &Span,
+        bars: CopyBars,
+    ) -> (CopyCheck, Candidate) {
+        let (input, nonzero) = (self.input, self.nonzero[i]);
         let mut nearest: Option<(Source, f64)> = None;
         for (entry, remembered) in self.history.entries().iter().zip(&self.remembered) {
             keep_largest(&mut nearest, entry.source.clone(), flat_cosine(&self.flat[i], remembered).abs());
         }
         let mut support_copy = false;
-        let mut partial: Option<(Source, f64)> = None;
-        for &j in earlier {
-            let mut cosine = flat_cosine(&self.flat[i], &self.flat[j]).abs();
+        for (&j, &sketched) in earlier.iter().zip(&plan.sketch_cosines) {
+            let mut cosine = sketched;
             if cosine >= CANDIDATE_COSINE {
-                cosine = if self.dense[i] {
-                    let (p, norm) = (self.pairwise, |k: usize| self.pairwise.dot(k, k).sqrt());
-                    crate::vector::cosine_from(p.dot(i, j), norm(i), norm(j))
+                cosine = if input.dense[i] {
+                    let norm = |k: usize| input.dots.sq(k).sqrt();
+                    crate::vector::cosine_from(self.dot(exact, i, j), norm(i), norm(j))
                 } else {
-                    support_cosine(self.deltas[i], self.deltas[j])
+                    exact.support[&(i, j)]
                 }
                 .abs();
                 support_copy |= cosine >= bars.min_support_cosine;
             }
-            let source = Source::Update { worker: self.workers[j].clone(), round: self.round };
-            keep_largest(&mut nearest, source.clone(), cosine);
-            if self.agrees[i] && self.agrees[j] {
-                keep_largest(&mut partial, source, exact_partial_cosine(self.pairwise, &self.along, i, j).abs());
-            }
+            keep_largest(&mut nearest, Source::Update { worker: input.workers[j].clone(), round: input.round }, cosine);
+        }
+        let mut partial: Option<(Source, f64)> = None;
+        for &j in &plan.partial {
+            let source = Source::Update { worker: input.workers[j].clone(), round: input.round };
+            let dot = self.dot(exact, i, j);
+            keep_largest(&mut partial, source, exact_partial_cosine(input.dots, dot, &self.along, i, j).abs());
         }
         let residual = span.residual_fraction(&self.flat[i]);
         // In few dimensions any vector lies in the span of a few others: the span test needs room.
-        let dimension = self.deltas[i].len().min(super::SKETCH_DIM);
+        let dimension = input.dimension.min(super::SKETCH_DIM);
         let roomy = SPAN_ROOM * span.len() <= dimension;
         // Nothing before it, or nothing that explains it better than chance (noise, the first receipt of a
         // task): its residual says nothing about how much of honest work the round's peers explain.
@@ -273,7 +456,7 @@ impl<'r, 'w> RoundVectors<'r, 'w> {
         // A worker's own earlier updates share its data with this one: replaying them is the span test's.
         let mut history_partial: Option<(Source, f64)> = None;
         for (entry, then) in self.history.entries().iter().zip(&self.beyond_then) {
-            if !matches!(&entry.source, Source::Update { worker, .. } if worker == self.workers[i]) {
+            if !matches!(&entry.source, Source::Update { worker, .. } if worker == input.workers[i]) {
                 let cosine = flat_cosine(&self.beyond_now[i], then).abs();
                 keep_largest(&mut history_partial, entry.source.clone(), cosine);
             }
@@ -370,62 +553,95 @@ fn beyond(v: &[f64], common: Option<&[f64]>) -> Vec<f64> {
 
 /// Each update's component along the round's common direction on the exact updates: the coordinate-wise
 /// median of the nonzero updates as unit vectors, normalised, as on sketches ([`common_direction`]). All zeros
-/// when there is no such direction. One pass over the coordinates with a column of scratch, so it costs no
-/// memory per coordinate.
-fn along_exact_common(deltas: &[&[f32]], pairwise: &Pairwise) -> Vec<f64> {
-    let scales: Vec<(usize, f64)> = (0..deltas.len())
+/// when there is no such direction. One pass over the updates; each block's medians are taken on every core,
+/// and each update's sum runs in coordinate order.
+fn along_exact_common(blocks: &ColumnBlocks<'_>, dots: &RoundDots) -> Result<Vec<f64>> {
+    let n = dots.len();
+    let scales: Vec<(usize, f64)> = (0..n)
         .filter_map(|i| {
-            let sq = pairwise.dot(i, i);
+            let sq = dots.sq(i);
             (sq > 0.0).then(|| (i, 1.0 / sq.sqrt()))
         })
         .collect();
-    let Some(&(first, _)) = scales.first() else { return vec![0.0; deltas.len()] };
-    let mut raw = vec![0.0f64; deltas.len()];
-    let mut median_sq = 0.0f64;
-    let mut column = Vec::with_capacity(scales.len());
-    for k in 0..deltas[first].len() {
-        column.clear();
-        column.extend(scales.iter().map(|&(i, scale)| f64::from(deltas[i][k]) * scale));
-        let m = median_in_place(&mut column);
-        median_sq += m * m;
-        for (sum, delta) in raw.iter_mut().zip(deltas) {
-            *sum += f64::from(delta[k]) * m;
-        }
+    if scales.is_empty() {
+        return Ok(vec![0.0; n]);
     }
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let mut raw = vec![0.0f64; n];
+    let mut median_sq = 0.0f64;
+    blocks.for_each(|block| {
+        let width = block.range.len();
+        let mut medians = vec![0.0f64; width];
+        let chunk = width.div_ceil(threads).max(1);
+        std::thread::scope(|scope| {
+            for (c, part) in medians.chunks_mut(chunk).enumerate() {
+                let scales = &scales;
+                scope.spawn(move || {
+                    let mut column = Vec::with_capacity(scales.len());
+                    for (offset, m) in part.iter_mut().enumerate() {
+                        let k = c * chunk + offset;
+                        column.clear();
+                        column.extend(scales.iter().map(|&(i, scale)| f64::from(block.row(i)[k]) * scale));
+                        *m = median_in_place(&mut column);
+                    }
+                });
+            }
+        });
+        for m in &medians {
+            median_sq += m * m;
+        }
+        for (i, sum) in raw.iter_mut().enumerate() {
+            for (&v, m) in block.row(i).iter().zip(&medians) {
+                *sum += f64::from(v) * m;
+            }
+        }
+        Ok(())
+    })?;
     if median_sq == 0.0 {
-        return vec![0.0; deltas.len()];
+        return Ok(vec![0.0; n]);
     }
     let norm = median_sq.sqrt();
-    raw.into_iter().map(|sum| sum / norm).collect()
+    Ok(raw.into_iter().map(|sum| sum / norm).collect())
 }
 
-/// The cosine of updates `i` and `j` with the common direction taken out of both, from their dot products and
-/// their components `along` it: `(x.y - a b) / sqrt((|x|^2 - a^2) (|y|^2 - b^2))`. 0 when either lies (all
+/// The cosine of updates `i` and `j` (whose dot product is `dot`) with the common direction taken out of both,
+/// from their components `along` it: `(x.y - a b) / sqrt((|x|^2 - a^2) (|y|^2 - b^2))`. 0 when either lies (all
 /// but a rounding error) along the common direction, where the difference would be rounding, not data.
-fn exact_partial_cosine(pairwise: &Pairwise, along: &[f64], i: usize, j: usize) -> f64 {
+fn exact_partial_cosine(dots: &RoundDots, dot: f64, along: &[f64], i: usize, j: usize) -> f64 {
     let rest = |k: usize| {
-        let sq = pairwise.dot(k, k);
+        let sq = dots.sq(k);
         let rest = sq - along[k] * along[k];
         if rest > 1e-9 * sq { rest } else { 0.0 }
     };
     let norms = (rest(i) * rest(j)).sqrt();
-    if norms > 0.0 { ((pairwise.dot(i, j) - along[i] * along[j]) / norms).clamp(-1.0, 1.0) } else { 0.0 }
+    if norms > 0.0 { ((dot - along[i] * along[j]) / norms).clamp(-1.0, 1.0) } else { 0.0 }
 }
 
-/// The cosine between `copy` and `original` over the coordinates where `copy` is nonzero (0 when either part
-/// is zero), summed in coordinate order.
-fn support_cosine(copy: &[f32], original: &[f32]) -> f64 {
-    let (mut dot, mut copy_sq, mut original_sq) = (0.0f64, 0.0f64, 0.0f64);
-    for (&c, &o) in copy.iter().zip(original) {
-        if c != 0.0 {
-            let (c, o) = (f64::from(c), f64::from(o));
-            dot += c * o;
-            copy_sq += c * c;
-            original_sq += o * o;
+/// The cosine between a copy and its original over the coordinates where the copy is nonzero (0 when either
+/// part is zero), summed in coordinate order block after block.
+#[derive(Clone, Copy, Debug, Default)]
+struct SupportSum {
+    dot: f64,
+    copy_sq: f64,
+    original_sq: f64,
+}
+
+impl SupportSum {
+    fn add(&mut self, copy: &[f32], original: &[f32]) {
+        for (&c, &o) in copy.iter().zip(original) {
+            if c != 0.0 {
+                let (c, o) = (f64::from(c), f64::from(o));
+                self.dot += c * o;
+                self.copy_sq += c * c;
+                self.original_sq += o * o;
+            }
         }
     }
-    let norms = (copy_sq * original_sq).sqrt();
-    if norms > 0.0 { (dot / norms).clamp(-1.0, 1.0) } else { 0.0 }
+
+    fn cosine(&self) -> f64 {
+        let norms = (self.copy_sq * self.original_sq).sqrt();
+        if norms > 0.0 { (self.dot / norms).clamp(-1.0, 1.0) } else { 0.0 }
+    }
 }
 
 #[cfg(test)]
@@ -452,10 +668,50 @@ mod tests {
             .collect()
     }
 
-    fn check(deltas: &[&[f32]], receipts: &[u64], history: &UpdateHistory) -> Vec<CopyCheck> {
+    /// The copy test over in-memory updates, with every pair's dot products (`exact`) or with sketched
+    /// candidates only, read in blocks of one [`BLOCK`].
+    fn find(
+        round: u64,
+        deltas: &[&[f32]],
+        receipts: &[u64],
+        history: &UpdateHistory,
+        bars: CopyBars,
+        exact: bool,
+    ) -> Vec<CopyCheck> {
         let ids: Vec<WorkerId> = (0..deltas.len()).map(|i| WorkerId::new(format!("w{i}"))).collect();
         let workers: Vec<&WorkerId> = ids.iter().collect();
-        find_copies(3, &workers, deltas, receipts, &Pairwise::compute(deltas, PairSum::Dot), history, BARS)
+        let sketches: Vec<Sketch> = deltas.iter().map(|d| Sketch::of(d)).collect();
+        let sketches: Vec<&Sketch> = sketches.iter().collect();
+        let dense: Vec<bool> = deltas.iter().map(|d| d.iter().all(|&v| v != 0.0)).collect();
+        let pairwise = Pairwise::compute(deltas, PairSum::Dot);
+        let dots = if exact {
+            RoundDots::All(pairwise)
+        } else {
+            RoundDots::Diagonal((0..deltas.len()).map(|i| pairwise.dot(i, i)).collect())
+        };
+        let dimension = deltas.first().map_or(0, |d| d.len());
+        let updates = deltas.to_vec();
+        let blocks = ColumnBlocks::new(&updates, (0..deltas.len()).collect(), dimension, 4 * BLOCK * deltas.len());
+        let input = CopyInput {
+            round,
+            workers: &workers,
+            receipts,
+            sketches: &sketches,
+            dense: &dense,
+            dimension,
+            dots: &dots,
+            blocks: &blocks,
+        };
+        find_copies(&input, history, bars).unwrap()
+    }
+
+    /// [`find`] both ways: the sketched candidates find the same copies as every pair does.
+    fn check(deltas: &[&[f32]], receipts: &[u64], history: &UpdateHistory) -> Vec<CopyCheck> {
+        let exact = find(3, deltas, receipts, history, BARS, true);
+        let sketched = find(3, deltas, receipts, history, BARS, false);
+        let verdicts = |checks: &[CopyCheck]| checks.iter().map(|c| c.copy).collect::<Vec<_>>();
+        assert_eq!(verdicts(&exact), verdicts(&sketched), "{exact:#?}\n{sketched:#?}");
+        exact
     }
 
     #[test]
@@ -550,10 +806,7 @@ mod tests {
         let deltas: Vec<&[f32]> = noise.iter().chain(&honest).map(Vec::as_slice).collect();
         let receipts: Vec<u64> = (0..deltas.len() as u64).collect();
         let bars = CopyBars { max_residual: 0.65, residual_fraction: 0.7, ..BARS };
-        let ids: Vec<WorkerId> = (0..deltas.len()).map(|i| WorkerId::new(format!("w{i}"))).collect();
-        let workers: Vec<&WorkerId> = ids.iter().collect();
-        let pairwise = Pairwise::compute(&deltas, PairSum::Dot);
-        let found = find_copies(1, &workers, &deltas, &receipts, &pairwise, &UpdateHistory::default(), bars);
+        let found = find(1, &deltas, &receipts, &UpdateHistory::default(), bars, true);
         assert!(found.iter().all(|c| !c.copy), "{found:#?}");
         // The median is honest work's (the two honest updates the earlier ones explain), not the noise's 1.
         let last = &found[5];

@@ -1,5 +1,6 @@
 use crate::{
-    WorkerId,
+    Result, WorkerId,
+    updates::ColumnBlocks,
     vector::{Pairwise, cosine_from},
 };
 use serde::{Deserialize, Serialize};
@@ -59,6 +60,49 @@ pub(crate) fn cosines_to_others(pairwise: &Pairwise, candidate: &[bool]) -> Vec<
         .collect()
 }
 
+/// [`cosines_to_others`] without the pairs' dot products: the sum of the candidates' unit vectors `S` is built
+/// a block of coordinates at a time and each update's dot product with it summed alongside (a block of `S`
+/// depends only on that block of the updates), so the cost is one pass over the updates instead of every pair.
+/// `sq_norms` are the updates' squared norms. The same cosines as from every pair, up to rounding.
+pub(crate) fn cosines_to_others_streamed(
+    blocks: &ColumnBlocks<'_>,
+    sq_norms: &[f64],
+    candidate: &[bool],
+) -> Result<Vec<Option<f64>>> {
+    let n = sq_norms.len();
+    let norms: Vec<f64> = sq_norms.iter().map(|sq| sq.sqrt()).collect();
+    let members: Vec<usize> = (0..n).filter(|&k| candidate[k] && norms[k] > 0.0).collect();
+    let mut dots = vec![0.0f64; n];
+    let mut sum = Vec::new();
+    blocks.for_each(|block| {
+        sum.clear();
+        sum.resize(block.range.len(), 0.0f64);
+        for &k in &members {
+            let scale = 1.0 / norms[k];
+            for (s, &v) in sum.iter_mut().zip(block.row(k)) {
+                *s += f64::from(v) * scale;
+            }
+        }
+        for (i, dot) in dots.iter_mut().enumerate() {
+            *dot += block.row(i).iter().zip(&sum).map(|(&v, s)| f64::from(v) * s).sum::<f64>();
+        }
+        Ok(())
+    })?;
+    let row_sum = |i: usize| if norms[i] > 0.0 { dots[i] / norms[i] } else { 0.0 };
+    let total: f64 = members.iter().map(|&k| row_sum(k)).sum();
+    Ok((0..n)
+        .map(|i| {
+            let (dot, sq) = if members.contains(&i) {
+                let row = row_sum(i);
+                (row - 1.0, total - 2.0 * row + 1.0)
+            } else {
+                (row_sum(i), total)
+            };
+            (sq > 1e-12 * members.len() as f64 && norms[i] > 0.0).then(|| cosine_from(dot, 1.0, sq.sqrt()))
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,6 +131,27 @@ mod tests {
         assert_eq!(c[2], Some(0.0));
         assert_eq!(c[0], Some(1.0));
         assert_eq!(cosines_to_others(&p, &[true, false, false])[0], None);
+    }
+
+    #[test]
+    fn one_pass_gives_the_cosines_every_pair_gives() {
+        let len = 3 * crate::vector::BLOCK + 11;
+        let updates: Vec<Vec<f32>> = (0..6)
+            .map(|k| {
+                (0..len).map(|i| ((i * (k + 3) + k * k) % 23) as f32 - 11.0 + if k == 5 { 0.0 } else { 4.0 }).collect()
+            })
+            .collect();
+        let refs: Vec<&[f32]> = updates.iter().map(Vec::as_slice).collect();
+        let pairwise = Pairwise::compute(&refs, PairSum::Dot);
+        let sq: Vec<f64> = (0..6).map(|i| pairwise.dot(i, i)).collect();
+        let blocks = ColumnBlocks::new(&updates, (0..6).collect(), len, 4 * crate::vector::BLOCK * 6);
+        for candidate in [[true; 6], [true, false, true, true, false, true]] {
+            let every_pair = cosines_to_others(&pairwise, &candidate);
+            let streamed = cosines_to_others_streamed(&blocks, &sq, &candidate).unwrap();
+            for (a, b) in every_pair.iter().zip(&streamed) {
+                assert!((a.unwrap() - b.unwrap()).abs() < 1e-12, "{every_pair:?} vs {streamed:?}");
+            }
+        }
     }
 
     #[test]

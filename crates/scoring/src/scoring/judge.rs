@@ -1,7 +1,10 @@
 //! Checks after aggregating: RFFL reputation, each update's validation gain, and the scores.
 
 use super::{ParticipationTracker, ReputationBook, ScoringConfig, median, median_and_spread, round::RoundWork};
-use crate::{Aggregate, Evaluator, Evidence, Reason, Result, RoundInput, ValidationGain, WorkerId, vector};
+use crate::{
+    Aggregate, Evaluator, Evidence, Reason, Result, RoundInput, ValidationGain, WorkerId,
+    vector::{self, LaneSum},
+};
 use std::collections::BTreeMap;
 
 /// The harm test needs a spread: it applies to rounds with at least this many measured updates.
@@ -14,7 +17,7 @@ fn fnv(hash: u64, bytes: &[u8]) -> u64 {
     bytes.iter().fold(hash, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
-impl RoundWork<'_, '_> {
+impl RoundWork<'_> {
     /// RFFL: `phi` is each live update's cosine to the aggregate (0 for excluded updates, which contributed
     /// nothing); workers whose reputation falls below the bar are flagged and removed.
     pub(super) fn update_reputation(
@@ -22,11 +25,20 @@ impl RoundWork<'_, '_> {
         aggregate: &Aggregate,
         config: &ScoringConfig,
         book: &mut ReputationBook,
-    ) {
+    ) -> Result<()> {
         let live = self.live();
+        let direction = aggregate.direction();
+        let mut dots = vec![LaneSum::default(); live.len()];
+        self.blocks(&live).for_each(|block| {
+            for (r, dot) in dots.iter_mut().enumerate() {
+                dot.add_dot(block.row(r), &direction[block.range.clone()]);
+            }
+            Ok(())
+        })?;
+        let direction_norm = vector::norm(direction);
         let mut phis = Vec::with_capacity(live.len());
-        for &i in &live {
-            let cosine = vector::cosine(self.subs[i].delta, aggregate.direction());
+        for (&i, dot) in live.iter().zip(&dots) {
+            let cosine = vector::cosine_from(dot.total(), self.rows[i].norm, direction_norm);
             self.rows[i].cosine = Some(cosine);
             phis.push((self.subs[i].worker.clone(), if self.rows[i].excluded { 0.0 } else { cosine }));
         }
@@ -41,6 +53,7 @@ impl RoundWork<'_, '_> {
                 Evidence::LowReputation { reputation: removal.reputation, threshold: removal.threshold, cosine };
             self.flag(i, reason, evidence);
         }
+        Ok(())
     }
 
     /// The evidence of each update in the aggregate: the validation loss of the global model stepped by that
@@ -74,12 +87,9 @@ impl RoundWork<'_, '_> {
             let norm = self.rows[i].norm;
             let clip = if norm > median_norm { median_norm / norm } else { 1.0 };
             let step_scale = clip / count;
-            let stepped: Vec<f32> = input
-                .global
-                .iter()
-                .zip(self.subs[i].delta)
-                .map(|(&g, &d)| g + (f64::from(d) * step_scale) as f32)
-                .collect();
+            let delta = self.read(i)?;
+            let stepped: Vec<f32> =
+                input.global.iter().zip(&delta).map(|(&g, &d)| g + (f64::from(d) * step_scale) as f32).collect();
             let m = evaluator.evaluate(&stepped)?;
             self.rows[i].validation = Some(ValidationGain {
                 step_scale,

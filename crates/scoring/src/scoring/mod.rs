@@ -32,15 +32,19 @@ pub(crate) fn median(values: &[f64]) -> f64 {
     median_in_place(&mut values.to_vec())
 }
 
-/// [`median`] of a scratch buffer, which it reorders: for medians taken once per coordinate.
+/// [`median`] of a scratch buffer, which it reorders: for medians taken once per coordinate. Selects the
+/// middle values rather than sorting, which picks the same values as a sort would.
 pub(crate) fn median_in_place(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
     let n = values.len();
-    match n {
-        0 => 0.0,
-        _ if n % 2 == 1 => values[n / 2],
-        _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    if n == 0 {
+        return 0.0;
     }
+    let (below, &mut upper, _) = values.select_nth_unstable_by(n / 2, f64::total_cmp);
+    if n % 2 == 1 {
+        return upper;
+    }
+    let lower = below.iter().copied().max_by(f64::total_cmp).expect("an even count has values below the middle");
+    (lower + upper) / 2.0
 }
 
 /// The median of `values` and its robust standard deviation, 1.4826 times the median absolute deviation

@@ -11,7 +11,7 @@ use crate::{
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
-impl RoundWork<'_, '_> {
+impl RoundWork<'_> {
     /// Builds the [`RoundResult`]: a row per submitter, failure and no-show, rewards split over the score
     /// units in worker order, flags sorted, and one slash per flagged worker.
     pub(super) fn into_result(

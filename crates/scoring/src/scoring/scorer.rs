@@ -1,20 +1,22 @@
 use super::{
     CosineHistory, ParticipationTracker, ReputationBook, ScoringConfig, Sketch, UpdateHistory, round::RoundWork,
 };
-use crate::{Aggregate, Evaluator, Failure, FitResult, Reason, Result, RoundResult, Strategy, WorkerId, apply};
+use crate::{
+    Aggregate, Evaluator, Failure, FitResult, Reason, Result, RoundResult, Strategy, WorkerId, apply,
+    updates::{BLOCK_BYTES, Updates},
+};
 use serde::{Deserialize, Serialize};
 use std::{
     collections::BTreeMap,
     time::{Duration, Instant},
 };
 
-/// One worker's update as the coordinator received it.
+/// One worker's submission as the coordinator received it; its update, `local - global`, is
+/// [`RoundInput::updates`]'s at the same index.
 #[derive(Clone, Debug)]
-pub struct Submission<'a> {
+pub struct Submission {
     /// Who sent it.
     pub worker: WorkerId,
-    /// The update, `local - global`, flat.
-    pub delta: &'a [f32],
     /// Training samples reported: a claim, which may tilt sample-weighted aggregation inside a cap
     /// ([`ScoringConfig::claim_cap_multiple`]) and never enters pay.
     pub num_samples: u64,
@@ -23,14 +25,17 @@ pub struct Submission<'a> {
 }
 
 /// Everything the scorer needs about one round.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct RoundInput<'a> {
     /// The round number.
     pub round: u64,
     /// The global model the updates start from (needed only with an evaluator; may be empty otherwise).
     pub global: &'a [f32],
-    /// The updates, in any order.
-    pub submissions: &'a [Submission<'a>],
+    /// The submissions, in any order.
+    pub submissions: &'a [Submission],
+    /// Their updates, by the same index: in memory (`&[Vec<f32>]`, `&[&[f32]]`) or wherever the caller keeps
+    /// them. The scorer reads them a block of coordinates at a time and never holds them all.
+    pub updates: &'a dyn Updates,
     /// Workers that reported a failure.
     pub failures: &'a [Failure],
     /// Workers due to send an update this round; those that sent nothing are no-shows.
@@ -89,6 +94,7 @@ pub struct ScorerState {
 pub struct Scorer {
     config: ScoringConfig,
     state: ScorerState,
+    block_bytes: usize,
 }
 
 impl Scorer {
@@ -100,7 +106,14 @@ impl Scorer {
     /// A scorer resuming from saved state.
     pub fn with_state(config: ScoringConfig, state: ScorerState) -> Result<Self> {
         config.validate()?;
-        Ok(Self { config, state })
+        Ok(Self { config, state, block_bytes: BLOCK_BYTES })
+    }
+
+    /// Reads updates in blocks of at most `bytes` (at least one [`crate::vector::BLOCK`] of coordinates per
+    /// update): a memory bound, never a change in any result.
+    pub fn with_block_bytes(mut self, bytes: usize) -> Self {
+        self.block_bytes = bytes;
+        self
     }
 
     /// The configuration.
@@ -132,8 +145,8 @@ impl Scorer {
             *into = lap.elapsed();
             lap = Instant::now();
         };
-        let mut work = RoundWork::new(input, evaluator.is_some(), &state.reputation)?;
-        work.screen(input.round, config, &mut state.cosines, &state.updates);
+        let mut work = RoundWork::new(input, evaluator.is_some(), &state.reputation, self.block_bytes)?;
+        work.screen(input.round, config, &mut state.cosines, &state.updates)?;
         step(&mut timings.screen);
 
         let live: Vec<WorkerId> = work.live().into_iter().map(|i| work.subs[i].worker.clone()).collect();
@@ -148,23 +161,27 @@ impl Scorer {
         // A claim counts for at most `claim_cap_multiple` times the round's median claim.
         let claims: Vec<f64> = eligible.iter().map(|&i| work.subs[i].num_samples as f64).collect();
         let claim_cap = config.claim_cap_multiple * super::median(&claims);
-        // Weights are this round's reputations and FedAU weights, before the round moves them.
+        // Weights are this round's reputations and FedAU weights, before the round moves them. The updates
+        // themselves are read block by block when aggregating.
         let results: Vec<FitResult<'_>> = eligible
             .iter()
             .map(|&i| {
-                let s: &Submission<'_> = work.subs[i];
+                let s: &Submission = work.subs[i];
                 let claim = if (s.num_samples as f64) > claim_cap { claim_cap.floor() as u64 } else { s.num_samples };
                 FitResult {
+                    worker: &s.worker,
+                    delta: &[],
+                    num_samples: claim,
+                    receipt: s.receipt,
                     reputation: state.reputation.reputation(&s.worker),
                     participation: state.participation.weight(&s.worker),
-                    receipt: s.receipt,
-                    ..FitResult::new(&s.worker, s.delta, claim)
+                    norm: work.rows[i].norm,
                 }
             })
             .collect();
-        let mut aggregate = strategy.aggregate(input.round, &results, input.failures)?;
+        let mut aggregate = work.aggregate(&*strategy, input.round, &eligible, &results, input.failures)?;
         if let Some(agg) = &aggregate {
-            work.update_reputation(agg, config, &mut state.reputation);
+            work.update_reputation(agg, config, &mut state.reputation)?;
             step(&mut timings.aggregate);
             if let Some(evaluator) = evaluator.as_deref_mut() {
                 work.measure_gains(config, input, agg, evaluator, &mut state.harm)?;
@@ -176,9 +193,9 @@ impl Scorer {
         let dropped = |i: usize| work.rows[i].post_flagged;
         let in_aggregate = |i: usize| aggregate.as_ref().is_some_and(|a| a.included.contains(&work.subs[i].worker));
         if eligible.iter().any(|&i| dropped(i) && in_aggregate(i)) {
-            let kept: Vec<FitResult<'_>> =
-                eligible.iter().zip(&results).filter(|&(&i, _)| !dropped(i)).map(|(_, r)| *r).collect();
-            aggregate = strategy.aggregate(input.round, &kept, input.failures)?;
+            let (kept, kept_results): (Vec<usize>, Vec<FitResult<'_>>) =
+                eligible.iter().zip(&results).filter(|&(&i, _)| !dropped(i)).map(|(&i, r)| (i, *r)).unzip();
+            aggregate = work.aggregate(&*strategy, input.round, &kept, &kept_results, input.failures)?;
         }
         let metrics = match (&aggregate, evaluator) {
             (Some(agg), Some(evaluator)) => Some(evaluator.evaluate(&apply(input.global, &agg.delta))?),
@@ -190,7 +207,7 @@ impl Scorer {
         };
 
         let sketches: Vec<(WorkerId, Sketch)> =
-            work.live().into_iter().map(|i| (work.subs[i].worker.clone(), Sketch::of(work.subs[i].delta))).collect();
+            work.live().into_iter().map(|i| (work.subs[i].worker.clone(), work.sketches[i].clone())).collect();
         let global_change = aggregate.as_ref().map(|a| Sketch::of(&a.delta));
         state.updates.record(input.round, sketches, global_change, config.history_rounds);
 

@@ -1,15 +1,14 @@
 //! Checks before aggregating: copies and replays, (near) zero updates, and noise.
 
 use super::{
-    CopyBars, CosineHistory, ScoringConfig, UpdateHistory, find_copies, free_rider::cosines_to_others, is_tiny, median,
+    CopyBars, CosineHistory, ScoringConfig, Sketch, UpdateHistory,
+    copies::{CopyInput, RoundDots},
+    find_copies, is_tiny, median,
     round::RoundWork,
 };
-use crate::{
-    Evidence, Reason, WorkerId,
-    vector::{PairSum, Pairwise},
-};
+use crate::{Evidence, Reason, Result, WorkerId, updates::ColumnBlocks};
 
-impl RoundWork<'_, '_> {
+impl RoundWork<'_> {
     /// Flags and excludes copies and replays, tiny updates and updates that stay uncorrelated with the others,
     /// and records every live worker's cosine to the others in `history`.
     pub(super) fn screen(
@@ -18,14 +17,16 @@ impl RoundWork<'_, '_> {
         config: &ScoringConfig,
         history: &mut CosineHistory,
         earlier: &UpdateHistory,
-    ) {
+    ) -> Result<()> {
         let live = self.live();
         let norms: Vec<f64> = live.iter().map(|&i| self.rows[i].norm).collect();
         let median_norm = median(&norms);
-        let deltas: Vec<&[f32]> = live.iter().map(|&i| self.subs[i].delta).collect();
         let receipts: Vec<u64> = live.iter().map(|&i| self.subs[i].receipt).collect();
         let workers: Vec<&WorkerId> = live.iter().map(|&i| &self.subs[i].worker).collect();
-        let pairwise = Pairwise::compute(&deltas, PairSum::Dot);
+        let sketches: Vec<&Sketch> = live.iter().map(|&i| &self.sketches[i]).collect();
+        let dense: Vec<bool> = live.iter().map(|&i| self.dense[i]).collect();
+        let dots = self.dots.take().expect("the round's dot products are summed once, for the screens");
+        let blocks = self.blocks(&live);
 
         let bars = CopyBars {
             min_residual: config.copy_min_residual,
@@ -35,7 +36,17 @@ impl RoundWork<'_, '_> {
             min_partial_cosine: config.copy_min_partial_cosine,
             partial_median_multiple: config.copy_partial_median_multiple,
         };
-        let checks = find_copies(round, &workers, &deltas, &receipts, &pairwise, earlier, bars);
+        let input = CopyInput {
+            round,
+            workers: &workers,
+            receipts: &receipts,
+            sketches: &sketches,
+            dense: &dense,
+            dimension: self.dimension,
+            dots: &dots,
+            blocks: &blocks,
+        };
+        let checks = find_copies(&input, earlier, bars)?;
         for (k, check) in checks.into_iter().enumerate() {
             let i = live[k];
             self.rows[i].residual = Some(check.residual);
@@ -78,7 +89,7 @@ impl RoundWork<'_, '_> {
             }
         }
 
-        self.screen_noise(config, history, &live, &pairwise);
+        self.screen_noise(config, history, &live, &dots, &blocks)
     }
 
     /// Noise: a cosine to the other candidates that stays within chance of zero (or below it) over rounds.
@@ -88,11 +99,12 @@ impl RoundWork<'_, '_> {
         config: &ScoringConfig,
         history: &mut CosineHistory,
         live: &[usize],
-        pairwise: &Pairwise,
-    ) {
+        dots: &RoundDots,
+        blocks: &ColumnBlocks<'_>,
+    ) -> Result<()> {
         let bar = self.noise_bar(config);
         let candidates: Vec<bool> = live.iter().map(|&i| !self.rows[i].excluded).collect();
-        for (k, others) in cosines_to_others(pairwise, &candidates).into_iter().enumerate() {
+        for (k, others) in dots.cosines_to_others(blocks, &candidates)?.into_iter().enumerate() {
             let i = live[k];
             self.rows[i].cosine_to_others = others;
             let Some(cosine) = others else { continue };
@@ -105,5 +117,6 @@ impl RoundWork<'_, '_> {
                 self.flag(i, reason, Evidence::Uncorrelated { mean_cosine: mean, rounds, max_cosine: bar });
             }
         }
+        Ok(())
     }
 }

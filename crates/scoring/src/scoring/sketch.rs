@@ -28,17 +28,12 @@ fn mix(index: u64) -> u64 {
 impl Sketch {
     /// The sketch of `delta`.
     pub fn of(delta: &[f32]) -> Self {
-        let mut buckets = vec![0.0f64; SKETCH_DIM];
-        for (j, &v) in delta.iter().enumerate() {
-            let h = mix(j as u64);
-            let bucket = (h % SKETCH_DIM as u64) as usize;
-            let value = f64::from(v);
-            if h >> 63 == 0 {
-                buckets[bucket] += value;
-            } else {
-                buckets[bucket] -= value;
-            }
-        }
+        let mut sum = SketchSum::default();
+        sum.add(&SketchLayout::of(0..delta.len()), delta);
+        sum.finish()
+    }
+
+    fn quantise(buckets: &[f64]) -> Self {
         let max = buckets.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         if max == 0.0 {
             return Self { scale: 0.0, values: vec![0; SKETCH_DIM] };
@@ -56,6 +51,57 @@ impl Sketch {
     /// The cosine between two sketches: an estimate of the cosine between the updates.
     pub fn cosine(&self, other: &Self) -> f64 {
         flat_cosine(&self.to_vec(), &other.to_vec())
+    }
+}
+
+/// Where each coordinate of a block goes in a sketch: its bucket, with its sign in the top bit. Hashed once per
+/// block and shared by every update's sketch.
+pub(crate) struct SketchLayout {
+    slots: Vec<u32>,
+}
+
+impl SketchLayout {
+    /// The layout of coordinates `range`.
+    pub(crate) fn of(range: std::ops::Range<usize>) -> Self {
+        let slots = range
+            .map(|j| {
+                let h = mix(j as u64);
+                (h % SKETCH_DIM as u64) as u32 | (((h >> 63) as u32) << 31)
+            })
+            .collect();
+        Self { slots }
+    }
+}
+
+/// A sketch being summed block by block: each bucket adds its coordinates in coordinate order, so blocks taken in
+/// order give the bits of [`Sketch::of`] over the whole update.
+#[derive(Clone, Debug)]
+pub(crate) struct SketchSum {
+    buckets: Vec<f64>,
+}
+
+impl Default for SketchSum {
+    fn default() -> Self {
+        Self { buckets: vec![0.0; SKETCH_DIM] }
+    }
+}
+
+impl SketchSum {
+    /// Adds the next block of an update's coordinates, laid out by `layout`.
+    pub(crate) fn add(&mut self, layout: &SketchLayout, values: &[f32]) {
+        for (&slot, &v) in layout.slots.iter().zip(values) {
+            let bucket = &mut self.buckets[(slot & 0x7fff_ffff) as usize];
+            if slot >> 31 == 0 {
+                *bucket += f64::from(v);
+            } else {
+                *bucket -= f64::from(v);
+            }
+        }
+    }
+
+    /// The sketch.
+    pub(crate) fn finish(&self) -> Sketch {
+        Sketch::quantise(&self.buckets)
     }
 }
 

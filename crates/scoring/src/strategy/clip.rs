@@ -1,5 +1,5 @@
 use super::Strategy;
-use crate::{Aggregate, Error, Evaluator, Failure, FitResult, Metrics, Result, RoundConfig, vector};
+use crate::{Aggregate, Error, Evaluator, Failure, FitResult, Metrics, Result, RoundConfig};
 use std::borrow::Cow;
 
 /// The L2 bound that [`NormClip`] clips to.
@@ -50,6 +50,19 @@ impl<S> NormClip<S> {
     }
 }
 
+impl<S: Strategy> NormClip<S> {
+    /// Runs `inner` on the results clipped to the round's bound, by their whole updates' norms (so a block of
+    /// coordinates is scaled as the whole update is).
+    fn clipped<T>(&self, results: &[FitResult<'_>], inner: impl FnOnce(&[FitResult<'_>]) -> T) -> T {
+        let norms: Vec<f64> = results.iter().map(|r| r.norm).collect();
+        let bound = self.bound_for(&norms);
+        let clipped: Vec<Cow<'_, [f32]>> =
+            results.iter().zip(&norms).map(|(r, &norm)| clip_to_norm(r.delta, norm, bound)).collect();
+        let results: Vec<FitResult<'_>> = results.iter().zip(&clipped).map(|(r, d)| r.with_delta(d)).collect();
+        inner(&results)
+    }
+}
+
 impl<S: Strategy> Strategy for NormClip<S> {
     fn name(&self) -> String {
         match self.bound {
@@ -67,12 +80,21 @@ impl<S: Strategy> Strategy for NormClip<S> {
     }
 
     fn aggregate(&self, round: u64, results: &[FitResult<'_>], failures: &[Failure]) -> Result<Option<Aggregate>> {
-        let norms: Vec<f64> = results.iter().map(|r| vector::norm(r.delta)).collect();
-        let bound = self.bound_for(&norms);
-        let clipped: Vec<Cow<'_, [f32]>> =
-            results.iter().zip(&norms).map(|(r, &norm)| clip_to_norm(r.delta, norm, bound)).collect();
-        let results: Vec<FitResult<'_>> = results.iter().zip(&clipped).map(|(r, d)| r.with_delta(d)).collect();
-        self.inner.aggregate(round, &results, failures)
+        self.clipped(results, |clipped| self.inner.aggregate(round, clipped, failures))
+    }
+
+    fn column_wise(&self) -> bool {
+        self.inner.column_wise()
+    }
+
+    fn aggregate_columns(
+        &self,
+        round: u64,
+        results: &[FitResult<'_>],
+        failures: &[Failure],
+        start: usize,
+    ) -> Result<Option<Aggregate>> {
+        self.clipped(results, |clipped| self.inner.aggregate_columns(round, clipped, failures, start))
     }
 
     fn commit(&mut self, round: u64, aggregate: &Aggregate) {

@@ -44,14 +44,32 @@ impl<S> FedAdam<S> {
         (self.beta1 * m + (1.0 - self.beta1) * g, self.beta2 * v + (1.0 - self.beta2) * g * g)
     }
 
-    fn step(&self, g: &[f32]) -> Vec<f32> {
+    /// The step for pseudo-gradient coordinates `start..start + g.len()`.
+    fn step(&self, g: &[f32], start: usize) -> Vec<f32> {
         g.iter()
             .enumerate()
             .map(|(j, &gj)| {
-                let (m, v) = self.moments_at(j, gj);
+                let (m, v) = self.moments_at(start + j, gj);
                 (self.eta * m / (v.sqrt() + self.tau)) as f32
             })
             .collect()
+    }
+
+    /// The server step on the inner strategy's aggregate of coordinates from `start`, whose moments must
+    /// exist (after the first round) up to its end.
+    fn stepped(&self, inner: Option<Aggregate>, start: usize) -> Result<Option<Aggregate>> {
+        let Some(inner) = inner else {
+            return Ok(None);
+        };
+        if !self.m.is_empty() && self.m.len() < start + inner.delta.len() {
+            return Err(Error::LengthMismatch {
+                worker: "<aggregate>".into(),
+                expected: self.m.len(),
+                got: start + inner.delta.len(),
+            });
+        }
+        let delta = self.step(&inner.delta, start);
+        Ok(Some(Aggregate { delta, included: inner.included, pseudo_gradient: Some(inner.delta) }))
     }
 }
 
@@ -65,18 +83,32 @@ impl<S: Strategy> Strategy for FedAdam<S> {
     }
 
     fn aggregate(&self, round: u64, results: &[FitResult<'_>], failures: &[Failure]) -> Result<Option<Aggregate>> {
-        let Some(inner) = self.inner.aggregate(round, results, failures)? else {
-            return Ok(None);
-        };
-        if !self.m.is_empty() && self.m.len() != inner.delta.len() {
+        let inner = self.inner.aggregate(round, results, failures)?;
+        if let Some(inner) = &inner
+            && !self.m.is_empty()
+            && self.m.len() != inner.delta.len()
+        {
             return Err(Error::LengthMismatch {
                 worker: "<aggregate>".into(),
                 expected: self.m.len(),
                 got: inner.delta.len(),
             });
         }
-        let delta = self.step(&inner.delta);
-        Ok(Some(Aggregate { delta, included: inner.included, pseudo_gradient: Some(inner.delta) }))
+        self.stepped(inner, 0)
+    }
+
+    fn column_wise(&self) -> bool {
+        self.inner.column_wise()
+    }
+
+    fn aggregate_columns(
+        &self,
+        round: u64,
+        results: &[FitResult<'_>],
+        failures: &[Failure],
+        start: usize,
+    ) -> Result<Option<Aggregate>> {
+        self.stepped(self.inner.aggregate_columns(round, results, failures, start)?, start)
     }
 
     fn commit(&mut self, round: u64, aggregate: &Aggregate) {

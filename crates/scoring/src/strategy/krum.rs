@@ -60,6 +60,11 @@ impl Strategy for MultiKrum {
         }
     }
 
+    /// Which updates it keeps depends on their distances over every coordinate.
+    fn column_wise(&self) -> bool {
+        false
+    }
+
     fn aggregate(&self, _round: u64, results: &[FitResult<'_>], _failures: &[Failure]) -> Result<Option<Aggregate>> {
         let results = canonical(results)?;
         if results.is_empty() {

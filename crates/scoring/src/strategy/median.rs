@@ -24,6 +24,11 @@ impl Strategy for Median {
         "median".into()
     }
 
+    /// A median per coordinate.
+    fn column_wise(&self) -> bool {
+        true
+    }
+
     fn aggregate(&self, _round: u64, results: &[FitResult<'_>], _failures: &[Failure]) -> Result<Option<Aggregate>> {
         let results = canonical(results)?;
         if results.is_empty() {

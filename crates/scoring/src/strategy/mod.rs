@@ -43,6 +43,28 @@ pub trait Strategy {
     /// depend on it. All deltas must have the same length and be finite ([`crate::vector::validate`]).
     fn aggregate(&self, round: u64, results: &[FitResult<'_>], failures: &[Failure]) -> Result<Option<Aggregate>>;
 
+    /// Whether every coordinate of the aggregate depends on that coordinate of the updates alone (and on what
+    /// the results carry besides, such as their weights and whole norms), so that a round can be aggregated a
+    /// block of coordinates at a time without holding every update ([`Self::aggregate_columns`]). A strategy that
+    /// does not say so is given whole updates.
+    fn column_wise(&self) -> bool {
+        false
+    }
+
+    /// For a [`Self::column_wise`] strategy: coordinates `start..start + len` of [`Self::aggregate`], where each
+    /// result's delta holds just those `len` coordinates of its update (its norm is still the whole update's).
+    /// Joined in order, the blocks are the bits of [`Self::aggregate`].
+    fn aggregate_columns(
+        &self,
+        round: u64,
+        results: &[FitResult<'_>],
+        failures: &[Failure],
+        start: usize,
+    ) -> Result<Option<Aggregate>> {
+        let _ = start;
+        self.aggregate(round, results, failures)
+    }
+
     /// Adopts `aggregate` as the outcome of `round` (a server optimiser updates its moments here).
     fn commit(&mut self, round: u64, aggregate: &Aggregate) {
         let _ = (round, aggregate);
@@ -64,6 +86,18 @@ impl<S: Strategy + ?Sized> Strategy for Box<S> {
     }
     fn aggregate(&self, round: u64, results: &[FitResult<'_>], failures: &[Failure]) -> Result<Option<Aggregate>> {
         (**self).aggregate(round, results, failures)
+    }
+    fn column_wise(&self) -> bool {
+        (**self).column_wise()
+    }
+    fn aggregate_columns(
+        &self,
+        round: u64,
+        results: &[FitResult<'_>],
+        failures: &[Failure],
+        start: usize,
+    ) -> Result<Option<Aggregate>> {
+        (**self).aggregate_columns(round, results, failures, start)
     }
     fn commit(&mut self, round: u64, aggregate: &Aggregate) {
         (**self).commit(round, aggregate)
@@ -114,5 +148,60 @@ pub(crate) mod test_support {
     /// Results with `samples[i]` samples each.
     pub(crate) fn results<'a>(ids: &'a [WorkerId], deltas: &'a [Vec<f32>], samples: &[u64]) -> Vec<FitResult<'a>> {
         ids.iter().zip(deltas).zip(samples).map(|((id, d), &n)| FitResult::new(id, d, n)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{test_support::*, *};
+    use crate::vector::BLOCK;
+
+    /// Every column-wise strategy, aggregated a block of coordinates at a time and joined, gives the bits of its
+    /// aggregate over the whole updates, its server step included (after a committed round, so its moments
+    /// are read at the right offsets).
+    #[test]
+    fn column_blocks_join_to_the_whole_aggregate() {
+        let len = 2 * BLOCK + 37;
+        for n in [5, 40] {
+            let ids = ids(n);
+            let deltas: Vec<Vec<f32>> = (0..n)
+                .map(|k| (0..len).map(|i| (((i * 31 + k * 17) % 101) as f32 - 50.0) * (1.0 + k as f32 / 7.0)).collect())
+                .collect();
+            let samples: Vec<u64> = (0..n as u64).map(|k| 10 + k).collect();
+            let results = results(&ids, &deltas, &samples);
+            let mut strategies: Vec<Box<dyn Strategy>> = vec![
+                Box::new(FedAvg),
+                Box::new(ReputationFedAvg::default()),
+                Box::new(Median),
+                Box::new(TrimmedMean::new(0.2).unwrap()),
+                Box::new(
+                    NormClip::new(
+                        FedAdam::new(TrimmedMean::new(0.1).unwrap(), 0.1, 0.9, 0.99, 1e-3).unwrap(),
+                        ClipBound::MedianMultiple(1.5),
+                    )
+                    .unwrap(),
+                ),
+            ];
+            for strategy in &mut strategies {
+                let first = strategy.aggregate(1, &results, &[]).unwrap().unwrap();
+                strategy.commit(1, &first);
+                let whole = strategy.aggregate(2, &results, &[]).unwrap().unwrap();
+                assert!(strategy.column_wise(), "{}", strategy.name());
+                let mut joined = Aggregate::new(Vec::new(), Vec::new());
+                for start in (0..len).step_by(BLOCK) {
+                    let end = (start + BLOCK).min(len);
+                    let block: Vec<FitResult<'_>> =
+                        results.iter().map(|r| r.with_delta(&r.delta[start..end])).collect();
+                    let part = strategy.aggregate_columns(2, &block, &[], start).unwrap().unwrap();
+                    joined.delta.extend(part.delta);
+                    joined.included = part.included;
+                    if let Some(more) = part.pseudo_gradient {
+                        joined.pseudo_gradient.get_or_insert_with(Vec::new).extend(more);
+                    }
+                }
+                assert_eq!(joined, whole, "{} over {n} updates", strategy.name());
+            }
+            assert!(!MultiKrum::default().column_wise());
+        }
     }
 }

@@ -20,6 +20,11 @@ impl Strategy for ReputationFedAvg {
         if self.by_samples { "reputation-fedavg".into() } else { "reputation-fedavg(unweighted)".into() }
     }
 
+    /// A weighted mean, coordinate by coordinate.
+    fn column_wise(&self) -> bool {
+        true
+    }
+
     fn aggregate(&self, _round: u64, results: &[FitResult<'_>], _failures: &[Failure]) -> Result<Option<Aggregate>> {
         let results = canonical(results)?;
         if results.is_empty() {

@@ -89,13 +89,14 @@ pub fn deltas_toward(
     out
 }
 
-/// Submissions for the workers that took part; receipts follow the worker index.
-pub fn submissions<'a>(ids: &[WorkerId], deltas: &'a [Option<Vec<f32>>]) -> Vec<Submission<'a>> {
+/// Submissions for the workers that took part, with their updates by the same index; receipts follow the
+/// worker index.
+pub fn submissions<'a>(ids: &[WorkerId], deltas: &'a [Option<Vec<f32>>]) -> (Vec<Submission>, Vec<&'a [f32]>) {
     ids.iter()
         .zip(deltas)
         .enumerate()
         .filter_map(|(i, (w, d))| {
-            d.as_deref().map(|delta| Submission { worker: w.clone(), delta, num_samples: 100, receipt: i as u64 })
+            d.as_deref().map(|delta| (Submission { worker: w.clone(), num_samples: 100, receipt: i as u64 }, delta))
         })
-        .collect()
+        .unzip()
 }
