@@ -28,6 +28,9 @@ use tessera_train::{
 /// On-chain transactions in flight at once while the fleet joins.
 const JOINING_AT_ONCE: usize = 32;
 
+/// The most times one submission is sent again after a 408 or 429.
+const MAX_RESENDS: u32 = 10;
+
 /// The samples each worker says it trained on (the scorer pays for evidence, not for this).
 const CLAIMED_SAMPLES: u64 = 200;
 
@@ -126,15 +129,24 @@ impl Client {
         Ok(WeightsFile::decode(&bytes, &limits)?.parameters)
     }
 
-    /// Sends one submission; how it went.
+    /// Sends one submission, and again after a 408 (its time limit passed while it waited its turn) or a 429,
+    /// at most [`MAX_RESENDS`] times a second apart, as the worker binary does; how it went.
     async fn submit(&self, task: u64, round: u32, request: SubmissionRequest) -> Submitted {
         let started = Instant::now();
         let url = format!("{}/api/v1/tasks/{task}/rounds/{round}/submissions", self.url);
-        let status = match self.http.post(url).json(&request).send().await {
-            Ok(answer) => answer.status().as_u16(),
-            Err(_) => 0,
-        };
-        Submitted { status, latency_ms: started.elapsed().as_secs_f64() * 1e3, done: Instant::now() }
+        let mut resent = 0;
+        loop {
+            let status = match self.http.post(&url).json(&request).send().await {
+                Ok(answer) => answer.status().as_u16(),
+                Err(_) => 0,
+            };
+            if !matches!(status, 408 | 429) || resent == MAX_RESENDS {
+                let latency_ms = started.elapsed().as_secs_f64() * 1e3;
+                return Submitted { status, latency_ms, resent, done: Instant::now() };
+            }
+            resent += 1;
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
     }
 }
 
@@ -238,6 +250,7 @@ impl Fleet {
             accepted: accepted.len(),
             refused: answers.iter().filter(|a| (400..500).contains(&a.status)).count(),
             server_errors: answers.iter().filter(|a| a.status >= 500 || a.status == 0).count(),
+            resent: answers.iter().map(|a| a.resent).sum(),
             accepted_per_s: accepted.len() as f64 / submit_s.max(1e-9),
             p50_ms: percentile(&accepted, 0.5),
             p99_ms: percentile(&accepted, 0.99),

@@ -14,8 +14,10 @@ use std::{
 pub(crate) struct Submitted {
     /// Its HTTP status; 0 when no answer came.
     pub(crate) status: u16,
-    /// From sending to the answer.
+    /// From the first send to the last answer.
     pub(crate) latency_ms: f64,
+    /// How many times it was sent again after a 408 or 429, as the worker binary resends.
+    pub(crate) resent: u32,
     /// When the answer came.
     pub(crate) done: Instant,
 }
@@ -33,6 +35,8 @@ pub(crate) struct RoundReport {
     pub(crate) refused: usize,
     /// Submissions answered 5xx, or not at all.
     pub(crate) server_errors: usize,
+    /// Sends after a 408 (the request's time limit) or 429, over every submission.
+    pub(crate) resent: u32,
     /// Accepted submissions per second, from the first sent to the last answered.
     pub(crate) accepted_per_s: f64,
     /// The median latency of an accepted submission.

@@ -228,7 +228,7 @@ pub(crate) fn find_copies(
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by_key(|&i| (input.receipts[i], i));
     let plans: Vec<Plan> = order.iter().enumerate().map(|(k, &i)| vectors.plan(i, &order[..k])).collect();
-    let exact = vectors.sum_candidates(&plans)?;
+    let exact = vectors.sum_candidates(&plans, bars)?;
     let mut span = Span::default();
     for entry in &vectors.remembered {
         span.push(entry);
@@ -352,18 +352,27 @@ impl<'r, 'w> RoundVectors<'r, 'w> {
     /// Sums, in one pass over the updates, the exact values the plans ask for that the round does not already
     /// hold: support cosines of sparse updates, and, without every pair's dot products, the dot products of the
     /// candidate pairs (block by block as [`Pairwise`] sums them, so the same bits).
-    fn sum_candidates(&self, plans: &[Plan]) -> Result<Exact> {
+    fn sum_candidates(&self, plans: &[Plan], bars: CopyBars) -> Result<Exact> {
         let n = self.input.workers.len();
         let mut order: Vec<usize> = (0..n).collect();
         order.sort_by_key(|&i| (self.input.receipts[i], i));
         let mut dots: Vec<(usize, usize)> = Vec::new();
         let mut support: Vec<(usize, usize)> = Vec::new();
+        // A dense update's support cosine is its plain cosine, and only one near the support bar can make it a
+        // copy: without every pair's dot products, only pairs whose sketches come within a sketch's error of that
+        // bar are summed exactly (honest updates of a round often agree at 0.3 and beyond; summing all of those
+        // would be every pair again).
+        let dense_bar = bars.min_support_cosine - sketch_slack();
         for (k, (&i, plan)) in order.iter().zip(plans).enumerate() {
             for (&j, &cosine) in order[..k].iter().zip(&plan.sketch_cosines) {
                 if cosine < CANDIDATE_COSINE {
                     continue;
                 }
-                if self.input.dense[i] { dots.push((i, j)) } else { support.push((i, j)) }
+                if !self.input.dense[i] {
+                    support.push((i, j));
+                } else if cosine >= dense_bar {
+                    dots.push((i, j));
+                }
             }
             dots.extend(plan.partial.iter().map(|&j| (i, j)));
         }
@@ -402,10 +411,11 @@ impl<'r, 'w> RoundVectors<'r, 'w> {
         Ok(exact)
     }
 
-    fn dot(&self, exact: &Exact, i: usize, j: usize) -> f64 {
+    /// The exact dot product of `i` and `j`, if the round has it.
+    fn dot(&self, exact: &Exact, i: usize, j: usize) -> Option<f64> {
         match self.input.dots {
-            RoundDots::All(pairwise) => pairwise.dot(i, j),
-            RoundDots::Diagonal(_) => exact.dots[&(i, j)],
+            RoundDots::All(pairwise) => Some(pairwise.dot(i, j)),
+            RoundDots::Diagonal(_) => exact.dots.get(&(i, j)).copied(),
         }
     }
 
@@ -429,13 +439,13 @@ impl<'r, 'w> RoundVectors<'r, 'w> {
         for (&j, &sketched) in earlier.iter().zip(&plan.sketch_cosines) {
             let mut cosine = sketched;
             if cosine >= CANDIDATE_COSINE {
-                cosine = if input.dense[i] {
-                    let norm = |k: usize| input.dots.sq(k).sqrt();
-                    crate::vector::cosine_from(self.dot(exact, i, j), norm(i), norm(j))
-                } else {
-                    exact.support[&(i, j)]
-                }
-                .abs();
+                let norm = |k: usize| input.dots.sq(k).sqrt();
+                cosine = match (input.dense[i], self.dot(exact, i, j)) {
+                    (true, Some(dot)) => crate::vector::cosine_from(dot, norm(i), norm(j)).abs(),
+                    // Too far below the support bar for the sketches to be wrong about it.
+                    (true, None) => cosine,
+                    (false, _) => exact.support[&(i, j)].abs(),
+                };
                 support_copy |= cosine >= bars.min_support_cosine;
             }
             keep_largest(&mut nearest, Source::Update { worker: input.workers[j].clone(), round: input.round }, cosine);
@@ -443,7 +453,7 @@ impl<'r, 'w> RoundVectors<'r, 'w> {
         let mut partial: Option<(Source, f64)> = None;
         for &j in &plan.partial {
             let source = Source::Update { worker: input.workers[j].clone(), round: input.round };
-            let dot = self.dot(exact, i, j);
+            let dot = self.dot(exact, i, j).expect("a partial-cosine candidate's dot product is summed");
             keep_largest(&mut partial, source, exact_partial_cosine(input.dots, dot, &self.along, i, j).abs());
         }
         let residual = span.residual_fraction(&self.flat[i]);

@@ -46,8 +46,15 @@ pub(crate) fn cosines_to_others(pairwise: &Pairwise, candidate: &[bool]) -> Vec<
     };
     let members: Vec<usize> = (0..n).filter(|&k| candidate[k] && norms[k] > 0.0).collect();
     let row_sum = |i: usize| members.iter().map(|&k| unit(i, k)).sum::<f64>();
+    from_row_sums(&norms, &members, row_sum)
+}
+
+/// The cosines to the others from each update's sum of its cosines to the `members` (itself included if it is
+/// one): the others' unit sum is the members' less its own unit vector, whose squared norm is the sum over the
+/// members of theirs.
+fn from_row_sums(norms: &[f64], members: &[usize], row_sum: impl Fn(usize) -> f64) -> Vec<Option<f64>> {
     let total: f64 = members.iter().map(|&k| row_sum(k)).sum();
-    (0..n)
+    (0..norms.len())
         .map(|i| {
             let (dot, sq) = if members.contains(&i) {
                 let row = row_sum(i);
@@ -89,18 +96,7 @@ pub(crate) fn cosines_to_others_streamed(
         Ok(())
     })?;
     let row_sum = |i: usize| if norms[i] > 0.0 { dots[i] / norms[i] } else { 0.0 };
-    let total: f64 = members.iter().map(|&k| row_sum(k)).sum();
-    Ok((0..n)
-        .map(|i| {
-            let (dot, sq) = if members.contains(&i) {
-                let row = row_sum(i);
-                (row - 1.0, total - 2.0 * row + 1.0)
-            } else {
-                (row_sum(i), total)
-            };
-            (sq > 1e-12 * members.len() as f64 && norms[i] > 0.0).then(|| cosine_from(dot, 1.0, sq.sqrt()))
-        })
-        .collect())
+    Ok(from_row_sums(&norms, &members, row_sum))
 }
 
 #[cfg(test)]
