@@ -228,7 +228,7 @@ pub(crate) fn find_copies(
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by_key(|&i| (input.receipts[i], i));
     let plans: Vec<Plan> = order.iter().enumerate().map(|(k, &i)| vectors.plan(i, &order[..k])).collect();
-    let exact = vectors.sum_candidates(&plans, bars)?;
+    let exact = vectors.sum_candidates(&order, &plans, bars)?;
     let mut span = Span::default();
     for entry in &vectors.remembered {
         span.push(entry);
@@ -351,11 +351,11 @@ impl<'r, 'w> RoundVectors<'r, 'w> {
 
     /// Sums, in one pass over the updates, the exact values the plans ask for that the round does not already
     /// hold: support cosines of sparse updates, and, without every pair's dot products, the dot products of the
-    /// candidate pairs (block by block as [`Pairwise`] sums them, so the same bits).
-    fn sum_candidates(&self, plans: &[Plan], bars: CopyBars) -> Result<Exact> {
-        let n = self.input.workers.len();
-        let mut order: Vec<usize> = (0..n).collect();
-        order.sort_by_key(|&i| (self.input.receipts[i], i));
+    /// candidate pairs (block by block as [`Pairwise`] sums them, so the same bits). `order` is the receipt order
+    /// the plans follow.
+    fn sum_candidates(&self, order: &[usize], plans: &[Plan], bars: CopyBars) -> Result<Exact> {
+        // With every pair's dot products at hand, only sparse updates' support cosines are left to sum.
+        let sum_dots = matches!(self.input.dots, RoundDots::Diagonal(_));
         let mut dots: Vec<(usize, usize)> = Vec::new();
         let mut support: Vec<(usize, usize)> = Vec::new();
         // A dense update's support cosine is its plain cosine, and only one near the support bar can make it a
@@ -370,14 +370,13 @@ impl<'r, 'w> RoundVectors<'r, 'w> {
                 }
                 if !self.input.dense[i] {
                     support.push((i, j));
-                } else if cosine >= dense_bar {
+                } else if sum_dots && cosine >= dense_bar {
                     dots.push((i, j));
                 }
             }
-            dots.extend(plan.partial.iter().map(|&j| (i, j)));
-        }
-        if matches!(self.input.dots, RoundDots::All(_)) {
-            dots.clear();
+            if sum_dots {
+                dots.extend(plan.partial.iter().map(|&j| (i, j)));
+            }
         }
         dots.sort_unstable();
         dots.dedup();
