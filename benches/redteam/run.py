@@ -39,6 +39,7 @@ ATTACKS = [
     ("copy-noisy:1", "copy-noisy:1", [], [ATTACKER]),
     ("copy-noisy:2", "copy-noisy:2", [], [ATTACKER]),
     ("copy-noisy:3", "copy-noisy:3", [], [ATTACKER]),
+    ("copy-noisy:10", "copy-noisy:10", [], [ATTACKER]),
     ("copy-sparse:0.1", "copy-sparse:0.1", [], [ATTACKER]),
     ("copy-mix:2", "copy-mix:2", [], [ATTACKER]),
     ("replay-global", "replay-global", [], [ATTACKER]),
@@ -98,6 +99,22 @@ def partial_margin(results, workers):
             if w["worker"] in workers and w.get("partial_cosine") is not None and middle > 0:
                 best = max(best, (w["partial_cosine"] / middle, w["partial_cosine"]))
     return best
+
+
+def beyond_margin(results, workers):
+    """The smallest ratio of a worker's remainder cosine (what is left of it beyond its closest updates, against
+    the others) to its round's median one (the copy test flags at a quarter of the median, or chance if lower),
+    with that cosine."""
+    least = (math.inf, math.inf)
+    for r in results:
+        values = [w["beyond_cosine"] for w in r["workers"] if w.get("beyond_cosine") is not None]
+        if not values:
+            continue
+        middle = statistics.median(values)
+        for w in r["workers"]:
+            if w["worker"] in workers and w.get("beyond_cosine") is not None and middle > 0:
+                least = min(least, (w["beyond_cosine"] / middle, w["beyond_cosine"]))
+    return least
 
 
 def honest_flags(results, honest):
@@ -192,22 +209,28 @@ def main():
     # Honest workers over seeds and partitions.
     lines += ["", f"## Honest workers flagged ({WORKERS} honest workers, {args.seeds} seeds each)", "",
               "| partition | runs | honest workers flagged | smallest honest copy-test residual (the bar is at most 0.65) | "
-              "largest honest partial cosine over its round's median (the bar is 2.5, and at least 0.2) | final test accuracy (min-max) |",
-              "| --- | ---: | ---: | ---: | ---: | --- |"]
+              "largest honest partial cosine over its round's median (the bar is 2.5, and at least 0.2) | "
+              "smallest honest remainder cosine over its round's median (the bar is at most 0.25, and at most chance) | "
+              "final test accuracy (min-max) |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
     honest = [f"w{i:02}" for i in range(WORKERS)]
     for label, extra in [("IID", []), ("Dirichlet alpha=0.5", ["--partition", "dirichlet", "--alpha", "0.5"]),
                          ("Dirichlet alpha=0.1", ["--partition", "dirichlet", "--alpha", "0.1"])]:
-        flagged, accuracies, residuals, margins = [], [], [], []
+        flagged, accuracies, residuals, margins, remainders = [], [], [], [], []
         for seed in range(1, args.seeds + 1):
             results, acc, _ = run(args.sim, "honest", extra, r, seed, s, runs)
             flagged += honest_flags(results, honest)
             accuracies.append(acc[-1])
             residuals.append(min_residual(results, honest))
             margins.append(partial_margin(results, honest))
+            remainders.append(beyond_margin(results, honest))
         shown = ", ".join(f"r{rd} {w} {why}" for rd, w, why in flagged) or "none"
         ratio, partial = max(margins)
+        least, remainder = min(remainders)
+        # The remainder test abstains in rounds whose honest updates do not all agree with each other.
+        judged = f"{least:.2f} ({remainder:.4f})" if math.isfinite(least) else "abstains in every round"
         lines.append(f"| {label} | {args.seeds} | {shown} | {min(residuals):.3f} | {ratio:.2f} ({partial:.3f}) | "
-                     f"{100 * min(accuracies):.2f}%-{100 * max(accuracies):.2f}% |")
+                     f"{judged} | {100 * min(accuracies):.2f}%-{100 * max(accuracies):.2f}% |")
 
     # Fairness: pay against true data size, claims equal to the truth but unused.
     _, _, stdout = run(args.sim, "honest", ["--data-weights", "1,1,1,2,2,2,4,4,4,4"], r, 1, s, runs)

@@ -108,6 +108,8 @@ export function describeEvidence(evidence) {
       return `only ${num(100 * evidence.residual, 1)}% of the update is new: the rest lies in what was received or published before it (bar: ${num(100 * evidence.max_residual, 1)}%, 70% of the round's median of ${num(100 * evidence.median_residual, 1)}% within fixed bounds); closest to ${describeSource(evidence.source)} (cosine ${num(evidence.cosine, 4)})`;
     case "shared_beyond_common":
       return `beyond the direction the whole round shares, the update matches ${describeSource(evidence.source)} (cosine ${num(evidence.partial_cosine, 3)} with that direction taken out of both; bar ${num(evidence.bar, 3)}, set by the round's median of ${num(evidence.median_partial_cosine, 3)}): a copy under noise`;
+    case "nothing_beyond":
+      return `what is left of the update beyond ${describeSource(evidence.source)} agrees with the other updates with cosine ${num(evidence.cosine, 4)} (bar ${num(evidence.bar, 4)}: chance, or a quarter of the round's median of ${num(evidence.median_cosine, 4)}): it adds only noise to it, a copy under noise`;
     case "tiny_norm":
       return `update norm ${num(evidence.norm)} against a round median of ${num(evidence.median_norm)} (bar: ${num(100 * evidence.min_ratio, 1)}% of the median)`;
     case "uncorrelated":

@@ -40,6 +40,8 @@ test("evidence reads as a sentence with its numbers", () => {
   assert.match(describeEvidence({ kind: "copied", source: { kind: "global_change", round: 2 }, cosine: 1, residual: 0, max_residual: 0.25, median_residual: 0.5 }), /the global change of round 2/);
   const noised = describeEvidence({ kind: "shared_beyond_common", source: { kind: "update", worker: "0xbb", round: 5 }, partial_cosine: 0.57, bar: 0.4, median_partial_cosine: 0.16, receipt: 9 });
   assert.match(noised, /matches 0xbb's update of round 5 \(cosine 0\.570 with that direction taken out of both; bar 0\.400, set by the round's median of 0\.160\): a copy under noise/);
+  const nothing = describeEvidence({ kind: "nothing_beyond", source: { kind: "update", worker: "0xbb", round: 5 }, cosine: 0.0021, bar: 0.016, median_cosine: 0.2, receipt: 9 });
+  assert.match(nothing, /beyond 0xbb's update of round 5 agrees with the other updates with cosine 0\.0021 \(bar 0\.0160: chance, or a quarter of the round's median of 0\.2000\): it adds only noise/);
   assert.match(describeEvidence({ kind: "tiny_norm", norm: 0, median_norm: 2, min_ratio: 0.01 }), /norm 0\.0000 against a round median of 2\.0000/);
   assert.match(describeEvidence({ kind: "failed", reason: "out of memory" }), /out of memory/);
   assert.equal(describeEvidence(null), "");

@@ -78,6 +78,10 @@ pub struct WorkerOutcome {
     /// sketches).
     #[serde(default)]
     pub history_partial_cosine: Option<f64>,
+    /// The cosine to the others of what is left of its update beyond its closest updates of the round, for the
+    /// copy test (the smallest over the sets of closest updates tried).
+    #[serde(default)]
+    pub beyond_cosine: Option<f64>,
     /// What its update alone does on the validation set, when an evaluator was given.
     pub validation: Option<ValidationGain>,
     /// The contribution score in `[0, 1]`; the scores of the round sum to 1 (up to rounding) unless nobody
@@ -154,6 +158,21 @@ pub enum Evidence {
         /// The copy's receipt.
         receipt: u64,
     },
+    /// What is left of it beyond another update of the round agrees with the others no better than chance: it
+    /// adds nothing of its own to that update, only noise. A copy under noise of any size.
+    NothingBeyond {
+        /// The update of the round it adds nothing to.
+        source: Source,
+        /// The cosine of what is left of it beyond that update to the sum of the other updates' unit vectors.
+        cosine: f64,
+        /// The cosine at or below which an update added nothing this round: chance, or a quarter of the
+        /// round's median if lower.
+        bar: f64,
+        /// The round's median of that cosine, which honest work sets.
+        median_cosine: f64,
+        /// The copy's receipt.
+        receipt: u64,
+    },
     /// Norm far below the round's median.
     TinyNorm {
         /// The update's norm.
@@ -217,6 +236,12 @@ impl fmt::Display for Evidence {
                 "noised copy of {source}: beyond the round's common direction it matches it with cosine \
                  {partial_cosine:.3} (receipt #{receipt}), at or above the round's bar {bar:.3} (median \
                  {median_partial_cosine:.3})"
+            ),
+            Self::NothingBeyond { source, cosine, bar, median_cosine, receipt } => write!(
+                f,
+                "noised copy of {source}: what is left of it beyond that update agrees with the other updates with \
+                 cosine {cosine:.4} (receipt #{receipt}), at or below the round's bar {bar:.4} (chance, or a \
+                 quarter of the round's median {median_cosine:.4}): it adds only noise to it"
             ),
             Self::TinyNorm { norm, median_norm, min_ratio } => {
                 write!(f, "an update of norm {norm:.3e}, below {min_ratio} of the round's median norm {median_norm:.3}")

@@ -9,11 +9,16 @@
 //! cosine of the two updates with that direction taken out (their partial cosine) is far above the partial
 //! cosines of honest pairs, whose own data make them differ. Within the round it is measured on the exact
 //! updates (from the round's pairwise dot products); against earlier rounds, on their sketches, whose error
-//! the bar allows for. The earlier receipt is always the original.
+//! the bar allows for. The earlier receipt is the original. Under noise several times its norm a copy shares too
+//! little with its source for either test, but it still adds nothing of its own: with its source taken out,
+//! what is left agrees with the others no better than chance, while honest work, in a round whose updates share
+//! a direction, keeps agreeing with the round beyond any peer ([`CopyCheck::beyond`]). That test also catches
+//! an update that adds only noise to one received after it: the noised copy a pair of identities sends ahead of
+//! its original.
 
 use super::{
     SKETCH_DIM, Sketch, Source, UpdateHistory,
-    free_rider::{cosines_to_others, cosines_to_others_streamed},
+    free_rider::UnitSums,
     median_in_place,
     sketch::{Span, flat_cosine},
 };
@@ -59,6 +64,20 @@ pub struct CopyCheck {
     pub history_median_partial: f64,
     /// Whether a partial cosine alone made it a copy (the span test did not).
     pub by_partial: bool,
+    /// What is left of the update once the update of the round that explains the most of it is taken out (by
+    /// least squares), measured by its cosine to the sum of the unit vectors of the round's other original
+    /// updates, with that source. Honest work keeps its own agreement with the round beyond any peer; a copy
+    /// under noise, however heavy, keeps only its noise, which agrees with nothing. Only for updates that agree
+    /// with the others beyond chance and are no copies by the other tests, in rounds with every pair's dot
+    /// products whose updates all agree with each other (see `RoundVectors::homogeneous`).
+    pub beyond: Option<(Source, f64)>,
+    /// The round's bar for [`Self::beyond`]: chance agreement, `4 / sqrt(d)`, or a quarter of the round's median
+    /// of [`Self::beyond`] if that is lower.
+    pub beyond_bar: f64,
+    /// The round's median of [`Self::beyond`], which its bar follows.
+    pub median_beyond: f64,
+    /// Whether [`Self::beyond`] alone made it a copy (neither the span test nor a partial cosine did).
+    pub by_beyond: bool,
 }
 
 impl CopyCheck {
@@ -77,6 +96,10 @@ impl CopyCheck {
             history_partial_bar: 1.0,
             history_median_partial: 0.0,
             by_partial: false,
+            beyond: None,
+            beyond_bar: 0.0,
+            median_beyond: 0.0,
+            by_beyond: false,
         }
     }
 
@@ -191,13 +214,18 @@ impl RoundDots {
         }
     }
 
-    /// For each update, the cosine to the sum of the other candidates' unit vectors ([`cosines_to_others`]): from
-    /// every pair's dot products when the round has them, else in one pass over `blocks`.
-    pub(crate) fn cosines_to_others(&self, blocks: &ColumnBlocks<'_>, candidate: &[bool]) -> Result<Vec<Option<f64>>> {
+    /// Each update's dot products with the candidates' unit vectors ([`UnitSums`]): from every pair's dot products
+    /// when the round has them, else in one pass over `blocks`.
+    pub(crate) fn unit_sums(&self, blocks: &ColumnBlocks<'_>, candidate: &[bool]) -> Result<UnitSums> {
         match self {
-            Self::All(pairwise) => Ok(cosines_to_others(pairwise, candidate)),
-            Self::Diagonal(diagonal) => cosines_to_others_streamed(blocks, diagonal, candidate),
+            Self::All(pairwise) => Ok(UnitSums::from_pairwise(pairwise, candidate)),
+            Self::Diagonal(diagonal) => UnitSums::streamed(blocks, diagonal, candidate),
         }
+    }
+
+    /// For each update, the cosine to the sum of the other candidates' unit vectors ([`UnitSums::cosines`]).
+    pub(crate) fn cosines_to_others(&self, blocks: &ColumnBlocks<'_>, candidate: &[bool]) -> Result<Vec<Option<f64>>> {
+        Ok(self.unit_sums(blocks, candidate)?.cosines())
     }
 }
 
@@ -240,7 +268,44 @@ pub(crate) fn find_copies(
         span.push(&vectors.flat[i]);
     }
     set_bars(&mut checks, &candidates, bars);
+    // What is left of an update beyond its sources is measured against the round's original work: the updates
+    // that agree with the others and are not copies already. Against noise or replays, anything looks like noise.
+    // Only with every pair's dot products: a large round's candidate pairs cannot show that every pair agrees.
+    let beyond = match input.dots {
+        RoundDots::All(pairwise) => {
+            let original: Vec<bool> = (0..n).map(|i| vectors.agrees[i] && !checks[i].copy).collect();
+            vectors.nothing_beyond(&UnitSums::from_pairwise(pairwise, &original), pairwise)
+        }
+        RoundDots::Diagonal(_) => vec![None; n],
+    };
+    for (check, found) in checks.iter_mut().zip(&beyond) {
+        check.beyond = found
+            .as_ref()
+            .map(|b| (Source::Update { worker: input.workers[b.source].clone(), round: input.round }, b.score));
+    }
+    set_beyond_bar(&mut checks, &beyond, vectors.chance);
     Ok(checks)
+}
+
+/// The others an update's remainder is measured against number at least this many.
+const BEYOND_MIN_OTHERS: usize = 3;
+
+/// A remainder at most this fraction of the round's median [`CopyCheck::beyond`] is below the spread of honest
+/// work, when that median is itself close to chance.
+const BEYOND_MEDIAN_FRACTION: f64 = 0.25;
+
+/// The remainder test judges a round only when every two of its updates that agree with the others at least this
+/// many times the chance level agree with each other beyond chance ([`RoundVectors::homogeneous`]).
+const BEYOND_STRONG_MULTIPLE: f64 = 4.0;
+
+/// What is left of one update beyond the update of the round that explains the most of it.
+#[derive(Clone, Debug)]
+struct Beyond {
+    /// That update.
+    source: usize,
+    /// What the bar is held against: the remainder's cosine to the sum of the unit vectors of the other updates
+    /// (not it, not its source), or its absolute value when the source came later.
+    score: f64,
 }
 
 /// What update `i` is compared with exactly, decided from the sketches before the updates are read again.
@@ -280,6 +345,8 @@ struct RoundVectors<'r, 'w> {
     nonzero: Vec<bool>,
     /// Whether each update agrees with the others beyond chance.
     agrees: Vec<bool>,
+    /// The cosine to the others that [`Self::agrees`] reads.
+    chance: f64,
 }
 
 impl<'r, 'w> RoundVectors<'r, 'w> {
@@ -319,6 +386,7 @@ impl<'r, 'w> RoundVectors<'r, 'w> {
             along,
             nonzero,
             agrees,
+            chance,
         })
     }
 
@@ -418,6 +486,90 @@ impl<'r, 'w> RoundVectors<'r, 'w> {
         }
     }
 
+    /// The cosine to the others of what is left of update `i` beyond update `j`: with `r = x_i - b x_j` its
+    /// least-squares remainder and `O` the sum of the unit vectors of the members of `unit` other than `i` and
+    /// `j`, `r . O / (|r| |O|)`, from the round's dot products (`pairwise`) and each update's dot product with the
+    /// members' unit sum `S`: `r` is orthogonal to `x_j`, so `r . O = r . S - |r|^2 / |x_i|` for a member `i`.
+    /// 0 when `x_j` explains all of `x_i`; `None` when `x_j` is zero or too few others are left to measure
+    /// against.
+    fn cosine_beyond(unit: &UnitSums, pairwise: &Pairwise, i: usize, j: usize) -> Option<f64> {
+        let taken: Vec<usize> = [i, j].into_iter().filter(|&k| unit.is_member(k)).collect();
+        let (sq, source_sq, cross) = (pairwise.dot(i, i), pairwise.dot(j, j), pairwise.dot(i, j));
+        if unit.members.len() < taken.len() + BEYOND_MIN_OTHERS || source_sq <= 0.0 || sq <= 0.0 {
+            return None;
+        }
+        let weight = cross / source_sq;
+        let rest = sq - weight * cross;
+        if rest <= 1e-9 * sq {
+            return Some(0.0);
+        }
+        let own = if unit.is_member(i) { rest / unit.norms[i] } else { 0.0 };
+        let along_others = unit.norms[i] * unit.rows[i] - weight * unit.norms[j] * unit.rows[j] - own;
+        let cosine = |a: usize, b: usize| pairwise.dot(a, b) / (unit.norms[a] * unit.norms[b]);
+        let others_sq = unit.total() - 2.0 * taken.iter().map(|&a| unit.rows[a]).sum::<f64>()
+            + taken.iter().flat_map(|&a| taken.iter().map(move |&b| (a, b))).map(|(a, b)| cosine(a, b)).sum::<f64>();
+        if others_sq <= 1e-12 * unit.members.len() as f64 {
+            return None;
+        }
+        Some((along_others / (rest.sqrt() * others_sq.sqrt())).clamp(-1.0, 1.0))
+    }
+
+    /// Whether honest work of this round shares its direction, which the remainder test stands on: every two
+    /// members of `unit` whose cosine to the others is at least [`BEYOND_STRONG_MULTIPLE`] times chance agree
+    /// with each other beyond chance. Under a strong label skew they do not: a worker may agree with the round
+    /// only through a peer that holds the same labels, and then has nothing of its own beyond that peer that
+    /// the others would agree with; such work cannot be told from a copy under noise, and the test abstains.
+    fn homogeneous(&self, unit: &UnitSums, pairwise: &Pairwise) -> bool {
+        let strong_bar = BEYOND_STRONG_MULTIPLE * self.chance;
+        let cosines = unit.cosines();
+        let strong: Vec<usize> =
+            unit.members.iter().copied().filter(|&k| cosines[k].is_some_and(|c| c >= strong_bar)).collect();
+        strong.iter().enumerate().all(|(a, &x)| {
+            strong[a + 1..].iter().all(|&y| pairwise.dot(x, y) / (unit.norms[x] * unit.norms[y]) > self.chance)
+        })
+    }
+
+    /// For each member of `unit` (an update that agrees with the others and is not a copy already), what is left
+    /// of it beyond the update of the round that explains the most of it ([`Self::cosine_beyond`]), when the
+    /// round is [`Self::homogeneous`]; `None` for every update otherwise.
+    /// Every other agreeing update is tried as the source; the smallest score wins. An earlier source scores
+    /// the cosine: a remainder that opposes the others is no more new work than one that ignores them. A later
+    /// source scores the absolute cosine, and is not tried when it adds nothing beyond this update (of two
+    /// updates that each hold all of the other, the later is the copy); nobody reads another worker's update
+    /// before the window closes, so a later update holds all of an earlier one only if it was made from it, and
+    /// what a later source catches is an earlier update that only adds noise to it: the noised copy a pair of
+    /// identities sends ahead of its original. The partial cosine does not pick the source: the common
+    /// direction, a median of the round's unit updates, leans towards a heavily noised update's own noise.
+    fn nothing_beyond(&self, unit: &UnitSums, pairwise: &Pairwise) -> Vec<Option<Beyond>> {
+        let n = self.input.workers.len();
+        if !self.homogeneous(unit, pairwise) {
+            return vec![None; n];
+        }
+        let receipt = |k: usize| (self.input.receipts[k], k);
+        (0..n)
+            .map(|i| {
+                if !unit.is_member(i) {
+                    return None;
+                }
+                let mut best: Option<Beyond> = None;
+                for j in (0..n).filter(|&j| j != i && self.agrees[j]) {
+                    let Some(cosine) = Self::cosine_beyond(unit, pairwise, i, j) else { continue };
+                    let score = if receipt(j) < receipt(i) {
+                        cosine
+                    } else if Self::cosine_beyond(unit, pairwise, j, i).is_none_or(|c| c.abs() > self.chance) {
+                        cosine.abs()
+                    } else {
+                        continue;
+                    };
+                    if best.as_ref().is_none_or(|b| score < b.score) {
+                        best = Some(Beyond { source: j, score });
+                    }
+                }
+                best
+            })
+            .collect()
+    }
+
     /// Update `i` against the updates received before it (`earlier`) and the remembered rounds; `span` holds
     /// everything before it.
     fn check(
@@ -509,6 +661,23 @@ fn set_bars(checks: &mut [CopyCheck], candidates: &[Candidate], bars: CopyBars) 
         let shared = nonzero && check.partial_evidence().is_some();
         check.copy = spanned || shared;
         check.by_partial = shared && !spanned;
+    }
+}
+
+/// Sets the bar of the remainder test and decides which further updates are copies: those whose remainder
+/// beyond another update ([`RoundVectors::nothing_beyond`]) agrees with the others no better than chance, and
+/// below the round's spread.
+fn set_beyond_bar(checks: &mut [CopyCheck], beyond: &[Option<Beyond>], chance: f64) {
+    let values: Vec<f64> = beyond.iter().flatten().map(|b| b.score).collect();
+    let median_beyond = super::median(&values);
+    let bar = chance.min(BEYOND_MEDIAN_FRACTION * median_beyond);
+    for (check, found) in checks.iter_mut().zip(beyond) {
+        check.beyond_bar = bar;
+        check.median_beyond = median_beyond;
+        if found.as_ref().is_some_and(|b| b.score <= bar) && !check.copy {
+            check.copy = true;
+            check.by_beyond = true;
+        }
     }
 }
 
@@ -801,6 +970,97 @@ mod tests {
         assert_eq!(last.partial_evidence().map(|(_, p, bar, _)| (p, bar)), Some((partial, last.partial_bar)));
         // Honest pairs share nothing beyond the common direction here.
         assert!(found[..24].iter().all(|c| c.partial.as_ref().is_none_or(|(_, p)| *p < 0.08)), "{found:#?}");
+    }
+
+    /// Twelve honest updates, a shared direction plus each one's own data as large again, the first two also
+    /// sharing a part of their own (the same few labels: a partial cosine of 0.14, under the floor of the
+    /// partial-cosine test); `stream` gives unrelated vectors.
+    fn honest_round(len: usize) -> (Vec<Vec<f32>>, impl Fn(u64) -> Vec<f32>) {
+        let stream = move |k: u64| vector(k.wrapping_mul(0x9E37_79B9_7F4A_7C15), len);
+        let (common, twins) = (stream(1000), stream(1001));
+        let honest = (0..12)
+            .map(|k| {
+                let own = stream(k + 1);
+                let shared = if k < 2 { 0.4 } else { 0.0 };
+                (0..len).map(|x| common[x] + own[x] + shared * twins[x]).collect()
+            })
+            .collect();
+        (honest, stream)
+    }
+
+    /// `source` plus unrelated noise `times` its norm.
+    fn noised(source: &[f32], noise: &[f32], times: f32) -> Vec<f32> {
+        let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        let scale = times * norm(source) / norm(noise);
+        source.iter().zip(noise).map(|(v, n)| v + scale * n).collect()
+    }
+
+    #[test]
+    fn copies_under_noise_of_any_size_add_nothing_beyond_their_source() {
+        let len = 20_000;
+        let (honest, stream) = honest_round(len);
+        for times in [3.0, 10.0] {
+            let copy = noised(&honest[5], &stream(12_345), times);
+            let mut deltas: Vec<&[f32]> = honest.iter().map(Vec::as_slice).collect();
+            deltas.push(&copy);
+            let receipts: Vec<u64> = (0..deltas.len() as u64).collect();
+            let found = find(3, &deltas, &receipts, &UpdateHistory::default(), BARS, true);
+            let copies: Vec<usize> = (0..found.len()).filter(|&i| found[i].copy).collect();
+            assert_eq!(copies, [12], "noise {times}x: {found:#?}");
+            let last = &found[12];
+            assert!(last.by_beyond && !last.by_partial, "{last:?}");
+            let (source, cosine) = last.beyond.clone().unwrap();
+            assert_eq!(source, Source::Update { worker: WorkerId::new("w5"), round: 3 });
+            assert!(cosine <= last.beyond_bar && last.beyond_bar <= 4.0 / (len as f64).sqrt(), "{last:?}");
+            // Honest work keeps its own agreement with the round beyond any peer, the twins included.
+            for check in &found[..12] {
+                let (_, cosine) = check.beyond.clone().unwrap();
+                assert!(cosine > 4.0 * last.beyond_bar, "{check:?}");
+            }
+            // Without every pair's dot products the test abstains.
+            let sketched = find(3, &deltas, &receipts, &UpdateHistory::default(), BARS, false);
+            assert!(sketched.iter().all(|c| c.beyond.is_none() && !c.copy), "{sketched:#?}");
+        }
+    }
+
+    #[test]
+    fn a_noised_copy_sent_ahead_of_its_original_is_the_copy() {
+        let len = 20_000;
+        let (honest, stream) = honest_round(len);
+        // Two identities: the noised copy is received before the update it was made from.
+        let copy = noised(&honest[5], &stream(12_345), 3.0);
+        let mut deltas: Vec<&[f32]> = honest.iter().map(Vec::as_slice).collect();
+        deltas.push(&copy);
+        let mut receipts: Vec<u64> = (1..=deltas.len() as u64).collect();
+        receipts[12] = 0;
+        let found = find(3, &deltas, &receipts, &UpdateHistory::default(), BARS, true);
+        let copies: Vec<usize> = (0..found.len()).filter(|&i| found[i].copy).collect();
+        assert_eq!(copies, [12], "{found:#?}");
+        assert!(found[12].by_beyond, "{:?}", found[12]);
+        assert_eq!(found[12].beyond.clone().unwrap().0, Source::Update { worker: WorkerId::new("w5"), round: 3 });
+    }
+
+    #[test]
+    fn under_a_strong_label_skew_the_remainder_test_abstains() {
+        // Enough dimensions that a pair agreeing only with each other agrees with the round at several times chance.
+        let len = 100_000;
+        let (mut honest, stream) = honest_round(len);
+        // Two workers hold labels nobody else holds: they agree with the round only through each other, and
+        // what is left of one beyond the other agrees with no one, as a noised copy's would.
+        let labels = stream(2000);
+        for (k, own) in [(10, stream(2001)), (11, stream(2002))] {
+            honest[k] = labels.iter().zip(&own).map(|(l, o)| l + 0.5 * o).collect();
+        }
+        let copy = noised(&honest[5], &stream(12_345), 3.0);
+        let mut deltas: Vec<&[f32]> = honest.iter().map(Vec::as_slice).collect();
+        deltas.push(&copy);
+        let receipts: Vec<u64> = (0..deltas.len() as u64).collect();
+        // The twins share more beyond the common direction than these synthetic honest pairs do; in a real round
+        // the median partial cosine rises with the skew and its bar with it. Here the partial-cosine test is kept
+        // out of the way, so that only the remainder test could call one twin a copy of the other.
+        let bars = CopyBars { min_partial_cosine: 0.99, ..BARS };
+        let found = find(3, &deltas, &receipts, &UpdateHistory::default(), bars, true);
+        assert!(found.iter().all(|c| c.beyond.is_none() && !c.copy), "{found:#?}");
     }
 
     #[test]

@@ -35,68 +35,111 @@ impl CosineHistory {
     }
 }
 
+/// Each update's dot products with the candidates' unit vectors, from which the cosine of an update, or of any
+/// combination of updates, to the sum of the others' unit vectors follows without another pass.
+#[derive(Clone, Debug)]
+pub(crate) struct UnitSums {
+    /// The updates' norms.
+    pub(crate) norms: Vec<f64>,
+    /// The candidates with a nonzero norm, whose unit vectors are summed.
+    pub(crate) members: Vec<usize>,
+    /// For each update, the sum of its cosines to the members (its own 1 included if it is one).
+    pub(crate) rows: Vec<f64>,
+    /// `|S|^2`, the squared norm of the members' unit sum: the sum of their rows.
+    total: f64,
+}
+
+impl UnitSums {
+    /// From the Gram matrix in `pairwise`.
+    pub(crate) fn from_pairwise(pairwise: &Pairwise, candidate: &[bool]) -> Self {
+        let n = pairwise.n;
+        let norms: Vec<f64> = (0..n).map(|i| pairwise.dot(i, i).sqrt()).collect();
+        let unit = |i: usize, k: usize| {
+            if norms[i] > 0.0 && norms[k] > 0.0 { pairwise.dot(i, k) / (norms[i] * norms[k]) } else { 0.0 }
+        };
+        let members: Vec<usize> = (0..n).filter(|&k| candidate[k] && norms[k] > 0.0).collect();
+        let rows = (0..n).map(|i| members.iter().map(|&k| unit(i, k)).sum::<f64>()).collect();
+        Self::new(norms, members, rows)
+    }
+
+    /// Without the pairs' dot products: the sum of the candidates' unit vectors `S` is built a block of
+    /// coordinates at a time and each update's dot product with it summed alongside (a block of `S` depends only
+    /// on that block of the updates), so the cost is one pass over the updates instead of every pair. `sq_norms`
+    /// are the updates' squared norms. The same sums as from every pair, up to rounding.
+    pub(crate) fn streamed(blocks: &ColumnBlocks<'_>, sq_norms: &[f64], candidate: &[bool]) -> Result<Self> {
+        let n = sq_norms.len();
+        let norms: Vec<f64> = sq_norms.iter().map(|sq| sq.sqrt()).collect();
+        let members: Vec<usize> = (0..n).filter(|&k| candidate[k] && norms[k] > 0.0).collect();
+        let mut dots = vec![0.0f64; n];
+        let mut sum = Vec::new();
+        blocks.for_each(|block| {
+            sum.clear();
+            sum.resize(block.range.len(), 0.0f64);
+            for &k in &members {
+                let scale = 1.0 / norms[k];
+                for (s, &v) in sum.iter_mut().zip(block.row(k)) {
+                    *s += f64::from(v) * scale;
+                }
+            }
+            for (i, dot) in dots.iter_mut().enumerate() {
+                *dot += block.row(i).iter().zip(&sum).map(|(&v, s)| f64::from(v) * s).sum::<f64>();
+            }
+            Ok(())
+        })?;
+        let rows = (0..n).map(|i| if norms[i] > 0.0 { dots[i] / norms[i] } else { 0.0 }).collect();
+        Ok(Self::new(norms, members, rows))
+    }
+
+    fn new(norms: Vec<f64>, members: Vec<usize>, rows: Vec<f64>) -> Self {
+        let total = members.iter().map(|&k| rows[k]).sum();
+        Self { norms, members, rows, total }
+    }
+
+    /// `|S|^2`, the squared norm of the members' unit sum.
+    pub(crate) fn total(&self) -> f64 {
+        self.total
+    }
+
+    /// Whether update `i` is a member.
+    pub(crate) fn is_member(&self, i: usize) -> bool {
+        self.members.binary_search(&i).is_ok()
+    }
+
+    /// For each update, the cosine to the sum of the other members' unit vectors; `None` when that sum is zero (no
+    /// other members). Each member casts one vote for a direction, so one very long update (scaled noise) cannot
+    /// swamp the reference. The others' unit sum is the members' less its own unit vector.
+    pub(crate) fn cosines(&self) -> Vec<Option<f64>> {
+        let total = self.total();
+        (0..self.norms.len())
+            .map(|i| {
+                let (dot, sq) = if self.is_member(i) {
+                    let row = self.rows[i];
+                    (row - 1.0, total - 2.0 * row + 1.0)
+                } else {
+                    (self.rows[i], total)
+                };
+                (sq > 1e-12 * self.members.len() as f64 && self.norms[i] > 0.0)
+                    .then(|| cosine_from(dot, 1.0, sq.sqrt()))
+            })
+            .collect()
+    }
+}
+
 /// For each update, the cosine to the sum of the other candidates' *unit* vectors, from the Gram matrix in
-/// `pairwise`; `None` when that sum is zero (no other candidates). Each candidate casts one vote for a
-/// direction, so one very long update (scaled noise) cannot swamp the reference.
+/// `pairwise` ([`UnitSums::cosines`]).
+#[cfg(test)]
 pub(crate) fn cosines_to_others(pairwise: &Pairwise, candidate: &[bool]) -> Vec<Option<f64>> {
-    let n = pairwise.n;
-    let norms: Vec<f64> = (0..n).map(|i| pairwise.dot(i, i).sqrt()).collect();
-    let unit = |i: usize, k: usize| {
-        if norms[i] > 0.0 && norms[k] > 0.0 { pairwise.dot(i, k) / (norms[i] * norms[k]) } else { 0.0 }
-    };
-    let members: Vec<usize> = (0..n).filter(|&k| candidate[k] && norms[k] > 0.0).collect();
-    let row_sum = |i: usize| members.iter().map(|&k| unit(i, k)).sum::<f64>();
-    from_row_sums(&norms, &members, row_sum)
+    UnitSums::from_pairwise(pairwise, candidate).cosines()
 }
 
-/// The cosines to the others from each update's sum of its cosines to the `members` (itself included if it is
-/// one): the others' unit sum is the members' less its own unit vector, whose squared norm is the sum over the
-/// members of theirs.
-fn from_row_sums(norms: &[f64], members: &[usize], row_sum: impl Fn(usize) -> f64) -> Vec<Option<f64>> {
-    let total: f64 = members.iter().map(|&k| row_sum(k)).sum();
-    (0..norms.len())
-        .map(|i| {
-            let (dot, sq) = if members.contains(&i) {
-                let row = row_sum(i);
-                (row - 1.0, total - 2.0 * row + 1.0)
-            } else {
-                (row_sum(i), total)
-            };
-            (sq > 1e-12 * members.len() as f64 && norms[i] > 0.0).then(|| cosine_from(dot, 1.0, sq.sqrt()))
-        })
-        .collect()
-}
-
-/// [`cosines_to_others`] without the pairs' dot products: the sum of the candidates' unit vectors `S` is built
-/// a block of coordinates at a time and each update's dot product with it summed alongside (a block of `S`
-/// depends only on that block of the updates), so the cost is one pass over the updates instead of every pair.
-/// `sq_norms` are the updates' squared norms. The same cosines as from every pair, up to rounding.
+/// [`cosines_to_others`] in one pass over the updates ([`UnitSums::streamed`]).
+#[cfg(test)]
 pub(crate) fn cosines_to_others_streamed(
     blocks: &ColumnBlocks<'_>,
     sq_norms: &[f64],
     candidate: &[bool],
 ) -> Result<Vec<Option<f64>>> {
-    let n = sq_norms.len();
-    let norms: Vec<f64> = sq_norms.iter().map(|sq| sq.sqrt()).collect();
-    let members: Vec<usize> = (0..n).filter(|&k| candidate[k] && norms[k] > 0.0).collect();
-    let mut dots = vec![0.0f64; n];
-    let mut sum = Vec::new();
-    blocks.for_each(|block| {
-        sum.clear();
-        sum.resize(block.range.len(), 0.0f64);
-        for &k in &members {
-            let scale = 1.0 / norms[k];
-            for (s, &v) in sum.iter_mut().zip(block.row(k)) {
-                *s += f64::from(v) * scale;
-            }
-        }
-        for (i, dot) in dots.iter_mut().enumerate() {
-            *dot += block.row(i).iter().zip(&sum).map(|(&v, s)| f64::from(v) * s).sum::<f64>();
-        }
-        Ok(())
-    })?;
-    let row_sum = |i: usize| if norms[i] > 0.0 { dots[i] / norms[i] } else { 0.0 };
-    Ok(from_row_sums(&norms, &members, row_sum))
+    Ok(UnitSums::streamed(blocks, sq_norms, candidate)?.cosines())
 }
 
 #[cfg(test)]

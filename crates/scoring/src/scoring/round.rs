@@ -30,6 +30,8 @@ pub(super) struct Row {
     pub(super) partial_cosine: Option<f64>,
     /// The copy test's largest sketched partial cosine to a remembered vector of an earlier round.
     pub(super) history_partial_cosine: Option<f64>,
+    /// The copy test's cosine to the others of what is left beyond the closest updates of the round.
+    pub(super) beyond_cosine: Option<f64>,
     pub(super) validation: Option<ValidationGain>,
     pub(super) score: f64,
 }

@@ -52,6 +52,7 @@ impl RoundWork<'_> {
             self.rows[i].residual = Some(check.residual);
             self.rows[i].partial_cosine = check.partial.as_ref().map(|(_, p)| *p);
             self.rows[i].history_partial_cosine = check.history_partial.as_ref().map(|(_, p)| *p);
+            self.rows[i].beyond_cosine = check.beyond.as_ref().map(|(_, c)| *c);
             if !check.copy {
                 continue;
             }
@@ -64,6 +65,18 @@ impl RoundWork<'_> {
                     partial_cosine,
                     bar,
                     median_partial_cosine,
+                    receipt: self.subs[i].receipt,
+                };
+                self.flag(i, Reason::Copy, evidence);
+                continue;
+            }
+            if check.by_beyond {
+                let (source, cosine) = check.beyond.expect("a copy by what is left of it has a source");
+                let evidence = Evidence::NothingBeyond {
+                    source,
+                    cosine,
+                    bar: check.beyond_bar,
+                    median_cosine: check.median_beyond,
                     receipt: self.subs[i].receipt,
                 };
                 self.flag(i, Reason::Copy, evidence);
