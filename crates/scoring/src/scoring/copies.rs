@@ -287,6 +287,10 @@ pub(crate) fn find_copies(
     Ok(checks)
 }
 
+/// With fewer exact partial cosines than this in a round, their median is no measure of honest pairs' spread
+/// and the exact bar's floor is raised to the sketched one's.
+const MIN_PARTIALS_FOR_MEDIAN: usize = 5;
+
 /// The others an update's remainder is measured against number at least this many.
 const BEYOND_MIN_OTHERS: usize = 3;
 
@@ -647,7 +651,16 @@ fn set_bars(checks: &mut [CopyCheck], candidates: &[Candidate], bars: CopyBars) 
     // Exact partial cosines exist only between updates that agree with the others, so all of them count.
     let median_partial = partial_median(|c| &c.partial, |_| true);
     let history_median_partial = partial_median(|c| &c.history_partial, |c| c.nonzero);
-    let partial_bar = (bars.partial_median_multiple * median_partial).max(bars.min_partial_cosine);
+    // The median of a handful of partial cosines says little about how much honest pairs of this round share
+    // (in the demo, four honest workers under label skew: one pair shared 0.21 beyond the common direction
+    // while the other two values were under 0.05); with so few, the bar is at least the sketched one's floor.
+    let measured = checks.iter().filter(|c| c.partial.is_some()).count();
+    let floor = if measured >= MIN_PARTIALS_FOR_MEDIAN {
+        bars.min_partial_cosine
+    } else {
+        bars.min_partial_cosine + sketch_slack()
+    };
+    let partial_bar = (bars.partial_median_multiple * median_partial).max(floor);
     let history_partial_bar =
         (bars.partial_median_multiple * history_median_partial).max(bars.min_partial_cosine + sketch_slack());
     for (check, &Candidate { nonzero, roomy, support_copy, .. }) in checks.iter_mut().zip(candidates) {
@@ -1061,6 +1074,32 @@ mod tests {
         let bars = CopyBars { min_partial_cosine: 0.99, ..BARS };
         let found = find(3, &deltas, &receipts, &UpdateHistory::default(), bars, true);
         assert!(found.iter().all(|c| c.beyond.is_none() && !c.copy), "{found:#?}");
+    }
+
+    #[test]
+    fn a_handful_of_partial_cosines_does_not_set_a_bar_under_honest_pairs() {
+        let len = 20_000;
+        let stream = |k: u64| vector(k.wrapping_mul(0x9E37_79B9_7F4A_7C15), len);
+        let (common, labels) = (stream(1000), stream(1001));
+        // Four honest workers; the last two hold some labels in common, as in the demo under label skew.
+        let honest: Vec<Vec<f32>> = (0..4)
+            .map(|k| {
+                let (own, shared) = (stream(k + 1), if k >= 2 { 0.58 } else { 0.0 });
+                (0..len).map(|x| common[x] + own[x] + shared * labels[x]).collect()
+            })
+            .collect();
+        let deltas: Vec<&[f32]> = honest.iter().map(Vec::as_slice).collect();
+        let found = find(3, &deltas, &[0, 1, 2, 3], &UpdateHistory::default(), BARS, true);
+        assert!(found.iter().all(|c| !c.copy), "{found:#?}");
+        // Three partial cosines: the floor is the sketched bar's.
+        assert!(found[3].partial_bar >= 0.2 + sketch_slack() - 1e-12, "{:?}", found[3]);
+        // A copy under noise as large as itself still stands above that floor.
+        let copy = noised(&honest[1], &stream(12_345), 1.0);
+        let mut deltas = deltas;
+        deltas.push(&copy);
+        let found = find(3, &deltas, &[0, 1, 2, 3, 4], &UpdateHistory::default(), BARS, true);
+        let copies: Vec<usize> = (0..found.len()).filter(|&i| found[i].copy).collect();
+        assert_eq!(copies, [4], "{found:#?}");
     }
 
     #[test]
