@@ -86,35 +86,29 @@ def min_residual(results, workers):
     return min(values) if values else float("nan")
 
 
+def to_median(results, workers, key):
+    """Each of `workers`' values of `key` over its round's median of that value (rounds with a positive median),
+    with the value itself: (ratio, value) pairs."""
+    pairs = []
+    for r in results:
+        values = [w[key] for w in r["workers"] if w.get(key) is not None]
+        middle = statistics.median(values) if values else 0.0
+        if middle > 0:
+            pairs += [(w[key] / middle, w[key]) for w in r["workers"] if w["worker"] in workers and w.get(key) is not None]
+    return pairs
+
+
 def partial_margin(results, workers):
     """The largest ratio of a worker's exact partial cosine to its round's median one (the copy test flags at
     2.5 times the median, at least 0.2), with that partial cosine."""
-    best = (0.0, 0.0)
-    for r in results:
-        values = [w["partial_cosine"] for w in r["workers"] if w.get("partial_cosine") is not None]
-        if not values:
-            continue
-        middle = statistics.median(values)
-        for w in r["workers"]:
-            if w["worker"] in workers and w.get("partial_cosine") is not None and middle > 0:
-                best = max(best, (w["partial_cosine"] / middle, w["partial_cosine"]))
-    return best
+    return max(to_median(results, workers, "partial_cosine"), default=(0.0, 0.0))
 
 
 def beyond_margin(results, workers):
-    """The smallest ratio of a worker's remainder cosine (what is left of it beyond its closest updates, against
-    the others) to its round's median one (the copy test flags at a quarter of the median, or chance if lower),
-    with that cosine."""
-    least = (math.inf, math.inf)
-    for r in results:
-        values = [w["beyond_cosine"] for w in r["workers"] if w.get("beyond_cosine") is not None]
-        if not values:
-            continue
-        middle = statistics.median(values)
-        for w in r["workers"]:
-            if w["worker"] in workers and w.get("beyond_cosine") is not None and middle > 0:
-                least = min(least, (w["beyond_cosine"] / middle, w["beyond_cosine"]))
-    return least
+    """The smallest ratio of a worker's remainder cosine (what is left of it beyond another update, against the
+    others) to its round's median one (the copy test flags at a quarter of the median, or chance if lower), with
+    that cosine."""
+    return min(to_median(results, workers, "beyond_cosine"), default=(math.inf, math.inf))
 
 
 def honest_flags(results, honest):
