@@ -23,7 +23,7 @@ use super::{
     sketch::{Span, flat_cosine},
 };
 use crate::{
-    Result, WorkerId,
+    Evidence, Result, WorkerId,
     updates::ColumnBlocks,
     vector::{BLOCK, Pairwise},
 };
@@ -101,6 +101,33 @@ impl CopyCheck {
             median_beyond: 0.0,
             by_beyond: false,
         }
+    }
+
+    /// Why it is a copy, in the words of the test that decided (the span and support tests first, then the
+    /// partial cosine, then the remainder); `None` when it is not one. `receipt` is its receipt.
+    pub fn evidence(&self, receipt: u64) -> Option<Evidence> {
+        if !self.copy {
+            return None;
+        }
+        if self.by_partial {
+            let (source, partial_cosine, bar, median_partial_cosine) =
+                self.partial_evidence().expect("a copy by its partial cosine has something it copies");
+            return Some(Evidence::SharedBeyondCommon { source, partial_cosine, bar, median_partial_cosine, receipt });
+        }
+        if self.by_beyond {
+            let (source, cosine) = self.beyond.clone().expect("a copy by what is left of it has a source");
+            let (bar, median_cosine) = (self.beyond_bar, self.median_beyond);
+            return Some(Evidence::NothingBeyond { source, cosine, bar, median_cosine, receipt });
+        }
+        let (source, cosine) = self.nearest.clone().expect("a copy has something it copies");
+        Some(Evidence::Copied {
+            source,
+            cosine,
+            residual: self.residual,
+            max_residual: self.bar,
+            median_residual: self.median_residual,
+            receipt,
+        })
     }
 
     /// The partial cosine that made it a copy, with its source, bar and median: this round's exact one if it
@@ -214,18 +241,14 @@ impl RoundDots {
         }
     }
 
-    /// Each update's dot products with the candidates' unit vectors ([`UnitSums`]): from every pair's dot products
-    /// when the round has them, else in one pass over `blocks`.
-    pub(crate) fn unit_sums(&self, blocks: &ColumnBlocks<'_>, candidate: &[bool]) -> Result<UnitSums> {
-        match self {
-            Self::All(pairwise) => Ok(UnitSums::from_pairwise(pairwise, candidate)),
-            Self::Diagonal(diagonal) => UnitSums::streamed(blocks, diagonal, candidate),
-        }
-    }
-
-    /// For each update, the cosine to the sum of the other candidates' unit vectors ([`UnitSums::cosines`]).
+    /// For each update, the cosine to the sum of the other candidates' unit vectors ([`UnitSums::cosines`]): from
+    /// every pair's dot products when the round has them, else in one pass over `blocks`.
     pub(crate) fn cosines_to_others(&self, blocks: &ColumnBlocks<'_>, candidate: &[bool]) -> Result<Vec<Option<f64>>> {
-        Ok(self.unit_sums(blocks, candidate)?.cosines())
+        let sums = match self {
+            Self::All(pairwise) => UnitSums::from_pairwise(pairwise, candidate),
+            Self::Diagonal(diagonal) => UnitSums::streamed(blocks, diagonal, candidate)?,
+        };
+        Ok(sums.cosines())
     }
 }
 
@@ -497,9 +520,9 @@ impl<'r, 'w> RoundVectors<'r, 'w> {
     /// 0 when `x_j` explains all of `x_i`; `None` when `x_j` is zero or too few others are left to measure
     /// against.
     fn cosine_beyond(unit: &UnitSums, pairwise: &Pairwise, i: usize, j: usize) -> Option<f64> {
-        let taken: Vec<usize> = [i, j].into_iter().filter(|&k| unit.is_member(k)).collect();
+        let taken = [i, j].map(|k| unit.is_member(k).then_some(k));
         let (sq, source_sq, cross) = (pairwise.dot(i, i), pairwise.dot(j, j), pairwise.dot(i, j));
-        if unit.members.len() < taken.len() + BEYOND_MIN_OTHERS || source_sq <= 0.0 || sq <= 0.0 {
+        if unit.members.len() < taken.iter().flatten().count() + BEYOND_MIN_OTHERS || source_sq <= 0.0 || sq <= 0.0 {
             return None;
         }
         let weight = cross / source_sq;
@@ -510,8 +533,9 @@ impl<'r, 'w> RoundVectors<'r, 'w> {
         let own = if unit.is_member(i) { rest / unit.norms[i] } else { 0.0 };
         let along_others = unit.norms[i] * unit.rows[i] - weight * unit.norms[j] * unit.rows[j] - own;
         let cosine = |a: usize, b: usize| pairwise.dot(a, b) / (unit.norms[a] * unit.norms[b]);
-        let others_sq = unit.total() - 2.0 * taken.iter().map(|&a| unit.rows[a]).sum::<f64>()
-            + taken.iter().flat_map(|&a| taken.iter().map(move |&b| (a, b))).map(|(a, b)| cosine(a, b)).sum::<f64>();
+        let taken = || taken.iter().flatten().copied();
+        let others_sq = unit.total() - 2.0 * taken().map(|a| unit.rows[a]).sum::<f64>()
+            + taken().flat_map(|a| taken().map(move |b| (a, b))).map(|(a, b)| cosine(a, b)).sum::<f64>();
         if others_sq <= 1e-12 * unit.members.len() as f64 {
             return None;
         }
@@ -550,17 +574,28 @@ impl<'r, 'w> RoundVectors<'r, 'w> {
             return vec![None; n];
         }
         let receipt = |k: usize| (self.input.receipts[k], k);
+        // Every agreeing pair's remainder both ways, once: a later source reads the other way round too.
+        let remainder: Vec<Vec<Option<f64>>> = (0..n)
+            .map(|i| {
+                (0..n)
+                    .map(|j| {
+                        (i != j && self.agrees[i] && self.agrees[j]).then(|| Self::cosine_beyond(unit, pairwise, i, j))
+                    })
+                    .map(Option::flatten)
+                    .collect()
+            })
+            .collect();
         (0..n)
             .map(|i| {
                 if !unit.is_member(i) {
                     return None;
                 }
                 let mut best: Option<Beyond> = None;
-                for j in (0..n).filter(|&j| j != i && self.agrees[j]) {
-                    let Some(cosine) = Self::cosine_beyond(unit, pairwise, i, j) else { continue };
+                for (j, &found) in remainder[i].iter().enumerate() {
+                    let Some(cosine) = found else { continue };
                     let score = if receipt(j) < receipt(i) {
                         cosine
-                    } else if Self::cosine_beyond(unit, pairwise, j, i).is_none_or(|c| c.abs() > self.chance) {
+                    } else if remainder[j][i].is_none_or(|c| c.abs() > self.chance) {
                         cosine.abs()
                     } else {
                         continue;

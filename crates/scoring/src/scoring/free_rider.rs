@@ -125,23 +125,6 @@ impl UnitSums {
     }
 }
 
-/// For each update, the cosine to the sum of the other candidates' *unit* vectors, from the Gram matrix in
-/// `pairwise` ([`UnitSums::cosines`]).
-#[cfg(test)]
-pub(crate) fn cosines_to_others(pairwise: &Pairwise, candidate: &[bool]) -> Vec<Option<f64>> {
-    UnitSums::from_pairwise(pairwise, candidate).cosines()
-}
-
-/// [`cosines_to_others`] in one pass over the updates ([`UnitSums::streamed`]).
-#[cfg(test)]
-pub(crate) fn cosines_to_others_streamed(
-    blocks: &ColumnBlocks<'_>,
-    sq_norms: &[f64],
-    candidate: &[bool],
-) -> Result<Vec<Option<f64>>> {
-    Ok(UnitSums::streamed(blocks, sq_norms, candidate)?.cosines())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,16 +143,16 @@ mod tests {
         let b = [1.0f32, 0.0];
         let noise = [0.0f32, 5.0];
         let p = Pairwise::compute(&[&a, &b, &noise], PairSum::Dot);
-        let c = cosines_to_others(&p, &[true, true, true]);
+        let c = UnitSums::from_pairwise(&p, &[true, true, true]).cosines();
         // a against the unit vectors of b and noise, (1, 1): 1/sqrt(2), however long the noise is.
         // noise against a + b = (2, 0): 0.
         assert!((c[0].unwrap() - 0.5f64.sqrt()).abs() < 1e-12);
         assert_eq!(c[2], Some(0.0));
         // Not a candidate: compared with all candidates (a + b).
-        let c = cosines_to_others(&p, &[true, true, false]);
+        let c = UnitSums::from_pairwise(&p, &[true, true, false]).cosines();
         assert_eq!(c[2], Some(0.0));
         assert_eq!(c[0], Some(1.0));
-        assert_eq!(cosines_to_others(&p, &[true, false, false])[0], None);
+        assert_eq!(UnitSums::from_pairwise(&p, &[true, false, false]).cosines()[0], None);
     }
 
     #[test]
@@ -185,8 +168,8 @@ mod tests {
         let sq: Vec<f64> = (0..6).map(|i| pairwise.dot(i, i)).collect();
         let blocks = ColumnBlocks::new(&updates, (0..6).collect(), len, 4 * crate::vector::BLOCK * 6);
         for candidate in [[true; 6], [true, false, true, true, false, true]] {
-            let every_pair = cosines_to_others(&pairwise, &candidate);
-            let streamed = cosines_to_others_streamed(&blocks, &sq, &candidate).unwrap();
+            let every_pair = UnitSums::from_pairwise(&pairwise, &candidate).cosines();
+            let streamed = UnitSums::streamed(&blocks, &sq, &candidate).unwrap().cosines();
             for (a, b) in every_pair.iter().zip(&streamed) {
                 assert!((a.unwrap() - b.unwrap()).abs() < 1e-12, "{every_pair:?} vs {streamed:?}");
             }

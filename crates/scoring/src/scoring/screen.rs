@@ -53,45 +53,10 @@ impl RoundWork<'_> {
             self.rows[i].partial_cosine = check.partial.as_ref().map(|(_, p)| *p);
             self.rows[i].history_partial_cosine = check.history_partial.as_ref().map(|(_, p)| *p);
             self.rows[i].beyond_cosine = check.beyond.as_ref().map(|(_, c)| *c);
-            if !check.copy {
-                continue;
-            }
-            self.rows[i].excluded = true;
-            if check.by_partial {
-                let (source, partial_cosine, bar, median_partial_cosine) =
-                    check.partial_evidence().expect("a copy by its partial cosine has something it copies");
-                let evidence = Evidence::SharedBeyondCommon {
-                    source,
-                    partial_cosine,
-                    bar,
-                    median_partial_cosine,
-                    receipt: self.subs[i].receipt,
-                };
+            if let Some(evidence) = check.evidence(self.subs[i].receipt) {
+                self.rows[i].excluded = true;
                 self.flag(i, Reason::Copy, evidence);
-                continue;
             }
-            if check.by_beyond {
-                let (source, cosine) = check.beyond.expect("a copy by what is left of it has a source");
-                let evidence = Evidence::NothingBeyond {
-                    source,
-                    cosine,
-                    bar: check.beyond_bar,
-                    median_cosine: check.median_beyond,
-                    receipt: self.subs[i].receipt,
-                };
-                self.flag(i, Reason::Copy, evidence);
-                continue;
-            }
-            let (source, cosine) = check.nearest.expect("a copy has something it copies");
-            let evidence = Evidence::Copied {
-                source,
-                cosine,
-                residual: check.residual,
-                max_residual: check.bar,
-                median_residual: check.median_residual,
-                receipt: self.subs[i].receipt,
-            };
-            self.flag(i, Reason::Copy, evidence);
         }
         for &i in &live {
             let norm = self.rows[i].norm;
