@@ -102,10 +102,13 @@ impl ChainWriter {
         self
     }
 
-    /// Reconciles every sent transaction, then sends every pending one; returns how many were sent.
+    /// Reconciles every sent transaction, then sends every pending one and looks at once for their receipts (a
+    /// chain that mines on arrival has them already, and the engine need not wait a tick to learn it); returns
+    /// how many transactions were sent or settled (mined or failed), so the engine knows whether anything moved.
     pub async fn drive(&self) -> eyre::Result<u32> {
+        let mut moved = 0;
         for tx in self.db.list_in_flight().await? {
-            self.reconcile(&tx).await?;
+            moved += u32::from(self.reconcile(&tx).await?);
         }
         let mut sent = 0;
         while let Some(tx) = self.db.next_unsent().await? {
@@ -114,7 +117,14 @@ impl ChainWriter {
             }
             sent += 1;
         }
-        Ok(sent)
+        if sent > 0 {
+            for tx in self.db.list_in_flight().await? {
+                if let Some(hash) = tx.tx_hash.as_deref() {
+                    moved += u32::from(self.settle(&tx, hash.parse()?).await? == Settled::Done);
+                }
+            }
+        }
+        Ok(moved + sent)
     }
 
     /// Signs a pending transaction with the next nonce and broadcasts it. `Ok(false)` when it could not be
@@ -152,29 +162,35 @@ impl ChainWriter {
         Ok(true)
     }
 
-    /// Brings a sent transaction's row up to date with the chain.
+    /// Brings a sent transaction's row up to date with the chain; whether it settled (mined, failed or replaced).
     #[tracing::instrument(name = "outbox", skip_all, fields(id = tx.id, kind = %tx.kind, task = tx.task_id, round = tx.round))]
-    async fn reconcile(&self, tx: &ChainTx) -> eyre::Result<()> {
+    async fn reconcile(&self, tx: &ChainTx) -> eyre::Result<bool> {
         let (Some(hash), Some(nonce)) = (tx.tx_hash.as_deref(), tx.nonce) else {
-            return Ok(());
+            return Ok(false);
         };
         let hash: TxHash = hash.parse()?;
-        if self.settle(tx, hash).await? {
-            return Ok(());
+        match self.settle(tx, hash).await? {
+            Settled::Done => return Ok(true),
+            Settled::Confirming => return Ok(false),
+            Settled::NoReceipt => {}
         }
         let mined_nonce = self.provider.get_transaction_count(self.account).latest().await?;
         if mined_nonce > nonce {
             // Mined between the two look-ups, or its nonce went to another signing of it (a fee bump whose
             // predecessor won): look once more, then give it up to the engine's chain check.
-            if !self.settle(tx, hash).await? {
-                self.db.mark_replaced(tx.id, &format!("nonce {nonce} was used by another transaction")).await?;
-            }
-            return Ok(());
+            return Ok(match self.settle(tx, hash).await? {
+                Settled::NoReceipt => {
+                    self.db.mark_replaced(tx.id, &format!("nonce {nonce} was used by another transaction")).await?;
+                    true
+                }
+                Settled::Confirming => false,
+                Settled::Done => true,
+            });
         }
         let known = self.provider.get_transaction_by_hash(hash).await?.is_some();
         let waited = Duration::from_millis(u64::try_from(crate::now_ms() - tx.updated_at_ms).unwrap_or_default());
         if known && waited < self.resend_after {
-            return Ok(());
+            return Ok(false);
         }
         // Never broadcast (a crash after recording it) or stuck: sign again with the same nonce.
         let request = self.request(tx)?;
@@ -184,7 +200,7 @@ impl ChainWriter {
             // to the next look either way.
             Err(RpcError::ErrorResp(payload)) => {
                 self.db.record_tx_error(tx.id, &format!("re-estimating: {payload}")).await?;
-                return Ok(());
+                return Ok(false);
             }
             Err(error) => return Err(error.into()),
         };
@@ -194,7 +210,7 @@ impl ChainWriter {
             tracing::info!(nonce, %new_hash, known, "re-sending outbox transaction");
             self.broadcast(tx, new_hash, &raw).await;
         }
-        Ok(())
+        Ok(false)
     }
 
     /// Never offers more than `cap` wei per gas, however often a stuck transaction is bumped: a spike waits instead
@@ -212,16 +228,15 @@ impl ChainWriter {
         self
     }
 
-    /// Marks the transaction mined or failed if `hash` has a receipt with enough blocks on top; whether it had a
-    /// receipt.
-    async fn settle(&self, tx: &ChainTx, hash: TxHash) -> eyre::Result<bool> {
+    /// Marks the transaction mined or failed if `hash` has a receipt with enough blocks on top.
+    async fn settle(&self, tx: &ChainTx, hash: TxHash) -> eyre::Result<Settled> {
         let Some(receipt) = self.provider.get_transaction_receipt(hash).await? else {
-            return Ok(false);
+            return Ok(Settled::NoReceipt);
         };
         let block = receipt.block_number.unwrap_or_default();
         if self.confirmations > 0 && self.provider.get_block_number().await? < block + self.confirmations {
             tracing::debug!(%hash, block, confirmations = self.confirmations, "waiting for confirmations");
-            return Ok(true);
+            return Ok(Settled::Confirming);
         }
         if receipt.status() {
             self.db.mark_mined(tx.id, block).await?;
@@ -230,7 +245,7 @@ impl ChainWriter {
             self.db.mark_failed(tx.id, &format!("reverted in block {block}")).await?;
             tracing::warn!(%hash, block, "outbox transaction reverted");
         }
-        Ok(true)
+        Ok(Settled::Done)
     }
 
     /// The unsigned transaction of an outbox row's call, from this account.
@@ -290,6 +305,17 @@ impl ChainWriter {
         tracing::warn!(%error, "outbox transaction not sent yet");
         Ok(false)
     }
+}
+
+/// Where a sent transaction stands after one look at its receipt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Settled {
+    /// The node has no receipt for it (yet).
+    NoReceipt,
+    /// Mined, with fewer blocks on top than the confirmations asked for.
+    Confirming,
+    /// Marked mined or failed.
+    Done,
 }
 
 #[cfg(test)]

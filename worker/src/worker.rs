@@ -1,5 +1,6 @@
-//! The run loop: for each round, wait for it to open, fetch the global checkpoint, train, upload
-//! the update, sign and send it, and keep the receipt, until the task ends.
+//! The run loop: for each round, wait for it to open (woken by the coordinator's live feed, polling at the
+//! latest), fetch the global checkpoint, train, upload the update, sign and send it, and keep the receipt, until
+//! the task ends.
 //!
 //! Every decision is one of [`crate::round`]'s pure functions; this module does the I/O. Before
 //! training in a round the worker asks the coordinator whether it already holds a submission of
@@ -9,7 +10,7 @@
 
 use crate::{
     Error, Result,
-    api::{CoordinatorClient, Info, RoundView, SubmissionRequest, TaskStatus, TaskView},
+    api::{CoordinatorClient, Info, RoundView, SubmissionRequest, TaskStatus, TaskView, Wakeups},
     chain::RoundRecords,
     data,
     progress::TrainBar,
@@ -41,7 +42,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 pub struct WorkerConfig {
     /// The task.
     pub task_id: u64,
-    /// How often to ask the coordinator whether something changed.
+    /// How often to ask the coordinator whether something changed, at the longest: its live feed wakes the worker
+    /// as soon as a round opens or the task ends.
     pub poll_interval: Duration,
     /// Stop after submitting to this many rounds.
     pub max_rounds: Option<u32>,
@@ -143,6 +145,7 @@ impl Worker {
         let mut handled = self.state.receipts()?.last().map(|stored| stored.receipt.round);
         let mut backoff = self.config.poll_interval;
         let mut last_wait = String::new();
+        let wakeups = Wakeups::follow(self.api.clone(), self.config.task_id);
         loop {
             let tick = match self.api.task(self.config.task_id).await {
                 Ok(task) => self.tick(&task, handled).await,
@@ -190,7 +193,7 @@ impl Worker {
                         info!("{reason}");
                         last_wait = reason;
                     }
-                    tokio::time::sleep(self.config.poll_interval).await;
+                    wakeups.wait(self.config.poll_interval).await;
                 }
             }
             backoff = self.config.poll_interval;

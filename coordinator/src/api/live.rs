@@ -1,9 +1,9 @@
 //! Server-sent events, Prometheus metrics and the OpenAPI document.
 
-use super::ApiError;
+use super::{ApiError, params::EventFilter};
 use crate::{AppState, LiveEvent};
 use axum::{
-    extract::State,
+    extract::{Query, State},
     http::header,
     response::{
         IntoResponse,
@@ -17,23 +17,29 @@ use tessera_db::TaskStatus;
 use tokio::sync::broadcast::error::RecvError;
 
 /// The live feed: one server-sent event per change, named by its kind, its data a [`LiveEvent`]; `lagged` with
-/// the number of events missed when a slow reader fell behind (reload then).
-#[utoipa::path(get, path = "/api/v1/events", tag = "live",
+/// the number of events missed when a slow reader fell behind (reload then). `task` and `kind` narrow it: a worker
+/// follows `?task=N&kind=round,task` to start training the moment its round opens.
+#[utoipa::path(get, path = "/api/v1/events", tag = "live", params(EventFilter),
     responses((status = OK, description = "An endless `text/event-stream`.", content_type = "text/event-stream",
         body = LiveEvent)))]
-pub(super) async fn events(State(state): State<AppState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+pub(super) async fn events(
+    State(state): State<AppState>,
+    Query(filter): Query<EventFilter>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let receiver = state.live.subscribe();
-    let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
-        match receiver.recv().await {
-            Ok(event) => {
-                let data = serde_json::to_string(&event).unwrap_or_default();
-                Some((Ok(Event::default().event(event.kind).data(data)), receiver))
-            }
-            // A slow reader missed some: tell it to reload rather than drop it.
-            Err(RecvError::Lagged(missed)) => {
-                Some((Ok(Event::default().event("lagged").data(missed.to_string())), receiver))
-            }
-            Err(RecvError::Closed) => None,
+    let stream = futures_util::stream::unfold((receiver, filter), |(mut receiver, filter)| async move {
+        loop {
+            let event = match receiver.recv().await {
+                Ok(event) if !filter.admits(event.task_id, event.kind) => continue,
+                Ok(event) => {
+                    let data = serde_json::to_string(&event).unwrap_or_default();
+                    Event::default().event(event.kind).data(data)
+                }
+                // A slow reader missed some: tell it to reload rather than drop it.
+                Err(RecvError::Lagged(missed)) => Event::default().event("lagged").data(missed.to_string()),
+                Err(RecvError::Closed) => return None,
+            };
+            return Some((Ok(event), (receiver, filter)));
         }
     });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))

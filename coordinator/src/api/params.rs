@@ -38,3 +38,37 @@ pub(super) struct AccountPath {
     /// The account's address, 0x-hex in any case.
     pub worker: String,
 }
+
+/// `?task=…&kind=…` of the live feed.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct EventFilter {
+    /// Only this task's events.
+    pub task: Option<u64>,
+    /// Only events of these kinds, comma-separated (`round,task`): a worker waiting for its round to open needs
+    /// neither every submission nor the chain's events.
+    pub kind: Option<String>,
+}
+
+impl EventFilter {
+    /// Whether an event of `kind` about `task` passes.
+    pub(super) fn admits(&self, task: u64, kind: &str) -> bool {
+        self.task.is_none_or(|wanted| wanted == task)
+            && self.kind.as_deref().is_none_or(|kinds| kinds.split(',').any(|wanted| wanted.trim() == kind))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EventFilter;
+
+    #[test]
+    fn an_event_filter_admits_its_task_and_kinds_only() {
+        let all = EventFilter::default();
+        assert!(all.admits(3, "submission"));
+        let worker = EventFilter { task: Some(3), kind: Some("round, task".into()) };
+        assert!(worker.admits(3, "round") && worker.admits(3, "task"));
+        assert!(!worker.admits(3, "submission"), "another kind");
+        assert!(!worker.admits(4, "round"), "another task");
+    }
+}

@@ -13,11 +13,40 @@ use crate::LiveEvent;
 use std::{
     collections::{HashMap, HashSet},
     future::Future,
-    sync::{PoisonError, atomic::Ordering},
-    time::{SystemTime, UNIX_EPOCH},
+    sync::{Arc, PoisonError, atomic::Ordering},
+    time::{Instant, SystemTime, UNIX_EPOCH},
 };
 use tessera_db::{RoundPhase, TaskStatus};
-use tokio::{sync::watch, task::JoinHandle};
+use tokio::{
+    sync::{broadcast, watch},
+    task::JoinHandle,
+};
+
+/// What wakes the engine's loops before their tick, so a round never waits out a tick between two steps: a
+/// transaction queued wakes the chain duties to send it, one settled (mined or failed) wakes the task runners to
+/// take the next step. Submissions and the chain's events reach the task runners through the live feed.
+#[derive(Clone, Debug)]
+pub(super) struct Nudges {
+    queued: Arc<watch::Sender<()>>,
+    settled: Arc<watch::Sender<()>>,
+}
+
+impl Default for Nudges {
+    fn default() -> Self {
+        Self { queued: Arc::new(watch::Sender::new(())), settled: Arc::new(watch::Sender::new(())) }
+    }
+}
+
+impl Nudges {
+    /// A transaction was queued in the outbox.
+    pub(super) fn queued(&self) {
+        self.queued.send_replace(());
+    }
+}
+
+/// The fewest passes' worth of time between two passes over a task woken by events: a burst of a thousand
+/// submissions wakes its runner at most ten times a tick.
+const WOKEN_PASSES_PER_TICK: u32 = 10;
 
 /// A name for this process among the replicas: its host, process id and start time, so a restarted process is a
 /// new replica and never mistakes the leases of its former self for its own.
@@ -28,6 +57,17 @@ pub(super) fn replica_name() -> String {
         .map_or_else(|| "host".to_owned(), |h| h.trim().to_owned());
     let started = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     format!("{host}:{}:{started:x}", std::process::id())
+}
+
+/// Resolves at the next live event about task `id` (a submission, a worker joining, …), or when events were missed.
+async fn next_event_of(feed: &mut broadcast::Receiver<LiveEvent>, id: u64) {
+    loop {
+        match feed.recv().await {
+            Ok(event) if event.task_id != id => {}
+            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => return,
+            Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
+        }
+    }
 }
 
 /// The lease of one task's rounds.
@@ -48,7 +88,9 @@ impl Engine {
         let (stop, stopping) = watch::channel(false);
         let mut runners: HashMap<u64, JoinHandle<()>> = HashMap::new();
         let mut over: HashSet<u64> = HashSet::new();
+        let mut queued = self.nudges.queued.subscribe();
         loop {
+            queued.borrow_and_update();
             match self.pass().await {
                 Ok(tasks) => {
                     for (id, runner) in runners.extract_if(|_, runner| runner.is_finished()) {
@@ -71,6 +113,7 @@ impl Engine {
             tokio::select! {
                 () = &mut shutdown => break,
                 () = tokio::time::sleep(self.settings.tick) => {}
+                _ = queued.changed() => {}
             }
         }
         let _ = stop.send(true);
@@ -101,7 +144,9 @@ impl Engine {
                 self.publish_drafted_models().await?;
                 self.writer.drive().await
             };
-            self.while_held(&lease, duties).await?.transpose()?;
+            if self.while_held(&lease, duties).await?.transpose()?.is_some_and(|moved| moved > 0) {
+                self.nudges.settled.send_replace(());
+            }
         }
         let me = format!("{:#x}", self.chain.account());
         let tasks = self.db.list_tasks(None).await?;
@@ -117,7 +162,14 @@ impl Engine {
     async fn drive_task(self, id: u64, mut stopping: watch::Receiver<bool>) {
         let lease = task_lease(id);
         tracing::debug!(task = id, "task runner started");
+        let mut settled = self.nudges.settled.subscribe();
+        let mut feed = self.live.subscribe();
+        let least_gap = self.settings.tick / WOKEN_PASSES_PER_TICK;
         loop {
+            // What happened before this pass, the pass sees; only what happens from here on wakes the next one.
+            settled.borrow_and_update();
+            feed = feed.resubscribe();
+            let pass_started = Instant::now();
             let more = tokio::select! {
                 more = self.task_pass(id, &lease) => more,
                 _ = stopping.wait_for(|stop| *stop) => break,
@@ -133,7 +185,10 @@ impl Engine {
             tokio::select! {
                 _ = stopping.wait_for(|stop| *stop) => break,
                 () = tokio::time::sleep(self.settings.tick) => {}
+                _ = settled.changed() => {}
+                () = next_event_of(&mut feed, id) => {}
             }
+            tokio::time::sleep_until((pass_started + least_gap).into()).await;
         }
         self.release(&lease).await;
         tracing::debug!(task = id, "task runner stopped");

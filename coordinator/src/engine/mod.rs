@@ -91,6 +91,8 @@ pub struct Engine {
     spool: Option<Spool>,
     /// The leases this replica holds, and until when (see `drive.rs`).
     leases: Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>,
+    /// Wakes the chain duties and the task runners between ticks (see `drive.rs`).
+    nudges: drive::Nudges,
     settings: EngineSettings,
     live: Live,
     chain_id: u64,
@@ -115,6 +117,7 @@ impl Engine {
             validator: None,
             spool: None,
             leases: Arc::default(),
+            nudges: drive::Nudges::default(),
             settings,
             live,
             chain_id,
@@ -267,6 +270,7 @@ impl Engine {
                 let call = Marketplace::startRoundCall { taskId: U256::from(id), globalModelCid: cid_word(&global)? };
                 let call = Call { to: self.chain.address(), data: call.abi_encode().into() };
                 self.db.enqueue(&call.into_outbox(start_key(id, r), "start_round", id, r)?).await?;
+                self.nudges.queued();
                 tracing::info!(task = id, round = r, "startRound queued");
                 Ok(false)
             }
@@ -382,6 +386,7 @@ impl Engine {
         };
         let call = Call { to: self.chain.address(), data: call.abi_encode().into() };
         self.db.enqueue(&call.into_outbox(finalize_key(id, r), "finalize_round", id, r)?).await?;
+        self.nudges.queued();
         self.advance(id, r, RoundPhase::Publishing, RoundPhase::Finalizing, &RoundPatch::default()).await?;
         Ok(())
     }

@@ -14,10 +14,16 @@ const MAX_ANSWER_BYTES: usize = 32 << 20;
 /// The longest error body quoted in an error message.
 const MAX_QUOTED_BODY: usize = 300;
 
+/// How long the live feed may stay silent before the connection is taken for dead: the coordinator sends a
+/// keep-alive every 15 s.
+const FEED_SILENCE: Duration = Duration::from_secs(45);
+
 /// A client of the coordinator's HTTP API.
 #[derive(Clone, Debug)]
 pub struct CoordinatorClient {
     http: reqwest::Client,
+    /// For the live feed, which stays open: the same roots, no limit on the whole answer, one on its silences.
+    feed: reqwest::Client,
     base: String,
 }
 
@@ -34,14 +40,31 @@ impl CoordinatorClient {
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(Error::Invalid(format!("coordinator URL {base_url:?} is not http(s)")));
         }
-        let http = roots
-            .apply(reqwest::Client::builder())
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("tessera-worker/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|source| Error::Http { url: base_url.to_owned(), source })?;
-        Ok(Self { http, base: base_url.trim_end_matches('/').to_owned() })
+        let builder = || {
+            roots
+                .apply(reqwest::Client::builder())
+                .connect_timeout(timeout.min(Duration::from_secs(10)))
+                .user_agent(concat!("tessera-worker/", env!("CARGO_PKG_VERSION")))
+        };
+        let built = |builder: reqwest::ClientBuilder| {
+            builder.build().map_err(|source| Error::Http { url: base_url.to_owned(), source })
+        };
+        let http = built(builder().timeout(timeout))?;
+        let feed = built(builder().read_timeout(FEED_SILENCE))?;
+        Ok(Self { http, feed, base: base_url.trim_end_matches('/').to_owned() })
+    }
+
+    /// Opens the live feed of `task`'s round and task changes (`GET /api/v1/events?task=…&kind=round,task`): the
+    /// response, whose body is a `text/event-stream` that stays open.
+    pub async fn round_feed(&self, task: u64) -> Result<reqwest::Response> {
+        let url = format!("{}/api/v1/events?task={task}&kind=round,task", self.base);
+        let response = self.feed.get(&url).send().await.map_err(|source| Error::Http { url: url.clone(), source })?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.bytes().await.unwrap_or_default();
+            return Err(api_error(&Method::GET, url, status, &body));
+        }
+        Ok(response)
     }
 
     /// The base URL.

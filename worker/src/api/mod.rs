@@ -1,12 +1,14 @@
 //! The coordinator's HTTP API from the worker's side: a client of the wire contract (`tessera-api`).
 
 mod client;
+mod wakeups;
 
 pub use client::CoordinatorClient;
 pub use tessera_api::{
     ClaimProof, ErrorBody, Info, Reason, Receipt, RoundPhase, RoundView, ScoreView, SubmissionListing,
     SubmissionRequest, TaskStatus, TaskView, WorkerSummary,
 };
+pub use wakeups::Wakeups;
 
 /// A listing of `worker`'s submission of 10 samples, received at 900 ms; `update_cid` `None` is withheld.
 #[cfg(test)]

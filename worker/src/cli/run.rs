@@ -93,7 +93,7 @@ pub struct RunArgs {
     /// The state folder, for resuming [default: ~/.tessera/worker/<task>/<address>].
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
-    /// Seconds between polls of the coordinator.
+    /// Seconds between polls of the coordinator at the longest: its live feed wakes the worker sooner.
     #[arg(long, default_value_t = 2.0, value_name = "SECS")]
     poll_interval: f64,
     /// Stop after submitting to this many rounds [default: run until the task ends].
