@@ -6,13 +6,15 @@ use std::{
     sync::{Mutex, PoisonError},
 };
 use tessera_scoring::{Error as ScoringError, Evaluator, Metrics};
-use tessera_train::{ArchitectureId, Dataset, Device, Model, Parameters, Split, evaluate};
+use tessera_train::{ArchitectureId, Dataset, Device, Model, Parameters, Split, evaluate, evaluate_parameters};
+
+/// Samples per forward pass of a requester's module: what its requester reproduces the round's metrics with.
+const SCRIPT_EVAL_BATCH: usize = 1000;
 
 /// Evaluates flat parameter vectors on a dataset with libtorch, on the CPU (deterministic).
 pub struct Validator {
     arch: ArchitectureId,
     data: Dataset,
-    model: Model,
 }
 
 impl std::fmt::Debug for Validator {
@@ -32,8 +34,7 @@ impl Validator {
 
     /// A validator over `data`.
     pub fn new(arch: ArchitectureId, data: Dataset) -> tessera_train::Result<Self> {
-        let model = Model::new(arch, &Parameters::zeros(arch), Device::Cpu)?;
-        Ok(Self { arch, data, model })
+        Ok(Self { arch, data })
     }
 
     /// The architecture it evaluates.
@@ -52,7 +53,6 @@ impl Validator {
         if shape[1..] != [input.channels, input.height, input.width] || input.classes != self.data.num_classes() {
             return Ok(false);
         }
-        self.model = Model::new(arch, &Parameters::zeros(arch), Device::Cpu)?;
         self.arch = arch;
         Ok(true)
     }
@@ -61,15 +61,15 @@ impl Validator {
     /// loss; it counts as [`WORST_LOSS`] and accuracy 0, so the scorer ranks it last and the manifest, whose JSON
     /// has no NaN, stays readable.
     pub fn metrics(&mut self, params: &[f32]) -> tessera_train::Result<Metrics> {
-        let params = Parameters::for_architecture(self.arch, params.to_vec())?;
-        if self.arch.script_id().is_some() {
+        let evaluation = if self.arch.script_id().is_some() {
             // A requester's module afresh from its bytes for every evaluation: whatever state its code keeps
             // cannot make one evaluation depend on the ones before, which `verify` would not repeat.
-            self.model = Model::new(self.arch, &params, Device::Cpu)?;
+            let params = Parameters::for_architecture(self.arch, params.to_vec())?;
+            evaluate(&Model::new(self.arch, &params, Device::Cpu)?, &self.data, SCRIPT_EVAL_BATCH)?
         } else {
-            self.model.load(&params)?;
-        }
-        let evaluation = evaluate(&self.model, &self.data, 1000)?;
+            // A built-in network: batches that stay in cache, and LeNet's fast pass (the same logits).
+            evaluate_parameters(self.arch, params, &self.data)?
+        };
         Ok(finite(Metrics { loss: evaluation.loss, accuracy: evaluation.accuracy }))
     }
 }

@@ -58,7 +58,7 @@ pub use codec::{DecodeLimits, MAX_HEADER_BYTES, WeightsFile};
 pub use cuda::{cuda_devices, cuda_if_available, load_cuda};
 pub use dataset::{Dataset, Normalisation, Split};
 pub use error::{Error, Result};
-pub use eval::{Evaluation, evaluate};
+pub use eval::{EVAL_BATCH, Evaluation, evaluate, evaluate_parameters};
 pub use formats::{DataFormat, InputSpec};
 pub use header::{FORMAT, FileKind, Header, WireDtype};
 pub use idx::{IdxArray, parse_idx};
