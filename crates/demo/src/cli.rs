@@ -1,6 +1,6 @@
 //! `tessera-demo`'s options and its run from start to table.
 
-use crate::{Binaries, Demo, Scenario};
+use crate::{Binaries, Demo, Partition, Scenario};
 use clap::Parser;
 use eyre::WrapErr;
 use std::{path::PathBuf, time::Duration};
@@ -13,6 +13,7 @@ use tessera_train::ArchitectureId;
 #[command(
     version,
     after_help = "Examples:\n  tessera-demo\n  tessera-demo --exit --report report.json\n  tessera-demo --rounds 3 --unit 300\n  \
+                  tessera-demo --exit --honest 10 --samples-per-worker 5900 --partition iid --red-team none\n  \
                   tessera-demo --red-team free-rider,copy-scaled:3,replay-global,boost:10\n  \
                   tessera-demo --model my_cnn.pt\n  tessera-demo --model resnet20-cifar-v1 --rounds 3 --unit 300"
 )]
@@ -26,9 +27,22 @@ pub struct Args {
     /// The smallest honest worker's samples; the others hold 2x, 4x and 8x.
     #[arg(long, default_value_t = 600)]
     pub unit: usize,
+    /// Honest workers. With `--samples-per-worker` each holds that many samples; otherwise there must be four,
+    /// holding `--unit` times 1, 2, 4 and 8.
+    #[arg(long, default_value_t = 4)]
+    pub honest: usize,
+    /// Every worker's samples, the same for all (a benchmark's shape), instead of `--unit`'s doubling.
+    #[arg(long, value_name = "N")]
+    pub samples_per_worker: Option<usize>,
+    /// How the training set is cut into the workers' shards.
+    #[arg(long, value_enum, default_value_t = Partition::Dirichlet)]
+    pub partition: Partition,
     /// The Dirichlet concentration of the honest workers' shards (smaller is more skewed).
     #[arg(long, default_value_t = 1.0)]
     pub alpha: f64,
+    /// Images of MNIST's test split the coordinator scores and validates on (its first ones).
+    #[arg(long, default_value_t = 2000)]
+    pub validation_samples: usize,
     /// The dishonest workers, one per attack of the red team, comma-separated (`name` or `name:parameter`,
     /// as `tessera-worker run --red-team` takes them); `none` for none.
     #[arg(long, value_delimiter = ',', default_value = "free-rider,sign-flip", value_parser = red_team)]
@@ -42,6 +56,9 @@ pub struct Args {
     /// out), the requester's own model, checked, published and named on chain by its CID.
     #[arg(long, value_name = "NAME|FILE.pt", default_value = "lenet5-mnist-v1")]
     pub model: String,
+    /// Keep the logs, the database and the workers' state after the run (their folder is printed at the start).
+    #[arg(long)]
+    pub keep_logs: bool,
     /// Write the final report as JSON to this file.
     #[arg(long)]
     pub report: Option<PathBuf>,
@@ -54,15 +71,23 @@ pub struct Args {
 pub async fn run(args: Args) -> eyre::Result<()> {
     let binaries = Binaries::beside_current_exe()?;
     let attacks: Vec<Attack> = args.red_team.iter().flatten().copied().collect();
+    let base = match args.samples_per_worker {
+        Some(samples) => Scenario::equal(args.rounds, args.honest, samples, &attacks),
+        None if args.honest == 4 => Scenario::with_red_team(args.rounds, args.unit, &attacks),
+        None => eyre::bail!("--honest {} needs --samples-per-worker: --unit's doubling is for four", args.honest),
+    };
     let scenario = Scenario {
+        partition: args.partition,
         alpha: args.alpha,
+        validation_samples: args.validation_samples,
         tls: args.tls,
         architecture: args.model.parse().unwrap_or(ArchitectureId::Lenet5MnistV1),
         model: args.model.parse::<ArchitectureId>().is_err().then(|| PathBuf::from(&args.model)),
-        ..Scenario::with_red_team(args.rounds, args.unit, &attacks)
+        ..base
     };
     let started = std::time::Instant::now();
     let mut demo = Demo::start(binaries, scenario, false).await?;
+    demo.dir.disable_cleanup(args.keep_logs);
     println!("Logs and state: {}", demo.dir.path().display());
     println!("Dashboard, live while the rounds run: {}/tasks/{}", demo.url, demo.task);
     demo.run_to_end(Duration::from_secs(args.timeout_secs)).await?;

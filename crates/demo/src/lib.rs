@@ -11,7 +11,7 @@ mod report;
 mod scenario;
 
 pub use report::{Report, RoundRow, WorkerRow};
-pub use scenario::{Role, Scenario, WorkerSpec};
+pub use scenario::{Partition, Role, Scenario, WorkerSpec};
 
 use alloy::{
     primitives::{Address, U256},
@@ -141,6 +141,9 @@ pub struct Demo {
     quiet: bool,
     /// The largest resident set seen of each process, by name, in bytes.
     peak_rss: std::collections::BTreeMap<String, u64>,
+    /// When the workers were started, milliseconds since the Unix epoch: the clock the report's times to each
+    /// round's end start from.
+    workers_started_at_ms: i64,
 }
 
 impl Demo {
@@ -153,14 +156,12 @@ impl Demo {
         };
         let toolchain = Toolchain::discover().wrap_err("the toolchain is not installed: run `make setup`")?;
         say("Starting anvil and an IPFS node...");
-        let stack = LocalStack::start(&toolchain).wrap_err("starting the local stack")?;
+        let needed = roles::FIRST_WORKER + scenario.workers.len();
+        let anvil = tessera_harness::Anvil::builder().accounts(u32::try_from(needed.max(10))?);
+        let stack = LocalStack::start_with(&toolchain, anvil).wrap_err("starting the local stack")?;
         let accounts = stack.anvil.accounts();
-        if accounts.len() < roles::FIRST_WORKER + scenario.workers.len() {
-            bail!(
-                "anvil has {} accounts; the scenario needs {}",
-                accounts.len(),
-                roles::FIRST_WORKER + scenario.workers.len()
-            );
+        if accounts.len() < needed {
+            bail!("anvil has {} accounts; the scenario needs {needed}", accounts.len());
         }
         let chain =
             Deployment::deploy(stack.anvil.url(), &accounts[roles::ADMIN].private_key, "Tessera Test Token").await?;
@@ -247,7 +248,9 @@ impl Demo {
             deployer: chain.admin,
             quiet,
             peak_rss: std::collections::BTreeMap::new(),
+            workers_started_at_ms: 0,
         };
+        demo.workers_started_at_ms = unix_ms();
         demo.start_workers()?;
         Ok(demo)
     }
@@ -286,7 +289,8 @@ impl Demo {
             run.args(["run", "--task", &self.task.to_string(), "--quiet"])
                 .args(["--data", &mnist_dir().display().to_string(), "--dataset", self.scenario.worker_dataset()])
                 .args(["--shard", &format!("{}/{shards}", spec.shard)])
-                .args(["--partition", "dirichlet", "--alpha", &self.scenario.alpha.to_string(), "--seed", "0"])
+                .args(["--partition", self.scenario.partition.flag(), "--alpha", &self.scenario.alpha.to_string()])
+                .args(["--seed", "0"])
                 .args(["--max-samples", &spec.max_samples.to_string()])
                 .args(["--threads", "1", "--device", "auto"])
                 .args(["--state-dir", &self.dir.path().join(&spec.name).display().to_string()]);
@@ -472,6 +476,11 @@ async fn wait_for_health(url: &str, limit: Duration, process: &Process) -> eyre:
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     Ok(())
+}
+
+fn unix_ms() -> i64 {
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// A process's resident set size, from `/proc` (Linux).

@@ -25,8 +25,17 @@ pub struct RoundRow {
     pub test_accuracy: f64,
     /// The aggregate's CID.
     pub model_cid: String,
-    /// From the round's start on chain to its finalize being recorded, milliseconds.
+    /// From the round's start (`started_at_ms`) to its finalize being recorded, milliseconds.
     pub wall_ms: i64,
+    /// The round's start, milliseconds since the Unix epoch: its start on chain (a block time, whole seconds), or
+    /// the previous round's finalize if that was recorded later in the same second.
+    pub started_at_ms: i64,
+    /// When its finalize was recorded, milliseconds since the Unix epoch.
+    pub finalized_at_ms: i64,
+    /// From the workers' start (just after the task was created and the coordinator started) to this round's
+    /// finalize being recorded, milliseconds: the time to this round's model, start-up and every gap between
+    /// rounds included.
+    pub since_workers_started_ms: i64,
     /// The slowest worker's local training, milliseconds (from its log).
     pub training_ms: i64,
     /// From the round's start to the last update received, less the training: fetching the checkpoint,
@@ -98,7 +107,11 @@ pub(crate) async fn gather(demo: &Demo) -> eyre::Result<Report> {
     let test = Dataset::load(&mnist_dir(), Split::Test, &arch.input())?;
     let mut rounds = Vec::new();
     let listed: Vec<RoundSummary> = client.get(format!("/api/v1/tasks/{}/rounds", demo.task)).await?;
+    let mut previous_finalized_at_ms = 0;
     for RoundSummary { round, .. } in listed {
+        // The chain's start is a block time, in whole seconds; a round opens after the one before it is finalized,
+        // whose time the coordinator recorded to the millisecond: the later of the two is the closer.
+        let started_at_ms = round.started_at_ms.max(previous_finalized_at_ms);
         let model_cid = round.new_model_cid.ok_or_else(|| eyre::eyre!("round {} has no aggregate", round.round))?;
         let limits = DecodeLimits::expecting(arch, FileKind::Checkpoint);
         let bytes = content.get(&model_cid, limits.max_bytes as u64).await?;
@@ -107,7 +120,7 @@ pub(crate) async fn gather(demo: &Demo) -> eyre::Result<Report> {
         let number = u64::from(round.round);
         let submissions: Vec<SubmissionListing> =
             client.get(format!("/api/v1/tasks/{}/rounds/{number}/submissions", demo.task)).await?;
-        let received = submissions.iter().map(|s| s.received_at_ms).max().unwrap_or(round.started_at_ms);
+        let received = submissions.iter().map(|s| s.received_at_ms).max().unwrap_or(started_at_ms);
         let training_ms = demo
             .scenario
             .workers
@@ -120,7 +133,7 @@ pub(crate) async fn gather(demo: &Demo) -> eyre::Result<Report> {
         let finalized_at_ms = round.finalized_at_ms.unwrap_or_default();
         rounds.push(RoundRow {
             training_ms,
-            transfer_ms: (received - round.started_at_ms - training_ms).max(0),
+            transfer_ms: (received - started_at_ms - training_ms).max(0),
             fetch_ms: ms(metrics.fetch_ms),
             scoring_ms: ms(metrics.scoring_ms),
             publish_ms: ms(metrics.publish_ms),
@@ -129,8 +142,12 @@ pub(crate) async fn gather(demo: &Demo) -> eyre::Result<Report> {
             validation_accuracy: metrics.accuracy.unwrap_or_default(),
             test_accuracy: evaluate(&model, &test, 1000)?.accuracy,
             model_cid: model_cid.to_string(),
-            wall_ms: finalized_at_ms - round.started_at_ms,
+            wall_ms: finalized_at_ms - started_at_ms,
+            started_at_ms,
+            finalized_at_ms,
+            since_workers_started_ms: finalized_at_ms - demo.workers_started_at_ms,
         });
+        previous_finalized_at_ms = finalized_at_ms;
     }
 
     let reader = MarketplaceClient::new(
@@ -219,6 +236,14 @@ fn without_colours(line: &str) -> String {
 }
 
 impl Report {
+    /// The share of the rounds' time not spent training: one less the slowest workers' training over the rounds'
+    /// time, all rounds together.
+    pub fn non_training_share(&self) -> f64 {
+        let wall: i64 = self.rounds.iter().map(|r| r.wall_ms).sum();
+        let training: i64 = self.rounds.iter().map(|r| r.training_ms).sum();
+        if wall > 0 { 1.0 - training as f64 / wall as f64 } else { 0.0 }
+    }
+
     /// Honest workers' rows.
     pub fn honest(&self) -> impl Iterator<Item = &WorkerRow> {
         self.workers.iter().filter(|w| w.role == Role::Honest.to_string())
@@ -248,6 +273,7 @@ impl fmt::Display for Report {
                 s(r.chain_ms),
             )?;
         }
+        writeln!(f, "  Not training: {:.0}% of the rounds' time.", 100.0 * self.non_training_share())?;
         writeln!(f)?;
         writeln!(f, "Workers (TST)")?;
         writeln!(

@@ -31,6 +31,25 @@ impl fmt::Display for Role {
     }
 }
 
+/// How the training set is cut into one shard per worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Partition {
+    /// A seeded uniform shuffle cut into equal shards.
+    Iid,
+    /// Per-class Dirichlet(alpha) shares: each worker sees the classes in its own proportions.
+    Dirichlet,
+}
+
+impl Partition {
+    /// The worker's `--partition` value.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Self::Iid => "iid",
+            Self::Dirichlet => "dirichlet",
+        }
+    }
+}
+
 /// The demo's dishonest workers by default: a free-rider and a sign-flipper.
 pub(crate) const DEFAULT_RED_TEAM: [Attack; 2] = [Attack::FreeRider, Attack::SignFlip];
 
@@ -60,6 +79,8 @@ pub struct Scenario {
     pub stake_tokens: u128,
     /// Validation examples (the first ones of MNIST's test split).
     pub validation_samples: usize,
+    /// How the training set is cut into the workers' shards.
+    pub partition: Partition,
     /// The Dirichlet concentration the honest workers' shards are drawn with (smaller is more skewed).
     pub alpha: f64,
     /// The workers.
@@ -85,19 +106,40 @@ impl Scenario {
     /// Four honest workers as [`Self::with_unit`] and one dishonest worker per attack, each on `2 x unit`
     /// samples of its own shard.
     pub fn with_red_team(rounds: u32, unit: usize, attacks: &[Attack]) -> Self {
-        let honest = (0..4).map(|i| WorkerSpec {
-            name: format!("honest-{}", i + 1),
-            role: Role::Honest,
-            shard: i,
-            max_samples: unit << i,
-        });
+        Self::with_honest(rounds, (0..4).map(|i| unit << i), unit * 2, attacks)
+    }
+
+    /// `honest` workers of `samples` each and one dishonest worker per attack on as many, every worker with a
+    /// shard of its own: the shape of a benchmark, where every worker does the same work.
+    pub fn equal(rounds: u32, honest: usize, samples: usize, attacks: &[Attack]) -> Self {
+        Self::with_honest(rounds, std::iter::repeat_n(samples, honest), samples, attacks)
+    }
+
+    /// One honest worker per entry of `honest` (its most samples), then one dishonest worker per attack, on
+    /// `dishonest_samples` each.
+    fn with_honest(
+        rounds: u32,
+        honest: impl Iterator<Item = usize>,
+        dishonest_samples: usize,
+        attacks: &[Attack],
+    ) -> Self {
+        let honest: Vec<WorkerSpec> = honest
+            .enumerate()
+            .map(|(i, max_samples)| WorkerSpec {
+                name: format!("honest-{}", i + 1),
+                role: Role::Honest,
+                shard: i,
+                max_samples,
+            })
+            .collect();
+        let first_dishonest = honest.len();
         let dishonest = attacks.iter().enumerate().map(|(i, &attack)| WorkerSpec {
             name: attack.name().into(),
             role: Role::RedTeam(attack),
             // Its own data: a cheat that trained on an honest worker's shard would send that worker's update
             // (negated, noised, ...), and whichever of the two came first would own it.
-            shard: 4 + i,
-            max_samples: unit * 2,
+            shard: first_dishonest + i,
+            max_samples: dishonest_samples,
         });
         Self {
             rounds,
@@ -105,8 +147,9 @@ impl Scenario {
             reward_tokens: 1000,
             stake_tokens: 100,
             validation_samples: 2000,
+            partition: Partition::Dirichlet,
             alpha: 1.0,
-            workers: honest.chain(dishonest).collect(),
+            workers: honest.into_iter().chain(dishonest).collect(),
             tls: false,
             architecture: tessera_train::ArchitectureId::Lenet5MnistV1,
             model: None,
@@ -144,5 +187,15 @@ mod tests {
         assert_eq!(roles[4..], [Some("free-rider".into()), Some("sign-flip".into())]);
         let boosted = Scenario::with_red_team(2, 300, &["boost:10".parse().unwrap()]);
         assert_eq!(boosted.workers[4].role.red_team_flag().as_deref(), Some("boost:10"));
+    }
+
+    #[test]
+    fn an_equal_scenario_gives_every_worker_its_own_shard_of_the_same_size() {
+        let scenario = Scenario::equal(5, 10, 5900, &[Attack::FreeRider]);
+        assert_eq!(scenario.workers.len(), 11);
+        assert!(scenario.workers.iter().all(|w| w.max_samples == 5900));
+        let shards: Vec<usize> = scenario.workers.iter().map(|w| w.shard).collect();
+        assert_eq!(shards, (0..11).collect::<Vec<_>>());
+        assert_eq!(scenario.workers[10].role.red_team_flag().as_deref(), Some("free-rider"));
     }
 }

@@ -28,11 +28,17 @@ pub struct LocalStack {
 }
 
 impl LocalStack {
-    /// Starts anvil and an IPFS node in parallel, since the IPFS node takes seconds to come up.
+    /// Starts anvil (with its default ten accounts) and an IPFS node in parallel, since the IPFS node takes seconds
+    /// to come up.
     pub fn start(toolchain: &Toolchain) -> Result<Self> {
+        Self::start_with(toolchain, Anvil::builder())
+    }
+
+    /// As [`Self::start`], with anvil as `anvil` says (more accounts, a block time).
+    pub fn start_with(toolchain: &Toolchain, anvil: AnvilBuilder) -> Result<Self> {
         std::thread::scope(|scope| {
             let ipfs = scope.spawn(|| IpfsNode::start(toolchain));
-            let anvil = Anvil::builder().spawn(toolchain);
+            let anvil = anvil.spawn(toolchain);
             let ipfs = ipfs.join().map_err(|_| Error::Panicked("IPFS node start"))?;
             Ok(Self { anvil: anvil?, ipfs: ipfs? })
         })
