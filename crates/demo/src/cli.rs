@@ -90,7 +90,12 @@ pub async fn run(args: Args) -> eyre::Result<()> {
     demo.dir.disable_cleanup(args.keep_logs);
     println!("Logs and state: {}", demo.dir.path().display());
     println!("Dashboard, live while the rounds run: {}/tasks/{}", demo.url, demo.task);
-    demo.run_to_end(Duration::from_secs(args.timeout_secs)).await?;
+    // Ctrl-C or a termination request mid-run stops every process the demo started (dropping it does), rather
+    // than leaving the coordinator, anvil and IPFS behind.
+    tokio::select! {
+        ran = demo.run_to_end(Duration::from_secs(args.timeout_secs)) => ran?,
+        () = stopped() => eyre::bail!("stopped before the task ended"),
+    }
     let report = demo.report().await?;
     println!();
     print!("{report}");

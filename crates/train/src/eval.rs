@@ -18,10 +18,21 @@ pub struct Evaluation {
 
 /// Evaluates `model` on all of `data`, `batch_size` samples at a time, without tracking gradients.
 pub fn evaluate(model: &Model, data: &Dataset, batch_size: usize) -> Result<Evaluation> {
+    let device = model.device();
+    evaluate_with(data, batch_size, device, |images| model.forward(images))
+}
+
+/// Mean cross-entropy and accuracy of the logits `forward` gives for `data`, `batch_size` samples at a time on
+/// `device`, summed batch by batch in f64, without tracking gradients.
+fn evaluate_with(
+    data: &Dataset,
+    batch_size: usize,
+    device: Device,
+    mut forward: impl FnMut(&Tensor) -> Result<Tensor>,
+) -> Result<Evaluation> {
     if data.is_empty() || batch_size == 0 {
         return Err(Error::Config(format!("cannot evaluate {} samples in batches of {batch_size}", data.len())));
     }
-    let device = model.device();
     let n = data.len() as i64;
     let (mut loss_sum, mut correct) = (0.0, 0);
     tch::no_grad(|| -> Result<()> {
@@ -29,7 +40,7 @@ pub fn evaluate(model: &Model, data: &Dataset, batch_size: usize) -> Result<Eval
             let len = batch_size.min((n - start) as usize) as i64;
             let images = data.images().f_narrow(0, start, len)?.f_to_device(device)?;
             let labels = data.labels_tensor().f_narrow(0, start, len)?.f_to_device(device)?;
-            let logits = model.forward(&images)?;
+            let logits = forward(&images)?;
             let loss = logits.f_cross_entropy_loss(&labels, None::<Tensor>, Reduction::Sum, -100, 0.0)?;
             loss_sum += loss.f_double_value(&[])?;
             correct += logits.f_argmax(-1, false)?.f_eq_tensor(&labels)?.f_sum(Kind::Int64)?.f_int64_value(&[])?;
@@ -55,25 +66,8 @@ pub fn evaluate_parameters(arch: ArchitectureId, params: &[f32], data: &Dataset)
     if arch != ArchitectureId::Lenet5MnistV1 {
         return evaluate(&Model::new(arch, &params, Device::Cpu)?, data, EVAL_BATCH);
     }
-    if data.is_empty() {
-        return Err(Error::Config("cannot evaluate on an empty dataset".into()));
-    }
     let weights: Vec<Tensor> = params.to_tensors(Device::Cpu)?.into_iter().map(|(_, tensor)| tensor).collect();
-    let n = data.len() as i64;
-    let (mut loss_sum, mut correct) = (0.0, 0);
-    tch::no_grad(|| -> Result<()> {
-        for start in (0..n).step_by(EVAL_BATCH) {
-            let len = (EVAL_BATCH as i64).min(n - start);
-            let images = data.images().f_narrow(0, start, len)?;
-            let labels = data.labels_tensor().f_narrow(0, start, len)?;
-            let logits = lenet_forward(&weights, &images)?;
-            let loss = logits.f_cross_entropy_loss(&labels, None::<Tensor>, Reduction::Sum, -100, 0.0)?;
-            loss_sum += loss.f_double_value(&[])?;
-            correct += logits.f_argmax(-1, false)?.f_eq_tensor(&labels)?.f_sum(Kind::Int64)?.f_int64_value(&[])?;
-        }
-        Ok(())
-    })?;
-    Ok(Evaluation { loss: loss_sum / n as f64, accuracy: correct as f64 / n as f64, samples: data.len() })
+    evaluate_with(data, EVAL_BATCH, Device::Cpu, |images| Ok(lenet_forward(&weights, images)?))
 }
 
 /// LeNet's logits: conv, pool, ReLU twice, then two linear layers, as `Model::forward` computes them.
