@@ -110,21 +110,22 @@ impl ChainWriter {
         for tx in self.db.list_in_flight().await? {
             moved += u32::from(self.reconcile(&tx).await?);
         }
-        let mut sent = 0;
+        let mut sent = Vec::new();
         while let Some(tx) = self.db.next_unsent().await? {
             if !self.send_new(&tx).await? {
                 break;
             }
-            sent += 1;
+            sent.push(tx.id);
         }
-        if sent > 0 {
-            for tx in self.db.list_in_flight().await? {
+        if !sent.is_empty() {
+            // Only what this pass sent: the others were looked at above.
+            for tx in self.db.list_in_flight().await?.into_iter().filter(|tx| sent.contains(&tx.id)) {
                 if let Some(hash) = tx.tx_hash.as_deref() {
                     moved += u32::from(self.settle(&tx, hash.parse()?).await? == Settled::Done);
                 }
             }
         }
-        Ok(moved + sent)
+        Ok(moved + u32::try_from(sent.len()).unwrap_or(u32::MAX))
     }
 
     /// Signs a pending transaction with the next nonce and broadcasts it. `Ok(false)` when it could not be

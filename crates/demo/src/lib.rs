@@ -141,9 +141,6 @@ pub struct Demo {
     quiet: bool,
     /// The largest resident set seen of each process, by name, in bytes.
     peak_rss: std::collections::BTreeMap<String, u64>,
-    /// When the workers were started, milliseconds since the Unix epoch: the clock the report's times to each
-    /// round's end start from.
-    workers_started_at_ms: i64,
 }
 
 impl Demo {
@@ -248,9 +245,7 @@ impl Demo {
             deployer: chain.admin,
             quiet,
             peak_rss: std::collections::BTreeMap::new(),
-            workers_started_at_ms: 0,
         };
-        demo.workers_started_at_ms = unix_ms();
         demo.start_workers()?;
         Ok(demo)
     }
@@ -476,11 +471,6 @@ async fn wait_for_health(url: &str, limit: Duration, process: &Process) -> eyre:
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     Ok(())
-}
-
-fn unix_ms() -> i64 {
-    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// A process's resident set size, from `/proc` (Linux).

@@ -32,10 +32,6 @@ pub struct RoundRow {
     pub started_at_ms: i64,
     /// When its finalize was recorded, milliseconds since the Unix epoch.
     pub finalized_at_ms: i64,
-    /// From the workers' start (just after the task was created and the coordinator started) to this round's
-    /// finalize being recorded, milliseconds: the time to this round's model, start-up and every gap between
-    /// rounds included.
-    pub since_workers_started_ms: i64,
     /// The slowest worker's local training, milliseconds (from its log).
     pub training_ms: i64,
     /// From the round's start to the last update received, less the training: fetching the checkpoint,
@@ -145,7 +141,6 @@ pub(crate) async fn gather(demo: &Demo) -> eyre::Result<Report> {
             wall_ms: finalized_at_ms - started_at_ms,
             started_at_ms,
             finalized_at_ms,
-            since_workers_started_ms: finalized_at_ms - demo.workers_started_at_ms,
         });
         previous_finalized_at_ms = finalized_at_ms;
     }

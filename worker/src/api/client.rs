@@ -57,12 +57,13 @@ impl CoordinatorClient {
     /// Opens the live feed of `task`'s round and task changes (`GET /api/v1/events?task=…&kind=round,task`): the
     /// response, whose body is a `text/event-stream` that stays open.
     pub async fn round_feed(&self, task: u64) -> Result<reqwest::Response> {
-        let url = format!("{}/api/v1/events?task={task}&kind=round,task", self.base);
-        let response = self.feed.get(&url).send().await.map_err(|source| Error::Http { url: url.clone(), source })?;
+        let path = format!("/api/v1/events?task={task}&kind=round,task");
+        let url = format!("{}{path}", self.base);
+        let response = self.feed.get(&url).send().await.map_err(|source| Error::Http { url, source })?;
         let status = response.status();
         if !status.is_success() {
             let body = response.bytes().await.unwrap_or_default();
-            return Err(api_error(&Method::GET, url, status, &body));
+            return Err(api_error(&Method::GET, path, status, &body));
         }
         Ok(response)
     }
