@@ -5,7 +5,7 @@ FORGE := $(CURDIR)/.tessera/bin/forge
 # Their gas depends on the random inputs, so the committed gas snapshot leaves them out.
 FUZZ_TESTS := testFuzz_|invariant_
 
-.PHONY: setup demo test lint fmt contracts bench bench-redteam bench-load bench-flower
+.PHONY: setup demo test lint fmt contracts bench bench-redteam bench-load bench-flower bench-abuse fuzz
 
 ## Install every tool, library and data set from the package registries (skips what is there).
 setup:
@@ -57,6 +57,17 @@ bench-redteam: setup
 ## plots docs/load.svg. `make bench-load WORKERS="10 100"` for other sizes.
 bench-load: setup
 	benches/load/load.sh $(WORKERS)
+
+## A running coordinator under abuse from other addresses while 10 workers run a round: a flood of unauthenticated
+## requests, then slow-header connections, each with the coordinator's limits on and off; the workers' submission
+## latency beside the baseline (release builds; a few minutes). Appends to benches/load/abuse.jsonl.
+bench-abuse: setup
+	benches/load/abuse.sh
+
+## Mutation-fuzzes every target (update decoder, manifest, API requests, CIDs, EIP-712 and ABI decoding) for
+## FUZZ_SECONDS each (default 300): inputs tried and distinct panics per target (release build).
+fuzz: setup
+	$(CARGO) run --release -p tessera-fuzz -- --seconds $(or $(FUZZ_SECONDS),300)
 
 ## Time to 98% and 99% test accuracy, side by side in one run: plain PyTorch FedAvg, Flower (deployment and simulation
 ## engines, installed at a pinned version into .venv-flower), tessera-sim and Tessera's whole stack, 10 workers,

@@ -61,7 +61,8 @@ contract GasScenario is Script {
                 initialModelCid: keccak256("initial"),
                 validationSetCommitment: keccak256("valset"),
                 allowlistRoot: bytes32(0),
-                slashToRequester: false
+                slashToRequester: false,
+                maxSlashBps: 5000
             })
         );
         vm.stopBroadcast();

@@ -53,6 +53,37 @@ pub struct Config {
     /// The longest a request may take (`TESSERA_REQUEST_TIMEOUT_SECS`).
     #[serde(rename = "request_timeout_secs", serialize_with = "seconds", deserialize_with = "from_seconds")]
     pub request_timeout: Duration,
+    /// The longest a client may take to send a request's headers, or to start its next request on a kept-alive
+    /// connection, in seconds (`TESSERA_HEADER_READ_TIMEOUT_SECS`); slower connections are closed.
+    #[serde(rename = "header_read_timeout_secs", serialize_with = "seconds", deserialize_with = "from_seconds")]
+    pub header_read_timeout: Duration,
+    /// Connections open at once (`TESSERA_MAX_CONNECTIONS`); more are closed as they come.
+    pub max_connections: usize,
+    /// Connections open at once from one IP address (`TESSERA_MAX_CONNECTIONS_PER_IP`).
+    pub max_connections_per_ip: usize,
+    /// Requests a second one IP address may make, sustained (`TESSERA_RATE_LIMIT_PER_IP`); more get a 429 with
+    /// `Retry-After`. 0 turns the limit off (a coordinator behind a proxy that limits already).
+    pub rate_limit_per_ip: f64,
+    /// Requests one IP address may make in a burst above that rate (`TESSERA_RATE_LIMIT_BURST`).
+    pub rate_limit_burst: u32,
+    /// Submissions a second one worker may send, sustained, counted once the signature verifies
+    /// (`TESSERA_SUBMISSIONS_PER_WORKER_PER_SEC`); 0 turns the limit off.
+    pub submissions_per_worker_per_sec: f64,
+    /// Submissions one worker may send in a burst above that rate (`TESSERA_SUBMISSION_BURST`).
+    pub submission_burst: u32,
+    /// Live feeds (`/api/v1/events`) open at once (`TESSERA_MAX_EVENT_STREAMS`); more get a 429.
+    pub max_event_streams: usize,
+    /// Submissions fetching or waiting for a fetch turn at once (`TESSERA_MAX_QUEUED_FETCHES`); more get a 429.
+    pub max_queued_fetches: usize,
+    /// Task drafts kept unpublished at once (`TESSERA_MAX_TASK_DRAFTS`); past it, and once expired ones are
+    /// dropped, new drafts get a 429.
+    pub max_task_drafts: u64,
+    /// How long an unpublished task draft is kept, in seconds (`TESSERA_TASK_DRAFT_TTL_SECS`): a requester has this
+    /// long to send the transaction that creates the task.
+    pub task_draft_ttl_secs: u64,
+    /// How long the workers' standing, read by the worker and account endpoints, is reused before it is read again,
+    /// in milliseconds (`TESSERA_READ_CACHE_MS`); it is read again at once when a round changes phase.
+    pub read_cache_ms: u64,
     /// Submitted updates fetched and checked at once (`TESSERA_MAX_CONCURRENT_FETCHES`); the others wait their turn
     /// before their fetch's time limit starts, so a burst of submissions is served in order instead of every
     /// fetch slowing down until all of them time out.
@@ -112,6 +143,18 @@ impl Default for Config {
             admin_token: None,
             max_body_bytes: 64 * 1024,
             request_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 4096,
+            max_connections_per_ip: 256,
+            rate_limit_per_ip: 50.0,
+            rate_limit_burst: 200,
+            submissions_per_worker_per_sec: 1.0,
+            submission_burst: 5,
+            max_event_streams: 1024,
+            max_queued_fetches: 2048,
+            max_task_drafts: 10_000,
+            task_draft_ttl_secs: 7 * 24 * 3600,
+            read_cache_ms: 1000,
             max_concurrent_fetches: 16,
             fetch_timeout: Duration::from_secs(20),
             min_workers: 1,
@@ -316,6 +359,7 @@ impl Config {
 /// the strategy table (its parameters back at their defaults), text otherwise.
 fn env_value(current: &Value, text: &str) -> Result<Value, String> {
     match current {
+        Value::Number(n) if n.is_f64() => text.parse::<f64>().map(Value::from).map_err(|e| e.to_string()),
         Value::Number(_) => text.parse::<u64>().map(Value::from).map_err(|e| e.to_string()),
         Value::Bool(_) => {
             text.parse::<bool>().map(Value::from).map_err(|_| format!("{text:?} is neither true nor false"))
@@ -348,6 +392,15 @@ mod tests {
     }
 
     #[test]
+    fn fractional_rates_are_read_from_the_environment() {
+        let env: HashMap<&str, &str> = [("TESSERA_RATE_LIMIT_PER_IP", "0.5"), ("TESSERA_MAX_CONNECTIONS", "9")].into();
+        let config = Config::load_from(None, |name| env.get(name).map(|v| (*v).to_owned())).unwrap();
+        assert_eq!((config.rate_limit_per_ip, config.max_connections), (0.5, 9));
+        let env: HashMap<&str, &str> = [("TESSERA_RATE_LIMIT_PER_IP", "fast")].into();
+        assert!(Config::load_from(None, |name| env.get(name).map(|v| (*v).to_owned())).is_err());
+    }
+
+    #[test]
     fn every_setting_is_listed_once_with_its_variable_and_no_secret() {
         let config = Config {
             private_key: Some("0x01".into()),
@@ -358,7 +411,7 @@ mod tests {
         };
         let lines = config.lines();
         let keys: Vec<&str> = lines.iter().map(|l| l.key.as_str()).collect();
-        assert_eq!(keys.len(), 27, "{keys:?}");
+        assert_eq!(keys.len(), 39, "{keys:?}");
         let listen = lines.iter().find(|l| l.key == "listen").unwrap();
         assert_eq!((listen.env.as_str(), listen.value.as_str()), ("TESSERA_LISTEN", "\"127.0.0.1:8080\""));
         let timeout = lines.iter().find(|l| l.key == "request_timeout_secs").unwrap();

@@ -154,7 +154,8 @@ fn change(event: &EventRecord) -> eyre::Result<Option<Change>> {
             joined_at_block: block,
             updated_at_block: block,
         }),
-        "WorkerLeft" | "StakeWithdrawn" => Change::Exited { task, worker: field("worker")?, block },
+        // An evicted worker is out of every later round, as one that left: slashing it would revert a finalize.
+        "WorkerLeft" | "StakeWithdrawn" | "WorkerEvicted" => Change::Exited { task, worker: field("worker")?, block },
         "RewardClaimed" => Change::Claimed(Claim {
             task_id: task,
             worker: field("account")?,
@@ -262,6 +263,7 @@ fn new_task(task_id: u64, requester: Address, config: &IMarketplace::TaskConfig)
             "validation_set_commitment": format!("{:#x}", config.validationSetCommitment),
             "allowlist_root": format!("{:#x}", config.allowlistRoot),
             "slash_to_requester": config.slashToRequester,
+            "max_slash_bps": config.maxSlashBps,
         }),
     })
 }
@@ -355,6 +357,18 @@ fn row(event: &ChainEvent) -> EventRecord {
             e.taskId,
             json!({ "unspent_pool": e.unspentPool.to_string(), "slashed_stake": e.slashedStake.to_string() }),
         ),
+        MarketplaceEvents::WorkerLeftDuringRound(e) => (
+            "WorkerLeftDuringRound",
+            e.taskId,
+            json!({ "worker": hex(e.worker), "round": e.round, "stake_held": e.stakeHeld.to_string() }),
+        ),
+        MarketplaceEvents::WorkerEvicted(e) => {
+            ("WorkerEvicted", e.taskId, json!({ "worker": hex(e.worker), "stake_held": e.stakeHeld.to_string() }))
+        }
+        MarketplaceEvents::TaskEndRequested(e) => ("TaskEndRequested", e.taskId, json!({ "round": e.round })),
+        MarketplaceEvents::UnclaimedSwept(e) => {
+            ("UnclaimedSwept", e.taskId, json!({ "requester": hex(e.requester), "amount": e.amount.to_string() }))
+        }
         MarketplaceEvents::ValidationSetRevealed(e) => (
             "ValidationSetRevealed",
             e.taskId,

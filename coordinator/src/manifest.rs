@@ -285,21 +285,34 @@ pub fn slash_reason_code(reason: Reason) -> u8 {
     code as u8
 }
 
-/// Slashes in tokens: each worker's basis points of its remaining stake, for workers still staked.
-pub fn slashes_in_tokens(result: &RoundResult, stakes: &BTreeMap<String, u128>) -> Vec<SlashRecord> {
-    result
+/// Slashes in tokens: each worker's basis points of its remaining stake, for workers still staked, at most `cap`
+/// (the task's per-round bound, which the contract applies too), in ascending order of address as the contract
+/// takes them.
+pub fn slashes_in_tokens(result: &RoundResult, stakes: &BTreeMap<String, u128>, cap: u128) -> Vec<SlashRecord> {
+    let mut slashes: Vec<SlashRecord> = result
         .slashes
         .iter()
         .filter_map(|slash| {
             let stake = *stakes.get(slash.worker.as_str())?;
-            let amount = stake / 10_000 * u128::from(slash.bps) + stake % 10_000 * u128::from(slash.bps) / 10_000;
+            let share = stake / 10_000 * u128::from(slash.bps) + stake % 10_000 * u128::from(slash.bps) / 10_000;
+            let amount = share.min(cap);
             (amount > 0).then(|| SlashRecord {
                 worker: slash.worker.as_str().to_owned(),
                 amount: amount.to_string(),
                 reason: slash.reason,
             })
         })
-        .collect()
+        .collect();
+    // Addresses are lowercase 0x-hex of one length, so their text order is their numeric order.
+    slashes.sort_by(|a, b| a.worker.cmp(&b.worker));
+    slashes
+}
+
+/// The most one round may slash a worker of a task: `max_slash_bps` of its required stake. Tasks indexed before
+/// the bound existed carry none in their settings, and the whole stake was at risk in them.
+pub fn slash_cap(stake_required: u128, config: &serde_json::Value) -> u128 {
+    let bps = config["max_slash_bps"].as_u64().map_or(10_000, |bps| u128::from(bps.min(10_000)));
+    stake_required / 10_000 * bps + stake_required % 10_000 * bps / 10_000
 }
 
 #[cfg(test)]
@@ -332,10 +345,17 @@ mod tests {
             ],
         };
         let stakes = BTreeMap::from([("0xaa".to_owned(), 10_001u128), ("0xbb".to_owned(), 0)]);
-        let slashes = slashes_in_tokens(&result, &stakes);
+        let slashes = slashes_in_tokens(&result, &stakes, u128::MAX);
         assert_eq!(
             slashes,
             vec![SlashRecord { worker: "0xaa".into(), amount: "5000".into(), reason: Reason::FreeRider }]
         );
+        // The task's per-round bound caps every slash, and the list comes in the contract's address order.
+        let stakes = BTreeMap::from([("0xcc".to_owned(), 100u128), ("0xaa".to_owned(), 100)]);
+        let capped = slashes_in_tokens(&result, &stakes, 30);
+        let amounts: Vec<(&str, &str)> = capped.iter().map(|s| (s.worker.as_str(), s.amount.as_str())).collect();
+        assert_eq!(amounts, [("0xaa", "30"), ("0xcc", "30")]);
+        assert_eq!(slash_cap(1000, &serde_json::json!({ "max_slash_bps": 2500 })), 250);
+        assert_eq!(slash_cap(1000, &serde_json::json!({})), 1000, "tasks from before the bound");
     }
 }

@@ -35,6 +35,18 @@ pub struct TaskDraft {
     pub seed: u64,
     /// Slashed stake goes to the requester instead of back into the pool.
     pub slash_to_requester: bool,
+    /// The most a worker can lose in one round, in basis points of its stake: fixed at creation, so every worker
+    /// knows its worst case when it joins.
+    pub max_slash_bps: u16,
+}
+
+/// The contract's bounds on a task's terms, checked before a transaction is built so a requester learns of a bad
+/// value from a message rather than a reverted transaction.
+pub mod bounds {
+    /// The longest submission window the contract accepts: 30 days.
+    pub const MAX_SUBMISSION_WINDOW_SECS: u32 = 30 * 24 * 3600;
+    /// A worker's whole stake, in basis points: the largest per-round slash bound, and the default.
+    pub const MAX_SLASH_BPS: u16 = 10_000;
 }
 
 impl TaskDraft {
@@ -64,6 +76,7 @@ impl TaskDraft {
             validationSetCommitment: B256::ZERO,
             allowlistRoot: B256::ZERO,
             slashToRequester: self.slash_to_requester,
+            maxSlashBps: self.max_slash_bps,
         }
     }
 
@@ -116,6 +129,7 @@ mod tests {
             architecture: ArchitectureId::Lenet5MnistV1,
             seed: 7,
             slash_to_requester: false,
+            max_slash_bps: bounds::MAX_SLASH_BPS,
         }
     }
 

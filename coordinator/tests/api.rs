@@ -375,6 +375,13 @@ impl Harness {
         (status, response.into_body().collect().await.unwrap().to_bytes())
     }
 
+    fn with_config(mut self, change: impl FnOnce(&mut Config)) -> Self {
+        let mut config = (*self.state.config).clone();
+        change(&mut config);
+        self.state.config = Arc::new(config);
+        self
+    }
+
     fn with_admin_token(mut self, token: Option<&str>) -> Self {
         let config = Config { admin_token: token.map(str::to_owned), ..(*self.state.config).clone() };
         self.state.config = Arc::new(config);
@@ -560,4 +567,121 @@ async fn a_task_draft_publishes_the_initial_model_and_returns_the_calls_to_sign(
     let (status, body) = harness.call(post(&zero_pool)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(String::from_utf8_lossy(&body).contains("reward_pool must be more than zero"));
+}
+
+/// Sends `request` to `router` (one app, so its limits' counts carry over between calls).
+async fn send(router: &axum::Router, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
+    let response = router.clone().oneshot(request).await.unwrap();
+    let (status, headers) = (response.status(), response.headers().clone());
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+fn submission_request(body: &Value) -> Request<Body> {
+    Request::post(format!("/api/v1/tasks/{TASK}/rounds/{ROUND}/submissions"))
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn one_address_past_its_rate_gets_429_with_retry_after_and_another_address_does_not() {
+    let h = harness(Duration::from_secs(60)).await.with_config(|c| {
+        c.rate_limit_per_ip = 0.5;
+        c.rate_limit_burst = 3;
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let limits = tessera_coordinator::server::ServerLimits {
+        header_read_timeout: Duration::from_secs(5),
+        max_connections: 64,
+        max_connections_per_ip: 16,
+        drain: Duration::from_secs(1),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(tessera_coordinator::server::serve(listener, app(h.state.clone()), limits, async {
+        let _ = stopped.await;
+    }));
+    let client = |ip: [u8; 4]| reqwest::Client::builder().local_address(std::net::IpAddr::from(ip)).build().unwrap();
+    let (flooder, other) = (client([127, 0, 0, 1]), client([127, 0, 0, 2]));
+    let url = format!("http://{address}/api/v1/tasks/{TASK}/workers");
+    for _ in 0..3 {
+        assert_eq!(flooder.get(&url).send().await.unwrap().status(), reqwest::StatusCode::OK);
+    }
+    let refused = flooder.get(&url).send().await.unwrap();
+    assert_eq!(refused.status(), reqwest::StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(refused.headers()["retry-after"], "2", "one token comes back in 2 s at 0.5 a second");
+    let answer: Value = refused.json().await.unwrap();
+    assert_eq!(code(&answer), "too_many_requests");
+    assert_eq!(other.get(&url).send().await.unwrap().status(), reqwest::StatusCode::OK, "its own bucket");
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_worker_past_its_submission_rate_is_refused_and_forged_requests_do_not_spend_its_turns() {
+    let h = harness(Duration::from_secs(60)).await.with_config(|c| {
+        c.submissions_per_worker_per_sec = 0.001;
+        c.submission_burst = 2;
+    });
+    let router = app(h.state.clone());
+    let cid = h.stored_update().await;
+    // Someone else sends requests in the worker's name: they fail the signature check and cost it nothing.
+    for _ in 0..5 {
+        let mut forged = h.body(&PrivateKeySigner::random(), ROUND, cid, SAMPLES);
+        forged["worker"] = json!(format!("{:#x}", h.worker.address()));
+        let (status, _, answer) = send(&router, submission_request(&forged)).await;
+        assert_eq!((status, code(&answer)), (StatusCode::UNAUTHORIZED, "bad_signature"));
+    }
+    let body = h.body(&h.worker, ROUND, cid, SAMPLES);
+    let (status, _, answer) = send(&router, submission_request(&body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    let (status, _, _) = send(&router, submission_request(&body)).await;
+    assert_eq!(status, StatusCode::OK, "a retry within the burst gets its receipt again");
+    let (status, headers, answer) = send(&router, submission_request(&body)).await;
+    assert_eq!((status, code(&answer)), (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"), "{answer}");
+    assert!(headers.contains_key("retry-after"));
+    // The other worker has its own turns.
+    let other = h.body(&h.copier, ROUND, cid, SAMPLES);
+    let (status, _, answer) = send(&router, submission_request(&other)).await;
+    assert_ne!(status, StatusCode::TOO_MANY_REQUESTS, "{answer}");
+}
+
+#[tokio::test]
+async fn live_feeds_past_the_cap_are_refused_until_one_closes() {
+    let h = harness(Duration::from_secs(60)).await.with_config(|c| c.max_event_streams = 1);
+    let router = app(h.state.clone());
+    let feed = || Request::get("/api/v1/events").body(Body::empty()).unwrap();
+    let first = router.clone().oneshot(feed()).await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let (status, headers, answer) = send(&router, feed()).await;
+    assert_eq!((status, code(&answer)), (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"));
+    assert!(headers.contains_key("retry-after"));
+    drop(first);
+    let again = router.clone().oneshot(feed()).await.unwrap();
+    assert_eq!(again.status(), StatusCode::OK, "the closed feed's place is free again");
+}
+
+#[tokio::test]
+async fn task_drafts_past_the_cap_are_refused() {
+    let h = harness(Duration::from_secs(60)).await.with_config(|c| c.max_task_drafts = 2);
+    let router = app(h.state.clone());
+    let draft = |seed: u64| {
+        let body = json!({
+            "reward_token": format!("{:#x}", Address::repeat_byte(0x77)),
+            "reward_pool": "1000", "stake_required": "10", "num_rounds": 4, "max_workers": 8,
+            "submission_window_secs": 120, "seed": seed,
+        });
+        Request::post("/api/v1/task-drafts")
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    for seed in 0..2 {
+        assert_eq!(send(&router, draft(seed)).await.0, StatusCode::OK);
+    }
+    let (status, headers, answer) = send(&router, draft(2)).await;
+    assert_eq!((status, code(&answer)), (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"));
+    assert!(headers.contains_key("retry-after"));
+    assert_eq!(send(&router, draft(0)).await.0, StatusCode::OK, "the same draft again changes nothing");
 }

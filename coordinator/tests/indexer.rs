@@ -33,6 +33,7 @@ async fn chain_with_task(accounts: usize) -> (Anvil, Deployment, U256) {
             validationSetCommitment: B256::repeat_byte(0x22),
             allowlistRoot: B256::ZERO,
             slashToRequester: false,
+            maxSlashBps: 10_000,
         })
         .await
         .unwrap();

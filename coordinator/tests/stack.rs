@@ -158,6 +158,7 @@ async fn a_failing_task_does_not_hold_up_the_others() {
             validationSetCommitment: B256::ZERO,
             allowlistRoot: B256::ZERO,
             slashToRequester: false,
+            maxSlashBps: 10_000,
         })
         .await
         .unwrap();

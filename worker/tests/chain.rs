@@ -123,6 +123,7 @@ async fn join_leave_claim_and_withdraw_through_the_binary() {
             validationSetCommitment: B256::repeat_byte(0xc0),
             allowlistRoot: B256::ZERO,
             slashToRequester: false,
+            maxSlashBps: 10_000,
         })
         .await
         .unwrap();

@@ -712,3 +712,57 @@ async fn the_binary_trains_every_round_through_ipfs_and_stops_when_the_task_ends
     assert!(again.status.success() && stdout.contains("submitted to 0 round(s)"), "{stdout}");
     assert_eq!(mock.with(|c| c.posts.len()), 2, "nothing sent twice");
 }
+
+/// The built binary killed (SIGKILL) while its update is being uploaded, then started again: it uploads the update
+/// it trained before the kill, not a new one, submits it once, and goes on to the next round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_upload_resumes_with_the_same_update() {
+    let toolchain = tessera_harness::Toolchain::discover().expect("run `make setup` first");
+    let node = tessera_harness::IpfsNode::start(&toolchain).expect("the IPFS node starts");
+    let stalling = tessera_harness::SlowContent::start(node.api_url()).await.unwrap();
+    let store = tessera_storage::IpfsStore::new(node.api_url(), tessera_storage::ClientConfig::default()).unwrap();
+    let signer = PrivateKeySigner::random();
+    let mock = Mock::start_with(Arc::new(store), 2, &[signer.address()]).await;
+    let state = tempfile::tempdir().unwrap();
+    let key = format!("{:#x}", signer.to_bytes());
+    let run = || {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera-worker"));
+        command
+            .args(["run", "--task", "1", "--shard", "2/10", "--max-samples", "128", "--device", "cpu"])
+            .args(["--threads", "1", "--poll-interval", "0.05", "--rpc-url", "http://127.0.0.1:9", "--data"])
+            .arg(tessera_harness::mnist_dir())
+            .arg("--state-dir")
+            .arg(state.path())
+            .args(["--coordinator", &mock.url, "--ipfs-api", stalling.url()])
+            .env("TESSERA_PRIVATE_KEY", &key)
+            .env("TESSERA_PINS", state.path().join("pins.json"))
+            .env_remove("TESSERA_KEYSTORE")
+            .kill_on_drop(true);
+        command
+    };
+
+    stalling.hold_uploads();
+    let mut first = run().spawn().unwrap();
+    let started = std::time::Instant::now();
+    while stalling.held() == 0 {
+        assert!(started.elapsed() < Duration::from_secs(180), "the worker never started uploading");
+        assert!(first.try_wait().unwrap().is_none(), "the worker exited before uploading");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    first.kill().await.unwrap();
+    let (_, kept) = StateDir::read_only(state.path()).prepared(1).unwrap().expect("the trained update was kept");
+    assert!(mock.with(|c| c.posts.is_empty()), "killed before it submitted");
+    stalling.release_uploads();
+
+    let output = run().output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("submitted to 2 round(s)"), "{stdout}");
+    let posts = mock.with(|c| c.posts.clone());
+    assert_eq!(posts.len(), 2, "one submission a round: {posts:?}");
+    let kept_cid = tessera_storage::DagBuilder::cid_of(&kept).to_string();
+    assert_eq!(posts[0], (1, kept_cid), "round 1's update is the one trained before the kill");
+    let receipts = StateDir::read_only(state.path()).receipts().unwrap();
+    assert_eq!(receipts.len(), 2);
+    assert!(receipts.iter().all(|r| r.receipt_verified));
+}

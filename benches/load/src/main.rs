@@ -10,9 +10,11 @@
 //! errors, the time from the window's close (the last receipt) to the round finalized on chain with the
 //! engine's phases in between, and the coordinator's peak resident memory. One JSON line per run.
 
+mod attack;
 mod fleet;
 mod measure;
 
+use attack::{Attack, AttackKind};
 use clap::Parser;
 use eyre::WrapErr;
 use fleet::Fleet;
@@ -53,6 +55,24 @@ struct Args {
     /// Appends the run's JSON line to this file as well.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Abuse to run from other loopback addresses while the fleet's rounds run.
+    #[arg(long, value_enum, default_value_t = AttackKind::None)]
+    attack: AttackKind,
+    /// The attacker's connections.
+    #[arg(long, default_value_t = 64)]
+    attack_connections: usize,
+    /// The coordinator's per-address limits: `on` (its defaults) or `off`. The fleet sends every worker's
+    /// requests from one address, which no real deployment does, so fleets of more than a few workers need `off`.
+    #[arg(long, value_enum, default_value_t = Limits::Off)]
+    limits: Limits,
+}
+
+/// Whether the coordinator's per-address limits are on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum Limits {
+    On,
+    Off,
 }
 
 /// The coordinator's settings for a run, as environment variables.
@@ -62,7 +82,7 @@ fn coordinator_env(args: &Args, stack: &Stack, dir: &std::path::Path) -> Vec<(&'
         .database_url
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", dir.join("coordinator.db").display()));
-    vec![
+    let mut env = vec![
         ("TESSERA_CHAIN_RPC_URL", stack.anvil.url().to_owned()),
         ("TESSERA_PRIVATE_KEY", accounts[roles::COORDINATOR].private_key.clone()),
         ("TESSERA_REQUESTER_PRIVATE_KEY", accounts[roles::REQUESTER].private_key.clone()),
@@ -76,7 +96,22 @@ fn coordinator_env(args: &Args, stack: &Stack, dir: &std::path::Path) -> Vec<(&'
         ("TESSERA_MIN_WORKERS", args.workers.to_string()),
         ("TESSERA_TICK_MS", "200".to_owned()),
         ("RUST_LOG", "info".to_owned()),
-    ]
+    ];
+    if args.limits == Limits::Off {
+        let unlimited = "1000000".to_owned();
+        env.extend([
+            ("TESSERA_RATE_LIMIT_PER_IP", "0".to_owned()),
+            ("TESSERA_SUBMISSIONS_PER_WORKER_PER_SEC", "0".to_owned()),
+            ("TESSERA_MAX_CONNECTIONS", unlimited.clone()),
+            ("TESSERA_MAX_CONNECTIONS_PER_IP", unlimited.clone()),
+            ("TESSERA_MAX_EVENT_STREAMS", unlimited.clone()),
+            ("TESSERA_MAX_QUEUED_FETCHES", unlimited.clone()),
+            ("TESSERA_MAX_TASK_DRAFTS", unlimited),
+            ("TESSERA_HEADER_READ_TIMEOUT_SECS", "86400".to_owned()),
+            ("TESSERA_READ_CACHE_MS", "0".to_owned()),
+        ]);
+    }
+    env
 }
 
 /// Anvil, IPFS and the contracts.
@@ -115,6 +150,7 @@ async fn main() -> eyre::Result<()> {
     let client = fleet::Client::new(&url, stack.ipfs.api_url(), arch)?;
     client.wait_until_up(Duration::from_secs(60)).await?;
 
+    let attack = Attack::start(args.attack, args.attack_connections, ([127, 0, 0, 1], port).into(), task)?;
     let mut rounds: Vec<RoundReport> = Vec::new();
     for round in 1..=args.rounds {
         let mut report = fleet.run_round(&client, task, round, args.uploads).await.wrap_err_with(|| {
@@ -125,9 +161,12 @@ async fn main() -> eyre::Result<()> {
         eprintln!("[load] {report} {:?}", report.scoring_steps);
         rounds.push(report);
     }
+    let attack = attack.stop().await;
     let peak_rss_mb = memory.stop().await;
     let line = serde_json::json!({
         "workers": args.workers,
+        "limits": args.limits,
+        "attack": attack,
         "architecture": arch.name(),
         "parameters": arch.num_parameters(),
         "validation_samples": args.validation_samples,

@@ -22,9 +22,18 @@ pragma solidity ^0.8.24;
 ///   (reward pool, stakes) must arrive in full: fee-on-transfer tokens revert with
 ///   `MarketplaceTransferAmountMismatch`. Rebasing tokens are not supported.
 /// - Pause (PAUSER_ROLE) blocks new commitments and round progress: `createTask`, `join`, `startRound`,
-///   `finalizeRound`, and `expireTask` (a paused coordinator cannot finalize, so its grace period must not run
-///   out because of the pause). Every exit stays open while paused: `leaveTask` (between rounds), `withdrawStake`,
-///   `claim` (against already committed roots), `withdrawUnspent`, `cancelTask`, `revealValidationSet`.
+///   `finalizeRound`, and `expireTask`. A pause is bounded: it lapses by itself `MAX_PAUSE_DURATION` after it
+///   began, and a new pause is refused until `PAUSE_COOLDOWN` after the previous one ended (unpaused or lapsed),
+///   so a pauser can hold funds for at most 3 days in every 10. Expiry waits the pause out: `expireTask`'s
+///   deadline moves by the seconds paused since the task's last `startRound` or `finalizeRound` (a paused
+///   coordinator cannot finalize, so its grace period must not run out because of the pause). Every exit stays
+///   open while paused: `leaveTask`, `withdrawStake`, `evictWorker`, `endTask`, `claim` (against already
+///   committed roots), `withdrawUnspent`, `sweepUnclaimed`, `cancelTask`, `revealValidationSet`.
+/// - Exits: a worker leaves at any time (`leaveTask`; during a round its stake stays escrowed until that round
+///   is finalized, then `withdrawStake`); the requester ends a Running task (`endTask`, after the open round if
+///   there is one); anyone evicts a slashed worker between rounds (`evictWorker`; its stake stays escrowed for
+///   it to take back with `withdrawStake`, so no token transfer stands in the way); rewards are claimable for
+///   `CLAIM_PERIOD` after the task ended, then the requester sweeps what is left (`sweepUnclaimed`).
 interface IMarketplace {
     // ---------------------------------------------------------------------------------------------------------
     // Types
@@ -32,7 +41,8 @@ interface IMarketplace {
 
     /// @notice Lifecycle of a task.
     /// @dev None: does not exist. Open: created, no round started yet (workers may join, requester may cancel).
-    /// Running: at least one round started. Ended: the final round was finalized, or the task expired.
+    /// Running: at least one round started. Ended: the final round was finalized, the requester ended it
+    /// (`endTask`), or the task expired.
     /// Cancelled: the requester cancelled it before the first round.
     enum TaskStatus {
         None,
@@ -42,7 +52,8 @@ interface IMarketplace {
         Cancelled
     }
 
-    /// @notice Membership of a worker in a task. Never returns to None once a worker has joined.
+    /// @notice Membership of a worker in a task. Never returns to None once a worker has joined. An Exited worker
+    /// may still have stake escrowed (it left during a round, see `leaveTask`, or was evicted, see `evictWorker`).
     enum WorkerStatus {
         None,
         Active,
@@ -61,16 +72,20 @@ interface IMarketplace {
     /// @notice Parameters of a new task, passed to `createTask`.
     /// @param rewardToken ERC-20 paid as reward; stakes are escrowed in the same token.
     /// @param rewardPool Amount the requester escrows for rewards (must be > 0 and <= type(uint128).max).
-    /// @param stakeRequired Stake each worker escrows on `join` (may be 0; <= type(uint120).max).
+    /// @param stakeRequired Stake each worker escrows on `join` (> 0, so a seat always costs something and a
+    /// slashed worker can be evicted; <= type(uint120).max).
     /// @param numRounds Number of training rounds (> 0). Finalizing round `numRounds` ends the task.
     /// @param maxWorkers Maximum number of simultaneously active workers (> 0).
-    /// @param submissionWindow Seconds between `startRound` and the round's submission deadline (> 0).
+    /// @param submissionWindow Seconds between `startRound` and the round's submission deadline (> 0 and
+    /// <= `MAX_SUBMISSION_WINDOW`).
     /// @param coordinator Address allowed to start and finalize rounds (!= address(0)).
     /// @param modelArchitectureId Identifier of the model architecture (opaque to the contract).
     /// @param initialModelCid Initial checkpoint, sha2-256 digest of its CIDv0 (!= 0).
     /// @param validationSetCommitment Commitment to the validation set revealed after the task ends (opaque).
     /// @param allowlistRoot Merkle root of allowed workers; bytes32(0) means anyone may join.
     /// @param slashToRequester If true slashed stake goes to the requester, otherwise back into the reward pool.
+    /// @param maxSlashBps Most a worker can lose in one round, in basis points of `stakeRequired` (1..=10000),
+    /// fixed at creation so workers know the worst case before they join.
     struct TaskConfig {
         address rewardToken;
         uint256 rewardPool;
@@ -84,9 +99,11 @@ interface IMarketplace {
         bytes32 validationSetCommitment;
         bytes32 allowlistRoot;
         bool slashToRequester;
+        uint16 maxSlashBps;
     }
 
-    /// @notice Stored state of a task, as returned by `getTask`. Field order is the storage layout (packed).
+    /// @notice A task's main record, as returned by `getTask`; the rest of its state is in `TaskTerms`
+    /// (`getTaskTerms`).
     /// @param rewardToken Reward and stake token.
     /// @param currentRound Number of rounds started so far (the latest round's number; 0 before the first).
     /// @param numRounds Configured number of rounds.
@@ -139,6 +156,19 @@ interface IMarketplace {
         bytes32 allowlistRoot;
     }
 
+    /// @notice The rest of a task's state, as returned by `getTaskTerms`: its slash bound and how it ends.
+    /// @param maxSlashBps See TaskConfig.
+    /// @param endRequested Whether the requester called `endTask` during the open round: finalizing it ends the
+    /// task.
+    /// @param endedAt Block timestamp at which the task became Ended (0 before); claims close `CLAIM_PERIOD` later.
+    /// @param unclaimedSwept Whether the requester already swept the rewards left unclaimed after the claim period.
+    struct TaskTerms {
+        uint16 maxSlashBps;
+        bool endRequested;
+        uint40 endedAt;
+        bool unclaimedSwept;
+    }
+
     /// @notice Stored state of one round, as returned by `getRound`.
     /// @param globalModelCid Global checkpoint the round trains from (set by `startRound`).
     /// @param newModelCid Aggregated checkpoint produced by the round (set by `finalizeRound`).
@@ -170,8 +200,9 @@ interface IMarketplace {
     }
 
     /// @notice One slash applied by `finalizeRound`.
-    /// @param worker Active worker of the task to slash.
-    /// @param amount Requested amount; clamped to the worker's remaining stake.
+    /// @param worker Active worker of the task to slash, or one that left during the round being finalized.
+    /// @param amount Requested amount; clamped to the worker's remaining stake and to
+    /// `stakeRequired * maxSlashBps / 10000`.
     /// @param reason Reason code.
     struct Slash {
         address worker;
@@ -197,6 +228,18 @@ interface IMarketplace {
 
     /// @notice Thrown when a task is created with a submission window of zero seconds.
     error MarketplaceZeroSubmissionWindow();
+
+    /// @notice Thrown when a task is created with a submission window above `MAX_SUBMISSION_WINDOW`.
+    /// @param given The window given (seconds).
+    /// @param max The longest window accepted.
+    error MarketplaceSubmissionWindowTooLong(uint32 given, uint256 max);
+
+    /// @notice Thrown when a task is created with a zero stake (a free seat could be held for ever).
+    error MarketplaceZeroStake();
+
+    /// @notice Thrown when a task is created with a per-round slash bound outside 1..=10000 basis points.
+    /// @param maxSlashBps The bound given.
+    error MarketplaceInvalidMaxSlash(uint16 maxSlashBps);
 
     /// @notice Thrown when a CID digest that must be set is bytes32(0).
     error MarketplaceZeroCid();
@@ -235,6 +278,15 @@ interface IMarketplace {
     /// @param status Its current status.
     error MarketplaceTaskNotActive(uint256 taskId, TaskStatus status);
 
+    /// @notice Thrown when `endTask` is called on a task that is not Running (an Open task is cancelled instead).
+    /// @param taskId The task.
+    /// @param status Its current status.
+    error MarketplaceTaskNotRunning(uint256 taskId, TaskStatus status);
+
+    /// @notice Thrown when `endTask` is called again while the end it requested waits for the open round.
+    /// @param taskId The task.
+    error MarketplaceEndAlreadyRequested(uint256 taskId);
+
     /// @notice Thrown when the action needs an ended (or, for stake withdrawals, cancelled) task.
     /// @param taskId The task.
     /// @param status Its current status.
@@ -246,7 +298,7 @@ interface IMarketplace {
     /// @param status Its current status.
     error MarketplaceTaskNotCancellable(uint256 taskId, TaskStatus status);
 
-    /// @notice Thrown when joining, leaving or starting a round while a round is open.
+    /// @notice Thrown when joining, evicting or starting a round while a round is open.
     /// @param taskId The task.
     /// @param round The open round.
     error MarketplaceRoundOpen(uint256 taskId, uint32 round);
@@ -271,10 +323,35 @@ interface IMarketplace {
     /// @param worker The worker.
     error MarketplaceAlreadyWorker(uint256 taskId, address worker);
 
-    /// @notice Thrown when the account is not an active worker of the task (leaveTask, withdrawStake, slash).
+    /// @notice Thrown when the account is not an active worker of the task (leaveTask, withdrawStake, slash), or,
+    /// for withdrawStake and slashes, not a worker that left (or was evicted) with stake still escrowed.
     /// @param taskId The task.
     /// @param account The account.
     error MarketplaceNotWorker(uint256 taskId, address account);
+
+    /// @notice Thrown when a worker that left during a round, or was evicted, joins again before taking back its
+    /// escrowed stake.
+    /// @param taskId The task.
+    /// @param worker The worker.
+    /// @param pendingStake Its stake still escrowed (withdraw it with `withdrawStake` first).
+    error MarketplacePendingStake(uint256 taskId, address worker, uint256 pendingStake);
+
+    /// @notice Thrown when a worker that left during round `round` withdraws its stake while that round is open
+    /// (the round's finalize may still slash it).
+    /// @param taskId The task.
+    /// @param worker The worker.
+    /// @param round The round it left during.
+    error MarketplaceStakeLocked(uint256 taskId, address worker, uint32 round);
+
+    /// @notice Thrown when `evictWorker` targets an account that is not an active worker with less than the
+    /// required stake.
+    /// @param taskId The task.
+    /// @param worker The account.
+    error MarketplaceWorkerNotEvictable(uint256 taskId, address worker);
+
+    /// @notice Thrown when a slash list is not strictly ascending by worker address (so no worker is listed
+    /// twice in a round).
+    error MarketplaceSlashesNotSorted();
 
     /// @notice Thrown when joining an allowlisted task without a valid allowlist proof.
     /// @param taskId The task.
@@ -293,6 +370,24 @@ interface IMarketplace {
     /// @param total The total passed.
     /// @param available rewardPool + slashedToPool (after this round's slashes).
     error MarketplaceRewardsExceedFunds(uint256 taskId, uint256 total, uint256 available);
+
+    /// @notice Thrown when a round commits a non-zero rewards total under a zero root (nothing could be claimed).
+    /// @param taskId The task.
+    error MarketplaceZeroRewardsRoot(uint256 taskId);
+
+    /// @notice Thrown when claiming after the claim period of an ended task.
+    /// @param taskId The task.
+    /// @param closedAt `endedAt + CLAIM_PERIOD`, when claims closed.
+    error MarketplaceClaimPeriodOver(uint256 taskId, uint256 closedAt);
+
+    /// @notice Thrown when the requester sweeps unclaimed rewards before the claim period is over.
+    /// @param taskId The task.
+    /// @param availableAt `endedAt + CLAIM_PERIOD`, the first timestamp at which sweeping works.
+    error MarketplaceClaimPeriodNotOver(uint256 taskId, uint256 availableAt);
+
+    /// @notice Thrown when the requester sweeps unclaimed rewards a second time.
+    /// @param taskId The task.
+    error MarketplaceUnclaimedAlreadySwept(uint256 taskId);
 
     /// @notice Thrown when claiming from a task that has no rewards root yet (or does not exist).
     /// @param taskId The task.
@@ -333,8 +428,12 @@ interface IMarketplace {
 
     /// @notice Thrown when `expireTask` is called before the coordinator's grace period ran out.
     /// @param taskId The task.
-    /// @param expiresAt First timestamp at which the task can be expired.
+    /// @param expiresAt First timestamp at which the task can be expired (as things stand: a later pause moves it).
     error MarketplaceTaskNotExpired(uint256 taskId, uint256 expiresAt);
+
+    /// @notice Thrown when `pause` is called before `PAUSE_COOLDOWN` passed since the previous pause ended.
+    /// @param availableAt First timestamp at which pausing works again.
+    error MarketplacePauseCooldown(uint256 availableAt);
 
     // ---------------------------------------------------------------------------------------------------------
     // Events
@@ -355,13 +454,29 @@ interface IMarketplace {
     /// @param stake The stake escrowed.
     event WorkerJoined(uint256 indexed taskId, address indexed worker, uint256 stake);
 
-    /// @notice Emitted when a worker leaves a task between rounds.
+    /// @notice Emitted when a worker leaves a task.
     /// @param taskId The task.
     /// @param worker The worker.
-    /// @param stakeReturned Remaining stake returned to the worker (stake minus slashes).
+    /// @param stakeReturned Remaining stake returned to the worker (stake minus slashes); 0 when it left during
+    /// a round, whose stake stays escrowed (see `WorkerLeftDuringRound`).
     event WorkerLeft(uint256 indexed taskId, address indexed worker, uint256 stakeReturned);
 
-    /// @notice Emitted when a worker takes its stake back after the task ended or was cancelled.
+    /// @notice Emitted, after `WorkerLeft`, when a worker leaves while a round is open: its stake stays escrowed
+    /// until that round is no longer open, and that round's finalize may still slash it.
+    /// @param taskId The task.
+    /// @param worker The worker.
+    /// @param round The open round.
+    /// @param stakeHeld Stake still escrowed.
+    event WorkerLeftDuringRound(uint256 indexed taskId, address indexed worker, uint32 round, uint256 stakeHeld);
+
+    /// @notice Emitted when anyone evicts a slashed worker between rounds, freeing its seat.
+    /// @param taskId The task.
+    /// @param worker The evicted worker.
+    /// @param stakeHeld Remaining stake, still escrowed for the worker to take back with `withdrawStake`.
+    event WorkerEvicted(uint256 indexed taskId, address indexed worker, uint256 stakeHeld);
+
+    /// @notice Emitted when a worker takes its stake back after the task ended or was cancelled, after the
+    /// round it left during, or after it was evicted.
     /// @param taskId The task.
     /// @param worker The worker.
     /// @param amount Remaining stake returned (stake minus slashes).
@@ -394,7 +509,8 @@ interface IMarketplace {
     /// @param taskId The task.
     /// @param round The round being finalized.
     /// @param worker The slashed worker.
-    /// @param amount Amount actually slashed (the requested amount clamped to the remaining stake).
+    /// @param amount Amount actually slashed (the requested amount clamped to the remaining stake and to
+    /// `stakeRequired * maxSlashBps / 10000`).
     /// @param reason Reason code.
     /// @param toRequester True if the amount goes to the requester, false if it joins the reward pool.
     event WorkerSlashed(
@@ -406,11 +522,23 @@ interface IMarketplace {
         bool toRequester
     );
 
-    /// @notice Emitted when a task ends: its final round was finalized, or it expired.
+    /// @notice Emitted when a task ends: its final round was finalized, the requester ended it, or it expired.
     /// @param taskId The task.
     /// @param roundsCompleted Number of finalized rounds.
-    /// @param expired True if ended by `expireTask` (coordinator inactive), false if the final round finalized.
+    /// @param expired True if ended by `expireTask` (coordinator inactive), false otherwise.
     event TaskEnded(uint256 indexed taskId, uint32 roundsCompleted, bool expired);
+
+    /// @notice Emitted when the requester calls `endTask` during a round: the task ends when that round is
+    /// finalized.
+    /// @param taskId The task.
+    /// @param round The open round, now the last one.
+    event TaskEndRequested(uint256 indexed taskId, uint32 round);
+
+    /// @notice Emitted when the requester takes back the rewards left unclaimed after the claim period.
+    /// @param taskId The task.
+    /// @param requester The requester (recipient).
+    /// @param amount committedRewards - paidOut.
+    event UnclaimedSwept(uint256 indexed taskId, address indexed requester, uint256 amount);
 
     /// @notice Emitted when a worker claims rewards.
     /// @param taskId The task.
@@ -460,6 +588,17 @@ interface IMarketplace {
     /// @param taskId The task.
     function withdrawUnspent(uint256 taskId) external;
 
+    /// @notice Ends a Running task early. With no round open it ends at once; with a round open, finalizing that
+    /// round ends it (the coordinator can no longer chain rounds for ever), and `expireTask` still applies.
+    /// Only the requester. Works while paused.
+    /// @param taskId The task.
+    function endTask(uint256 taskId) external;
+
+    /// @notice After `CLAIM_PERIOD` past the task's end, pays the requester `committedRewards - paidOut` (what
+    /// no one claimed; claims are closed by then). Once per task. Only the requester. Works while paused.
+    /// @param taskId The task.
+    function sweepUnclaimed(uint256 taskId) external;
+
     /// @notice Records the validation set's CID after the task ended. Once per task. Only the requester or the
     /// coordinator. The contract does not check it against `validationSetCommitment` (verification is off-chain).
     /// @param taskId The task.
@@ -471,25 +610,29 @@ interface IMarketplace {
     // ---------------------------------------------------------------------------------------------------------
 
     /// @notice Joins a task and escrows `stakeRequired` from the caller (approve first). Not while a round is
-    /// open, not after the task ended, not above `maxWorkers`. A worker that left may join again.
-    /// Blocked while paused.
+    /// open, not after the task ended, not above `maxWorkers`. A worker that left may join again, once it took
+    /// back any stake still escrowed from its last membership. Blocked while paused.
     /// @param taskId The task.
     /// @param allowlistProof Proof of the caller's allowlist leaf (ignored, may be empty, when the task has no
     /// allowlist).
     function join(uint256 taskId, bytes32[] calldata allowlistProof) external;
 
-    /// @notice Leaves a task between rounds (no round open) and returns the remaining stake (after slashes).
-    /// Rewards already committed stay claimable.
+    /// @notice Leaves a task at once (its seat is freed; later rounds cannot slash it). Between rounds the
+    /// remaining stake (after slashes) is returned now. During a round the stake stays escrowed, the finalize of
+    /// that round may still slash it, and the worker takes it back with `withdrawStake` once that round is no
+    /// longer open (finalized, or the task ended). Rewards already committed stay claimable. Works while paused.
     /// @param taskId The task.
     function leaveTask(uint256 taskId) external;
 
-    /// @notice Returns the caller's remaining stake after the task ended or was cancelled.
+    /// @notice Returns the caller's remaining stake: as an active worker, after the task ended or was cancelled;
+    /// as a worker that left during a round, once that round is no longer open; as an evicted worker, at once.
+    /// Works while paused.
     /// @param taskId The task.
     function withdrawStake(uint256 taskId) external;
 
     /// @notice Pays the caller `cumulativeAmount - claimed(taskId, caller)`, proven against the task's latest
     /// rewards root with leaf `keccak256(bytes.concat(keccak256(abi.encode(taskId, msg.sender,
-    /// cumulativeAmount))))`. One claim covers any number of rounds.
+    /// cumulativeAmount))))`. One claim covers any number of rounds. Closed `CLAIM_PERIOD` after the task ended.
     /// @param taskId The task.
     /// @param cumulativeAmount The caller's cumulative earnings in the task, as committed by the root.
     /// @param proof Sorted-pair Merkle proof of the leaf.
@@ -505,18 +648,21 @@ interface IMarketplace {
     /// @param globalModelCid Global checkpoint the round trains from (!= 0).
     function startRound(uint256 taskId, bytes32 globalModelCid) external;
 
-    /// @notice Finalizes the open round: applies the slashes (each clamped to the worker's remaining stake),
-    /// records the new model, the manifest and the rewards root, and ends the task after the final round.
+    /// @notice Finalizes the open round: applies the slashes (each clamped to the worker's remaining stake and to
+    /// `stakeRequired * maxSlashBps / 10000`), records the new model, the manifest and the rewards root, and ends
+    /// the task after the final round or when the requester asked to (`endTask`).
     /// Gas grows with `slashes.length` only, never with the number of workers. Only the coordinator.
     /// Blocked while paused.
     /// @param taskId The task.
     /// @param round The open round's number (guards against stale transactions).
     /// @param newModelCid Aggregated checkpoint (!= 0).
     /// @param manifestCid Round manifest (!= 0).
-    /// @param rewardsRoot Root of the tree of every worker's cumulative earnings in this task.
+    /// @param rewardsRoot Root of the tree of every worker's cumulative earnings in this task (!= 0 unless the
+    /// total is 0).
     /// @param cumulativeRewardsTotal Sum of all cumulative amounts in the tree: non-decreasing across rounds and
     /// at most rewardPool + slashedToPool (after this round's slashes).
-    /// @param slashes Slashes to apply; every worker must be an active worker of the task.
+    /// @param slashes Slashes to apply, strictly ascending by worker address; every worker must be an active
+    /// worker of the task or one that left during this round.
     function finalizeRound(
         uint256 taskId,
         uint32 round,
@@ -533,10 +679,19 @@ interface IMarketplace {
 
     /// @notice Ends a Running task whose coordinator went silent: a round open for more than
     /// `FINALIZE_GRACE_PERIOD` past its deadline, or no new round for `FINALIZE_GRACE_PERIOD` after the last
-    /// finalize. An open round is abandoned (no rewards for it); earlier roots stay claimable. Blocked while
-    /// paused.
+    /// finalize; either way plus the seconds the contract was paused since the last `startRound` or
+    /// `finalizeRound`. An open round is abandoned (no rewards for it); earlier roots stay claimable. Blocked
+    /// while paused.
     /// @param taskId The task.
     function expireTask(uint256 taskId) external;
+
+    /// @notice Evicts an active worker whose stake was slashed below `stakeRequired`, freeing its seat. Its
+    /// remaining stake stays escrowed, out of reach of later slashes, until it takes it back with `withdrawStake`
+    /// (a transfer here would let a token that refuses transfers to the worker keep it seated). Open or Running
+    /// task, no round open. Anyone. Works while paused.
+    /// @param taskId The task.
+    /// @param worker The worker.
+    function evictWorker(uint256 taskId, address worker) external;
 
     // ---------------------------------------------------------------------------------------------------------
     // Views
@@ -546,14 +701,40 @@ interface IMarketplace {
     /// @return The grace period.
     function FINALIZE_GRACE_PERIOD() external view returns (uint256);
 
+    /// @notice Longest a pause lasts: `paused()` turns false this many seconds after the pause began.
+    /// @return The duration (seconds).
+    function MAX_PAUSE_DURATION() external view returns (uint256);
+
+    /// @notice Time after a pause ended (unpaused or lapsed) before the next pause is accepted (seconds).
+    /// @return The cooldown.
+    function PAUSE_COOLDOWN() external view returns (uint256);
+
+    /// @notice Time after a task ended during which rewards can be claimed (seconds).
+    /// @return The claim period.
+    function CLAIM_PERIOD() external view returns (uint256);
+
+    /// @notice Longest submission window a task may have (seconds).
+    /// @return The bound.
+    function MAX_SUBMISSION_WINDOW() external view returns (uint256);
+
+    /// @notice Total seconds the contract has been paused: ended and lapsed pauses, plus the ongoing one so far.
+    /// @return The total.
+    function pausedSeconds() external view returns (uint256);
+
     /// @notice Number of tasks created; task ids are 1..taskCount().
     /// @return The count.
     function taskCount() external view returns (uint256);
 
-    /// @notice A task's stored state. Reverts with MarketplaceTaskNotFound for unknown ids.
+    /// @notice A task's main record. Reverts with MarketplaceTaskNotFound for unknown ids.
     /// @param taskId The task.
     /// @return The task.
     function getTask(uint256 taskId) external view returns (Task memory);
+
+    /// @notice A task's slash bound and end state (the fields `getTask` leaves out). Reverts with
+    /// MarketplaceTaskNotFound for unknown ids.
+    /// @param taskId The task.
+    /// @return The task's terms.
+    function getTaskTerms(uint256 taskId) external view returns (TaskTerms memory);
 
     /// @notice A round's stored state (all zero for rounds not started). Reverts for unknown tasks.
     /// @param taskId The task.

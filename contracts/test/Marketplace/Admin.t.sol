@@ -14,6 +14,9 @@ contract MarketplaceAdminTest is MarketplaceTestBase {
         assertTrue(market.hasRole(market.PAUSER_ROLE(), admin));
         assertEq(market.taskCount(), 0);
         assertEq(market.FINALIZE_GRACE_PERIOD(), 7 days);
+        assertEq(market.CLAIM_PERIOD(), 365 days);
+        assertEq(market.MAX_SUBMISSION_WINDOW(), 30 days);
+        assertEq(market.pausedSeconds(), 0);
     }
 
     function test_constructor_revertsIfZeroAdmin() public {
@@ -71,6 +74,13 @@ contract MarketplaceAdminTest is MarketplaceTestBase {
         market.getTask(0);
         vm.expectRevert(abi.encodeWithSelector(IMarketplace.MarketplaceTaskNotFound.selector, 1));
         market.getTask(1);
+    }
+
+    function test_getTaskTerms_revertsIfTaskNotFound() public {
+        vm.expectRevert(abi.encodeWithSelector(IMarketplace.MarketplaceTaskNotFound.selector, 0));
+        market.getTaskTerms(0);
+        vm.expectRevert(abi.encodeWithSelector(IMarketplace.MarketplaceTaskNotFound.selector, 1));
+        market.getTaskTerms(1);
     }
 
     function test_getRound_revertsIfTaskNotFound() public {

@@ -188,6 +188,31 @@ contract MarketplaceClaimTest is MarketplaceTestBase {
         assertEq(market.claimed(taskId, workers[1]), 30e18);
     }
 
+    function test_claim_worksUntilClaimPeriodEnds() public {
+        (bytes32 root, bytes32[][] memory proofs, uint256 total) = _rewardTree(taskId, _amounts2(70e18, 30e18));
+        _finishTask(taskId, root, total);
+        vm.warp(market.getTaskTerms(taskId).endedAt + market.CLAIM_PERIOD() - 1);
+        _claim(taskId, workers[0], 70e18, proofs[0]);
+        assertEq(market.claimed(taskId, workers[0]), 70e18);
+    }
+
+    function test_claim_revertsAfterClaimPeriod() public {
+        (bytes32 root, bytes32[][] memory proofs, uint256 total) = _rewardTree(taskId, _amounts2(70e18, 30e18));
+        _finishTask(taskId, root, total);
+        uint256 closedAt = market.getTaskTerms(taskId).endedAt + market.CLAIM_PERIOD();
+        vm.warp(closedAt);
+        vm.expectRevert(abi.encodeWithSelector(IMarketplace.MarketplaceClaimPeriodOver.selector, taskId, closedAt));
+        _claim(taskId, workers[0], 70e18, proofs[0]);
+    }
+
+    function test_claim_noPeriodWhileTaskRuns() public {
+        (bytes32 root, bytes32[][] memory proofs, uint256 total) = _rewardTree(taskId, _amounts2(70e18, 30e18));
+        _round(taskId, root, total);
+        vm.warp(block.timestamp + 2 * market.CLAIM_PERIOD());
+        _claim(taskId, workers[1], 30e18, proofs[1]);
+        assertEq(market.claimed(taskId, workers[1]), 30e18);
+    }
+
     function test_claim_singleLeafTreeWithEmptyProof() public {
         address[] memory accounts = new address[](1);
         accounts[0] = workers[0];

@@ -8,7 +8,7 @@ import {MarketplaceTestBase} from "../utils/MarketplaceTestBase.sol";
 contract MarketplaceFuzzTest is MarketplaceTestBase {
     function testFuzz_createTask_escrowsAnyValidAmounts(uint256 pool, uint256 stake) public {
         pool = bound(pool, 1, type(uint128).max);
-        stake = bound(stake, 0, type(uint120).max);
+        stake = bound(stake, 1, type(uint120).max);
         token.mint(requester, pool);
         IMarketplace.TaskConfig memory c = _config();
         c.rewardPool = pool;
@@ -68,16 +68,23 @@ contract MarketplaceFuzzTest is MarketplaceTestBase {
         assertEq(token.balanceOf(address(market)), 0);
     }
 
-    /// @dev Any sequence of slash amounts: the stake never goes negative, the slashed sum equals what left the
-    /// stake, and the worker gets exactly the remainder back.
-    function testFuzz_slash_neverExceedsStake(uint256 stake, uint256[4] memory amounts, bool toRequester) public {
-        stake = bound(stake, 0, 1_000e18);
+    /// @dev Any sequence of slash amounts: the stake never goes negative, no round takes more than the task's
+    /// per-round bound, the slashed sum equals what left the stake, and the worker gets exactly the remainder back.
+    function testFuzz_slash_neverExceedsStake(
+        uint256 stake,
+        uint256[4] memory amounts,
+        bool toRequester,
+        uint16 maxSlashBps
+    ) public {
+        stake = bound(stake, 1, 1_000e18);
         IMarketplace.TaskConfig memory c = _config();
         c.stakeRequired = stake;
         c.numRounds = 4;
         c.slashToRequester = toRequester;
+        c.maxSlashBps = uint16(bound(maxSlashBps, 1, 10_000));
         uint256 taskId = _createTask(c);
         _join(taskId, workers[0]);
+        uint256 cap = stake * c.maxSlashBps / 10_000;
 
         uint256 remaining = stake;
         for (uint32 r = 1; r <= 4; ++r) {
@@ -85,6 +92,7 @@ contract MarketplaceFuzzTest is MarketplaceTestBase {
             _start(taskId);
             _finalize(taskId, r, bytes32(0), 0, _slash(workers[0], amount));
             uint256 expected = amount < remaining ? amount : remaining;
+            if (expected > cap) expected = cap;
             remaining -= expected;
             assertEq(market.stakeOf(taskId, workers[0]), remaining);
         }
@@ -190,5 +198,40 @@ contract MarketplaceFuzzTest is MarketplaceTestBase {
             );
         }
         _finalize(taskId, 1, keccak256("root"), total, _slash(workers[0], slashAmount));
+    }
+
+    /// @dev Whenever a pause starts during an open round (or its grace period) and however it ends (unpause or
+    /// lapse), expiry moves by exactly the seconds it was in force.
+    function testFuzz_expireTask_waitsOutAnyPause(uint256 pauseAfter, uint256 pauseFor, bool unpause) public {
+        uint256 taskId = _createTask();
+        _start(taskId);
+        uint256 deadline = market.getRound(taskId, 1).deadline;
+        uint256 grace = market.FINALIZE_GRACE_PERIOD();
+        uint256 maxPause = market.MAX_PAUSE_DURATION();
+        pauseAfter = bound(pauseAfter, 0, WINDOW + grace - 1);
+        pauseFor = bound(pauseFor, 0, 2 * maxPause);
+
+        vm.warp(block.timestamp + pauseAfter);
+        _pause();
+        vm.warp(block.timestamp + pauseFor);
+        // Not lifted, the pause runs until it lapses: it counts in full.
+        bool lifted = unpause && pauseFor < maxPause;
+        if (lifted) {
+            vm.prank(admin);
+            market.unpause();
+        }
+        uint256 paused = lifted ? pauseFor : maxPause;
+        uint256 expiresAt = deadline + grace + paused;
+        // forge-lint: disable-next-line(block-timestamp)
+        if (market.paused()) vm.warp(block.timestamp + maxPause - pauseFor); // let it lapse
+        // forge-lint: disable-next-line(block-timestamp)
+        if (block.timestamp < expiresAt) {
+            vm.warp(expiresAt - 1);
+            vm.expectRevert(abi.encodeWithSelector(IMarketplace.MarketplaceTaskNotExpired.selector, taskId, expiresAt));
+            market.expireTask(taskId);
+        }
+        vm.warp(expiresAt);
+        market.expireTask(taskId);
+        assertEq(uint8(market.getTask(taskId).status), uint8(IMarketplace.TaskStatus.Ended));
     }
 }

@@ -195,6 +195,25 @@ contract MarketplaceRoundsTest is MarketplaceTestBase {
         _finalize(taskId, 1, keccak256("a"), POOL + 1);
     }
 
+    /// @dev The old problem: a zero root with a non-zero total commits rewards that no proof can ever claim.
+    function test_finalizeRound_revertsIfZeroRootWithRewards() public {
+        _start(taskId);
+        vm.expectRevert(abi.encodeWithSelector(IMarketplace.MarketplaceZeroRewardsRoot.selector, taskId));
+        _finalize(taskId, 1, bytes32(0), 1);
+    }
+
+    function test_finalizeRound_revertsIfZeroRootReplacesCommittedRoot() public {
+        _round(taskId, keccak256("a"), 50e18);
+        _start(taskId);
+        vm.expectRevert(abi.encodeWithSelector(IMarketplace.MarketplaceZeroRewardsRoot.selector, taskId));
+        _finalize(taskId, 2, bytes32(0), 50e18);
+    }
+
+    function test_finalizeRound_allowsZeroRootWithoutRewards() public {
+        _round(taskId, bytes32(0), 0);
+        assertEq(market.getTask(taskId).committedRewards, 0);
+    }
+
     function test_finalizeRound_revertsIfTaskNotFound() public {
         vm.expectRevert(abi.encodeWithSelector(IMarketplace.MarketplaceTaskNotFound.selector, 77));
         _finalize(77, 1, bytes32(0), 0);
@@ -256,17 +275,14 @@ contract MarketplaceRoundsTest is MarketplaceTestBase {
 
     function test_finalizeRound_slashIsClampedToRemainingStake() public {
         _start(taskId);
-        IMarketplace.Slash[] memory s = new IMarketplace.Slash[](2);
-        s[0] = IMarketplace.Slash(workers[0], 7e18, IMarketplace.SlashReason.Copy);
-        s[1] = IMarketplace.Slash(workers[0], 7e18, IMarketplace.SlashReason.Other);
+        _finalize(taskId, 1, bytes32(0), 0, _slash(workers[0], 7e18));
+        _start(taskId);
         vm.expectEmit(address(market));
-        emit IMarketplace.WorkerSlashed(taskId, 1, workers[0], 7e18, IMarketplace.SlashReason.Copy, false);
-        vm.expectEmit(address(market));
-        emit IMarketplace.WorkerSlashed(taskId, 1, workers[0], STAKE - 7e18, IMarketplace.SlashReason.Other, false);
-        _finalize(taskId, 1, bytes32(0), 0, s);
+        emit IMarketplace.WorkerSlashed(taskId, 2, workers[0], STAKE - 7e18, IMarketplace.SlashReason.FreeRider, false);
+        _finalize(taskId, 2, bytes32(0), 0, _slash(workers[0], 7e18));
         assertEq(market.stakeOf(taskId, workers[0]), 0);
         assertEq(market.getTask(taskId).slashedToPool, STAKE);
-        // Still an (unstaked) worker until it leaves.
+        // Still an (unstaked) worker until it leaves or is evicted.
         assertTrue(market.isWorker(taskId, workers[0]));
     }
 
@@ -290,5 +306,54 @@ contract MarketplaceRoundsTest is MarketplaceTestBase {
         emit IMarketplace.WorkerSlashed(taskId, 1, workers[0], 0, IMarketplace.SlashReason.FreeRider, false);
         _finalize(taskId, 1, bytes32(0), 0, _slash(workers[0], 0));
         assertEq(market.stakeOf(taskId, workers[0]), STAKE);
+    }
+
+    // --- per-round slash bound and slash list order ---
+
+    /// @dev The old attack: a coordinator takes a worker's whole stake in one round (or lists it several times).
+    /// Each round now takes at most stakeRequired * maxSlashBps / 10000 from a worker.
+    function test_finalizeRound_slashClampedByMaxSlashBps() public {
+        IMarketplace.TaskConfig memory c = _config();
+        c.maxSlashBps = 2500;
+        c.numRounds = 5;
+        uint256 id = _createTask(c);
+        _joinN(id, 1);
+        _start(id);
+        vm.expectEmit(address(market));
+        emit IMarketplace.WorkerSlashed(id, 1, workers[0], STAKE / 4, IMarketplace.SlashReason.FreeRider, false);
+        _finalize(id, 1, bytes32(0), 0, _slash(workers[0], type(uint256).max));
+        assertEq(market.stakeOf(id, workers[0]), STAKE * 3 / 4);
+
+        // Below the bound, the requested amount.
+        _start(id);
+        _finalize(id, 2, bytes32(0), 0, _slash(workers[0], 1e18));
+        assertEq(market.stakeOf(id, workers[0]), STAKE * 3 / 4 - 1e18);
+
+        // The bound is of the required stake, not of what is left; the remaining stake still clamps.
+        for (uint32 r = 3; r <= 5; ++r) {
+            _start(id);
+            _finalize(id, r, bytes32(0), 0, _slash(workers[0], STAKE));
+        }
+        assertEq(market.stakeOf(id, workers[0]), 0);
+        assertEq(market.getTask(id).slashedToPool, STAKE);
+    }
+
+    function test_finalizeRound_revertsIfSlashListNamesWorkerTwice() public {
+        _start(taskId);
+        IMarketplace.Slash[] memory s = new IMarketplace.Slash[](2);
+        s[0] = IMarketplace.Slash(workers[0], 1e18, IMarketplace.SlashReason.Copy);
+        s[1] = IMarketplace.Slash(workers[0], 1e18, IMarketplace.SlashReason.Other);
+        vm.expectRevert(IMarketplace.MarketplaceSlashesNotSorted.selector);
+        _finalize(taskId, 1, bytes32(0), 0, s);
+    }
+
+    function test_finalizeRound_revertsIfSlashListUnsorted() public {
+        _start(taskId);
+        IMarketplace.Slash[] memory s = new IMarketplace.Slash[](3);
+        s[0] = IMarketplace.Slash(workers[0], 1e18, IMarketplace.SlashReason.Copy);
+        s[1] = IMarketplace.Slash(workers[2], 1e18, IMarketplace.SlashReason.Copy);
+        s[2] = IMarketplace.Slash(workers[1], 1e18, IMarketplace.SlashReason.Copy);
+        vm.expectRevert(IMarketplace.MarketplaceSlashesNotSorted.selector);
+        _finalize(taskId, 1, bytes32(0), 0, s);
     }
 }

@@ -4,7 +4,7 @@ pragma solidity ^0.8.24;
 import {IMarketplace} from "../../src/interfaces/IMarketplace.sol";
 import {MarketplaceTestBase} from "../utils/MarketplaceTestBase.sol";
 
-/// @notice createTask, cancelTask, withdrawUnspent, revealValidationSet, expireTask.
+/// @notice createTask, cancelTask, endTask, withdrawUnspent, sweepUnclaimed, revealValidationSet, expireTask.
 contract MarketplaceTasksTest is MarketplaceTestBase {
     // ----------------------------------------------------------------------------------------------------------
     // createTask
@@ -14,6 +14,7 @@ contract MarketplaceTasksTest is MarketplaceTestBase {
         IMarketplace.TaskConfig memory c = _config();
         c.allowlistRoot = keccak256("allowlist");
         c.slashToRequester = true;
+        c.maxSlashBps = 2500;
         uint256 balanceBefore = token.balanceOf(requester);
 
         uint256 taskId = _createTask(c);
@@ -47,6 +48,11 @@ contract MarketplaceTasksTest is MarketplaceTestBase {
         assertEq(t.validationSetCommitment, VALSET_COMMITMENT);
         assertEq(t.validationSetCid, bytes32(0));
         assertEq(t.allowlistRoot, keccak256("allowlist"));
+        IMarketplace.TaskTerms memory terms = market.getTaskTerms(taskId);
+        assertEq(terms.maxSlashBps, 2500);
+        assertFalse(terms.endRequested);
+        assertEq(terms.endedAt, 0);
+        assertFalse(terms.unclaimedSwept);
     }
 
     function test_createTask_idsIncrementFromOne() public {
@@ -63,13 +69,45 @@ contract MarketplaceTasksTest is MarketplaceTestBase {
         _createTask(c);
     }
 
-    function test_createTask_allowsZeroStake() public {
+    function test_createTask_revertsIfZeroStake() public {
         IMarketplace.TaskConfig memory c = _config();
         c.stakeRequired = 0;
+        vm.expectRevert(IMarketplace.MarketplaceZeroStake.selector);
+        _createTask(c);
+    }
+
+    function test_createTask_revertsIfSubmissionWindowTooLong() public {
+        IMarketplace.TaskConfig memory c = _config();
+        c.submissionWindow = uint32(market.MAX_SUBMISSION_WINDOW()) + 1;
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IMarketplace.MarketplaceSubmissionWindowTooLong.selector, c.submissionWindow, 30 days
+            )
+        );
+        _createTask(c);
+    }
+
+    function test_createTask_acceptsLongestSubmissionWindow() public {
+        IMarketplace.TaskConfig memory c = _config();
+        c.submissionWindow = 30 days;
         uint256 taskId = _createTask(c);
-        _join(taskId, workers[0]);
-        assertTrue(market.isWorker(taskId, workers[0]));
-        assertEq(market.stakeOf(taskId, workers[0]), 0);
+        _start(taskId);
+        IMarketplace.Round memory r = market.getRound(taskId, 1);
+        assertEq(r.deadline - r.startedAt, market.MAX_SUBMISSION_WINDOW());
+    }
+
+    function test_createTask_revertsIfMaxSlashZero() public {
+        IMarketplace.TaskConfig memory c = _config();
+        c.maxSlashBps = 0;
+        vm.expectRevert(abi.encodeWithSelector(IMarketplace.MarketplaceInvalidMaxSlash.selector, 0));
+        _createTask(c);
+    }
+
+    function test_createTask_revertsIfMaxSlashAboveWholeStake() public {
+        IMarketplace.TaskConfig memory c = _config();
+        c.maxSlashBps = 10_001;
+        vm.expectRevert(abi.encodeWithSelector(IMarketplace.MarketplaceInvalidMaxSlash.selector, 10_001));
+        _createTask(c);
     }
 
     function test_createTask_revertsIfZeroToken() public {
@@ -230,6 +268,142 @@ contract MarketplaceTasksTest is MarketplaceTestBase {
     }
 
     // ----------------------------------------------------------------------------------------------------------
+    // endTask
+    // ----------------------------------------------------------------------------------------------------------
+
+    function test_endTask_betweenRoundsEndsAtOnce() public {
+        uint256 taskId = _createTask();
+        _joinN(taskId, 1);
+        _round(taskId, keccak256("root"), 100e18);
+        vm.expectEmit(address(market));
+        emit IMarketplace.TaskEnded(taskId, 1, false);
+        vm.prank(requester);
+        market.endTask(taskId);
+
+        assertEq(uint8(market.getTask(taskId).status), uint8(IMarketplace.TaskStatus.Ended));
+        IMarketplace.TaskTerms memory terms = market.getTaskTerms(taskId);
+        assertEq(terms.endedAt, block.timestamp);
+        assertFalse(terms.endRequested);
+        // Everything gets out.
+        vm.prank(workers[0]);
+        market.withdrawStake(taskId);
+        uint256 before = token.balanceOf(requester);
+        vm.prank(requester);
+        market.withdrawUnspent(taskId);
+        assertEq(token.balanceOf(requester), before + POOL - 100e18);
+    }
+
+    /// @dev The old attack: a coordinator that keeps finalizing and starting rounds in the same block holds the
+    /// requester's pool (and the workers' stakes) until numRounds, however large. The requester ends it after
+    /// the open round.
+    function test_endTask_duringRoundEndsAfterItsFinalize() public {
+        IMarketplace.TaskConfig memory c = _config();
+        c.numRounds = type(uint32).max;
+        uint256 taskId = _createTask(c);
+        _joinN(taskId, 1);
+        _round(taskId, bytes32(0), 0);
+        _start(taskId);
+
+        vm.expectEmit(address(market));
+        emit IMarketplace.TaskEndRequested(taskId, 2);
+        vm.prank(requester);
+        market.endTask(taskId);
+        assertTrue(market.getTaskTerms(taskId).endRequested);
+        assertEq(uint8(market.getTask(taskId).status), uint8(IMarketplace.TaskStatus.Running));
+
+        vm.expectEmit(address(market));
+        emit IMarketplace.TaskEnded(taskId, 2, false);
+        _finalize(taskId, 2, bytes32(0), 0);
+        assertEq(uint8(market.getTask(taskId).status), uint8(IMarketplace.TaskStatus.Ended));
+        assertEq(market.getTaskTerms(taskId).endedAt, block.timestamp);
+
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IMarketplace.MarketplaceTaskNotActive.selector, taskId, IMarketplace.TaskStatus.Ended
+            )
+        );
+        _start(taskId);
+        vm.prank(requester);
+        market.withdrawUnspent(taskId);
+        vm.prank(workers[0]);
+        market.withdrawStake(taskId);
+        assertEq(token.balanceOf(address(market)), 0);
+    }
+
+    function test_endTask_requestedRoundCanStillExpire() public {
+        uint256 taskId = _createTask();
+        _start(taskId);
+        vm.prank(requester);
+        market.endTask(taskId);
+        vm.warp(market.getRound(taskId, 1).deadline + market.FINALIZE_GRACE_PERIOD());
+        vm.expectEmit(address(market));
+        emit IMarketplace.TaskEnded(taskId, 0, true);
+        market.expireTask(taskId);
+        assertEq(market.getTaskTerms(taskId).endedAt, block.timestamp);
+    }
+
+    function test_endTask_revertsIfAlreadyRequested() public {
+        uint256 taskId = _createTask();
+        _start(taskId);
+        vm.startPrank(requester);
+        market.endTask(taskId);
+        vm.expectRevert(abi.encodeWithSelector(IMarketplace.MarketplaceEndAlreadyRequested.selector, taskId));
+        market.endTask(taskId);
+        vm.stopPrank();
+    }
+
+    function test_endTask_revertsIfNotRequester() public {
+        uint256 taskId = _createTask();
+        _start(taskId);
+        vm.expectRevert(abi.encodeWithSelector(IMarketplace.MarketplaceNotRequester.selector, taskId, coordinator));
+        vm.prank(coordinator);
+        market.endTask(taskId);
+    }
+
+    function test_endTask_revertsIfOpen() public {
+        uint256 taskId = _createTask();
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IMarketplace.MarketplaceTaskNotRunning.selector, taskId, IMarketplace.TaskStatus.Open
+            )
+        );
+        vm.prank(requester);
+        market.endTask(taskId);
+    }
+
+    function test_endTask_revertsIfEnded() public {
+        uint256 taskId = _createTask();
+        _finishTask(taskId, bytes32(0), 0);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IMarketplace.MarketplaceTaskNotRunning.selector, taskId, IMarketplace.TaskStatus.Ended
+            )
+        );
+        vm.prank(requester);
+        market.endTask(taskId);
+    }
+
+    function test_endTask_revertsIfTaskNotFound() public {
+        vm.expectRevert(abi.encodeWithSelector(IMarketplace.MarketplaceTaskNotFound.selector, 4));
+        market.endTask(4);
+    }
+
+    function test_endTask_worksWhilePaused() public {
+        uint256 taskId = _createTask();
+        _round(taskId, bytes32(0), 0);
+        _pause();
+        vm.prank(requester);
+        market.endTask(taskId);
+        assertEq(uint8(market.getTask(taskId).status), uint8(IMarketplace.TaskStatus.Ended));
+    }
+
+    function test_finalizeRound_lastRoundRecordsEndedAt() public {
+        uint256 taskId = _createTask();
+        _finishTask(taskId, bytes32(0), 0);
+        assertEq(market.getTaskTerms(taskId).endedAt, block.timestamp);
+    }
+
+    // ----------------------------------------------------------------------------------------------------------
     // withdrawUnspent
     // ----------------------------------------------------------------------------------------------------------
 
@@ -329,6 +503,111 @@ contract MarketplaceTasksTest is MarketplaceTestBase {
     }
 
     // ----------------------------------------------------------------------------------------------------------
+    // sweepUnclaimed
+    // ----------------------------------------------------------------------------------------------------------
+
+    /// @dev The old problem: rewards committed to a root nobody can or will claim (a lost key, an unusable
+    /// tree) stayed in the contract for ever. After the claim period the requester takes them back.
+    function test_sweepUnclaimed_paysUnclaimedAfterClaimPeriod() public {
+        uint256 taskId = _createTask();
+        _joinN(taskId, 2);
+        (bytes32 root, bytes32[][] memory proofs, uint256 total) = _rewardTree(taskId, _amounts2(70e18, 30e18));
+        _finishTask(taskId, root, total);
+        uint256 endedAt = market.getTaskTerms(taskId).endedAt;
+        _claim(taskId, workers[0], 70e18, proofs[0]);
+        vm.prank(requester);
+        market.withdrawUnspent(taskId);
+        for (uint256 i; i < 2; ++i) {
+            vm.prank(workers[i]);
+            market.withdrawStake(taskId);
+        }
+        assertEq(token.balanceOf(address(market)), 30e18);
+
+        vm.warp(endedAt + market.CLAIM_PERIOD());
+        uint256 before = token.balanceOf(requester);
+        vm.expectEmit(address(market));
+        emit IMarketplace.UnclaimedSwept(taskId, requester, 30e18);
+        vm.prank(requester);
+        market.sweepUnclaimed(taskId);
+
+        assertEq(token.balanceOf(requester), before + 30e18);
+        assertTrue(market.getTaskTerms(taskId).unclaimedSwept);
+        assertEq(token.balanceOf(address(market)), 0);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IMarketplace.MarketplaceClaimPeriodOver.selector, taskId, endedAt + market.CLAIM_PERIOD()
+            )
+        );
+        _claim(taskId, workers[1], 30e18, proofs[1]);
+    }
+
+    function test_sweepUnclaimed_revertsBeforeClaimPeriodOver() public {
+        uint256 taskId = _createTask();
+        _finishTask(taskId, keccak256("root"), 10e18);
+        uint256 availableAt = block.timestamp + market.CLAIM_PERIOD();
+        vm.warp(availableAt - 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(IMarketplace.MarketplaceClaimPeriodNotOver.selector, taskId, availableAt)
+        );
+        vm.prank(requester);
+        market.sweepUnclaimed(taskId);
+    }
+
+    function test_sweepUnclaimed_revertsIfSweptTwice() public {
+        uint256 taskId = _createTask();
+        _finishTask(taskId, keccak256("root"), 10e18);
+        vm.warp(block.timestamp + market.CLAIM_PERIOD());
+        vm.startPrank(requester);
+        market.sweepUnclaimed(taskId);
+        vm.expectRevert(abi.encodeWithSelector(IMarketplace.MarketplaceUnclaimedAlreadySwept.selector, taskId));
+        market.sweepUnclaimed(taskId);
+        vm.stopPrank();
+    }
+
+    function test_sweepUnclaimed_revertsIfNotRequester() public {
+        uint256 taskId = _createTask();
+        _finishTask(taskId, keccak256("root"), 10e18);
+        vm.warp(block.timestamp + market.CLAIM_PERIOD());
+        vm.expectRevert(abi.encodeWithSelector(IMarketplace.MarketplaceNotRequester.selector, taskId, stranger));
+        vm.prank(stranger);
+        market.sweepUnclaimed(taskId);
+    }
+
+    function test_sweepUnclaimed_revertsIfNotEnded() public {
+        uint256 taskId = _createTask();
+        _round(taskId, keccak256("root"), 10e18);
+        vm.warp(block.timestamp + 2 * market.CLAIM_PERIOD());
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IMarketplace.MarketplaceTaskNotEnded.selector, taskId, IMarketplace.TaskStatus.Running
+            )
+        );
+        vm.prank(requester);
+        market.sweepUnclaimed(taskId);
+    }
+
+    function test_sweepUnclaimed_paysNothingWhenAllClaimed() public {
+        uint256 taskId = _createTask();
+        _finishTask(taskId, bytes32(0), 0);
+        vm.warp(block.timestamp + market.CLAIM_PERIOD());
+        uint256 before = token.balanceOf(requester);
+        vm.prank(requester);
+        market.sweepUnclaimed(taskId);
+        assertEq(token.balanceOf(requester), before);
+        assertTrue(market.getTaskTerms(taskId).unclaimedSwept);
+    }
+
+    function test_sweepUnclaimed_worksWhilePaused() public {
+        uint256 taskId = _createTask();
+        _finishTask(taskId, keccak256("root"), 10e18);
+        vm.warp(block.timestamp + market.CLAIM_PERIOD());
+        _pause();
+        vm.prank(requester);
+        market.sweepUnclaimed(taskId);
+        assertTrue(market.getTaskTerms(taskId).unclaimedSwept);
+    }
+
+    // ----------------------------------------------------------------------------------------------------------
     // revealValidationSet
     // ----------------------------------------------------------------------------------------------------------
 
@@ -414,6 +693,7 @@ contract MarketplaceTasksTest is MarketplaceTestBase {
         IMarketplace.Task memory t = market.getTask(taskId);
         assertEq(uint8(t.status), uint8(IMarketplace.TaskStatus.Ended));
         assertFalse(t.roundOpen);
+        assertEq(market.getTaskTerms(taskId).endedAt, expiresAt);
         // Stake and earlier rewards come back; the requester gets the rest.
         _claim(taskId, workers[0], 30e18, proofs[0]);
         vm.prank(workers[0]);

@@ -159,11 +159,10 @@ contract MarketplaceTokensTest is MarketplaceTestBase {
         FeeOnTransferToken fee = new FeeOnTransferToken(100);
         IMarketplace.TaskConfig memory c = _config();
         c.rewardToken = address(fee);
-        c.stakeRequired = 0; // a zero stake moves no tokens, so a task can exist ...
         fee.mint(requester, POOL);
         vm.prank(requester);
         fee.approve(address(market), POOL);
-        // ... but funding its pool already fails.
+        // No task in such a token can exist to be joined: funding its pool already fails.
         vm.expectRevert(
             abi.encodeWithSelector(IMarketplace.MarketplaceTransferAmountMismatch.selector, POOL, POOL * 99 / 100)
         );

@@ -50,7 +50,8 @@ abstract contract MarketplaceGasBase is GasMeter {
             initialModelCid: keccak256("initial"),
             validationSetCommitment: keccak256("valset"),
             allowlistRoot: bytes32(0),
-            slashToRequester: false
+            slashToRequester: false,
+            maxSlashBps: 5000
         });
     }
 

@@ -17,10 +17,11 @@ contract MarketplaceInvariantTest is Test {
     function setUp() public {
         market = new Marketplace(address(this));
         token = new TestToken("Tessera Test Token", "TTT");
-        handler = new MarketplaceHandler(market, token);
+        // This contract is the admin and so the pauser; the handler pauses and unpauses in its name.
+        handler = new MarketplaceHandler(market, token, address(this));
 
         // Duplicates weight the draw towards the actions that move funds.
-        bytes4[] memory selectors = new bytes4[](16);
+        bytes4[] memory selectors = new bytes4[](22);
         selectors[0] = MarketplaceHandler.createTask.selector;
         selectors[1] = MarketplaceHandler.join.selector;
         selectors[2] = MarketplaceHandler.join.selector;
@@ -37,12 +38,19 @@ contract MarketplaceInvariantTest is Test {
         selectors[13] = MarketplaceHandler.cancelTask.selector;
         selectors[14] = MarketplaceHandler.expireTask.selector;
         selectors[15] = MarketplaceHandler.warp.selector;
+        selectors[16] = MarketplaceHandler.pause.selector;
+        selectors[17] = MarketplaceHandler.unpause.selector;
+        selectors[18] = MarketplaceHandler.endTask.selector;
+        selectors[19] = MarketplaceHandler.evictWorker.selector;
+        selectors[20] = MarketplaceHandler.sweepUnclaimed.selector;
+        selectors[21] = MarketplaceHandler.leaveTask.selector;
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
         targetContract(address(handler));
     }
 
     /// @notice The contract's token balance equals everything deposited (pools + stakes) minus everything paid
-    /// out (claims, stake returns, refunds), both overall and rebuilt task by task from storage.
+    /// out (claims, stake returns, refunds, sweeps), both overall and rebuilt task by task from storage; stakes
+    /// still escrowed after a notice or an eviction count as held.
     function invariant_balanceEqualsPoolsPlusStakesMinusPaidOut() public view {
         uint256 balance = token.balanceOf(address(market));
         assertEq(balance, handler.ghostDeposited() - handler.ghostWithdrawn(), "balance != in - out");
@@ -51,6 +59,7 @@ contract MarketplaceInvariantTest is Test {
         for (uint256 k; k < handler.taskCount(); ++k) {
             uint256 taskId = handler.taskIds(k);
             IMarketplace.Task memory t = market.getTask(taskId);
+            bool swept = market.getTaskTerms(taskId).unclaimedSwept;
             uint256 stakes;
             for (uint256 i; i < handler.actorCount(); ++i) {
                 stakes += market.stakeOf(taskId, handler.actors(i));
@@ -61,7 +70,10 @@ contract MarketplaceInvariantTest is Test {
                 if (t.unspentWithdrawn) {
                     held -= uint256(t.rewardPool) + t.slashedToPool - t.committedRewards + t.slashedToRequester;
                 }
+                // Claims close before a sweep, so paidOut no longer moves after it.
+                if (swept) held -= uint256(t.committedRewards) - t.paidOut;
             }
+            assertEq(swept ? t.committedRewards - t.paidOut : 0, handler.ghostSwept(taskId), "swept");
             assertEq(held, handler.ghostTaskIn(taskId) - handler.ghostTaskOut(taskId), "task holdings");
             rebuilt += held;
         }
@@ -112,6 +124,61 @@ contract MarketplaceInvariantTest is Test {
         }
     }
 
+    /// @notice An evicted worker's stake stays escrowed, whole, until it takes it back: no later round slashes it.
+    function invariant_evictedStakeHeldUntilWithdrawn() public view {
+        for (uint256 k; k < handler.taskCount(); ++k) {
+            uint256 taskId = handler.taskIds(k);
+            for (uint256 i; i < handler.actorCount(); ++i) {
+                address w = handler.actors(i);
+                uint256 held = handler.ghostEvictedHeld(taskId, w);
+                if (held != 0) assertEq(market.stakeOf(taskId, w), held, "evicted stake moved");
+            }
+        }
+    }
+
+    /// @notice No worker ever loses more than stakeRequired * maxSlashBps / 10000 in one round.
+    function invariant_slashPerRoundBounded() public view {
+        assertFalse(handler.ghostSlashAboveCap());
+    }
+
+    /// @notice A pause is never in force MAX_PAUSE_DURATION after it began, and the paused-seconds counter
+    /// matches a model rebuilt from the pause and unpause calls.
+    function invariant_pauseIsBounded() public view {
+        if (market.paused()) {
+            assertLt(block.timestamp, handler.ghostPauseStartedAt() + market.MAX_PAUSE_DURATION(), "pause too long");
+        }
+        assertEq(market.pausedSeconds(), handler.ghostPausedSeconds(), "paused seconds");
+    }
+
+    /// @notice Committed rewards always sit under a usable root.
+    function invariant_committedRewardsHaveRoot() public view {
+        for (uint256 k; k < handler.taskCount(); ++k) {
+            IMarketplace.Task memory t = market.getTask(handler.taskIds(k));
+            if (t.committedRewards != 0) assertTrue(t.rewardsRoot != bytes32(0), "committed under zero root");
+        }
+    }
+
+    /// @notice Every round's submission window is within MAX_SUBMISSION_WINDOW.
+    function invariant_submissionWindowBounded() public view {
+        for (uint256 k; k < handler.taskCount(); ++k) {
+            uint256 taskId = handler.taskIds(k);
+            uint32 rounds = market.getTask(taskId).currentRound;
+            for (uint32 r = 1; r <= rounds; ++r) {
+                IMarketplace.Round memory round = market.getRound(taskId, r);
+                assertLe(round.deadline - round.startedAt, market.MAX_SUBMISSION_WINDOW(), "window too long");
+            }
+        }
+    }
+
+    /// @notice An ended task records when it ended; no other task does.
+    function invariant_endedAtSetExactlyWhenEnded() public view {
+        for (uint256 k; k < handler.taskCount(); ++k) {
+            uint256 taskId = handler.taskIds(k);
+            bool ended = market.getTask(taskId).status == IMarketplace.TaskStatus.Ended;
+            assertEq(market.getTaskTerms(taskId).endedAt != 0, ended, "endedAt");
+        }
+    }
+
     /// @notice workerCount equals the number of active workers.
     function invariant_workerCountMatchesActiveWorkers() public view {
         for (uint256 k; k < handler.taskCount(); ++k) {
@@ -132,5 +199,11 @@ contract MarketplaceInvariantTest is Test {
         console2.log("joins", handler.calls("join"), "leaves", handler.calls("leaveTask"));
         console2.log("stake withdrawals", handler.calls("withdrawStake"), "unspent", handler.calls("withdrawUnspent"));
         console2.log("cancels", handler.calls("cancelTask"), "expiries", handler.calls("expireTask"));
+        console2.log("notices", handler.calls("leaveNotice"), "pending withdrawals", handler.calls("withdrawPending"));
+        console2.log("ends", handler.calls("endTask"), "evictions", handler.calls("evictWorker"));
+        console2.log("evicted withdrawals", handler.calls("withdrawEvicted"));
+        console2.log("sweeps", handler.calls("sweepUnclaimed"), "late claims", handler.calls("claim-late"));
+        console2.log("pauses", handler.calls("pause"), "unpauses", handler.calls("unpause"));
+        console2.log("pause cooldowns", handler.calls("pause-cooldown"), "rejected", handler.calls("finalize-rejected"));
     }
 }

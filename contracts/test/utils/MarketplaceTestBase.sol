@@ -9,13 +9,16 @@ import {IMarketplace} from "../../src/interfaces/IMarketplace.sol";
 import {RewardLeaf} from "../../src/libraries/RewardLeaf.sol";
 import {MerkleBuilder} from "./MerkleBuilder.sol";
 
-/// @notice Shared fixture: a marketplace, a test token, a requester, a coordinator and funded workers.
+/// @notice Shared fixture: a marketplace, a test token, a requester, a coordinator and funded workers (sorted by
+/// address, as slash lists must be).
 abstract contract MarketplaceTestBase is Test {
     uint256 internal constant POOL = 1_000e18;
     uint256 internal constant STAKE = 10e18;
     uint32 internal constant ROUNDS = 3;
     uint32 internal constant MAX_WORKERS = 8;
     uint32 internal constant WINDOW = 1 hours;
+    /// @dev No per-round bound by default, so a test slashes what it asks for; the bound has its own tests.
+    uint16 internal constant MAX_SLASH_BPS = 10_000;
     bytes32 internal constant ARCH = keccak256("mnist-cnn-v1");
     bytes32 internal constant INITIAL_CID = keccak256("initial-checkpoint");
     bytes32 internal constant VALSET_COMMITMENT = keccak256("validation-set-commitment");
@@ -44,6 +47,12 @@ abstract contract MarketplaceTestBase is Test {
             vm.prank(w);
             token.approve(address(market), type(uint256).max);
         }
+        // Insertion sort: a slash list over workers[i] in index order is then ascending by address.
+        for (uint256 i = 1; i < workers.length; ++i) {
+            for (uint256 j = i; j > 0 && workers[j] < workers[j - 1]; --j) {
+                (workers[j], workers[j - 1]) = (workers[j - 1], workers[j]);
+            }
+        }
     }
 
     // ----------------------------------------------------------------------------------------------------------
@@ -63,7 +72,8 @@ abstract contract MarketplaceTestBase is Test {
             initialModelCid: INITIAL_CID,
             validationSetCommitment: VALSET_COMMITMENT,
             allowlistRoot: bytes32(0),
-            slashToRequester: false
+            slashToRequester: false,
+            maxSlashBps: MAX_SLASH_BPS
         });
     }
 
@@ -92,13 +102,31 @@ abstract contract MarketplaceTestBase is Test {
         market.startRound(taskId, MODEL_CID);
     }
 
+    function _leave(uint256 taskId, address worker) internal {
+        vm.prank(worker);
+        market.leaveTask(taskId);
+    }
+
+    function _pause() internal {
+        vm.prank(admin);
+        market.pause();
+    }
+
     function _noSlashes() internal pure returns (IMarketplace.Slash[] memory) {
         return new IMarketplace.Slash[](0);
     }
 
-    function _slash(address worker, uint256 amount) internal pure returns (IMarketplace.Slash[] memory s) {
+    function _slash(address worker, uint256 amount) internal pure returns (IMarketplace.Slash[] memory) {
+        return _slashOf(worker, amount, IMarketplace.SlashReason.FreeRider);
+    }
+
+    function _slashOf(address worker, uint256 amount, IMarketplace.SlashReason reason)
+        internal
+        pure
+        returns (IMarketplace.Slash[] memory s)
+    {
         s = new IMarketplace.Slash[](1);
-        s[0] = IMarketplace.Slash({worker: worker, amount: amount, reason: IMarketplace.SlashReason.FreeRider});
+        s[0] = IMarketplace.Slash({worker: worker, amount: amount, reason: reason});
     }
 
     function _finalize(uint256 taskId, uint32 round, bytes32 root, uint256 total) internal {

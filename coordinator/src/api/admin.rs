@@ -1,11 +1,8 @@
 //! Operator actions, behind the admin bearer token.
 
-use super::{ApiError, ApiJson, params::RoundPath, wire};
+use super::{ApiError, ApiJson, ApiPath, params::RoundPath, wire};
 use crate::{AppState, LiveEvent};
-use axum::{
-    extract::{Path, State},
-    http::HeaderMap,
-};
+use axum::{extract::State, http::HeaderMap};
 use tessera_api::{ErrorBody, RoundClosed, responses};
 use tessera_db::{RoundPatch, RoundPhase};
 
@@ -38,7 +35,7 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
 pub(super) async fn close_round(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(RoundPath { task, round }): Path<RoundPath>,
+    ApiPath(RoundPath { task, round }): ApiPath<RoundPath>,
 ) -> Result<ApiJson<RoundClosed>, ApiError> {
     authorize(&state, &headers)?;
     let closed = state

@@ -3,7 +3,10 @@
 //! into the transaction now, and the checkpoint onto IPFS once the task exists.
 
 use super::{ApiError, ApiJson};
-use crate::{AppState, task_draft::TaskDraft};
+use crate::{
+    AppState,
+    task_draft::{TaskDraft, bounds},
+};
 use alloy::primitives::{Address, U256};
 use axum::extract::State;
 use tessera_api::{DraftRequest, DraftResponse, responses};
@@ -17,7 +20,8 @@ const MAX_WORKERS: u32 = 100_000;
 
 /// Publishes nothing yet: answers with the initial model's CID and the calls the requester's wallet signs.
 #[utoipa::path(post, path = "/api/v1/task-drafts", tag = "tasks", request_body = DraftRequest,
-    responses((status = OK, description = "The initial model and the calls to sign.", body = DraftResponse), responses::BadRequest, responses::Internal))]
+    responses((status = OK, description = "The initial model and the calls to sign.", body = DraftResponse), responses::BadRequest,
+        responses::TooManyRequests, responses::Internal))]
 pub(super) async fn create(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<DraftRequest>,
@@ -36,7 +40,13 @@ pub(super) async fn create(
         seed: draft.seed,
         created_at_ms: crate::now_ms(),
     };
-    state.db.insert_task_draft(&record).await?;
+    let ttl_ms = i64::try_from(state.config.task_draft_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let expire_before_ms = record.created_at_ms.saturating_sub(ttl_ms);
+    if !state.db.insert_task_draft_bounded(&record, state.config.max_task_drafts, expire_before_ms).await? {
+        state.live.counters.rejected("too_many_requests");
+        let retry = crate::limits::RetryAfter(std::time::Duration::from_secs(3600));
+        return Err(ApiError::too_many("the coordinator holds as many unsent task drafts as it keeps", retry));
+    }
     Ok(ApiJson(DraftResponse {
         initial_model_cid: initial,
         coordinator: draft.coordinator,
@@ -73,8 +83,12 @@ fn validate(request: &DraftRequest, coordinator: Address) -> Result<TaskDraft, A
     if i64::try_from(request.seed).is_err() {
         return bad("seed must be below 2^63".into());
     }
-    if request.submission_window_secs == 0 {
-        return bad("submission_window_secs must be more than zero".into());
+    if !(1..=bounds::MAX_SUBMISSION_WINDOW_SECS).contains(&request.submission_window_secs) {
+        return bad(format!("submission_window_secs must be from 1 to {}", bounds::MAX_SUBMISSION_WINDOW_SECS));
+    }
+    let max_slash_bps = request.max_slash_bps.unwrap_or(bounds::MAX_SLASH_BPS);
+    if !(1..=bounds::MAX_SLASH_BPS).contains(&max_slash_bps) {
+        return bad(format!("max_slash_bps must be from 1 to {}", bounds::MAX_SLASH_BPS));
     }
     let name = request.architecture.as_deref().unwrap_or(ArchitectureId::Lenet5MnistV1.name());
     let Ok(architecture) = name.parse::<ArchitectureId>() else {
@@ -92,6 +106,7 @@ fn validate(request: &DraftRequest, coordinator: Address) -> Result<TaskDraft, A
         architecture,
         seed: request.seed,
         slash_to_requester: request.slash_to_requester,
+        max_slash_bps,
     })
 }
 
@@ -124,7 +139,7 @@ mod tests {
     fn bad_fields_are_named() {
         let me = Address::ZERO;
         type Spoil = fn(&mut DraftRequest);
-        let cases: [(Spoil, &str); 8] = [
+        let cases: [(Spoil, &str); 12] = [
             (|r| r.reward_token = "0x12".into(), "reward_token"),
             (|r| r.reward_token = format!("{:#x}", Address::ZERO), "zero address"),
             (|r| r.reward_pool = "340282366920938463463374607431768211456".into(), "below 2^128"),
@@ -132,6 +147,10 @@ mod tests {
             (|r| r.stake_required = "1.5".into(), "stake_required is not a whole number"),
             (|r| r.num_rounds = 0, "num_rounds"),
             (|r| r.submission_window_secs = 0, "submission_window_secs"),
+            (|r| r.submission_window_secs = 30 * 24 * 3600 + 1, "submission_window_secs must be from 1"),
+            (|r| r.stake_required = "0".into(), "stake_required must be more than zero"),
+            (|r| r.max_slash_bps = Some(0), "max_slash_bps"),
+            (|r| r.max_slash_bps = Some(10_001), "max_slash_bps"),
             (|r| r.architecture = Some("resnet".into()), "unknown architecture"),
         ];
         for (spoil, expected) in cases {

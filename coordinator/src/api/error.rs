@@ -1,7 +1,8 @@
 use axum::{
     Json,
-    extract::{FromRequest, Request, rejection::JsonRejection},
-    http::StatusCode,
+    extract::{FromRequest, FromRequestParts, Path, Query, Request, rejection::JsonRejection},
+    http::request::Parts,
+    http::{StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -69,6 +70,14 @@ pub enum ApiError {
         /// Why.
         reason: String,
     },
+    /// The client asked too often, or the server is at a cap: come back after `retry_after_secs`.
+    #[error("{reason}; retry after {retry_after_secs} s")]
+    TooManyRequests {
+        /// Which limit refused it.
+        reason: String,
+        /// When to come back, whole seconds.
+        retry_after_secs: u64,
+    },
     /// Something failed on the coordinator's side.
     #[error("internal error")]
     Internal(#[source] eyre::Report),
@@ -94,6 +103,7 @@ impl ApiError {
             Self::Replay(_) => (StatusCode::CONFLICT, "replay"),
             Self::UpdateUnavailable { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "update_unavailable"),
             Self::MalformedUpdate { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "malformed_update"),
+            Self::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -104,6 +114,9 @@ impl IntoResponse for ApiError {
         let (status, code) = self.status_and_code();
         let body = Json(ErrorBody { error: ErrorDetail { code: code.to_owned(), message: self.to_string() } });
         let mut response = (status, body).into_response();
+        if let Self::TooManyRequests { retry_after_secs, .. } = &self {
+            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(*retry_after_secs));
+        }
         if let Self::Internal(report) = self {
             response.extensions_mut().insert(InternalCause(Arc::new(report)));
         }
@@ -124,6 +137,13 @@ pub(super) async fn log_internal_errors(request: Request, next: Next) -> Respons
         tracing::error!(%method, %path, error = ?report, "request failed");
     }
     response
+}
+
+impl ApiError {
+    /// A refusal by the limit named `reason`.
+    pub fn too_many(reason: impl Into<String>, retry_after: crate::limits::RetryAfter) -> Self {
+        Self::TooManyRequests { reason: reason.into(), retry_after_secs: retry_after.secs() }
+    }
 }
 
 impl From<eyre::Report> for ApiError {
@@ -152,6 +172,36 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             Err(JsonRejection::BytesRejection(rejection)) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 Err(ApiError::PayloadTooLarge)
             }
+            Err(rejection) => Err(ApiError::BadRequest(rejection.body_text())),
+        }
+    }
+}
+
+/// `axum::extract::Path`, whose rejections (a task id that is no number, say) answer in the API's error shape.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::BadRequest(rejection.body_text())),
+        }
+    }
+}
+
+/// `axum::extract::Query`, whose rejections answer in the API's error shape.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(Self(value)),
             Err(rejection) => Err(ApiError::BadRequest(rejection.body_text())),
         }
     }

@@ -1,9 +1,10 @@
 //! Server-sent events, Prometheus metrics and the OpenAPI document.
 
-use super::{ApiError, params::EventFilter};
-use crate::{AppState, LiveEvent};
+use super::{ApiError, ApiQuery, params::EventFilter};
+use crate::{AppState, LiveEvent, limits::Limits};
 use axum::{
-    extract::{Query, State},
+    Extension,
+    extract::State,
     http::header,
     response::{
         IntoResponse,
@@ -11,7 +12,7 @@ use axum::{
     },
 };
 use futures_util::Stream;
-use std::{convert::Infallible, time::Duration};
+use std::{convert::Infallible, sync::Arc, time::Duration};
 use tessera_api::responses;
 use tessera_db::TaskStatus;
 use tokio::sync::broadcast::error::RecvError;
@@ -19,15 +20,22 @@ use tokio::sync::broadcast::error::RecvError;
 /// The live feed: one server-sent event per change, named by its kind, its data a [`LiveEvent`]; `lagged` with
 /// the number of events missed when a slow reader fell behind (reload then). `task` and `kind` narrow it: a worker
 /// follows `?task=N&kind=round,task` to start training the moment its round opens.
+/// Open feeds are capped ([`crate::Config::max_event_streams`]); past the cap the answer is a 429.
 #[utoipa::path(get, path = "/api/v1/events", tag = "live", params(EventFilter),
     responses((status = OK, description = "An endless `text/event-stream`.", content_type = "text/event-stream",
-        body = LiveEvent)))]
+        body = LiveEvent), responses::TooManyRequests))]
 pub(super) async fn events(
     State(state): State<AppState>,
-    Query(filter): Query<EventFilter>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    Extension(limits): Extension<Arc<Limits>>,
+    ApiQuery(filter): ApiQuery<EventFilter>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let place = limits.event_stream().map_err(|retry| {
+        state.live.counters.rejected("too_many_requests");
+        ApiError::too_many("every live feed this server allows is open", retry)
+    })?;
     let receiver = state.live.subscribe();
-    let stream = futures_util::stream::unfold((receiver, filter), |(mut receiver, filter)| async move {
+    // The place is held by the stream, so it is given back when the client goes.
+    let stream = futures_util::stream::unfold((receiver, filter, place), |(mut receiver, filter, place)| async move {
         loop {
             let event = match receiver.recv().await {
                 Ok(event) if !filter.admits(event.task_id, event.kind) => continue,
@@ -39,10 +47,10 @@ pub(super) async fn events(
                 Err(RecvError::Lagged(missed)) => Event::default().event("lagged").data(missed.to_string()),
                 Err(RecvError::Closed) => return None,
             };
-            return Some((Ok(event), (receiver, filter)));
+            return Some((Ok(event), (receiver, filter, place)));
         }
     });
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
 /// Prometheus counters and gauges.

@@ -9,11 +9,19 @@ mod read;
 mod submit;
 mod wire;
 
-pub use error::{ApiError, ApiJson};
+pub use error::{ApiError, ApiJson, ApiPath, ApiQuery};
 
-use crate::AppState;
-use axum::{Router, extract::DefaultBodyLimit};
-use std::{sync::OnceLock, time::Duration};
+use crate::{AppState, limits::Limits};
+use axum::{
+    Extension, Router,
+    extract::{DefaultBodyLimit, Request},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use std::{
+    sync::{Arc, OnceLock},
+    time::{Duration, Instant},
+};
 use tower_http::{timeout::TimeoutLayer, trace::TraceLayer};
 use utoipa::{
     Modify, OpenApi,
@@ -79,17 +87,38 @@ fn openapi_json() -> &'static str {
     DOCUMENT.get_or_init(|| openapi().to_pretty_json().unwrap_or_default())
 }
 
-/// The API's routes over `state`, with request size and time limits, and the dashboard's pages beside them.
+/// The API's routes over `state`, with request size and time limits and the per-address rate limit ([`Limits`]),
+/// and the dashboard's pages beside them.
 pub fn app(state: AppState) -> Router {
     let max_body_bytes = state.config.max_body_bytes;
+    let limits = Arc::new(Limits::new(&state.config));
     let (api, _) = routes(state.config.request_timeout).split_for_parts();
+    let per_ip = {
+        let (limits, live) = (Arc::clone(&limits), state.live.clone());
+        axum::middleware::from_fn(move |request: Request, next: Next| {
+            let (limits, live) = (Arc::clone(&limits), live.clone());
+            async move { limit_per_ip(&limits, &live, request, next).await }
+        })
+    };
     Router::new()
-        .merge(api)
+        .merge(api.layer(per_ip).layer(Extension(limits)).layer(Extension(Arc::new(read::StandingCache::default()))))
         .merge(tessera_web::router())
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(axum::middleware::from_fn(error::log_internal_errors))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Refuses a request over its address's rate with a 429, before any work is done for it. Requests that did not
+/// come through [`crate::server::serve`] (tests calling the router directly) carry no address and pass.
+async fn limit_per_ip(limits: &Limits, live: &crate::Live, request: Request, next: Next) -> Response {
+    if let Some(peer) = crate::server::peer(&request)
+        && let Err(retry) = limits.per_ip.check(&peer.ip(), Instant::now())
+    {
+        live.counters.rejected("too_many_requests");
+        return ApiError::too_many(format!("too many requests from {}", peer.ip()), retry).into_response();
+    }
+    next.run(request).await
 }
 
 fn timeout_or_default(timeout: Duration) -> Duration {

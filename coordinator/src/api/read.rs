@@ -1,5 +1,5 @@
 use super::{
-    ApiError, ApiJson,
+    ApiError, ApiJson, ApiPath,
     params::{AccountPath, RoundPath, TaskPath, WorkerPath},
     wire,
 };
@@ -8,8 +8,12 @@ use alloy::{
     primitives::{Address, U256},
     sol_types::SolCall,
 };
-use axum::extract::{Path, State};
-use std::collections::BTreeMap;
+use axum::{Extension, extract::State};
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 use tessera_api::{
     self as api, ClaimProof, Health, Info, RoundDetail, RoundSummary, SubmissionListing, TaskView, WorkerSummary,
     responses,
@@ -60,7 +64,7 @@ pub(super) async fn tasks(State(state): State<AppState>) -> Result<ApiJson<Vec<T
     responses((status = OK, description = "The task.", body = TaskView), responses::NotFound, responses::Internal))]
 pub(super) async fn task(
     State(state): State<AppState>,
-    Path(TaskPath { task }): Path<TaskPath>,
+    ApiPath(TaskPath { task }): ApiPath<TaskPath>,
 ) -> Result<ApiJson<TaskView>, ApiError> {
     let found = find_task(&state, task).await?;
     let fault = state.db.get_task_fault(task).await?;
@@ -72,7 +76,7 @@ pub(super) async fn task(
     responses((status = OK, description = "Its rounds, oldest first.", body = Vec<RoundSummary>), responses::NotFound, responses::Internal))]
 pub(super) async fn rounds(
     State(state): State<AppState>,
-    Path(TaskPath { task }): Path<TaskPath>,
+    ApiPath(TaskPath { task }): ApiPath<TaskPath>,
 ) -> Result<ApiJson<Vec<RoundSummary>>, ApiError> {
     find_task(&state, task).await?;
     let mut transactions: BTreeMap<u32, Vec<api::RoundTx>> = BTreeMap::new();
@@ -94,7 +98,7 @@ pub(super) async fn rounds(
     responses((status = OK, description = "The round.", body = RoundDetail), responses::NotFound, responses::Internal))]
 pub(super) async fn round(
     State(state): State<AppState>,
-    Path(RoundPath { task, round }): Path<RoundPath>,
+    ApiPath(RoundPath { task, round }): ApiPath<RoundPath>,
 ) -> Result<ApiJson<RoundDetail>, ApiError> {
     let found = state
         .db
@@ -111,7 +115,7 @@ pub(super) async fn round(
     responses((status = OK, description = "Its submissions in receipt order.", body = Vec<SubmissionListing>), responses::Internal))]
 pub(super) async fn submissions(
     State(state): State<AppState>,
-    Path(RoundPath { task, round }): Path<RoundPath>,
+    ApiPath(RoundPath { task, round }): ApiPath<RoundPath>,
 ) -> Result<ApiJson<Vec<SubmissionListing>>, ApiError> {
     let phase = state.db.get_round(task, round).await?.map(|r| r.phase);
     let sealed = phase.is_none_or(|p| p == RoundPhase::Collecting);
@@ -124,10 +128,10 @@ pub(super) async fn submissions(
     responses((status = OK, description = "Its workers.", body = Vec<WorkerSummary>), responses::NotFound, responses::Internal))]
 pub(super) async fn workers(
     State(state): State<AppState>,
-    Path(TaskPath { task }): Path<TaskPath>,
+    Extension(cache): Extension<Arc<StandingCache>>,
+    ApiPath(TaskPath { task }): ApiPath<TaskPath>,
 ) -> Result<ApiJson<Vec<WorkerSummary>>, ApiError> {
-    find_task(&state, task).await?;
-    let standing = Standing::load(&state, task).await?;
+    let standing = cache.get(&state, task).await?;
     let mut addresses = standing.join_order.clone();
     for worker in standing.reputations.keys().chain(standing.scores.keys()) {
         if !addresses.contains(worker) {
@@ -143,11 +147,56 @@ pub(super) async fn workers(
         responses::Internal))]
 pub(super) async fn worker(
     State(state): State<AppState>,
-    Path(WorkerPath { task, worker }): Path<WorkerPath>,
+    Extension(cache): Extension<Arc<StandingCache>>,
+    ApiPath(WorkerPath { task, worker }): ApiPath<WorkerPath>,
 ) -> Result<ApiJson<WorkerSummary>, ApiError> {
-    find_task(&state, task).await?;
     let worker = format!("{:#x}", address(&worker)?);
-    Ok(ApiJson(Standing::load(&state, task).await?.summary(task, &worker)?))
+    Ok(ApiJson(cache.get(&state, task).await?.summary(task, &worker)?))
+}
+
+/// Each task's [`Standing`], read once and reused by every request for [`crate::Config::read_cache_ms`] while the
+/// task's latest round keeps its phase: a flood of worker and proof requests costs two small queries each, not a
+/// read of every score of every round. A round changing phase (finalized: a new rewards root) reads it again at
+/// once, so a proof is never one against a root the chain has replaced.
+#[derive(Default)]
+pub(super) struct StandingCache {
+    entries: Mutex<HashMap<u64, Cached>>,
+}
+
+struct Cached {
+    read_at: Instant,
+    version: (u32, Option<RoundPhase>),
+    standing: Arc<Standing>,
+}
+
+/// Tasks whose standing is kept; past it, the oldest reads are dropped.
+const MAX_CACHED_TASKS: usize = 1024;
+
+impl StandingCache {
+    async fn get(&self, state: &AppState, task: u64) -> Result<Arc<Standing>, ApiError> {
+        let found = find_task(state, task).await?;
+        let phase = state.db.get_round(task, found.current_round).await?.map(|r| r.phase);
+        let version = (found.current_round, phase);
+        let fresh_for = Duration::from_millis(state.config.read_cache_ms);
+        {
+            let entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(cached) = entries.get(&task)
+                && cached.version == version
+                && cached.read_at.elapsed() < fresh_for
+            {
+                return Ok(Arc::clone(&cached.standing));
+            }
+        }
+        let standing = Arc::new(Standing::load(state, task).await?);
+        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if entries.len() >= MAX_CACHED_TASKS {
+            entries.retain(|_, cached| cached.read_at.elapsed() < fresh_for);
+        }
+        if entries.len() < MAX_CACHED_TASKS {
+            entries.insert(task, Cached { read_at: Instant::now(), version, standing: Arc::clone(&standing) });
+        }
+        Ok(standing)
+    }
 }
 
 /// Everything about a task's workers, read in a fixed number of queries (one per round for the scores), so a
@@ -232,11 +281,12 @@ impl Standing {
         responses::Internal))]
 pub(super) async fn proof(
     State(state): State<AppState>,
-    Path(WorkerPath { task, worker }): Path<WorkerPath>,
+    Extension(cache): Extension<Arc<StandingCache>>,
+    ApiPath(WorkerPath { task, worker }): ApiPath<WorkerPath>,
 ) -> Result<ApiJson<ClaimProof>, ApiError> {
     let account = address(&worker)?;
     let worker = format!("{account:#x}");
-    let standing = Standing::load(&state, task).await?;
+    let standing = cache.get(&state, task).await?;
     if standing.finalized == 0 {
         return Err(ApiError::NotFound(format!("a finalized round of task {task}")));
     }
@@ -275,14 +325,15 @@ pub(super) async fn proof(
     responses((status = OK, description = "Its standing in each task it joined or was scored in.", body = Vec<WorkerSummary>), responses::BadRequest, responses::Internal))]
 pub(super) async fn account(
     State(state): State<AppState>,
-    Path(AccountPath { worker }): Path<AccountPath>,
+    Extension(cache): Extension<Arc<StandingCache>>,
+    ApiPath(AccountPath { worker }): ApiPath<AccountPath>,
 ) -> Result<ApiJson<Vec<WorkerSummary>>, ApiError> {
     let worker = format!("{:#x}", address(&worker)?);
     let mut out = Vec::new();
     for task in state.db.list_tasks(None).await? {
         let joined = state.db.get_worker(task.task_id, &worker).await?.is_some();
         if joined || !state.db.worker_scores(task.task_id, &worker).await?.is_empty() {
-            out.push(Standing::load(&state, task.task_id).await?.summary(task.task_id, &worker)?);
+            out.push(cache.get(&state, task.task_id).await?.summary(task.task_id, &worker)?);
         }
     }
     Ok(ApiJson(out))

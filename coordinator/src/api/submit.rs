@@ -1,15 +1,13 @@
 //! `POST /api/v1/tasks/{task}/rounds/{round}/submissions`: a worker's EIP-712 signed update.
 
-use super::{ApiError, ApiJson, params::RoundPath};
-use crate::{AppState, LiveEvent, now_ms};
+use super::{ApiError, ApiJson, ApiPath, params::RoundPath};
+use crate::{AppState, LiveEvent, limits::Limits, now_ms};
 use alloy::primitives::{Address, B256, U256};
-use axum::{
-    extract::{Path, State},
-    http::StatusCode,
-};
+use axum::{Extension, extract::State, http::StatusCode};
+use std::{sync::Arc, time::Instant};
 use tessera_api::{ErrorBody, Receipt, SubmissionRequest, responses};
 use tessera_chain::eip712::{self, Submission, SubmissionReceipt};
-use tessera_db::{NewSubmission, RoundPhase, TaskStatus};
+use tessera_db::{Membership, NewSubmission, RoundPhase, TaskStatus};
 use tessera_storage::Cid;
 use tessera_train::{DecodeLimits, FileKind};
 
@@ -26,15 +24,17 @@ use tessera_train::{DecodeLimits, FileKind};
         (status = CONFLICT, description = "`wrong_round`, `window_closed` or `replay`.", body = ErrorBody),
         (status = PAYLOAD_TOO_LARGE, description = "`payload_too_large`.", body = ErrorBody),
         (status = UNPROCESSABLE_ENTITY, description = "`update_unavailable` or `malformed_update`.", body = ErrorBody),
+        responses::TooManyRequests,
         responses::Internal,
     ))]
 pub(super) async fn submit(
     State(state): State<AppState>,
-    Path(RoundPath { task: task_id, round }): Path<RoundPath>,
+    Extension(limits): Extension<Arc<Limits>>,
+    ApiPath(RoundPath { task: task_id, round }): ApiPath<RoundPath>,
     request: Result<ApiJson<SubmissionRequest>, ApiError>,
 ) -> Result<(StatusCode, ApiJson<Receipt>), ApiError> {
     let accepted = match request {
-        Ok(ApiJson(request)) => accept(&state, task_id, round, request).await,
+        Ok(ApiJson(request)) => accept(&state, &limits, task_id, round, request).await,
         Err(error) => Err(error),
     };
     match &accepted {
@@ -51,13 +51,19 @@ pub(super) async fn submit(
 
 async fn accept(
     state: &AppState,
+    limits: &Limits,
     task_id: u64,
     round: u32,
     request: SubmissionRequest,
 ) -> Result<(StatusCode, ApiJson<Receipt>), ApiError> {
     let signed = Signed::verify(state, task_id, round, &request)?;
+    // Counted only once the signature verifies: nobody can spend another worker's turns.
+    limits
+        .per_worker
+        .check(&signed.worker, Instant::now())
+        .map_err(|retry| ApiError::too_many(format!("too many submissions from {}", signed.worker_hex), retry))?;
     let (task, open, received_at_ms) = collecting_round(state, task_id, round).await?;
-    if !state.membership.is_worker(task_id, signed.worker).await? {
+    if !joined(state, task_id, &signed).await? {
         return Err(ApiError::NotJoined { worker: signed.worker_hex, task: task_id });
     }
     if let Some(held) = state.db.get_submission(task_id, round, &signed.worker_hex).await? {
@@ -80,6 +86,7 @@ async fn accept(
     }
     let bytes = check_update(
         state,
+        limits,
         &task.model_architecture_id,
         signed.cid,
         round,
@@ -90,6 +97,16 @@ async fn accept(
     keep(state, task_id, round, signed.cid, bytes).await?;
     let response = receipt(state, signed, received_at_ms, open.deadline_ms).await?;
     Ok((StatusCode::CREATED, ApiJson(response)))
+}
+
+/// Whether the signer is an active worker of the task: the indexed workers answer first, and the chain only for
+/// those not (yet) among them, so a flood of submissions costs the chain's endpoint nothing for known workers.
+async fn joined(state: &AppState, task_id: u64, signed: &Signed) -> Result<bool, ApiError> {
+    let indexed = state.db.get_worker(task_id, &signed.worker_hex).await?;
+    if indexed.is_some_and(|worker| worker.status == Membership::Active) {
+        return Ok(true);
+    }
+    Ok(state.membership.is_worker(task_id, signed.worker).await?)
 }
 
 /// A submission whose EIP-712 signature was made by the worker it names.
@@ -220,6 +237,7 @@ async fn keep(state: &AppState, task_id: u64, round: u32, cid: Cid, bytes: bytes
 /// this round, trained from the round's global checkpoint, with the sample count the worker signed; its bytes.
 async fn check_update(
     state: &AppState,
+    limits: &Limits,
     architecture_hex: &str,
     cid: Cid,
     round: u32,
@@ -230,9 +248,11 @@ async fn check_update(
     let architecture = crate::content::architecture_of(state.content.as_ref(), architecture_hex, lookup)
         .await
         .map_err(|e| ApiError::Internal(e.wrap_err("the stored task's architecture")))?;
-    let limits = DecodeLimits::expecting(architecture, FileKind::Update);
+    let decode = DecodeLimits::expecting(architecture, FileKind::Update);
+    // The line for fetch turns is bounded too: past it, a burst is told to come back instead of piling up.
+    let _place = limits.fetch_place().map_err(|retry| ApiError::too_many("the update fetch queue is full", retry))?;
     let _turn = state.fetches.acquire().await.map_err(|e| ApiError::Internal(e.into()))?;
-    let fetch = state.content.get(&cid, limits.max_bytes as u64);
+    let fetch = state.content.get(&cid, decode.max_bytes as u64);
     let bytes = match tokio::time::timeout(state.config.fetch_timeout, fetch).await {
         Ok(Ok(bytes)) => bytes,
         Ok(Err(tessera_storage::Error::TooLarge { limit, .. })) => {

@@ -58,6 +58,11 @@ pub struct CreateTaskArgs {
     /// Slashed stake goes to the requester instead of back into the pool.
     #[arg(long)]
     pub slash_to_requester: bool,
+    /// The most a worker can lose in one round, in basis points of its stake (1 to 10000; 10000 is the whole
+    /// stake). Fixed at creation: workers see it before they join.
+    #[arg(long, default_value_t = crate::task_draft::bounds::MAX_SLASH_BPS,
+        value_parser = clap::value_parser!(u16).range(1..=10_000))]
+    pub max_slash_bps: u16,
 }
 
 /// Publishes the initial model, approves the pool and creates the task; prints its id as JSON.
@@ -93,7 +98,14 @@ pub(super) async fn execute(config: Config, args: &CreateTaskArgs) -> eyre::Resu
         architecture: arch,
         seed: args.seed,
         slash_to_requester: args.slash_to_requester,
+        max_slash_bps: args.max_slash_bps,
     };
+    let max_window = crate::task_draft::bounds::MAX_SUBMISSION_WINDOW_SECS;
+    eyre::ensure!(draft.stake_required > U256::ZERO, "--stake must be more than zero: a free seat can be squatted");
+    eyre::ensure!(
+        (1..=max_window).contains(&draft.submission_window_secs),
+        "--window-secs must be from 1 to {max_window}"
+    );
     let initial = draft.publish_initial_model(&content).await?;
     let provider = connect_with(&config.chain_rpc_url, &key, &roots)?;
     let client = MarketplaceClient::new(provider, marketplace, requester.address());

@@ -4,6 +4,7 @@ use super::{Parts, parts, validator};
 use crate::{
     AppState, Config, Live, api,
     engine::{Engine, EngineSettings},
+    server::ServerLimits,
     spool::Spool,
     writer::ChainWriter,
 };
@@ -70,7 +71,13 @@ pub(super) async fn execute(config: Config) -> eyre::Result<()> {
         let mut stopped = stopped;
         let _ = stopped.wait_for(|stop| *stop).await;
     }));
-    axum::serve(listener, api::app(state)).with_graceful_shutdown(shutdown()).await?;
+    let limits = ServerLimits {
+        header_read_timeout: config.header_read_timeout,
+        max_connections: config.max_connections,
+        max_connections_per_ip: config.max_connections_per_ip,
+        drain: Duration::from_secs(5),
+    };
+    crate::server::serve(listener, api::app(state), limits, shutdown()).await?;
     let _ = stop.send(true);
     engine.await?;
     Ok(())

@@ -207,7 +207,8 @@ impl Engine {
         let id = task.task_id;
         let new_model_cid = self.content.put(Bytes::from(computation.checkpoint)).await?;
         let stakes = self.stakes(id, &computation.result).await?;
-        let slashes = manifest::slashes_in_tokens(&computation.result, &stakes);
+        let cap = manifest::slash_cap(task.stake_required.get(), &task.config);
+        let slashes = manifest::slashes_in_tokens(&computation.result, &stakes, cap);
         let rewards = manifest::cumulative_rewards(&gathered.previous_rewards, &computation.result)?;
         let tree = manifest::reward_tree(id, &rewards)?;
         let manifest = Manifest {

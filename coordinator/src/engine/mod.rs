@@ -364,7 +364,7 @@ impl Engine {
             eyre::bail!("round {r} of task {id} is publishing without its results");
         };
         let manifest = load_manifest(self.content.as_ref(), manifest_cid).await?;
-        let slashes = manifest
+        let mut slashes = manifest
             .slashes
             .iter()
             .map(|s| {
@@ -375,6 +375,8 @@ impl Engine {
                 })
             })
             .collect::<eyre::Result<Vec<_>>>()?;
+        // The contract takes the list in ascending order of address, each worker once.
+        slashes.sort_by_key(|s| s.worker);
         let call = Marketplace::finalizeRoundCall {
             taskId: U256::from(id),
             round: r,

@@ -34,6 +34,16 @@ pub mod responses {
     #[response(status = 404, description = "`not_found`: no such task, round or worker.")]
     pub struct NotFound(pub ErrorBody);
 
+    /// Too many requests from this address or worker, or the server is at a cap; the `Retry-After` header says
+    /// when to come back.
+    #[derive(IntoResponses)]
+    #[response(
+        status = 429,
+        description = "`too_many_requests`: a rate limit or a cap refused it; come back after \
+        the `Retry-After` header's seconds."
+    )]
+    pub struct TooManyRequests(pub ErrorBody);
+
     /// The coordinator failed; the cause is in its log, not in the answer.
     #[derive(IntoResponses)]
     #[response(status = 500, description = "`internal`: the coordinator failed; the cause is in its log.")]

@@ -141,6 +141,9 @@ pub struct DraftRequest {
     /// Slashed stake goes to the requester instead of back into the pool.
     #[serde(default)]
     pub slash_to_requester: bool,
+    /// The most a worker can lose in one round, basis points of its stake, 1 to 10000 (10000 when left out).
+    #[serde(default)]
+    pub max_slash_bps: Option<u16>,
 }
 
 /// The published initial model and the calls to sign, in order.

@@ -58,6 +58,7 @@ async fn three_workers_two_rounds_a_slash_and_claims() {
         validationSetCommitment: B256::repeat_byte(0xc0),
         allowlistRoot: B256::ZERO,
         slashToRequester: false,
+        maxSlashBps: 10_000,
     };
     let (task, _) = requester.client.create_task(config).await.unwrap();
     assert_eq!(task, U256::from(1));

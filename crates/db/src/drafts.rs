@@ -61,6 +61,42 @@ impl Store {
         Ok(())
     }
 
+    /// Records a draft as [`Store::insert_task_draft`] does, unless `max_pending` unpublished drafts are kept
+    /// already; unpublished drafts created before `expire_before_ms` that no task names are dropped first. Says
+    /// whether the draft is kept (one already kept is). Concurrent calls may overshoot the cap by their number, never more.
+    pub async fn insert_task_draft_bounded(
+        &self,
+        draft: &DraftedModel,
+        max_pending: u64,
+        expire_before_ms: i64,
+    ) -> Result<bool> {
+        let (known, pending): (Option<i64>, i64) = dispatch!(self, pool => {
+            let known = sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM task_drafts WHERE initial_model_cid = $1")
+                .bind(&draft.initial_model_cid)
+                .fetch_optional(pool)
+                .await?;
+            sqlx::query(
+                "DELETE FROM task_drafts WHERE published_at_ms IS NULL AND created_at_ms < $1 \
+                 AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.initial_model_cid = task_drafts.initial_model_cid)",
+            )
+            .bind(expire_before_ms)
+            .execute(pool)
+            .await?;
+            let pending = sqlx::query_scalar("SELECT COUNT(*) FROM task_drafts WHERE published_at_ms IS NULL")
+                .fetch_one(pool)
+                .await?;
+            (known, pending)
+        });
+        if known.is_some() {
+            return Ok(true);
+        }
+        if u64::try_from(pending).unwrap_or(0) >= max_pending {
+            return Ok(false);
+        }
+        self.insert_task_draft(draft).await?;
+        Ok(true)
+    }
+
     /// Drafts that a task on chain now names and that are not yet published: the engine publishes these.
     pub async fn drafts_to_publish(&self) -> Result<Vec<DraftedModel>> {
         let rows: Vec<DraftRow> = dispatch!(self, pool => {

@@ -38,6 +38,7 @@ on_both!(
     scores_replace_atomically,
     amounts_and_floats_round_trip_exactly,
     drafts_are_published_once_a_task_names_them,
+    pending_drafts_are_capped_and_expire_unless_a_task_names_them,
     task_faults_are_kept_until_cleared,
     a_lease_has_one_holder_until_it_lapses,
 );
@@ -643,6 +644,29 @@ async fn drafts_are_published_once_a_task_names_them(db: TestDb) {
     assert_eq!(store.drafts_to_publish().await.unwrap(), vec![draft.clone()], "the first draft of a CID stays");
     store.mark_draft_published("QmDraft", 5).await.unwrap();
     assert!(store.drafts_to_publish().await.unwrap().is_empty());
+}
+
+async fn pending_drafts_are_capped_and_expire_unless_a_task_names_them(db: TestDb) {
+    let store = db.store();
+    let draft = |n: u64, at: i64| tessera_db::DraftedModel {
+        initial_model_cid: format!("QmDraft{n}"),
+        architecture: "lenet5-mnist-v1".into(),
+        seed: n,
+        created_at_ms: at,
+    };
+    for n in 0..3 {
+        assert!(store.insert_task_draft_bounded(&draft(n, 100), 3, 0).await.unwrap());
+    }
+    assert!(!store.insert_task_draft_bounded(&draft(3, 200), 3, 0).await.unwrap(), "the cap is reached");
+    // A task names draft 0: it outlives the others' expiry and is still published.
+    store.upsert_task(&NewTask { initial_model_cid: "QmDraft0".into(), ..new_task(1) }).await.unwrap();
+    assert!(store.insert_task_draft_bounded(&draft(3, 200), 3, 150).await.unwrap(), "expired drafts made room");
+    let published: Vec<_> = store.drafts_to_publish().await.unwrap();
+    assert_eq!(published, vec![draft(0, 100)]);
+    store.mark_draft_published("QmDraft0", 300).await.unwrap();
+    // Published drafts do not count towards the cap.
+    assert!(store.insert_task_draft_bounded(&draft(4, 300), 2, 150).await.unwrap());
+    assert!(!store.insert_task_draft_bounded(&draft(5, 300), 2, 150).await.unwrap());
 }
 
 async fn task_faults_are_kept_until_cleared(db: TestDb) {

@@ -15,7 +15,7 @@ use tessera_train::ArchitectureId;
     after_help = "Examples:\n  tessera-demo\n  tessera-demo --exit --report report.json\n  tessera-demo --rounds 3 --unit 300\n  \
                   tessera-demo --exit --honest 10 --samples-per-worker 5900 --partition iid --red-team none\n  \
                   tessera-demo --red-team free-rider,copy-scaled:3,replay-global,boost:10\n  \
-                  tessera-demo --model my_cnn.pt\n  tessera-demo --model resnet20-cifar-v1 --rounds 3 --unit 300"
+                  tessera-demo --model my_cnn.pt\n  tessera-demo --model resnet20-cifar-v1 --rounds 3 --unit 300\n  tessera-demo --exit --chaos 30"
 )]
 pub struct Args {
     /// Run to completion and exit, instead of serving the API and dashboard until Ctrl-C.
@@ -62,6 +62,10 @@ pub struct Args {
     /// Write the final report as JSON to this file.
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Kill the coordinator and the workers (SIGKILL) at random moments while the rounds run, this many times in
+    /// all, one to four seconds apart; the demo starts each again, and the rounds carry on and are finalized once.
+    #[arg(long, value_name = "KILLS", num_args = 0..=1, default_missing_value = "20")]
+    pub chaos: Option<u32>,
     /// Give up if the task has not ended after this many seconds.
     #[arg(long, default_value_t = 1800)]
     pub timeout_secs: u64,
@@ -83,6 +87,7 @@ pub async fn run(args: Args) -> eyre::Result<()> {
         tls: args.tls,
         architecture: args.model.parse().unwrap_or(ArchitectureId::Lenet5MnistV1),
         model: args.model.parse::<ArchitectureId>().is_err().then(|| PathBuf::from(&args.model)),
+        chaos: args.chaos.map(|kills| crate::Chaos::kills(kills, rand_seed())),
         ..base
     };
     let started = std::time::Instant::now();
@@ -113,6 +118,11 @@ pub async fn run(args: Args) -> eyre::Result<()> {
         stopped().await;
     }
     Ok(())
+}
+
+/// A seed for the chaos plan: each run kills differently.
+fn rand_seed() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// Ctrl-C, or a termination request: either way the processes and the stack are stopped on the way out.

@@ -9,9 +9,14 @@
 pub mod cli;
 mod report;
 mod scenario;
+mod supervise;
 
 pub use report::{Report, RoundRow, WorkerRow};
 pub use scenario::{Partition, Role, Scenario, WorkerSpec};
+pub use supervise::{Chaos, Kill};
+pub use tessera_adversary::Attack;
+
+use supervise::{Killer, Supervised};
 
 use alloy::{
     primitives::{Address, U256},
@@ -134,9 +139,11 @@ pub struct Demo {
     /// Logs, the database and worker state.
     pub dir: tempfile::TempDir,
     binaries: Binaries,
-    coordinator: Process,
-    workers: Vec<Process>,
+    coordinator: Supervised,
+    workers: Vec<Supervised>,
     network: Network,
+    /// The kills done so far (with [`Scenario::chaos`]).
+    kills: Vec<Kill>,
     deployer: DynProvider,
     quiet: bool,
     /// The largest resident set seen of each process, by name, in bytes.
@@ -226,8 +233,8 @@ impl Demo {
 
         let mut serve = Command::new(&binaries.coordinator);
         serve.arg("serve").envs(demo_env.iter().cloned()).env("RUST_LOG", "info");
-        let coordinator = spawn("coordinator", serve, dir.path())?;
-        wait_for_health(&url, Duration::from_secs(60), &coordinator).await?;
+        let coordinator = Supervised::start("coordinator", serve, dir.path())?;
+        wait_for_health(&url, Duration::from_secs(60), coordinator.process()).await?;
         say(&format!("  coordinator {}", network.coordinator_url));
 
         let mut demo = Self {
@@ -242,6 +249,7 @@ impl Demo {
             coordinator,
             workers: Vec::new(),
             network,
+            kills: Vec::new(),
             deployer: chain.admin,
             quiet,
             peak_rss: std::collections::BTreeMap::new(),
@@ -292,7 +300,7 @@ impl Demo {
             if let Some(behaviour) = spec.role.red_team_flag() {
                 run.args(["--red-team", &behaviour]);
             }
-            let process = spawn(&spec.name, run, self.dir.path())?;
+            let process = Supervised::start(&spec.name, run, self.dir.path())?;
             self.say(&format!(
                 "  {} joined and started ({}, up to {} samples)",
                 spec.name, spec.role, spec.max_samples
@@ -313,11 +321,22 @@ impl Demo {
         let started = Instant::now();
         let http = reqwest::Client::new();
         let mut seen: BTreeSet<(u64, String, u64)> = BTreeSet::new();
+        let mut killer = self.scenario.chaos.clone().map(Killer::new);
+        let mut latest = String::from("before round 1");
         loop {
-            self.check_processes()?;
+            self.supervise()?;
             self.sample_memory();
-            let rounds: Value =
-                http.get(format!("{}/api/v1/tasks/{}/rounds", self.url, self.task)).send().await?.json().await?;
+            if started.elapsed() > limit {
+                bail!("the task did not end within {limit:?}; logs are in {}", self.dir.path().display());
+            }
+            if let Some(killer) = &mut killer {
+                self.kill_at_random(killer, started, &latest);
+            }
+            // The coordinator may be down (killed, starting again): look again in a moment.
+            let Ok((rounds, task)) = self.progress(&http).await else {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            };
             for round in rounds.as_array().into_iter().flatten() {
                 let number = round["round"].as_u64().unwrap_or_default();
                 let phase = round["phase"].as_str().unwrap_or_default().to_owned();
@@ -336,18 +355,29 @@ impl Demo {
                     self.say(&format!("[{:>5.1}s] {line}", started.elapsed().as_secs_f64()));
                 }
             }
-            let task: Value = http.get(format!("{}/api/v1/tasks/{}", self.url, self.task)).send().await?.json().await?;
+            if let Some(round) = rounds.as_array().and_then(|all| all.last()) {
+                let (number, phase) = (round["round"].as_u64().unwrap_or_default(), round["phase"].as_str());
+                latest = format!("round {number} {}", phase.unwrap_or_default());
+                if let Some(killer) = &mut killer
+                    && let Some(service) = killer.stack_restart(u32::try_from(number)?, phase.unwrap_or_default())
+                {
+                    self.restart_service(service, killer, started, &latest)?;
+                }
+            }
             // The chain ends the task in its last round's finalize; the coordinator records that round as
             // finalized, with the rewards root the claims prove against, a moment after.
             let all_finalized = rounds.as_array().is_some_and(|all| all.iter().all(|r| r["phase"] == "finalized"));
             if task["status"] == "ended" && all_finalized {
                 break;
             }
-            if started.elapsed() > limit {
-                bail!("the task did not end within {limit:?}; logs are in {}", self.dir.path().display());
-            }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
+        if let Some(killer) = killer {
+            self.kills = killer.done;
+        }
+        // The last kill may have come just before the end: everything is up again before the claims.
+        self.supervise()?;
+        wait_for_health(&self.url, Duration::from_secs(60), self.coordinator.process()).await?;
         self.say("Every round is finalized; workers claim their rewards...");
         for (i, spec) in self.scenario.workers.iter().enumerate() {
             let claim = self.worker_command(i).args(["claim", "--task", &self.task.to_string()]).output()?;
@@ -361,8 +391,77 @@ impl Demo {
         Ok(())
     }
 
+    /// The task's rounds and the task, from the coordinator's API.
+    async fn progress(&self, http: &reqwest::Client) -> eyre::Result<(Value, Value)> {
+        let get = async |path: String| -> eyre::Result<Value> {
+            Ok(http.get(format!("{}{path}", self.url)).send().await?.error_for_status()?.json().await?)
+        };
+        let rounds = get(format!("/api/v1/tasks/{}/rounds", self.task)).await?;
+        let task = get(format!("/api/v1/tasks/{}", self.task)).await?;
+        Ok((rounds, task))
+    }
+
+    /// Kills the coordinator or a worker if the plan says it is time.
+    fn kill_at_random(&mut self, killer: &mut Killer, started: Instant, during: &str) {
+        let Some(victim) = killer.victim(1 + self.workers.len()) else { return };
+        let process = if victim == 0 { &mut self.coordinator } else { &mut self.workers[victim - 1] };
+        process.kill();
+        let kill =
+            Kill { at_s: started.elapsed().as_secs_f64(), victim: process.name().to_owned(), during: during.into() };
+        self.say(&format!("[{:>5.1}s] chaos: killed {} ({})", kill.at_s, kill.victim, kill.during));
+        killer.done.push(kill);
+    }
+
+    /// Restarts the IPFS node or anvil mid-round, blocking this thread until it is up again.
+    fn restart_service(
+        &mut self,
+        service: &'static str,
+        killer: &mut Killer,
+        started: Instant,
+        during: &str,
+    ) -> eyre::Result<()> {
+        let at_s = started.elapsed().as_secs_f64();
+        let stack = &mut self.stack;
+        tokio::task::block_in_place(|| match service {
+            "ipfs" => stack.ipfs.restart(),
+            _ => stack.anvil.restart(),
+        })
+        .wrap_err_with(|| format!("restarting {service}"))?;
+        let kill = Kill { at_s, victim: service.to_owned(), during: during.into() };
+        self.say(&format!(
+            "[{at_s:>5.1}s] chaos: restarted {service} ({during}), down for {:.1} s",
+            started.elapsed().as_secs_f64() - at_s
+        ));
+        killer.done.push(kill);
+        Ok(())
+    }
+
+    /// Starts again whatever died, and says so.
+    fn supervise(&mut self) -> eyre::Result<()> {
+        let mut restarted = Vec::new();
+        for process in std::iter::once(&mut self.coordinator).chain(self.workers.iter_mut()) {
+            if let Some(status) = process.keep_up()? {
+                restarted.push(format!("  {} exited with {status}; started again", process.name()));
+            }
+        }
+        for line in restarted {
+            self.say(&line);
+        }
+        Ok(())
+    }
+
+    /// The kills the chaos plan made, in order.
+    pub fn kills(&self) -> &[Kill] {
+        &self.kills
+    }
+
+    /// How often each process was started again, by name.
+    pub fn restarts(&self) -> std::collections::BTreeMap<String, u32> {
+        std::iter::once(&self.coordinator).chain(&self.workers).map(|p| (p.name().to_owned(), p.restarts)).collect()
+    }
+
     fn sample_memory(&mut self) {
-        for process in std::iter::once(&self.coordinator).chain(&self.workers) {
+        for process in std::iter::once(&self.coordinator).chain(&self.workers).map(Supervised::process) {
             if let Some(rss) = resident_bytes(process.id()) {
                 let peak = self.peak_rss.entry(process.name().to_owned()).or_default();
                 *peak = (*peak).max(rss);
@@ -375,28 +474,13 @@ impl Demo {
         &self.peak_rss
     }
 
-    /// A process's log.
+    /// Every log of a process, by name: its first run's, then each restart's.
     pub fn log_of(&self, name: &str) -> String {
         std::iter::once(&self.coordinator)
             .chain(&self.workers)
             .find(|p| p.name() == name)
-            .and_then(|p| std::fs::read_to_string(p.log_path()).ok())
+            .map(Supervised::logs)
             .unwrap_or_default()
-    }
-
-    /// Fails with the log's tail when a process died before its time.
-    fn check_processes(&mut self) -> eyre::Result<()> {
-        for process in std::iter::once(&mut self.coordinator).chain(self.workers.iter_mut()) {
-            if let Some(status) = process.try_wait()?
-                && !status.success()
-            {
-                let log = process.log_tail();
-                let tail: Vec<&str> = log.lines().rev().take(20).collect();
-                let tail: Vec<&str> = tail.into_iter().rev().collect();
-                bail!("{} exited with {status}:\n{}", process.name(), tail.join("\n"));
-            }
-        }
-        Ok(())
     }
 
     /// The outcome, read from the chain and the coordinator.
@@ -456,10 +540,6 @@ impl Demo {
             .map(|a| Ok(a.address))
             .collect()
     }
-}
-
-fn spawn(name: &str, command: Command, dir: &Path) -> eyre::Result<Process> {
-    Process::spawn(name, command, &dir.join(format!("{name}.log"))).wrap_err_with(|| format!("starting {name}"))
 }
 
 async fn wait_for_health(url: &str, limit: Duration, process: &Process) -> eyre::Result<()> {

@@ -85,6 +85,10 @@ pub struct Report {
     pub workers: Vec<WorkerRow>,
     /// The largest resident set of each process, bytes.
     pub peak_memory: std::collections::BTreeMap<String, u64>,
+    /// The chaos plan's kills, in order (none without one).
+    pub kills: Vec<crate::Kill>,
+    /// How often each process was started again after it died, by name.
+    pub restarts: std::collections::BTreeMap<String, u32>,
 }
 
 /// The task's model: the scenario's network, or its module, registered here as the coordinator registered it.
@@ -187,7 +191,14 @@ pub(crate) async fn gather(demo: &Demo) -> eyre::Result<Report> {
             evidence,
         });
     }
-    Ok(Report { task: demo.task, rounds, workers, peak_memory: demo.peak_memory().clone() })
+    Ok(Report {
+        task: demo.task,
+        rounds,
+        workers,
+        peak_memory: demo.peak_memory().clone(),
+        kills: demo.kills().to_vec(),
+        restarts: demo.restarts(),
+    })
 }
 
 /// The coordinator's API, read as the wire contract's types.
@@ -304,6 +315,16 @@ impl fmt::Display for Report {
         let memory: Vec<String> =
             self.peak_memory.iter().map(|(name, bytes)| format!("{name} {} MiB", bytes >> 20)).collect();
         writeln!(f, "Peak memory: {}", memory.join(", "))?;
+        if !self.kills.is_empty() {
+            let coordinator = self.kills.iter().filter(|k| k.victim == "coordinator").count();
+            writeln!(
+                f,
+                "Chaos: {} kills (SIGKILL), {coordinator} of the coordinator and {} of workers; every one was started \
+                 again and every round was finalized once.",
+                self.kills.len(),
+                self.kills.len() - coordinator
+            )?;
+        }
         Ok(())
     }
 }

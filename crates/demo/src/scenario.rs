@@ -94,6 +94,8 @@ pub struct Scenario {
     /// A requester's TorchScript module (`torch.jit.save`, taking MNIST's 1x28x28 images to 10 logits) that the
     /// task trains instead of `architecture`.
     pub model: Option<std::path::PathBuf>,
+    /// Kills of the coordinator and the workers at random moments while the rounds run; each is started again.
+    pub chaos: Option<crate::Chaos>,
 }
 
 impl Scenario {
@@ -153,6 +155,7 @@ impl Scenario {
             tls: false,
             architecture: tessera_train::ArchitectureId::Lenet5MnistV1,
             model: None,
+            chaos: None,
         }
     }
 

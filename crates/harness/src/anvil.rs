@@ -55,7 +55,8 @@ impl AnvilBuilder {
             .tempdir()
             .map_err(|e| Error::io("creating anvil's folder", e))?;
         let config_out = dir.path().join("accounts.json");
-        let mut command = Command::new(toolchain.bin("anvil")?);
+        let program = toolchain.bin("anvil")?;
+        let mut command = Command::new(&program);
         command
             .args(["--host", "127.0.0.1", "--port", "0"])
             .args(["--accounts", &self.accounts.to_string()])
@@ -65,11 +66,24 @@ impl AnvilBuilder {
         if let Some(block_time) = self.block_time {
             command.args(["--block-time", &block_time.as_secs_f64().to_string()]);
         }
+        // The chain's state is written to this file when anvil stops, and read back when it starts again.
+        command.arg("--state").arg(dir.path().join("state.json"));
+        let args: Vec<std::ffi::OsString> = command.get_args().map(ToOwned::to_owned).collect();
         let mut child = Process::spawn("anvil", command, &dir.path().join("anvil.log"))?;
         let line = child.wait_for_line("Listening on ", READY_TIMEOUT)?;
-        let address = line.rsplit("Listening on ").next().unwrap_or_default().trim();
+        let address = line.rsplit("Listening on ").next().unwrap_or_default().trim().to_owned();
         let accounts = read_accounts(&config_out)?;
-        Ok(Anvil { url: format!("http://{address}"), chain_id: self.chain_id, accounts, child, _dir: dir })
+        Ok(Anvil {
+            url: format!("http://{address}"),
+            address,
+            chain_id: self.chain_id,
+            accounts,
+            child,
+            program,
+            args,
+            restarts: 0,
+            _dir: dir,
+        })
     }
 }
 
@@ -77,9 +91,14 @@ impl AnvilBuilder {
 #[derive(Debug)]
 pub struct Anvil {
     url: String,
+    /// `host:port`, which a restart listens on again.
+    address: String,
     chain_id: u64,
     accounts: Vec<DevAccount>,
     child: Process,
+    program: std::path::PathBuf,
+    args: Vec<std::ffi::OsString>,
+    restarts: u32,
     _dir: TempDir,
 }
 
@@ -112,6 +131,35 @@ impl Anvil {
     /// Stops the chain now, for tests of a dead RPC endpoint.
     pub fn kill(&mut self) {
         self.child.kill();
+    }
+
+    /// Stops anvil as an operator stops a node (SIGTERM: it writes its state out) and starts it again on the same
+    /// port from that state: the same blocks, balances and contracts, the same chain id; transactions sent while it
+    /// was down are refused and must be sent again.
+    pub fn restart(&mut self) -> Result<()> {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let started = std::time::Instant::now();
+        while self.child.try_wait()?.is_none() {
+            if started.elapsed() > READY_TIMEOUT {
+                self.child.kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.restarts += 1;
+        let port = self.address.rsplit(':').next().unwrap_or_default().to_owned();
+        let mut args = self.args.clone();
+        // The first run took any free port; this one takes the same.
+        if let Some(at) = args.iter().position(|a| a == "--port") {
+            args[at + 1] = port.into();
+        }
+        let mut command = Command::new(&self.program);
+        command.args(&args);
+        let log = self._dir.path().join(format!("anvil.{}.log", self.restarts));
+        let mut child = Process::spawn("anvil", command, &log)?;
+        child.wait_for_line("Listening on ", READY_TIMEOUT)?;
+        self.child = child;
+        Ok(())
     }
 }
 

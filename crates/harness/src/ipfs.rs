@@ -13,6 +13,8 @@ pub struct IpfsNode {
     api_url: String,
     gateway_url: String,
     child: Process,
+    jsipfs: std::path::PathBuf,
+    restarts: u32,
     _repo: TempDir,
 }
 
@@ -48,8 +50,27 @@ impl IpfsNode {
             api_url: format!("http://127.0.0.1:{api}"),
             gateway_url: format!("http://127.0.0.1:{gateway}"),
             child,
+            jsipfs,
+            restarts: 0,
             _repo: repo,
         })
+    }
+
+    /// Kills the daemon (SIGKILL) and starts it again on the same repository and ports: what it had stored and
+    /// pinned is there again, and whatever was in flight is lost.
+    pub fn restart(&mut self) -> Result<()> {
+        self.child.kill();
+        self.restarts += 1;
+        let repo = self._repo.path();
+        let mut command = Command::new(&self.jsipfs);
+        command.args(["daemon", "--offline"]).env("IPFS_PATH", repo.join("repo"));
+        // The repository's lock outlives a killed daemon.
+        let _ = fs::remove_file(repo.join("repo").join("repo.lock"));
+        let log = repo.join(format!("daemon.{}.log", self.restarts));
+        let mut child = Process::spawn("jsipfs daemon", command, &log)?;
+        child.wait_for_line("Daemon is ready", READY_TIMEOUT)?;
+        self.child = child;
+        Ok(())
     }
 
     /// The Kubo RPC API base URL, `http://127.0.0.1:PORT` (requests go to `/api/v0/...`).

@@ -194,6 +194,8 @@ pub struct SlowContent {
 struct Slow {
     /// The CIDs held, and for how long.
     holding: std::sync::Mutex<Vec<(String, std::time::Duration)>>,
+    /// Whether uploads (`/api/v0/add`) are held until released.
+    holding_uploads: std::sync::atomic::AtomicBool,
     held: std::sync::atomic::AtomicU64,
 }
 
@@ -232,6 +234,16 @@ impl SlowContent {
         self.state.holding.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((cid.to_owned(), delay));
     }
 
+    /// Holds every upload (`/api/v0/add`) until [`SlowContent::release_uploads`], as a node that stalls mid-upload.
+    pub fn hold_uploads(&self) {
+        self.state.holding_uploads.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Lets held and new uploads through.
+    pub fn release_uploads(&self) {
+        self.state.holding_uploads.store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// How many requests it held so far.
     pub fn held(&self) -> u64 {
         self.state.held.load(std::sync::atomic::Ordering::Relaxed)
@@ -257,6 +269,15 @@ async fn relay_slow(State(relay): State<SlowRelay>, request: Request) -> Respons
     if let Some(delay) = delay {
         relay.state.held.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tokio::time::sleep(delay).await;
+    }
+    let holding_uploads = || relay.state.holding_uploads.load(std::sync::atomic::Ordering::Relaxed);
+    if request.uri().path().ends_with("/api/v0/add") && holding_uploads() {
+        relay.state.held.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // At most a minute, so a test that forgets to release ends anyway.
+        let started = std::time::Instant::now();
+        while holding_uploads() && started.elapsed() < std::time::Duration::from_secs(60) {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
     relay_to(&relay.http, &relay.upstream, request, &[]).await
 }

@@ -1,16 +1,18 @@
-//! `tessera-worker leave`: leave a task between rounds.
+//! `tessera-worker leave`: leave a task, between rounds or during one.
 
 use super::Context;
 use crate::{Error, Result, chain};
 use alloy::primitives::U256;
 use clap::Args;
 
-/// Leave a task between rounds.
+/// Leave a task, between rounds or during one.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   tessera-worker leave --task 1
 
-A worker can leave only while no round is open; what is left of its stake comes back at once.")]
+Between rounds, what is left of the stake comes back at once. During a round, leaving is notice: the worker is out
+of every later round at once, its stake stays escrowed (and can still be slashed, up to the task's per-round bound)
+until that round is finalized, and then `tessera-worker withdraw --task 1` takes it back.")]
 pub struct LeaveArgs {
     /// The task.
     #[arg(long)]
@@ -28,18 +30,17 @@ pub(super) async fn execute(context: &Context, args: &LeaveArgs) -> Result<()> {
         return Err(Error::Task(format!("{me:#x} is {status} in task {}: nothing to leave", args.task)));
     }
     let task = client.task(task_id).await?;
-    if task.roundOpen {
-        return Err(Error::Task(format!(
-            "round {} of task {} is open: leave after it is finalized",
-            task.currentRound, args.task
-        )));
-    }
     let token = chain::Token::load(&client, task.rewardToken).await;
     let tx = client.leave(task_id).await?;
-    println!(
-        "Left task {}; {} of stake returned: {tx:#x}",
-        args.task,
-        token.format(U256::from(worker.stake.to::<u128>()))
-    );
+    let stake = token.format(U256::from(worker.stake.to::<u128>()));
+    if task.roundOpen {
+        println!(
+            "Left task {} during round {}: {stake} of stake stays escrowed until the round is finalized, then \
+             `tessera-worker withdraw --task {}` takes it back: {tx:#x}",
+            args.task, task.currentRound, args.task
+        );
+    } else {
+        println!("Left task {}; {stake} of stake returned: {tx:#x}", args.task);
+    }
     Ok(())
 }
