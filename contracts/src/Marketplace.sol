@@ -604,6 +604,11 @@ contract Marketplace is IMarketplace, AccessControl, Pausable, ReentrancyGuardTr
     }
 
     /// @inheritdoc IMarketplace
+    function exitRound(uint256 taskId, address worker) external view returns (uint32) {
+        return _exitRound[taskId][worker];
+    }
+
+    /// @inheritdoc IMarketplace
     function stakeOf(uint256 taskId, address worker) external view returns (uint256) {
         return _workers[taskId][worker].stake;
     }

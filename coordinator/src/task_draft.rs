@@ -47,6 +47,12 @@ pub mod bounds {
     pub const MAX_SUBMISSION_WINDOW_SECS: u32 = 30 * 24 * 3600;
     /// A worker's whole stake, in basis points: the largest per-round slash bound, and the default.
     pub const MAX_SLASH_BPS: u16 = 10_000;
+
+    /// Whether `max_slash_bps` of `stake_required` is at least one base unit. The contract accepts a bound that
+    /// rounds to nothing, which makes every slash (and so every eviction) a no-op; Tessera refuses to create one.
+    pub fn slash_bound_bites(stake_required: alloy::primitives::U256, max_slash_bps: u16) -> bool {
+        stake_required * alloy::primitives::U256::from(max_slash_bps) >= alloy::primitives::U256::from(MAX_SLASH_BPS)
+    }
 }
 
 impl TaskDraft {

@@ -135,6 +135,36 @@ async fn a_copied_cid_is_flagged_and_a_stale_parent_is_refused_on_the_real_stack
     assert!(flag["evidence"]["residual"].as_f64().unwrap() < 1e-6, "{flag}");
 }
 
+/// A worker that sends a copy and then leaves during the round (notice) is slashed by that round's finalize all
+/// the same: leaving is no escape from what it submitted, and the slash stays within the task's per-round bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_that_copies_and_leaves_during_the_round_is_slashed_all_the_same() {
+    let (stack, task, workers) = Stack::with_task(4, 1, 120, 300).await;
+    let coordinator = stack.coordinator_process(4, None).await;
+    coordinator.wait_for_round(task, 1).await;
+    let copier = &workers[3];
+    let original = workers[0].train_and_submit(&stack, &coordinator, task, 1).await;
+    let original: tessera_storage::Cid = original["update_cid"].as_str().unwrap().parse().unwrap();
+    let (status, copied) = copier.submit_cid(&coordinator, task, 1, original, 300).await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{copied}");
+    let staked = copier.client.worker(U256::from(task), copier.address()).await.unwrap().stake.to::<u128>();
+    copier.client.leave(U256::from(task)).await.unwrap();
+    // The coordinator has seen it leave before the round is scored.
+    let path = format!("/api/v1/tasks/{task}/workers/{:#x}", copier.address());
+    coordinator.wait_for(&path, Duration::from_secs(60), |w| w["status"] == "exited").await;
+    for worker in &workers[1..3] {
+        worker.train_and_submit(&stack, &coordinator, task, 1).await;
+    }
+    coordinator.wait_for_finalized(task, 1).await;
+    let left = copier.client.worker(U256::from(task), copier.address()).await.unwrap().stake.to::<u128>();
+    assert!(left < staked, "the copier kept its whole stake: {left} of {staked}");
+    // Once the round is finalized, what is left of its stake (if any) comes back.
+    if left > 0 {
+        copier.client.withdraw_stake(U256::from(task)).await.unwrap();
+        assert_eq!(copier.client.worker(U256::from(task), copier.address()).await.unwrap().stake.to::<u128>(), 0);
+    }
+}
+
 /// One task the coordinator cannot advance (it names a model architecture this coordinator does not know) does
 /// not hold up its others: the failure is recorded, shown in the API and retried later, and the healthy task,
 /// which comes after it in every pass, still finalizes.

@@ -24,7 +24,8 @@ pragma solidity ^0.8.24;
 /// - Pause (PAUSER_ROLE) blocks new commitments and round progress: `createTask`, `join`, `startRound`,
 ///   `finalizeRound`, and `expireTask`. A pause is bounded: it lapses by itself `MAX_PAUSE_DURATION` after it
 ///   began, and a new pause is refused until `PAUSE_COOLDOWN` after the previous one ended (unpaused or lapsed),
-///   so a pauser can hold funds for at most 3 days in every 10. Expiry waits the pause out: `expireTask`'s
+///   so a pauser can hold up joins and round progress for at most 3 days in every 10 (no exit is ever held).
+///   A pause that lapses emits no `Unpaused` event; `paused()` is the source of truth. Expiry waits the pause out: `expireTask`'s
 ///   deadline moves by the seconds paused since the task's last `startRound` or `finalizeRound` (a paused
 ///   coordinator cannot finalize, so its grace period must not run out because of the pause). Every exit stays
 ///   open while paused: `leaveTask`, `withdrawStake`, `evictWorker`, `endTask`, `claim` (against already
@@ -112,7 +113,7 @@ interface IMarketplace {
     /// @param slashToRequester Where slashed stake goes (see TaskConfig).
     /// @param coordinator Coordinator address.
     /// @param maxWorkers Worker cap.
-    /// @param workerCount Currently active workers (joined, not left nor withdrawn).
+    /// @param workerCount Currently active workers (joined, not left, evicted nor withdrawn).
     /// @param submissionWindow Seconds from round start to the round's deadline.
     /// @param requester Address that created (and funded) the task.
     /// @param unspentWithdrawn Whether the requester already took back the unspent pool (or the cancel refund).
@@ -237,7 +238,10 @@ interface IMarketplace {
     /// @notice Thrown when a task is created with a zero stake (a free seat could be held for ever).
     error MarketplaceZeroStake();
 
-    /// @notice Thrown when a task is created with a per-round slash bound outside 1..=10000 basis points.
+    /// @notice Thrown when a task is created with a per-round slash bound outside 1..=10000 basis points. (A bound
+    /// that rounds to nothing of a tiny stake, `stakeRequired * maxSlashBps < 10000`, is accepted: it makes every
+    /// slash, and so every eviction, a no-op, which hurts only the requester who chose it; Tessera's tools refuse
+    /// to create such a task.)
     /// @param maxSlashBps The bound given.
     error MarketplaceInvalidMaxSlash(uint16 maxSlashBps);
 
@@ -323,8 +327,9 @@ interface IMarketplace {
     /// @param worker The worker.
     error MarketplaceAlreadyWorker(uint256 taskId, address worker);
 
-    /// @notice Thrown when the account is not an active worker of the task (leaveTask, withdrawStake, slash), or,
-    /// for withdrawStake and slashes, not a worker that left (or was evicted) with stake still escrowed.
+    /// @notice Thrown when the account is not an active worker of the task (leaveTask, withdrawStake, slash): for
+    /// withdrawStake, not one that left or was evicted with stake still escrowed either; for a slash, not one that
+    /// left during the round being finalized either.
     /// @param taskId The task.
     /// @param account The account.
     error MarketplaceNotWorker(uint256 taskId, address account);
@@ -747,6 +752,13 @@ interface IMarketplace {
     /// @param worker The worker.
     /// @return The record.
     function getWorker(uint256 taskId, address worker) external view returns (WorkerInfo memory);
+
+    /// @notice The round during which a worker left (or before whose start it was evicted); 0 if it never left
+    /// that way. A worker that left during round r can still be slashed by round r's finalize, and no later one.
+    /// @param taskId The task.
+    /// @param worker The worker.
+    /// @return The round.
+    function exitRound(uint256 taskId, address worker) external view returns (uint32);
 
     /// @notice A worker's remaining escrowed stake in a task.
     /// @param taskId The task.

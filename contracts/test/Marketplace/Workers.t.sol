@@ -213,6 +213,9 @@ contract MarketplaceWorkersTest is MarketplaceTestBase {
         assertEq(market.stakeOf(taskId, workers[0]), STAKE);
         assertEq(token.balanceOf(workers[0]), before);
         assertEq(token.balanceOf(address(market)), POOL + 2 * STAKE);
+        // The coordinator reads the round a worker left during, to slash it there and nowhere else.
+        assertEq(market.exitRound(taskId, workers[0]), 1);
+        assertEq(market.exitRound(taskId, workers[1]), 0);
     }
 
     /// @dev The old attack: a coordinator finalizes and starts the next round in the same block, so no

@@ -729,7 +729,8 @@ contract MarketplaceHandler is CommonBase, StdCheats, StdUtils {
         bytes32 root = keccak256(abi.encode("root", taskId, t.currentRound));
         uint256 total = t.committedRewards;
         if (mode == 5) {
-            IMarketplace.Slash[] memory one = _slashes(taskId, slashSeed / 3 * 3 + 1);
+            // Kept far below the top of uint256, so that `* 3 + 1` cannot overflow.
+            IMarketplace.Slash[] memory one = _slashes(taskId, (slashSeed % 1e30) / 3 * 3 + 1);
             if (one.length == 0) return false;
             slashes = new IMarketplace.Slash[](2);
             slashes[0] = one[0];

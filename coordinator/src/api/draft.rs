@@ -90,6 +90,9 @@ fn validate(request: &DraftRequest, coordinator: Address) -> Result<TaskDraft, A
     if !(1..=bounds::MAX_SLASH_BPS).contains(&max_slash_bps) {
         return bad(format!("max_slash_bps must be from 1 to {}", bounds::MAX_SLASH_BPS));
     }
+    if !bounds::slash_bound_bites(stake_required, max_slash_bps) {
+        return bad("max_slash_bps of stake_required rounds to nothing: no cheat could ever be slashed".into());
+    }
     let name = request.architecture.as_deref().unwrap_or(ArchitectureId::Lenet5MnistV1.name());
     let Ok(architecture) = name.parse::<ArchitectureId>() else {
         let known: Vec<_> = ArchitectureId::ALL.iter().map(|a| a.name()).collect();
@@ -139,7 +142,7 @@ mod tests {
     fn bad_fields_are_named() {
         let me = Address::ZERO;
         type Spoil = fn(&mut DraftRequest);
-        let cases: [(Spoil, &str); 12] = [
+        let cases: [(Spoil, &str); 13] = [
             (|r| r.reward_token = "0x12".into(), "reward_token"),
             (|r| r.reward_token = format!("{:#x}", Address::ZERO), "zero address"),
             (|r| r.reward_pool = "340282366920938463463374607431768211456".into(), "below 2^128"),
@@ -151,6 +154,7 @@ mod tests {
             (|r| r.stake_required = "0".into(), "stake_required must be more than zero"),
             (|r| r.max_slash_bps = Some(0), "max_slash_bps"),
             (|r| r.max_slash_bps = Some(10_001), "max_slash_bps"),
+            (|r| (r.stake_required, r.max_slash_bps) = ("1".into(), Some(9_999)), "rounds to nothing"),
             (|r| r.architecture = Some("resnet".into()), "unknown architecture"),
         ];
         for (spoil, expected) in cases {

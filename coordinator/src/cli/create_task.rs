@@ -106,6 +106,10 @@ pub(super) async fn execute(config: Config, args: &CreateTaskArgs) -> eyre::Resu
         (1..=max_window).contains(&draft.submission_window_secs),
         "--window-secs must be from 1 to {max_window}"
     );
+    eyre::ensure!(
+        crate::task_draft::bounds::slash_bound_bites(draft.stake_required, draft.max_slash_bps),
+        "--max-slash-bps of the stake rounds to nothing: no cheat could ever be slashed"
+    );
     let initial = draft.publish_initial_model(&content).await?;
     let provider = connect_with(&config.chain_rpc_url, &key, &roots)?;
     let client = MarketplaceClient::new(provider, marketplace, requester.address());

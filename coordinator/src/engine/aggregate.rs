@@ -206,7 +206,7 @@ impl Engine {
     ) -> eyre::Result<Published> {
         let id = task.task_id;
         let new_model_cid = self.content.put(Bytes::from(computation.checkpoint)).await?;
-        let stakes = self.stakes(id, &computation.result).await?;
+        let stakes = self.stakes(id, r, &computation.result).await?;
         let cap = manifest::slash_cap(task.stake_required.get(), &task.config);
         let slashes = manifest::slashes_in_tokens(&computation.result, &stakes, cap);
         let rewards = manifest::cumulative_rewards(&gathered.previous_rewards, &computation.result)?;
@@ -284,17 +284,30 @@ impl Engine {
         Ok(())
     }
 
-    /// Remaining stake of every worker the round slashes that is still active on chain.
+    /// Remaining stake of every worker the round slashes that the contract lets this round's finalize slash: one
+    /// still active, or one that left during this round for what it submitted (its notice does not take it out of
+    /// the round's reckoning: a worker that poisons and leaves before the round closes is slashed all the same). Evicted workers and
+    /// those that left in an earlier round are out of reach, and the finalize would revert if it named them.
     async fn stakes(
         &self,
         task_id: u64,
+        round: u32,
         result: &tessera_scoring::RoundResult,
     ) -> eyre::Result<BTreeMap<String, u128>> {
         let mut stakes = BTreeMap::new();
         for slash in &result.slashes {
             let account: Address = slash.worker.as_str().parse()?;
-            let info = self.chain.worker(U256::from(task_id), account).await?;
-            if info.status == tessera_chain::WorkerMembership::Active as u8 {
+            let task = U256::from(task_id);
+            let info = self.chain.worker(task, account).await?;
+            let slashable = match info.status {
+                s if s == tessera_chain::WorkerMembership::Active as u8 => true,
+                // What it submitted is judged; not submitting is not held against one that gave notice.
+                s if s == tessera_chain::WorkerMembership::Exited as u8 && info.stake > 0 => {
+                    slash.reason != Reason::NoShow && self.chain.exit_round(task, account).await? == round
+                }
+                _ => false,
+            };
+            if slashable {
                 stakes.insert(slash.worker.as_str().to_owned(), info.stake.to::<u128>());
             }
         }

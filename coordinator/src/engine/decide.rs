@@ -25,7 +25,7 @@ pub struct View {
     pub active_workers: u64,
     /// Workers needed before the first round starts.
     pub min_workers: u64,
-    /// Submissions accepted in the current round.
+    /// Submissions accepted in the current round from workers still active.
     pub submissions: u64,
     /// Whether the current round's deadline has passed.
     pub deadline_passed: bool,

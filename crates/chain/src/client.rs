@@ -222,6 +222,11 @@ impl MarketplaceClient {
         Ok(self.contract.getWorker(task_id, worker).call().await?)
     }
 
+    /// The round during which `worker` left `task_id` (or before whose start it was evicted); 0 if it never did.
+    pub async fn exit_round(&self, task_id: U256, worker: Address) -> Result<u32> {
+        Ok(self.contract.exitRound(task_id, worker).call().await?)
+    }
+
     /// Whether `account` is an active worker of a task.
     pub async fn is_worker(&self, task_id: U256, account: Address) -> Result<bool> {
         Ok(self.contract.isWorker(task_id, account).call().await?)

@@ -329,7 +329,10 @@ impl Demo {
             if started.elapsed() > limit {
                 bail!("the task did not end within {limit:?}; logs are in {}", self.dir.path().display());
             }
-            if let Some(killer) = &mut killer {
+            // Kills start with the first round: before it, only start-up would be exercised.
+            if let Some(killer) = &mut killer
+                && latest != "before round 1"
+            {
                 self.kill_at_random(killer, started, &latest);
             }
             // The coordinator may be down (killed, starting again): look again in a moment.

@@ -316,13 +316,14 @@ impl fmt::Display for Report {
             self.peak_memory.iter().map(|(name, bytes)| format!("{name} {} MiB", bytes >> 20)).collect();
         writeln!(f, "Peak memory: {}", memory.join(", "))?;
         if !self.kills.is_empty() {
-            let coordinator = self.kills.iter().filter(|k| k.victim == "coordinator").count();
+            let count = |victims: &[&str]| self.kills.iter().filter(|k| victims.contains(&k.victim.as_str())).count();
+            let (coordinator, services) = (count(&["coordinator"]), count(&["ipfs", "anvil"]));
+            let workers = self.kills.len() - coordinator - services;
             writeln!(
                 f,
-                "Chaos: {} kills (SIGKILL), {coordinator} of the coordinator and {} of workers; every one was started \
-                 again and every round was finalized once.",
-                self.kills.len(),
-                self.kills.len() - coordinator
+                "Chaos: {} kills (SIGKILL), {coordinator} of the coordinator and {workers} of workers, and {services} \
+                 restarts of the IPFS node or anvil; each was started again, and every round was finalized once.",
+                coordinator + workers
             )?;
         }
         Ok(())

@@ -200,7 +200,7 @@ impl Killer {
     }
 
     /// The process to kill now, an index into `candidates` (the coordinator first, then the workers), if it is
-    /// time: every other kill is the coordinator's, the rest fall on the workers at random.
+    /// time: half the kills, at random, fall on the coordinator, the rest on a worker chosen at random.
     pub(crate) fn victim(&mut self, candidates: usize) -> Option<usize> {
         if self.kills >= self.plan.kills || Instant::now() < self.next || candidates == 0 {
             return None;

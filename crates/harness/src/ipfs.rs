@@ -64,8 +64,9 @@ impl IpfsNode {
         let repo = self._repo.path();
         let mut command = Command::new(&self.jsipfs);
         command.args(["daemon", "--offline"]).env("IPFS_PATH", repo.join("repo"));
-        // The repository's lock outlives a killed daemon.
-        let _ = fs::remove_file(repo.join("repo").join("repo.lock"));
+        // The repository's lock (a folder) outlives a killed daemon.
+        let lock = repo.join("repo").join("repo.lock");
+        let _ = fs::remove_dir_all(&lock).or_else(|_| fs::remove_file(&lock));
         let log = repo.join(format!("daemon.{}.log", self.restarts));
         let mut child = Process::spawn("jsipfs daemon", command, &log)?;
         child.wait_for_line("Daemon is ready", READY_TIMEOUT)?;
