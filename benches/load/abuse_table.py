@@ -23,8 +23,9 @@ def main(path):
                         f"{a['answered_ok']} answered 2xx, {a['refused_429']} refused 429, {a['other_status']} other 4xx, "
                         f"{a['failed']} failed")
         elif attack == "slow-headers":
-            attacker = (f"{a['connections']} slow connections: {a['opened']} opened, {a['cut_off']} cut off, "
-                        f"longest held {a['longest_held_s']:.0f} s of {a['seconds']:.0f} s")
+            attacker = (f"{a['connections']} slow connections: {a['opened']} opened, {a['cut_off']} closed by the "
+                        f"coordinator (refused or timed out), longest held {a['longest_held_s']:.0f} s of "
+                        f"{a['seconds']:.0f} s")
         else:
             attacker = "none"
         ratio = lambda key: r[key] / base[key] if base[key] else float("nan")

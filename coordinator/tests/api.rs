@@ -685,3 +685,17 @@ async fn task_drafts_past_the_cap_are_refused() {
     assert!(headers.contains_key("retry-after"));
     assert_eq!(send(&router, draft(0)).await.0, StatusCode::OK, "the same draft again changes nothing");
 }
+
+/// Found by the fuzzer: a task id beyond the database's BIGINT was a 500; it is a malformed path.
+#[tokio::test]
+async fn a_task_id_beyond_any_task_is_a_bad_request_not_a_server_error() {
+    let h = harness(Duration::from_secs(60)).await;
+    let router = app(h.state.clone());
+    for path in ["/api/v1/tasks/18446744073709551615", "/api/v1/tasks/9223372036854775808/rounds/1"] {
+        let (status, _, answer) = send(&router, Request::get(path).body(Body::empty()).unwrap()).await;
+        assert_eq!((status, code(&answer)), (StatusCode::BAD_REQUEST, "bad_request"), "{path}: {answer}");
+    }
+    let (status, _, _) =
+        send(&router, Request::get("/api/v1/tasks/9223372036854775807").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the largest id the database holds is merely unknown");
+}

@@ -61,6 +61,10 @@ struct Args {
     /// The attacker's connections.
     #[arg(long, default_value_t = 64)]
     attack_connections: usize,
+    /// Seconds the abuse runs before the workers submit (longer than the coordinator's header-read timeout, so
+    /// slow connections have met it), and on until the last round is finalized.
+    #[arg(long, default_value_t = 15)]
+    attack_warmup_secs: u64,
     /// The coordinator's per-address limits: `on` (its defaults) or `off`. The fleet sends every worker's
     /// requests from one address, which no real deployment does, so fleets of more than a few workers need `off`.
     #[arg(long, value_enum, default_value_t = Limits::Off)]
@@ -151,6 +155,9 @@ async fn main() -> eyre::Result<()> {
     client.wait_until_up(Duration::from_secs(60)).await?;
 
     let attack = Attack::start(args.attack, args.attack_connections, ([127, 0, 0, 1], port).into(), task)?;
+    if args.attack != AttackKind::None {
+        tokio::time::sleep(Duration::from_secs(args.attack_warmup_secs)).await;
+    }
     let mut rounds: Vec<RoundReport> = Vec::new();
     for round in 1..=args.rounds {
         let mut report = fleet.run_round(&client, task, round, args.uploads).await.wrap_err_with(|| {

@@ -1,13 +1,24 @@
 //! The path parameters of the API's routes, named as the routes name them.
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer, de::Error as _};
 use utoipa::IntoParams;
+
+/// A task id as the database can hold it (a BIGINT): a larger one names no task, and is refused as malformed rather
+/// than failing the lookup.
+fn task_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    let id = u64::deserialize(deserializer)?;
+    if i64::try_from(id).is_err() {
+        return Err(D::Error::custom(format!("task id {id} is beyond any task's")));
+    }
+    Ok(id)
+}
 
 /// `{task}`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
 pub(super) struct TaskPath {
     /// The on-chain task id.
+    #[serde(deserialize_with = "task_id")]
     pub task: u64,
 }
 
@@ -16,6 +27,7 @@ pub(super) struct TaskPath {
 #[into_params(parameter_in = Path)]
 pub(super) struct RoundPath {
     /// The on-chain task id.
+    #[serde(deserialize_with = "task_id")]
     pub task: u64,
     /// The round, from 1.
     pub round: u32,
@@ -26,6 +38,7 @@ pub(super) struct RoundPath {
 #[into_params(parameter_in = Path)]
 pub(super) struct WorkerPath {
     /// The on-chain task id.
+    #[serde(deserialize_with = "task_id")]
     pub task: u64,
     /// The worker's address, 0x-hex in any case.
     pub worker: String,

@@ -27,8 +27,8 @@ fn main() {
     let args = Args::parse();
     let budget = Budget { inputs: args.inputs, time: Duration::from_secs(args.seconds) };
     let mut found = 0;
-    println!("| target | inputs | seconds | inputs/s | distinct panics |");
-    println!("|---|---:|---:|---:|---:|");
+    println!("| target | inputs | mean input bytes | seconds | inputs/s | distinct panics |");
+    println!("|---|---:|---:|---:|---:|---:|");
     for mut target in targets::all() {
         if args.only.as_ref().is_some_and(|only| !target.name().contains(only.as_str())) {
             continue;
@@ -36,9 +36,10 @@ fn main() {
         let report = fuzz(target.as_mut(), budget, args.seed);
         let seconds = report.elapsed.as_secs_f64();
         println!(
-            "| {} | {} | {seconds:.0} | {:.0} | {} |",
+            "| {} | {} | {:.0} | {seconds:.0} | {:.0} | {} |",
             report.target,
             report.inputs,
+            report.mean_bytes,
             report.inputs as f64 / seconds.max(1e-9),
             report.findings.len()
         );
