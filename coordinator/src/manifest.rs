@@ -294,8 +294,7 @@ pub fn slashes_in_tokens(result: &RoundResult, stakes: &BTreeMap<String, u128>, 
         .iter()
         .filter_map(|slash| {
             let stake = *stakes.get(slash.worker.as_str())?;
-            let share = stake / 10_000 * u128::from(slash.bps) + stake % 10_000 * u128::from(slash.bps) / 10_000;
-            let amount = share.min(cap);
+            let amount = bps_of(stake, u128::from(slash.bps)).min(cap);
             (amount > 0).then(|| SlashRecord {
                 worker: slash.worker.as_str().to_owned(),
                 amount: amount.to_string(),
@@ -312,7 +311,12 @@ pub fn slashes_in_tokens(result: &RoundResult, stakes: &BTreeMap<String, u128>, 
 /// the bound existed carry none in their settings, and the whole stake was at risk in them.
 pub fn slash_cap(stake_required: u128, config: &serde_json::Value) -> u128 {
     let bps = config["max_slash_bps"].as_u64().map_or(10_000, |bps| u128::from(bps.min(10_000)));
-    stake_required / 10_000 * bps + stake_required % 10_000 * bps / 10_000
+    bps_of(stake_required, bps)
+}
+
+/// `bps` basis points of `amount`, rounded down, without overflowing for any u128 amount.
+fn bps_of(amount: u128, bps: u128) -> u128 {
+    amount / 10_000 * bps + amount % 10_000 * bps / 10_000
 }
 
 #[cfg(test)]

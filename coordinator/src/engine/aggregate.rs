@@ -286,8 +286,9 @@ impl Engine {
 
     /// Remaining stake of every worker the round slashes that the contract lets this round's finalize slash: one
     /// still active, or one that left during this round for what it submitted (its notice does not take it out of
-    /// the round's reckoning: a worker that poisons and leaves before the round closes is slashed all the same). Evicted workers and
-    /// those that left in an earlier round are out of reach, and the finalize would revert if it named them.
+    /// the round's reckoning: a worker that poisons and leaves before the round closes is slashed all the same).
+    /// Evicted workers and those that left in an earlier round are out of reach, and the finalize would revert if
+    /// it named them.
     async fn stakes(
         &self,
         task_id: u64,
@@ -295,9 +296,9 @@ impl Engine {
         result: &tessera_scoring::RoundResult,
     ) -> eyre::Result<BTreeMap<String, u128>> {
         let mut stakes = BTreeMap::new();
+        let task = U256::from(task_id);
         for slash in &result.slashes {
             let account: Address = slash.worker.as_str().parse()?;
-            let task = U256::from(task_id);
             let info = self.chain.worker(task, account).await?;
             let slashable = match info.status {
                 s if s == tessera_chain::WorkerMembership::Active as u8 => true,

@@ -206,10 +206,8 @@ impl Engine {
             r => self.db.get_round(task.task_id, r).await?,
         };
         let phase = round.as_ref().map(|r| r.phase);
-        let workers = self.db.list_workers(task.task_id).await?;
-        let active: std::collections::HashSet<&str> =
-            workers.iter().filter(|w| w.status == Membership::Active).map(|w| w.worker.as_str()).collect();
-        let active_workers = active.len() as u64;
+        let active_workers =
+            self.db.list_workers(task.task_id).await?.iter().filter(|w| w.status == Membership::Active).count() as u64;
         let (tx_key, tx_round) = match phase {
             None | Some(RoundPhase::Finalized) => {
                 (start_key(task.task_id, task.current_round + 1), task.current_round + 1)
@@ -226,10 +224,7 @@ impl Engine {
         // Only the active workers' submissions count towards closing the window early: one that submitted and
         // then left must not close it on an honest worker still training.
         let submissions = match &round {
-            Some(r) => {
-                let listed = self.db.list_submissions(task.task_id, r.round).await?;
-                listed.iter().filter(|s| active.contains(s.worker.as_str())).count() as u64
-            }
+            Some(r) => self.db.count_active_submissions(task.task_id, r.round).await?,
             None => 0,
         };
         Ok(View {

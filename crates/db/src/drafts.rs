@@ -70,11 +70,16 @@ impl Store {
         max_pending: u64,
         expire_before_ms: i64,
     ) -> Result<bool> {
-        let (known, pending): (Option<i64>, i64) = dispatch!(self, pool => {
-            let known = sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM task_drafts WHERE initial_model_cid = $1")
+        let known: Option<i64> = dispatch!(self, pool => {
+            sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM task_drafts WHERE initial_model_cid = $1")
                 .bind(&draft.initial_model_cid)
                 .fetch_optional(pool)
-                .await?;
+                .await?
+        });
+        if known.is_some() {
+            return Ok(true);
+        }
+        let pending: i64 = dispatch!(self, pool => {
             sqlx::query(
                 "DELETE FROM task_drafts WHERE published_at_ms IS NULL AND created_at_ms < $1 \
                  AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.initial_model_cid = task_drafts.initial_model_cid)",
@@ -82,14 +87,10 @@ impl Store {
             .bind(expire_before_ms)
             .execute(pool)
             .await?;
-            let pending = sqlx::query_scalar("SELECT COUNT(*) FROM task_drafts WHERE published_at_ms IS NULL")
+            sqlx::query_scalar("SELECT COUNT(*) FROM task_drafts WHERE published_at_ms IS NULL")
                 .fetch_one(pool)
-                .await?;
-            (known, pending)
+                .await?
         });
-        if known.is_some() {
-            return Ok(true);
-        }
         if u64::try_from(pending).unwrap_or(0) >= max_pending {
             return Ok(false);
         }

@@ -216,6 +216,24 @@ impl Store {
         rows.into_iter().map(Submission::try_from).collect()
     }
 
+    /// How many submissions a round has from workers whose membership is still active: those count towards closing
+    /// its window early, and one that submitted and then left does not.
+    pub async fn count_active_submissions(&self, task_id: u64, round: u32) -> Result<u64> {
+        let task_id = int(task_id, "task_id")?;
+        let count: i64 = dispatch!(self, pool => {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM submissions s JOIN workers w ON w.task_id = s.task_id AND w.worker = s.worker \
+                 WHERE s.task_id = $1 AND s.round = $2 AND w.status = $3",
+            )
+            .bind(task_id)
+            .bind(i64::from(round))
+            .bind(crate::Membership::Active.as_str())
+            .fetch_one(pool)
+            .await?
+        });
+        uint(count, "submission count")
+    }
+
     /// How many submissions a round has.
     pub async fn count_submissions(&self, task_id: u64, round: u32) -> Result<u64> {
         let task_id = int(task_id, "task_id")?;

@@ -39,6 +39,7 @@ on_both!(
     amounts_and_floats_round_trip_exactly,
     drafts_are_published_once_a_task_names_them,
     pending_drafts_are_capped_and_expire_unless_a_task_names_them,
+    only_active_workers_submissions_count_towards_an_early_close,
     task_faults_are_kept_until_cleared,
     a_lease_has_one_holder_until_it_lapses,
 );
@@ -667,6 +668,31 @@ async fn pending_drafts_are_capped_and_expire_unless_a_task_names_them(db: TestD
     // Published drafts do not count towards the cap.
     assert!(store.insert_task_draft_bounded(&draft(4, 300), 2, 150).await.unwrap());
     assert!(!store.insert_task_draft_bounded(&draft(5, 300), 2, 150).await.unwrap());
+}
+
+async fn only_active_workers_submissions_count_towards_an_early_close(db: TestDb) {
+    let store = db.store();
+    task_with_round(store).await;
+    for (n, status) in
+        [(1, Membership::Active), (2, Membership::Active), (3, Membership::Exited), (4, Membership::Active)]
+    {
+        let worker = Worker {
+            task_id: 1,
+            worker: address(n),
+            stake: Amount(100),
+            status,
+            joined_at_block: 10,
+            updated_at_block: 10,
+        };
+        store.upsert_worker(&worker).await.unwrap();
+    }
+    // Workers 1 to 3 submit; 3 has left since, and 5 is no worker the index knows.
+    for n in [1, 2, 3, 5] {
+        store.insert_submission(&submission(1, 1, n, n)).await.unwrap();
+    }
+    assert_eq!(store.count_submissions(1, 1).await.unwrap(), 4);
+    assert_eq!(store.count_active_submissions(1, 1).await.unwrap(), 2);
+    assert_eq!(store.count_active_submissions(1, 2).await.unwrap(), 0, "another round");
 }
 
 async fn task_faults_are_kept_until_cleared(db: TestDb) {
