@@ -66,8 +66,8 @@ pub struct Config {
     pub rate_limit_per_ip: f64,
     /// Requests one IP address may make in a burst above that rate (`TESSERA_RATE_LIMIT_BURST`).
     pub rate_limit_burst: u32,
-    /// Submissions a second one worker may send, sustained, counted once the signature verifies
-    /// (`TESSERA_SUBMISSIONS_PER_WORKER_PER_SEC`); 0 turns the limit off.
+    /// Submissions a second one worker may send, sustained, counted once the signature verifies and the worker is
+    /// found joined (`TESSERA_SUBMISSIONS_PER_WORKER_PER_SEC`); 0 turns the limit off.
     pub submissions_per_worker_per_sec: f64,
     /// Submissions one worker may send in a burst above that rate (`TESSERA_SUBMISSION_BURST`).
     pub submission_burst: u32,

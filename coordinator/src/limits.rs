@@ -74,12 +74,23 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
     }
 }
 
+/// The key an address is counted under: an IPv4 address itself, an IPv6 address by its /64, the block one host
+/// is usually given, so a host cannot dodge its limits, or fill the limiter's table, by counting through its
+/// addresses.
+pub fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+    }
+}
+
 /// The coordinator's admission limits, built once from its [`Config`].
 #[derive(Debug)]
 pub struct Limits {
-    /// Requests per IP address, every endpoint but the dashboard's files.
+    /// Requests per address ([`address_key`]), every endpoint but the dashboard's files.
     pub per_ip: RateLimiter<IpAddr>,
-    /// Signed submissions per worker, counted once the signature verifies, so nobody spends another's turns.
+    /// Signed submissions per worker, counted for joined workers once the signature verifies, so nobody spends
+    /// another's turns.
     pub per_worker: RateLimiter<alloy::primitives::Address>,
     /// Open live feeds.
     event_streams: Arc<Semaphore>,
@@ -133,6 +144,17 @@ mod tests {
             assert_eq!(limiter.check(&1, later), Ok(()));
         }
         assert!(limiter.check(&1, later).is_err());
+    }
+
+    #[test]
+    fn an_ipv6_host_is_counted_by_its_64_block() {
+        let one: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        assert_eq!(address_key(one), address_key(other));
+        assert_eq!(address_key(one), "2001:db8:1:2::".parse::<IpAddr>().unwrap());
+        assert_ne!(address_key(one), address_key("2001:db8:1:3::1".parse().unwrap()));
+        let v4: IpAddr = "203.0.113.7".parse().unwrap();
+        assert_eq!(address_key(v4), v4);
     }
 
     #[test]

@@ -67,7 +67,7 @@ pub async fn serve(
             tracing::debug!(%peer, "refused a connection: too many open");
             continue;
         };
-        let Some(ip_slot) = per_ip.enter(peer.ip()) else {
+        let Some(ip_slot) = per_ip.enter(crate::limits::address_key(peer.ip())) else {
             tracing::debug!(%peer, "refused a connection: too many open from its address");
             continue;
         };

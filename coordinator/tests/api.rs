@@ -645,6 +645,13 @@ async fn a_worker_past_its_submission_rate_is_refused_and_forged_requests_do_not
     let other = h.body(&h.copier, ROUND, cid, SAMPLES);
     let (status, _, answer) = send(&router, submission_request(&other)).await;
     assert_ne!(status, StatusCode::TOO_MANY_REQUESTS, "{answer}");
+    // A key that has not joined is refused for that, every time: fresh keys cost nothing to make, so they get no
+    // place in the limiter's table.
+    let stranger = PrivateKeySigner::random();
+    for _ in 0..4 {
+        let (status, _, answer) = send(&router, submission_request(&h.body(&stranger, ROUND, cid, SAMPLES))).await;
+        assert_eq!((status, code(&answer)), (StatusCode::FORBIDDEN, "not_joined"));
+    }
 }
 
 #[tokio::test]

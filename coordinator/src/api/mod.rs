@@ -112,11 +112,12 @@ pub fn app(state: AppState) -> Router {
 /// Refuses a request over its address's rate with a 429, before any work is done for it. Requests that did not
 /// come through [`crate::server::serve`] (tests calling the router directly) carry no address and pass.
 async fn limit_per_ip(limits: &Limits, live: &crate::Live, request: Request, next: Next) -> Response {
-    if let Some(peer) = crate::server::peer(&request)
-        && let Err(retry) = limits.per_ip.check(&peer.ip(), Instant::now())
-    {
-        live.counters.rejected("too_many_requests");
-        return ApiError::too_many(format!("too many requests from {}", peer.ip()), retry).into_response();
+    if let Some(peer) = crate::server::peer(&request) {
+        let from = crate::limits::address_key(peer.ip());
+        if let Err(retry) = limits.per_ip.check(&from, Instant::now()) {
+            live.counters.rejected("too_many_requests");
+            return ApiError::too_many(format!("too many requests from {from}"), retry).into_response();
+        }
     }
     next.run(request).await
 }

@@ -57,15 +57,16 @@ async fn accept(
     request: SubmissionRequest,
 ) -> Result<(StatusCode, ApiJson<Receipt>), ApiError> {
     let signed = Signed::verify(state, task_id, round, &request)?;
-    // Counted only once the signature verifies: nobody can spend another worker's turns.
-    limits
-        .per_worker
-        .check(&signed.worker, Instant::now())
-        .map_err(|retry| ApiError::too_many(format!("too many submissions from {}", signed.worker_hex), retry))?;
     let (task, open, received_at_ms) = collecting_round(state, task_id, round).await?;
     if !joined(state, task_id, &signed).await? {
         return Err(ApiError::NotJoined { worker: signed.worker_hex, task: task_id });
     }
+    // Counted only for a joined worker whose signature verifies: nobody can spend another worker's turns, and keys
+    // made by the thousand cannot fill the limiter's table (that costs a stake each) to lock real workers out.
+    limits
+        .per_worker
+        .check(&signed.worker, Instant::now())
+        .map_err(|retry| ApiError::too_many(format!("too many submissions from {}", signed.worker_hex), retry))?;
     if let Some(held) = state.db.get_submission(task_id, round, &signed.worker_hex).await? {
         // The same signed message again (a worker retrying after a lost answer) gets its receipt back.
         if let (true, Some(receipt_signature)) = (held.digest == signed.digest, held.receipt_signature) {
