@@ -5,7 +5,7 @@ FORGE := $(CURDIR)/.tessera/bin/forge
 # Their gas depends on the random inputs, so the committed gas snapshot leaves them out.
 FUZZ_TESTS := testFuzz_|invariant_
 
-.PHONY: setup demo test lint fmt contracts bench bench-redteam bench-load bench-flower bench-abuse fuzz
+.PHONY: setup demo test lint fmt contracts bench bench-redteam bench-load bench-flower bench-abuse bench-confidential bench-privacy fuzz
 
 ## Install every tool, library and data set from the package registries (skips what is there).
 setup:
@@ -63,6 +63,18 @@ bench-load: setup
 ## latency beside the baseline (release builds; a few minutes). Appends to benches/load/abuse.jsonl.
 bench-abuse: setup
 	benches/load/abuse.sh
+
+## What confidentiality costs: sealing and opening throughput beside plain IPFS upload and download (2.3, 10 and
+## 50 MB), then the demo's round times public and confidential in one run (release builds; about 10 minutes).
+## Writes benches/confidential/public.json and confidential.json.
+bench-confidential: setup
+	$(CARGO) run --release -p tessera-seal --example seal_throughput
+	benches/confidential/run.sh
+
+## Test accuracy under central differential privacy at epsilon 1, 3 and 8 (delta 1e-5) against no noise, with the
+## accountant's output (tessera-sim, release build; about 20 minutes). Writes benches/privacy/results.md.
+bench-privacy: setup
+	benches/privacy/run.sh
 
 ## Mutation-fuzzes every target (update decoder, manifest, API requests, CIDs, EIP-712 and ABI decoding) for
 ## FUZZ_SECONDS each (default 300): inputs tried and distinct panics per target (release build).

@@ -62,7 +62,8 @@ contract GasScenario is Script {
                 validationSetCommitment: keccak256("valset"),
                 allowlistRoot: bytes32(0),
                 slashToRequester: false,
-                maxSlashBps: 5000
+                maxSlashBps: 5000,
+                accessPolicy: bytes32(0)
             })
         );
         vm.stopBroadcast();

@@ -47,9 +47,10 @@ contract Marketplace is IMarketplace, AccessControl, Pausable, ReentrancyGuardTr
 
     uint256 private constant BPS = 10_000;
 
-    /// @dev A task as stored (packed): `Task`'s fields with `TaskTerms`'s in slot 3, after `unspentWithdrawn`.
-    /// One record, so the hot paths touch the same slots whichever view a field belongs to; the ABI splits it
-    /// only because the Rust bindings take tuples of at most 24 fields (`getTask` and `getTaskTerms`).
+    /// @dev A task as stored (packed): `Task`'s fields with `TaskTerms`'s small ones in slot 3, after
+    /// `unspentWithdrawn`, and its two CIDs (`accessPolicy`, `contentKeysCid`) in the last two slots. One record,
+    /// so the hot paths touch the same slots whichever view a field belongs to; the ABI splits it only because the
+    /// Rust bindings take tuples of at most 24 fields (`getTask` and `getTaskTerms`).
     struct TaskRecord {
         address rewardToken;
         uint32 currentRound;
@@ -79,6 +80,8 @@ contract Marketplace is IMarketplace, AccessControl, Pausable, ReentrancyGuardTr
         bytes32 validationSetCommitment;
         bytes32 validationSetCid;
         bytes32 allowlistRoot;
+        bytes32 accessPolicy;
+        bytes32 contentKeysCid;
     }
 
     // Declared first so they pack into Pausable's `_paused` slot. A pause is "open" while _pausedAt != 0 (block
@@ -199,6 +202,7 @@ contract Marketplace is IMarketplace, AccessControl, Pausable, ReentrancyGuardTr
         t.initialModelCid = config.initialModelCid;
         if (config.validationSetCommitment != bytes32(0)) t.validationSetCommitment = config.validationSetCommitment;
         if (config.allowlistRoot != bytes32(0)) t.allowlistRoot = config.allowlistRoot;
+        if (config.accessPolicy != bytes32(0)) t.accessPolicy = config.accessPolicy;
 
         emit TaskCreated(taskId, msg.sender, config.coordinator, config);
 
@@ -289,6 +293,23 @@ contract Marketplace is IMarketplace, AccessControl, Pausable, ReentrancyGuardTr
 
         t.validationSetCid = validationSetCid;
         emit ValidationSetRevealed(taskId, validationSetCid, msg.sender);
+    }
+
+    /// @inheritdoc IMarketplace
+    function publishContentKeys(uint256 taskId, bytes32 keysCid) external {
+        TaskRecord storage t = _existingTask(taskId);
+        if (msg.sender != t.requester && msg.sender != t.coordinator) {
+            revert MarketplaceNotRequesterOrCoordinator(taskId, msg.sender);
+        }
+        TaskStatus status = t.status;
+        if (status != TaskStatus.Ended) revert MarketplaceTaskNotEnded(taskId, status);
+        if (keysCid == bytes32(0)) revert MarketplaceZeroCid();
+        // A public task's artefacts are not encrypted: there are no keys to publish.
+        if (t.accessPolicy == bytes32(0)) revert MarketplaceTaskNotConfidential(taskId);
+        if (t.contentKeysCid != bytes32(0)) revert MarketplaceContentKeysAlreadyPublished(taskId);
+
+        t.contentKeysCid = keysCid;
+        emit ContentKeysPublished(taskId, keysCid, msg.sender);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -590,6 +611,8 @@ contract Marketplace is IMarketplace, AccessControl, Pausable, ReentrancyGuardTr
         terms.endRequested = t.endRequested;
         terms.endedAt = t.endedAt;
         terms.unclaimedSwept = t.unclaimedSwept;
+        terms.accessPolicy = t.accessPolicy;
+        terms.contentKeysCid = t.contentKeysCid;
     }
 
     /// @inheritdoc IMarketplace

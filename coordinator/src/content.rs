@@ -3,6 +3,7 @@
 
 use crate::{
     manifest::{self, FetchedUpdates, MANIFEST_FORMAT, Manifest, SubmissionRecord},
+    sealing::TaskSealing,
     spool::Spool,
     update_files::UpdateFiles,
 };
@@ -14,6 +15,7 @@ use std::{
     time::{Duration, Instant},
 };
 use tessera_scoring::{Failure, WorkerId};
+use tessera_seal::ContentKey;
 use tessera_storage::{Cid, ContentStore};
 use tessera_train::{
     ArchitectureId, DecodeLimits, FileKind, InputSpec, MAX_SCRIPT_BYTES, MAX_SCRIPT_PARAMETERS, ScriptId, ScriptLimits,
@@ -130,16 +132,33 @@ pub async fn load_manifest(content: &dyn ContentStore, cid: &str) -> eyre::Resul
     Ok(manifest)
 }
 
-/// Reads a checkpoint of `arch`.
-pub async fn fetch_checkpoint(content: &dyn ContentStore, arch: ArchitectureId, cid: &str) -> eyre::Result<Vec<f32>> {
+/// What sealing adds to an artefact at most: the header with its wrapped keys, the tag.
+pub const SEALING_OVERHEAD: u64 = 1 << 20;
+
+/// How to open a sealed checkpoint: the task's sealing, the round that produced it, and its key.
+pub type CheckpointKey<'a> = (&'a TaskSealing, u32, &'a ContentKey);
+
+/// Reads a checkpoint of `arch`, opening it with `key` when it is sealed.
+pub async fn fetch_checkpoint(
+    content: &dyn ContentStore,
+    arch: ArchitectureId,
+    cid: &str,
+    key: Option<CheckpointKey<'_>>,
+) -> eyre::Result<Vec<f32>> {
     let limits = DecodeLimits::expecting(arch, FileKind::Checkpoint);
-    let bytes = content.get(&cid.parse()?, limits.max_bytes as u64).await?;
-    Ok(WeightsFile::decode(&bytes, &limits)?.parameters.into_values())
+    let bytes = content.get(&cid.parse()?, limits.max_bytes as u64 + SEALING_OVERHEAD).await?;
+    let plaintext = match key {
+        Some((sealing, round, key)) => sealing.open_checkpoint(round, key, &bytes)?,
+        None => bytes.to_vec(),
+    };
+    Ok(WeightsFile::decode(&plaintext, &limits)?.parameters.into_values())
 }
 
 /// Fetches and decodes every submitted update, reading those `spooled` for the task from disk, into files in a
 /// new temporary folder under `scratch` (so a round's updates never sit in memory together); one that cannot be
-/// used becomes a failure with the reason.
+/// used becomes a failure with the reason. In a confidential task (`sealing`) each update is opened first, and its
+/// record in the result carries the plaintext's hash.
+#[allow(clippy::too_many_arguments)]
 pub async fn fetch_updates(
     content: &dyn ContentStore,
     spooled: Option<(&Spool, u64)>,
@@ -148,8 +167,9 @@ pub async fn fetch_updates(
     round: u32,
     global_cid: &str,
     records: &[SubmissionRecord],
+    sealing: Option<&TaskSealing>,
 ) -> eyre::Result<(FetchedUpdates, Vec<Failure>)> {
-    let max_bytes = DecodeLimits::expecting(arch, FileKind::Update).max_bytes as u64;
+    let max_bytes = DecodeLimits::expecting(arch, FileKind::Update).max_bytes as u64 + SEALING_OVERHEAD;
     let mut fetched = FetchedUpdates { records: Vec::new(), updates: UpdateFiles::new_in(scratch)? };
     let mut failures = Vec::new();
     for record in records {
@@ -163,12 +183,21 @@ pub async fn fetch_updates(
                 Some(bytes) => bytes,
                 None => content.get(&cid, max_bytes).await?,
             };
-            manifest::decode_update(arch, &bytes, round, global_cid, record.num_samples)
+            let (plaintext, hash) = match sealing {
+                Some(sealing) => {
+                    let plaintext = sealing.open_update(round, &record.update_cid, &bytes)?;
+                    let hash = crate::sealing::sha256_hex(&plaintext);
+                    (std::borrow::Cow::Owned(plaintext), Some(hash))
+                }
+                None => (std::borrow::Cow::Borrowed(&bytes[..]), None),
+            };
+            let delta = manifest::decode_update(arch, &plaintext, round, global_cid, record.num_samples)?;
+            eyre::Ok((delta, hash))
         };
         match decoded.await {
-            Ok(delta) => {
+            Ok((delta, plaintext_sha256)) => {
                 fetched.updates.push(&delta)?;
-                fetched.records.push(record.clone());
+                fetched.records.push(SubmissionRecord { plaintext_sha256, ..record.clone() });
             }
             Err(error) => {
                 failures.push(Failure { worker: WorkerId::new(record.worker.clone()), reason: format!("{error:#}") })

@@ -264,6 +264,8 @@ fn new_task(task_id: u64, requester: Address, config: &IMarketplace::TaskConfig)
             "allowlist_root": format!("{:#x}", config.allowlistRoot),
             "slash_to_requester": config.slashToRequester,
             "max_slash_bps": config.maxSlashBps,
+            // A confidential task's access policy (`tessera-access-v1`), `null` for a public task.
+            "access_policy": (!config.accessPolicy.is_zero()).then(|| cid(config.accessPolicy)),
         }),
     })
 }

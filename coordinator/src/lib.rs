@@ -15,6 +15,7 @@ pub mod indexer;
 pub mod limits;
 mod live;
 pub mod manifest;
+pub mod sealing;
 pub mod server;
 pub mod spool;
 pub mod task_draft;
@@ -67,6 +68,8 @@ pub struct AppState {
     pub spool: spool::Spool,
     /// Turns to fetch and check a submitted update, [`Config::max_concurrent_fetches`] of them.
     pub fetches: Arc<tokio::sync::Semaphore>,
+    /// The coordinator's keys for confidential tasks, and the access policies it has read.
+    pub sealer: Arc<sealing::Sealer>,
 }
 
 /// Unix time in milliseconds.

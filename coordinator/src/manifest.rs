@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use tessera_chain::{RewardTree, SlashCode};
 pub use tessera_scoring::StrategySpec;
+use tessera_scoring::privacy::{PrivacySpec, private_mean};
 use tessera_scoring::{
     Evaluator, Failure, Reason, RoundInput, RoundResult, Scorer, ScorerState, ScoringConfig, Submission, WorkerId,
     apply,
@@ -33,6 +34,10 @@ pub struct SubmissionRecord {
     pub signature: String,
     /// The coordinator's signed receipt.
     pub receipt_signature: Option<String>,
+    /// In a confidential task, the SHA-256 of the update before it was sealed (its CID addresses the sealed
+    /// bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plaintext_sha256: Option<String>,
 }
 
 /// A slash as `finalizeRound` takes it.
@@ -102,6 +107,40 @@ pub struct Manifest {
     pub rewards_root: String,
     /// The sum of the leaves, base units, decimal.
     pub cumulative_rewards_total: String,
+    /// In a confidential task: the policy, the new checkpoint's plaintext hash and its wrapped keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealing: Option<crate::sealing::ManifestSealing>,
+    /// Under differential privacy: the settings, the noise's seed and the accountant's epsilon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy: Option<PrivacyRecord>,
+}
+
+/// What a differentially private round records: its settings, its public noise seed, and what the accountant
+/// makes of the task so far.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PrivacyRecord {
+    /// Clip, noise multiplier and delta.
+    pub spec: PrivacySpec,
+    /// The noise's seed, 0x-hex: [`noise_seed`] of public values, so anyone recomputes the same noise.
+    pub noise_seed: String,
+    /// Updates averaged (each clipped).
+    pub averaged: u64,
+    /// The epsilon of this round alone, at `spec.delta`.
+    pub epsilon_round: f64,
+    /// The epsilon of the task's rounds up to this one, at `spec.delta`.
+    pub epsilon_task: f64,
+    /// The Rényi order that gave `epsilon_task`.
+    pub order: f64,
+}
+
+/// The seed of a round's noise: a hash of where the round is and what it trained from, all public, so `verify`
+/// draws the same noise and nobody can pick it.
+pub fn noise_seed(chain_id: u64, marketplace: &str, task_id: u64, round: u32, global_cid: &str) -> [u8; 32] {
+    let text = format!(
+        "tessera dp noise {chain_id}:{} task {task_id} round {round} from {global_cid}",
+        marketplace.to_ascii_lowercase()
+    );
+    alloy::primitives::keccak256(text.as_bytes()).0
 }
 
 /// What a round computes from its inputs.
@@ -114,6 +153,8 @@ pub struct RoundComputation {
     pub checkpoint: Vec<u8>,
     /// Where the scoring's time went.
     pub timings: tessera_scoring::StepTimings,
+    /// Under differential privacy, the updates averaged.
+    pub averaged: u64,
 }
 
 /// The usable updates of a round, decoded, with the submissions they came with (by the same index).
@@ -149,6 +190,8 @@ pub struct ComputeInput<'a> {
     pub scoring: &'a ScoringConfig,
     /// The state carried from the last round.
     pub state_before: &'a ScorerState,
+    /// Differential privacy, and the noise's seed ([`noise_seed`]).
+    pub privacy: Option<(PrivacySpec, [u8; 32])>,
 }
 
 /// Scores and aggregates a round, and encodes the new checkpoint.
@@ -180,8 +223,28 @@ pub fn compute(
         reward: input.reward,
     };
     let outcome = scorer.score_round(&scoring_input, strategy.as_mut(), evaluator)?;
-    let new_global = match &outcome.aggregate {
-        Some(aggregate) => apply(input.global, &aggregate.delta),
+    // Under differential privacy the step is the clipped, unweighted, noised mean of the updates the scorer kept:
+    // scores, flags and rewards were measured before, on the updates as sent.
+    let mut averaged = 0;
+    let step = match (&outcome.aggregate, &input.privacy) {
+        (Some(aggregate), Some((spec, seed))) => {
+            let kept: std::collections::HashSet<&str> = aggregate.included.iter().map(WorkerId::as_str).collect();
+            let included: Vec<usize> = input
+                .updates
+                .records
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| kept.contains(r.worker.as_str()))
+                .map(|(i, _)| i)
+                .collect();
+            averaged = included.len() as u64;
+            Some(private_mean(&input.updates.updates, &included, spec, *seed)?)
+        }
+        (Some(aggregate), None) => Some(aggregate.delta.clone()),
+        (None, _) => None,
+    };
+    let new_global = match &step {
+        Some(delta) => apply(input.global, delta),
         None => input.global.to_vec(),
     };
     let num_samples = input.updates.records.iter().map(|r| r.num_samples).sum();
@@ -201,6 +264,7 @@ pub fn compute(
         state_after: scorer.state().clone(),
         checkpoint: file.encode()?,
         timings: outcome.timings,
+        averaged,
     })
 }
 
@@ -322,6 +386,68 @@ fn bps_of(amount: u128, bps: u128) -> u128 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A round of three updates of LeNet computed with `privacy`: the new checkpoint's values.
+    fn private_round(privacy: Option<(PrivacySpec, [u8; 32])>) -> Vec<f32> {
+        let arch = ArchitectureId::Lenet5MnistV1;
+        let n = arch.num_parameters();
+        let dir = tempfile::tempdir().unwrap();
+        let mut updates = crate::update_files::UpdateFiles::new_in(dir.path()).unwrap();
+        let mut records = Vec::new();
+        for w in 0..3u64 {
+            // Different directions, norms near 2: each is clipped to 1.
+            let delta: Vec<f32> =
+                (0..n).map(|i| (((i as u64 * (w + 3) + w * 7) % 13) as f32 - 6.0) * 1.5e-3).collect();
+            updates.push(&delta).unwrap();
+            records.push(SubmissionRecord {
+                worker: format!("0x{w:040x}"),
+                update_cid: format!("cid-{w}"),
+                num_samples: 600,
+                sequence: w,
+                received_at_ms: 0,
+                signature: String::new(),
+                receipt_signature: None,
+                plaintext_sha256: None,
+            });
+        }
+        let roster: Vec<String> = records.iter().map(|r| r.worker.clone()).collect();
+        let fetched = FetchedUpdates { records, updates };
+        let global = vec![0.0f32; n];
+        let input = ComputeInput {
+            architecture: arch,
+            round: 1,
+            global: &global,
+            global_cid: "initial",
+            updates: &fetched,
+            failures: &[],
+            roster: &roster,
+            reward: 1_000,
+            strategy: &StrategySpec::default(),
+            scoring: &ScoringConfig::default(),
+            state_before: &ScorerState::default(),
+            privacy,
+        };
+        let computed = compute(&input, None).unwrap();
+        let limits = DecodeLimits::expecting(arch, FileKind::Checkpoint);
+        WeightsFile::decode(&computed.checkpoint, &limits).unwrap().parameters.into_values()
+    }
+
+    #[test]
+    fn a_private_round_recomputes_bit_for_bit_from_its_public_seed() {
+        let spec = PrivacySpec { clip: 1.0, noise_multiplier: 1.0, delta: 1e-5 };
+        let seed = noise_seed(31337, "0xAB", 1, 1, "initial");
+        assert_eq!(seed, noise_seed(31337, "0xab", 1, 1, "initial"), "addresses in any case");
+        let private = private_round(Some((spec, seed)));
+        assert_eq!(private, private_round(Some((spec, seed))), "the same seed, the same bits");
+        let other = private_round(Some((spec, noise_seed(31337, "0xab", 1, 2, "initial"))));
+        assert_ne!(private, other, "another round draws other noise");
+        // The step is the clipped mean (norm at most 1) plus noise of std 1 * 1 / 3 per coordinate.
+        let plain = private_round(None);
+        assert_ne!(private, plain);
+        let n = private.len() as f64;
+        let std = (private.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / n).sqrt();
+        assert!((std - 1.0 / 3.0).abs() < 0.01, "noise std {std}");
+    }
 
     #[test]
     fn round_rewards_add_up_to_the_pool() {

@@ -38,6 +38,8 @@ pub struct TaskDraft {
     /// The most a worker can lose in one round, in basis points of its stake: fixed at creation, so every worker
     /// knows its worst case when it joins.
     pub max_slash_bps: u16,
+    /// The task's access policy (`tessera-access-v1`, on IPFS), fixed at creation; `None` for a public task.
+    pub access_policy: Option<Cid>,
 }
 
 /// The contract's bounds on a task's terms, checked before a transaction is built so a requester learns of a bad
@@ -83,6 +85,7 @@ impl TaskDraft {
             allowlistRoot: B256::ZERO,
             slashToRequester: self.slash_to_requester,
             maxSlashBps: self.max_slash_bps,
+            accessPolicy: self.access_policy.as_ref().map_or(B256::ZERO, |cid| B256::from(cid.to_bytes32())),
         }
     }
 
@@ -136,6 +139,7 @@ mod tests {
             seed: 7,
             slash_to_requester: false,
             max_slash_bps: bounds::MAX_SLASH_BPS,
+            access_policy: None,
         }
     }
 

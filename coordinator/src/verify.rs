@@ -1,6 +1,8 @@
 //! `verify`: anyone holding the validation set can recompute a finalized round from what is public (the
-//! manifest and updates on IPFS, the roots on chain) and check the coordinator's arithmetic.
+//! manifest and updates on IPFS, the roots on chain) and check the coordinator's arithmetic. A confidential task
+//! needs a reader's key its policy names (an auditor's, the requester's) or its published content keys.
 
+use crate::sealing::{Keys, TaskPlace, TaskSealing, load_policy, load_release};
 use crate::{
     content::{ModelLookup, architecture_of, cid_text, fetch_checkpoint, fetch_updates, load_manifest},
     manifest::{self, ComputeInput, Manifest, RewardRecord, RoundComputation},
@@ -9,6 +11,7 @@ use crate::{
 use alloy::primitives::{Address, B256, U256};
 use tessera_chain::{MarketplaceClient, eip712};
 use tessera_scoring::ScorerState;
+use tessera_seal::ReaderKey;
 use tessera_storage::{Cid, ContentStore, DagBuilder};
 
 /// What `verify` found.
@@ -33,7 +36,9 @@ impl Report {
     }
 }
 
-/// Verifies every finalized round of `task_id`, or only `only`.
+/// Verifies every finalized round of `task_id`, or only `only`. A confidential task is opened with `reader` (a
+/// key its policy names) if given, else with its published content keys.
+#[allow(clippy::too_many_arguments)]
 pub async fn verify_task(
     chain: &MarketplaceClient,
     chain_id: u64,
@@ -42,8 +47,10 @@ pub async fn verify_task(
     lookup: ModelLookup,
     task_id: u64,
     only: Option<u32>,
+    reader: Option<ReaderKey>,
 ) -> eyre::Result<Report> {
     let task = chain.task(U256::from(task_id)).await?;
+    let sealing = task_sealing(chain, chain_id, content, task_id, &task, reader).await?;
     let arch = architecture_of(content, &format!("{:#x}", task.modelArchitectureId), lookup).await?;
     if let Some(v) = validator.as_deref_mut()
         && !v.evaluate_as(arch)?
@@ -69,6 +76,7 @@ pub async fn verify_task(
                 manifest: &manifest,
                 previous: previous.as_ref(),
                 on_chain: &on_chain,
+                sealing: sealing.as_ref(),
             };
             verify_round(check, &mut report).await?;
             report.rounds += 1;
@@ -90,12 +98,44 @@ struct RoundCheck<'a> {
     manifest: &'a Manifest,
     previous: Option<&'a Manifest>,
     on_chain: &'a tessera_chain::IMarketplace::Round,
+    sealing: Option<&'a TaskSealing>,
+}
+
+/// The sealing of a confidential task as this verifier can open it, `None` for a public task.
+async fn task_sealing(
+    chain: &MarketplaceClient,
+    chain_id: u64,
+    content: &dyn ContentStore,
+    task_id: u64,
+    task: &tessera_chain::IMarketplace::Task,
+    reader: Option<ReaderKey>,
+) -> eyre::Result<Option<TaskSealing>> {
+    let terms = chain.task_terms(U256::from(task_id)).await?;
+    if terms.accessPolicy.is_zero() {
+        return Ok(None);
+    }
+    let policy_cid = cid_text(terms.accessPolicy)?;
+    let policy = load_policy(content, &policy_cid, task.coordinator, task.requester).await?;
+    let place = TaskPlace { chain_id, marketplace: chain.address(), task_id };
+    let keys = match reader {
+        Some(reader) => Keys::Reader(reader),
+        None if !terms.contentKeysCid.is_zero() => {
+            let release = load_release(content, &cid_text(terms.contentKeysCid)?, &place).await?;
+            Keys::Released(std::sync::Arc::new(release))
+        }
+        None => eyre::bail!(
+            "task {task_id} is confidential and has not published its keys: give a reader key its access policy \
+             {policy_cid} names (an auditor's or the requester's)"
+        ),
+    };
+    Ok(Some(TaskSealing { policy, policy_cid, place, keys }))
 }
 
 /// Recomputes one round from its manifest and checks it against the chain, into `report`: what the round
 /// started from, then the recomputation, then what it produced.
 async fn verify_round(check: RoundCheck<'_>, report: &mut Report) -> eyre::Result<()> {
-    let RoundCheck { chain, chain_id, task_id, round, content, validator, manifest, previous, on_chain } = check;
+    let RoundCheck { chain, chain_id, task_id, round, content, validator, manifest, previous, on_chain, sealing } =
+        check;
     let arch: tessera_train::ArchitectureId = manifest
         .architecture
         .parse()
@@ -106,11 +146,41 @@ async fn verify_round(check: RoundCheck<'_>, report: &mut Report) -> eyre::Resul
     };
     check_inputs(chain, (chain_id, task_id, round), manifest, &state_before, on_chain, report)?;
 
-    let global = fetch_checkpoint(content, arch, &manifest.global_model_cid).await?;
+    let global = match (sealing, previous) {
+        (Some(s), Some(previous)) => {
+            let wraps = previous.sealing.as_ref().map(|m| m.new_model_keys.as_slice()).unwrap_or_default();
+            let key = s.checkpoint_key(round - 1, &manifest.global_model_cid, wraps)?;
+            fetch_checkpoint(content, arch, &manifest.global_model_cid, Some((s, round - 1, &key))).await?
+        }
+        _ => fetch_checkpoint(content, arch, &manifest.global_model_cid, None).await?,
+    };
     let scratch = std::env::temp_dir();
-    let (updates, failures) =
-        fetch_updates(content, None, &scratch, arch, manifest.round, &manifest.global_model_cid, &manifest.submissions)
-            .await?;
+    let (updates, failures) = fetch_updates(
+        content,
+        None,
+        &scratch,
+        arch,
+        manifest.round,
+        &manifest.global_model_cid,
+        &manifest.submissions,
+        sealing,
+    )
+    .await?;
+    if sealing.is_some() {
+        let differ: Vec<&str> = updates
+            .records
+            .iter()
+            .filter(|opened| {
+                let recorded = manifest.submissions.iter().find(|s| s.worker == opened.worker);
+                recorded.is_none_or(|s| s.plaintext_sha256 != opened.plaintext_sha256)
+            })
+            .map(|opened| opened.worker.as_str())
+            .collect();
+        report.check(round, "updates open to the plaintexts the manifest commits to", differ.is_empty(), || {
+            differ.join(", ")
+        });
+    }
+    let privacy = privacy_input(chain, chain_id, manifest, sealing, report);
     let input = ComputeInput {
         architecture: arch,
         round: manifest.round,
@@ -123,9 +193,73 @@ async fn verify_round(check: RoundCheck<'_>, report: &mut Report) -> eyre::Resul
         strategy: &manifest.strategy,
         scoring: &manifest.scoring,
         state_before: &state_before,
+        privacy,
     };
     let computed = manifest::compute(&input, validator.map(|v| v as &mut dyn tessera_scoring::Evaluator))?;
-    check_outputs(manifest, &computed, &previous_rewards, on_chain, report)
+    let published = match sealing {
+        Some(s) => sealed_checkpoint(s, manifest, &computed, report)?,
+        None => computed.checkpoint.clone(),
+    };
+    check_outputs(manifest, &computed, &published, &previous_rewards, on_chain, report)
+}
+
+/// The privacy settings the round must have run with (the task's policy's), and its noise seed recomputed from
+/// public values; a manifest that says otherwise is a mismatch.
+fn privacy_input(
+    chain: &MarketplaceClient,
+    chain_id: u64,
+    manifest: &Manifest,
+    sealing: Option<&TaskSealing>,
+    report: &mut Report,
+) -> Option<(tessera_scoring::privacy::PrivacySpec, [u8; 32])> {
+    let spec = sealing.and_then(|s| s.policy.privacy)?;
+    let marketplace = format!("{:#x}", chain.address());
+    let seed =
+        manifest::noise_seed(chain_id, &marketplace, manifest.task_id, manifest.round, &manifest.global_model_cid);
+    let recorded = manifest.privacy.as_ref();
+    report.check(
+        manifest.round,
+        "differential privacy ran with the task's settings and public noise",
+        recorded.is_some_and(|p| p.spec == spec && p.noise_seed == format!("{:#x}", B256::from(seed))),
+        || format!("the manifest records {recorded:?}"),
+    );
+    Some((spec, seed))
+}
+
+/// The recomputed checkpoint sealed as the coordinator must have sealed it, after checking its plaintext hash and
+/// that every reader the policy names was given its key.
+fn sealed_checkpoint(
+    sealing: &TaskSealing,
+    manifest: &Manifest,
+    computed: &RoundComputation,
+    report: &mut Report,
+) -> eyre::Result<Vec<u8>> {
+    let r = manifest.round;
+    let Some(recorded) = &manifest.sealing else {
+        report.check(r, "the manifest records the checkpoint's sealing", false, || "it records none".into());
+        return Ok(computed.checkpoint.clone());
+    };
+    report.check(
+        r,
+        "the checkpoint's plaintext recomputes to the manifest's hash",
+        crate::sealing::sha256_hex(&computed.checkpoint) == recorded.new_model_sha256,
+        || recorded.new_model_sha256.clone(),
+    );
+    let key = sealing.checkpoint_key(r, &manifest.new_model_cid, &recorded.new_model_keys)?;
+    let context = sealing.place.checkpoint_context(r);
+    let wrapped_for: Vec<_> =
+        recorded.new_model_keys.iter().filter(|w| w.is_honest(&key, &context)).map(|w| w.to).collect();
+    let missing: Vec<String> = sealing
+        .policy
+        .checkpoint_readers()
+        .iter()
+        .filter(|reader| !wrapped_for.contains(reader))
+        .map(ToString::to_string)
+        .collect();
+    report.check(r, "the requester and every auditor get the checkpoint's key", missing.is_empty(), || {
+        missing.join(", ")
+    });
+    Ok(sealing.seal_checkpoint(r, &key, &computed.checkpoint))
 }
 
 /// What the round started from: this chain and marketplace, the global model on chain, the scorer state the
@@ -181,6 +315,7 @@ fn check_inputs(
 fn check_outputs(
     manifest: &Manifest,
     computed: &RoundComputation,
+    published: &[u8],
     previous_rewards: &[RewardRecord],
     on_chain: &tessera_chain::IMarketplace::Round,
     report: &mut Report,
@@ -195,7 +330,7 @@ fn check_outputs(
         computed.state_after == manifest.scorer_state_after,
         || "differs".into(),
     );
-    let model_cid = DagBuilder::cid_of(&computed.checkpoint);
+    let model_cid = DagBuilder::cid_of(published);
     report.check(
         r,
         "aggregate recomputes to the checkpoint on chain",

@@ -17,6 +17,7 @@ use std::{collections::HashSet, sync::Arc, time::Duration};
 use tessera_chain::eip712::{self, Submission, SubmissionReceipt};
 use tessera_coordinator::{AppState, Config, Membership, api::app};
 use tessera_db::{Amount, NewRound, NewTask, RoundPhase, Store};
+use tessera_seal::{ACCESS_FORMAT, AccessPolicy, ContentKey, Context, ReaderKey, seal};
 use tessera_storage::{Cid, ContentStore, DagBuilder, MemoryStore};
 use tessera_train::{ArchitectureId, FileKind, Header, Parameters, WeightsFile, WireDtype};
 use tower::ServiceExt;
@@ -70,15 +71,41 @@ fn update_bytes_from(round: u64, num_samples: u64, parent: &str, salt: usize) ->
 }
 
 async fn harness(deadline_in: Duration) -> Harness {
+    harness_with(deadline_in, None).await
+}
+
+/// A confidential task's parties: the requester and one auditor, whose keys its policy names.
+struct Parties {
+    requester: PrivateKeySigner,
+    auditor: ReaderKey,
+}
+
+async fn harness_with(deadline_in: Duration, parties: Option<&Parties>) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("coordinator.db").display());
     let db = Store::connect(&url).await.unwrap();
     let coordinator = PrivateKeySigner::random();
     let worker = PrivateKeySigner::random();
     let copier = PrivateKeySigner::random();
+    let content = MemoryStore::new();
+    let mut config = json!({});
+    let mut requester = Address::repeat_byte(1);
+    if let Some(parties) = parties {
+        let policy = AccessPolicy {
+            format: ACCESS_FORMAT.into(),
+            coordinator: reader(&coordinator).reader(),
+            requester: reader(&parties.requester).reader(),
+            auditors: vec![parties.auditor.reader()],
+            publish_keys: true,
+            privacy: None,
+        };
+        let cid = content.put(Bytes::from(serde_json::to_vec(&policy).unwrap())).await.unwrap();
+        config = json!({ "access_policy": cid.to_string() });
+        requester = parties.requester.address();
+    }
     db.upsert_task(&NewTask {
         task_id: TASK,
-        requester: format!("{:#x}", Address::repeat_byte(1)),
+        requester: format!("{requester:#x}"),
         coordinator: format!("{:#x}", coordinator.address()),
         reward_token: format!("{:#x}", Address::repeat_byte(2)),
         reward_pool: Amount(1_000_000),
@@ -89,7 +116,7 @@ async fn harness(deadline_in: Duration) -> Harness {
         model_architecture_id: format!("{:#x}", B256::from(ArchitectureId::Lenet5MnistV1.to_bytes32())),
         initial_model_cid: "QmZULkCELmmk5XNfCgTnCyFgAVxBRBXyDHGGMVoLFLiXEN".into(),
         created_at_ms: 0,
-        config: json!({}),
+        config,
     })
     .await
     .unwrap();
@@ -104,12 +131,14 @@ async fn harness(deadline_in: Duration) -> Harness {
     .await
     .unwrap();
 
-    let content = MemoryStore::new();
     let config = Config { fetch_timeout: Duration::from_secs(2), ..Config::default() };
+    let sealer =
+        tessera_coordinator::sealing::Sealer::new(coordinator.to_bytes().as_slice(), 31337, Address::repeat_byte(9));
     let state = AppState {
         db,
         content: Arc::new(content.clone()),
         membership: Arc::new(Members(HashSet::from([worker.address(), copier.address()]))),
+        sealer: Arc::new(sealer.unwrap()),
         signer: Arc::new(coordinator),
         domain: Arc::new(eip712::domain(31337, Address::repeat_byte(9))),
         config: Arc::new(config),
@@ -156,6 +185,10 @@ impl Harness {
     async fn submit(&self, body: &Value) -> (StatusCode, Value) {
         self.post(ROUND, body.to_string()).await
     }
+}
+
+fn reader(signer: &PrivateKeySigner) -> ReaderKey {
+    ReaderKey::from_bytes(signer.to_bytes().as_slice()).unwrap()
 }
 
 fn code(answer: &Value) -> &str {
@@ -429,6 +462,7 @@ const ROUTES: &[&str] = &[
     "/api/v1/tasks/{task}/rounds",
     "/api/v1/tasks/{task}/rounds/{round}",
     "/api/v1/tasks/{task}/rounds/{round}/submissions",
+    "/api/v1/tasks/{task}/rounds/{round}/keys/{reader}",
     "/api/v1/tasks/{task}/workers",
     "/api/v1/tasks/{task}/workers/{worker}",
     "/api/v1/tasks/{task}/workers/{worker}/proof",
@@ -705,4 +739,56 @@ async fn a_task_id_beyond_any_task_is_a_bad_request_not_a_server_error() {
     let (status, _, _) =
         send(&router, Request::get("/api/v1/tasks/9223372036854775807").body(Body::empty()).unwrap()).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "the largest id the database holds is merely unknown");
+}
+
+#[tokio::test]
+async fn a_confidential_task_takes_only_updates_sealed_for_the_coordinator_and_every_auditor() {
+    let parties = Parties { requester: PrivateKeySigner::random(), auditor: ReaderKey::random() };
+    let h = harness_with(Duration::from_secs(60), Some(&parties)).await;
+    let coordinator = reader(&h.state.signer).reader();
+    let context = Context::update(31337, &format!("{:#x}", Address::repeat_byte(9)), TASK, ROUND);
+    let plain = update_bytes(ROUND.into(), SAMPLES);
+    let submit = async |bytes: Vec<u8>| {
+        let cid = h.content.put(Bytes::from(bytes)).await.unwrap();
+        let (status, answer) = h.submit(&h.body(&h.worker, ROUND, cid, SAMPLES)).await;
+        (status, answer["error"]["message"].as_str().unwrap_or_default().to_owned(), answer)
+    };
+
+    // In the clear: everyone could read it.
+    let (status, message, _) = submit(plain.clone()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(message.contains("must be sealed"), "{message}");
+    // For the coordinator alone: the auditor could not check the round.
+    let (status, message, _) = submit(seal(&ContentKey::random(), &context, &plain, &[coordinator])).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(message.contains("does not give") && message.contains(&parties.auditor.reader().to_string()), "{message}");
+    // For others than the coordinator.
+    let outsider = ReaderKey::random().reader();
+    let (status, _, _) =
+        submit(seal(&ContentKey::random(), &context, &plain, &[outsider, parties.auditor.reader()])).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Sealed for another round: the context is bound into the seal.
+    let other = Context::update(31337, &format!("{:#x}", Address::repeat_byte(9)), TASK, ROUND + 1);
+    let readers = [coordinator, parties.auditor.reader()];
+    let (status, _, _) = submit(seal(&ContentKey::random(), &other, &plain, &readers)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    // A sealed update that does not decode is as malformed as a plain one.
+    let (status, _, _) = submit(seal(&ContentKey::random(), &context, b"not weights", &readers)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Sealed for the coordinator and the auditor: accepted, receipted by the sealed object's CID.
+    let sealed = seal(&ContentKey::random(), &context, &plain, &readers);
+    let (status, _, receipt) = submit(sealed.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{receipt}");
+    assert_eq!(receipt["update_cid"], DagBuilder::cid_of(&sealed).to_string());
+
+    // The task page names the policy and its readers.
+    let (status, body) = h.call(Request::get(format!("/api/v1/tasks/{TASK}")).body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    let task: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(task["access"]["policy"]["auditors"][0], parties.auditor.reader().to_string());
+    // Round 1 trains from the requester's own initial model: there is no key to give.
+    let path = format!("/api/v1/tasks/{TASK}/rounds/{ROUND}/keys/{}", reader(&h.worker).reader());
+    let (status, _) = h.call(Request::get(path).body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

@@ -34,6 +34,7 @@ async fn chain_with_task(accounts: usize) -> (Anvil, Deployment, U256) {
             allowlistRoot: B256::ZERO,
             slashToRequester: false,
             maxSlashBps: 10_000,
+            accessPolicy: alloy::primitives::B256::ZERO,
         })
         .await
         .unwrap();

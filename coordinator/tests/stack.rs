@@ -189,6 +189,7 @@ async fn a_failing_task_does_not_hold_up_the_others() {
             allowlistRoot: B256::ZERO,
             slashToRequester: false,
             maxSlashBps: 10_000,
+            accessPolicy: alloy::primitives::B256::ZERO,
         })
         .await
         .unwrap();

@@ -131,3 +131,25 @@ export function describeEvidence(evidence) {
 export function isAddress(text) {
   return /^0x[0-9a-fA-F]{40}$/.test(String(text).trim());
 }
+
+/**
+ * Who may read what a task produces, in words: [artefacts, privacy] for the task page.
+ * @param {{policy_cid: string, policy?: {auditors?: string[], publish_keys?: boolean,
+ *   privacy?: {clip: number, noise_multiplier: number, delta: number} | null} | null,
+ *   epsilon?: number | null} | null | undefined} access
+ * @param {number} rounds
+ */
+export function describeAccess(access, rounds) {
+  if (!access) return ["Public: updates and models are on IPFS unencrypted", null];
+  const policy = access.policy;
+  if (!policy) return [`Sealed (policy ${shortCid(access.policy_cid)}, not readable by this coordinator)`, null];
+  const auditors = policy.auditors?.length ?? 0;
+  const keys = policy.publish_keys ? "keys published when the task ends" : "keys never published";
+  const artefacts = `Sealed: updates for the coordinator and ${auditors} auditor${auditors === 1 ? "" : "s"}; ` +
+    `each checkpoint for that round's workers, the requester and the auditors; the final model for the requester; ${keys}`;
+  const dp = policy.privacy;
+  const privacy = dp
+    ? `ε ${fixed(access.epsilon ?? NaN, 2)} at δ ${dp.delta} over ${rounds} round${rounds === 1 ? "" : "s"} (updates clipped to ${dp.clip}, noise ×${fixed(dp.noise_multiplier, 3)})`
+    : null;
+  return [artefacts, privacy];
+}

@@ -5,7 +5,7 @@ import { api } from "./api.js";
 import { metricsChart, sparkline } from "./chart.js";
 import { announce, badge, code, h, main, num, problem, replace, table, workerLink } from "./dom.js";
 import {
-  dateTime, describeEvidence, fixed, formatToken, isAddress, parseUnits, percent, reasonLabel,
+  dateTime, describeAccess, describeEvidence, fixed, formatToken, isAddress, parseUnits, percent, reasonLabel,
   shortCid, shortHex, tokenOf,
 } from "./format.js";
 import { live, liveSection } from "./live.js";
@@ -67,7 +67,16 @@ export function taskSummary(task, token) {
     item("Coordinator", code(task.coordinator, shortHex(task.coordinator))),
     item("Reward token", `${token.symbol} `, code(task.reward_token, shortHex(task.reward_token))),
     item("Slashed stake goes to", task.config?.slash_to_requester ? "the requester" : "the reward pool"),
-    item("Initial model", code(task.initial_model_cid, shortCid(task.initial_model_cid))));
+    item("Initial model", code(task.initial_model_cid, shortCid(task.initial_model_cid))),
+    ...accessItems(task, item));
+}
+
+/** The task's confidentiality and differential privacy, as its access policy on chain says. */
+function accessItems(task, item) {
+  const [artefacts, privacy] = describeAccess(task.access, task.num_rounds);
+  const items = [item("Artefacts", h("span", { "data-access": task.access ? "sealed" : "public" }, artefacts))];
+  if (privacy) items.push(item("Differential privacy", privacy));
+  return items.flat();
 }
 
 export function txCell(transactions, kind) {

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import test from "node:test";
 import { scales } from "../static/chart.js";
-import { describeEvidence, formatUnits, isAddress, parseUnits, percent, shortHex, tokenOf } from "../static/format.js";
+import { describeAccess, describeEvidence, formatUnits, isAddress, parseUnits, percent, shortHex, tokenOf } from "../static/format.js";
 
 test("formatUnits groups, rounds and keeps tiny amounts visible", () => {
   assert.equal(formatUnits("1234567890000000000000", 18), "1,234.57");
@@ -66,4 +66,16 @@ test("chart scales keep every point inside the plot", () => {
   assert.ok(s.yAccuracy(0.97) < s.yAccuracy(0.78), "higher accuracy is drawn higher");
   const single = scales([{ round: 4, accuracy: 0.5, loss: 1 }]);
   assert.equal(single.x(4), 52 + (640 - 52 - 56) / 2);
+});
+
+test("a task's access reads as who may read what", () => {
+  assert.deepEqual(describeAccess(null, 3), ["Public: updates and models are on IPFS unencrypted", null]);
+  const policy = { auditors: ["0x02aa"], publish_keys: true, privacy: { clip: 1, noise_multiplier: 1.2344, delta: 1e-5 } };
+  const [artefacts, privacy] = describeAccess({ policy_cid: "bafkreiabc", policy, epsilon: 2.5 }, 3);
+  assert.match(artefacts, /^Sealed: updates for the coordinator and 1 auditor;/);
+  assert.match(artefacts, /keys published when the task ends$/);
+  assert.equal(privacy, "ε 2.50 at δ 0.00001 over 3 rounds (updates clipped to 1, noise ×1.234)");
+  const [unread] = describeAccess({ policy_cid: "bafkreiabcdefghijkl", policy: null }, 1);
+  assert.match(unread, /^Sealed \(policy /);
+  assert.equal(describeAccess({ policy_cid: "x", policy: { auditors: [] } }, 1)[1], null);
 });

@@ -15,12 +15,21 @@ use tessera_net::TlsRoots;
 pub trait RoundRecords: Send + Sync + std::fmt::Debug {
     /// The global checkpoint `startRound` recorded for `round` of `task`; zero before the round started.
     async fn global_model_cid(&self, task: u64, round: u32) -> Result<B256>;
+
+    /// The access policy `createTask` recorded for `task` (zero for a public task); `None` when not known here.
+    async fn access_policy(&self, _task: u64) -> Result<Option<B256>> {
+        Ok(None)
+    }
 }
 
 #[async_trait::async_trait]
 impl RoundRecords for MarketplaceClient {
     async fn global_model_cid(&self, task: u64, round: u32) -> Result<B256> {
         Ok(self.round(U256::from(task), round).await?.globalModelCid)
+    }
+
+    async fn access_policy(&self, task: u64) -> Result<Option<B256>> {
+        Ok(Some(self.task_terms(U256::from(task)).await?.accessPolicy))
     }
 }
 

@@ -28,6 +28,7 @@ pub mod pins;
 pub mod progress;
 pub mod red_team;
 pub mod round;
+pub mod sealing;
 pub mod state;
 pub mod update;
 pub mod worker;

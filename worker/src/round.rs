@@ -205,6 +205,7 @@ mod tests {
             active_workers: 0,
             joined_workers: 0,
             fault: None,
+            access: None,
         }
     }
 

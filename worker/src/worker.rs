@@ -16,6 +16,7 @@ use crate::{
     progress::TrainBar,
     red_team::{self, Attack},
     round::{self, Refusal, RoundAction, Step},
+    sealing::WorkerSealing,
     state::{Pending, Prepared, StateDir, StoredReceipt, TrainingSummary},
     update::{self, Behaviour, Job, Public},
 };
@@ -70,6 +71,9 @@ pub struct RunSummary {
     pub finished: Option<TaskStatus>,
 }
 
+/// What sealing adds to an artefact at most (the header with its wrapped keys, the tag).
+const SEALING_OVERHEAD: u64 = 1 << 20;
+
 /// A worker on one task.
 #[derive(Debug)]
 pub struct Worker {
@@ -83,6 +87,8 @@ pub struct Worker {
     flipped: Option<Dataset>,
     config: WorkerConfig,
     records: Option<Arc<dyn RoundRecords>>,
+    /// The task's sealing, read once (`None` inside for a public task).
+    sealing: tokio::sync::OnceCell<Option<WorkerSealing>>,
 }
 
 /// One look at the task.
@@ -125,7 +131,19 @@ impl Worker {
             _ => None,
         };
         let domain = eip712::domain(info.chain_id, info.marketplace);
-        Ok(Self { api, store, signer, info, domain, state, data, flipped, config, records: None })
+        Ok(Self {
+            api,
+            store,
+            signer,
+            info,
+            domain,
+            state,
+            data,
+            flipped,
+            config,
+            records: None,
+            sealing: tokio::sync::OnceCell::new(),
+        })
     }
 
     /// Checks every round's checkpoint against the one the chain recorded before training on it: a coordinator
@@ -303,7 +321,11 @@ impl Worker {
         };
         // The count the kept file's header states, should the data options have changed since.
         let num_samples = training.samples;
-        let update_cid = self.store.put(Bytes::from(bytes)).await?;
+        let upload = match self.sealing(task).await? {
+            Some(sealing) => sealing.seal_update(round, &bytes),
+            None => bytes,
+        };
+        let update_cid = self.store.put(Bytes::from(upload)).await?;
         let typed = Submission {
             taskId: U256::from(task.task_id),
             round,
@@ -339,7 +361,7 @@ impl Worker {
         } else {
             Public::default()
         };
-        let global = self.fetch(global_cid, arch, FileKind::Checkpoint).await?;
+        let global = self.fetch_global(task, round, global_cid, arch).await?;
         if self.config.behaviour.trains() {
             info!(samples = self.data.len(), checkpoint = %global_cid, "training");
         }
@@ -370,15 +392,19 @@ impl Worker {
         let listing = self.api.submissions(task_id, previous).await?;
         let (others, own) = red_team::public_updates(&listing, self.signer.address());
         let mut public = Public::default();
+        // A confidential task's updates and earlier checkpoints are sealed for others: nothing there to read.
         for cid in others {
-            public.previous_updates.push(self.fetch(&cid, arch, FileKind::Update).await?.into_values());
+            if let Some(update) = self.fetch_public(&cid, arch, FileKind::Update).await? {
+                public.previous_updates.push(update.into_values());
+            }
         }
         if let Some(cid) = own {
-            public.own_previous = Some(self.fetch(&cid, arch, FileKind::Update).await?.into_values());
+            public.own_previous = self.fetch_public(&cid, arch, FileKind::Update).await?.map(Parameters::into_values);
         }
-        if let Some(before) = self.api.round(task_id, previous).await? {
-            let before = self.fetch(&before.global_model_cid, arch, FileKind::Checkpoint).await?;
-            let after = self.fetch(&view.global_model_cid, arch, FileKind::Checkpoint).await?;
+        if let Some(before) = self.api.round(task_id, previous).await?
+            && let Some(before) = self.fetch_public(&before.global_model_cid, arch, FileKind::Checkpoint).await?
+            && let Some(after) = self.fetch_public(&view.global_model_cid, arch, FileKind::Checkpoint).await?
+        {
             public.previous_global_change =
                 Some(after.values().iter().zip(before.values()).map(|(a, b)| a - b).collect());
         }
@@ -387,10 +413,47 @@ impl Worker {
         Ok(public)
     }
 
-    async fn fetch(&self, cid: &Cid, arch: ArchitectureId, kind: FileKind) -> Result<Parameters> {
+    /// The task's sealing, read the first time it is needed; `None` for a public task.
+    async fn sealing(&self, task: &TaskView) -> Result<Option<&WorkerSealing>> {
+        let loaded = self
+            .sealing
+            .get_or_try_init(|| async {
+                let secret = self.signer.to_bytes();
+                let place = (self.info.chain_id, self.info.marketplace);
+                let sealing =
+                    WorkerSealing::load(self.store.as_ref(), task, self.records.as_deref(), secret.as_slice(), place)
+                        .await?;
+                if let Some(sealing) = &sealing {
+                    info!("the task is {}", sealing.describe());
+                }
+                Ok::<_, Error>(sealing)
+            })
+            .await?;
+        Ok(loaded.as_ref())
+    }
+
+    /// Round `round`'s global model: opened with the key the coordinator wraps for this worker when sealed.
+    async fn fetch_global(&self, task: &TaskView, round: u32, cid: &Cid, arch: ArchitectureId) -> Result<Parameters> {
+        let limits = DecodeLimits::expecting(arch, FileKind::Checkpoint);
+        let bytes = self.store.get(cid, limits.max_bytes as u64 + SEALING_OVERHEAD).await?;
+        if !tessera_seal::is_sealed(&bytes) {
+            return Ok(WeightsFile::decode(&bytes, &limits)?.parameters);
+        }
+        let sealing = self.sealing(task).await?.ok_or_else(|| {
+            Error::Task(format!("round {round}'s global model {cid} is sealed, but the task has no access policy"))
+        })?;
+        let plaintext = sealing.open_global(&self.api, round, cid, &bytes).await?;
+        Ok(WeightsFile::decode(&plaintext, &limits)?.parameters)
+    }
+
+    /// A public artefact, or `None` when it is sealed (for others than this worker).
+    async fn fetch_public(&self, cid: &Cid, arch: ArchitectureId, kind: FileKind) -> Result<Option<Parameters>> {
         let limits = DecodeLimits::expecting(arch, kind);
-        let bytes = self.store.get(cid, limits.max_bytes as u64).await?;
-        Ok(WeightsFile::decode(&bytes, &limits)?.parameters)
+        let bytes = self.store.get(cid, limits.max_bytes as u64 + SEALING_OVERHEAD).await?;
+        if tessera_seal::is_sealed(&bytes) {
+            return Ok(None);
+        }
+        Ok(Some(WeightsFile::decode(&bytes, &limits)?.parameters))
     }
 
     async fn send(&self, task_id: u64, pending: Pending) -> Result<Outcome> {

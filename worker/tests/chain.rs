@@ -124,6 +124,7 @@ async fn join_leave_claim_and_withdraw_through_the_binary() {
             allowlistRoot: B256::ZERO,
             slashToRequester: false,
             maxSlashBps: 10_000,
+            accessPolicy: alloy::primitives::B256::ZERO,
         })
         .await
         .unwrap();

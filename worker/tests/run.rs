@@ -166,6 +166,7 @@ async fn task(State(shared): State<Shared>, Path(id): Path<u64>) -> Response {
         active_workers: c.joined.len() as u64,
         joined_workers: c.joined.len() as u64,
         fault: None,
+        access: None,
     })
     .into_response()
 }

@@ -29,7 +29,8 @@ pragma solidity ^0.8.24;
 ///   deadline moves by the seconds paused since the task's last `startRound` or `finalizeRound` (a paused
 ///   coordinator cannot finalize, so its grace period must not run out because of the pause). Every exit stays
 ///   open while paused: `leaveTask`, `withdrawStake`, `evictWorker`, `endTask`, `claim` (against already
-///   committed roots), `withdrawUnspent`, `sweepUnclaimed`, `cancelTask`, `revealValidationSet`.
+///   committed roots), `withdrawUnspent`, `sweepUnclaimed`, `cancelTask`, `revealValidationSet`,
+///   `publishContentKeys`.
 /// - Exits: a worker leaves at any time (`leaveTask`; during a round its stake stays escrowed until that round
 ///   is finalized, then `withdrawStake`); the requester ends a Running task (`endTask`, after the open round if
 ///   there is one); anyone evicts a slashed worker between rounds (`evictWorker`; its stake stays escrowed for
@@ -87,6 +88,10 @@ interface IMarketplace {
     /// @param slashToRequester If true slashed stake goes to the requester, otherwise back into the reward pool.
     /// @param maxSlashBps Most a worker can lose in one round, in basis points of `stakeRequired` (1..=10000),
     /// fixed at creation so workers know the worst case before they join.
+    /// @param accessPolicy CID digest of the task's access policy document (`tessera-access-v1`: who may read its
+    /// updates, checkpoints and final model, whether its content keys are published when it ends, its
+    /// differential-privacy settings), or bytes32(0) for a public task whose artefacts are not encrypted. Fixed at
+    /// creation.
     struct TaskConfig {
         address rewardToken;
         uint256 rewardPool;
@@ -101,6 +106,7 @@ interface IMarketplace {
         bytes32 allowlistRoot;
         bool slashToRequester;
         uint16 maxSlashBps;
+        bytes32 accessPolicy;
     }
 
     /// @notice A task's main record, as returned by `getTask`; the rest of its state is in `TaskTerms`
@@ -157,17 +163,23 @@ interface IMarketplace {
         bytes32 allowlistRoot;
     }
 
-    /// @notice The rest of a task's state, as returned by `getTaskTerms`: its slash bound and how it ends.
+    /// @notice The rest of a task's state, as returned by `getTaskTerms`: its slash bound, how it ends, and who may
+    /// read what it produces.
     /// @param maxSlashBps See TaskConfig.
     /// @param endRequested Whether the requester called `endTask` during the open round: finalizing it ends the
     /// task.
     /// @param endedAt Block timestamp at which the task became Ended (0 before); claims close `CLAIM_PERIOD` later.
     /// @param unclaimedSwept Whether the requester already swept the rewards left unclaimed after the claim period.
+    /// @param accessPolicy See TaskConfig.
+    /// @param contentKeysCid CID digest of the task's published content keys (bytes32(0) until published): with
+    /// them anyone can decrypt and verify every round.
     struct TaskTerms {
         uint16 maxSlashBps;
         bool endRequested;
         uint40 endedAt;
         bool unclaimedSwept;
+        bytes32 accessPolicy;
+        bytes32 contentKeysCid;
     }
 
     /// @notice Stored state of one round, as returned by `getRound`.
@@ -426,6 +438,15 @@ interface IMarketplace {
     /// @param taskId The task.
     error MarketplaceValidationSetAlreadyRevealed(uint256 taskId);
 
+    /// @notice Thrown when the content keys of a task were already published.
+    /// @param taskId The task.
+    error MarketplaceContentKeysAlreadyPublished(uint256 taskId);
+
+    /// @notice Thrown when publishing content keys for a task without an access policy (its artefacts are not
+    /// encrypted, so it has no content keys).
+    /// @param taskId The task.
+    error MarketplaceTaskNotConfidential(uint256 taskId);
+
     /// @notice Thrown when `expireTask` is called on a task that is not Running.
     /// @param taskId The task.
     /// @param status Its current status.
@@ -572,6 +593,12 @@ interface IMarketplace {
     /// @param revealer The requester or coordinator that revealed it.
     event ValidationSetRevealed(uint256 indexed taskId, bytes32 validationSetCid, address indexed revealer);
 
+    /// @notice Emitted when the content keys of an ended confidential task are published.
+    /// @param taskId The task.
+    /// @param keysCid CIDv0 sha2-256 digest of the published content keys.
+    /// @param publisher The requester or coordinator that published them.
+    event ContentKeysPublished(uint256 indexed taskId, bytes32 keysCid, address indexed publisher);
+
     // ---------------------------------------------------------------------------------------------------------
     // Requester
     // ---------------------------------------------------------------------------------------------------------
@@ -609,6 +636,14 @@ interface IMarketplace {
     /// @param taskId The task.
     /// @param validationSetCid CIDv0 sha2-256 digest of the validation set (!= 0).
     function revealValidationSet(uint256 taskId, bytes32 validationSetCid) external;
+
+    /// @notice Records the CID of the task's content keys after the task ended, so that anyone can decrypt and
+    /// verify every round. Once per task, and only for a confidential task (`accessPolicy` != 0). Only the
+    /// requester or the coordinator. The contract does not check the keys against the access policy (whether
+    /// they are to be published, and their verification, are off-chain).
+    /// @param taskId The task.
+    /// @param keysCid CIDv0 sha2-256 digest of the content keys (!= 0).
+    function publishContentKeys(uint256 taskId, bytes32 keysCid) external;
 
     // ---------------------------------------------------------------------------------------------------------
     // Workers
@@ -735,7 +770,7 @@ interface IMarketplace {
     /// @return The task.
     function getTask(uint256 taskId) external view returns (Task memory);
 
-    /// @notice A task's slash bound and end state (the fields `getTask` leaves out). Reverts with
+    /// @notice A task's slash bound, end state and access policy (the fields `getTask` leaves out). Reverts with
     /// MarketplaceTaskNotFound for unknown ids.
     /// @param taskId The task.
     /// @return The task's terms.

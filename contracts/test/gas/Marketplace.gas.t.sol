@@ -51,7 +51,8 @@ abstract contract MarketplaceGasBase is GasMeter {
             validationSetCommitment: keccak256("valset"),
             allowlistRoot: bytes32(0),
             slashToRequester: false,
-            maxSlashBps: 5000
+            maxSlashBps: 5000,
+            accessPolicy: bytes32(0)
         });
     }
 
@@ -329,6 +330,7 @@ contract OperationsGasTest is MarketplaceGasBase {
     uint256 internal endedTask; // ended, 10 workers (20..29), part of the pool committed
     uint256 internal cancelledTask; // cancelled, 10 workers (30..39)
     uint256 internal allowlistTask; // Open, allowlist of 1000 accounts (40..1039)
+    uint256 internal confidentialEndedTask; // ended, with an access policy, no workers
     bytes32[] internal allowlist;
 
     function setUp() public override {
@@ -368,6 +370,16 @@ contract OperationsGasTest is MarketplaceGasBase {
         vm.prank(requester);
         allowlistTask = market.createTask(c);
         _fundWorker(_worker(40));
+
+        c = _config(20);
+        c.numRounds = 1;
+        c.accessPolicy = keccak256("access-policy");
+        vm.prank(requester);
+        confidentialEndedTask = market.createTask(c);
+        vm.startPrank(coordinator);
+        market.startRound(confidentialEndedTask, keccak256("global-1"));
+        market.finalizeRound(confidentialEndedTask, 1, keccak256("m"), keccak256("f"), bytes32(0), 0, _noSlashes());
+        vm.stopPrank();
     }
 
     function test_gas_createTask() public {
@@ -443,6 +455,15 @@ contract OperationsGasTest is MarketplaceGasBase {
             coordinator,
             address(market),
             abi.encodeCall(Marketplace.revealValidationSet, (endedTask, keccak256("valset-cid")))
+        );
+    }
+
+    function test_gas_publishContentKeys() public {
+        _measure(
+            "publishContentKeys",
+            coordinator,
+            address(market),
+            abi.encodeCall(Marketplace.publishContentKeys, (confidentialEndedTask, keccak256("content-keys")))
         );
     }
 }

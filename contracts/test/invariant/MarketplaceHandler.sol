@@ -112,7 +112,8 @@ contract MarketplaceHandler is CommonBase, StdCheats, StdUtils {
             validationSetCommitment: bytes32(0),
             allowlistRoot: bytes32(0),
             slashToRequester: slashToRequester,
-            maxSlashBps: uint16(bound(maxSlashBps, 1, 10_000))
+            maxSlashBps: uint16(bound(maxSlashBps, 1, 10_000)),
+            accessPolicy: bytes32(0)
         });
         if (market.paused()) {
             vm.expectRevert(Pausable.EnforcedPause.selector);

@@ -73,7 +73,8 @@ abstract contract MarketplaceTestBase is Test {
             validationSetCommitment: VALSET_COMMITMENT,
             allowlistRoot: bytes32(0),
             slashToRequester: false,
-            maxSlashBps: MAX_SLASH_BPS
+            maxSlashBps: MAX_SLASH_BPS,
+            accessPolicy: bytes32(0)
         });
     }
 

@@ -110,6 +110,7 @@ fn validate(request: &DraftRequest, coordinator: Address) -> Result<TaskDraft, A
         seed: request.seed,
         slash_to_requester: request.slash_to_requester,
         max_slash_bps,
+        access_policy: None,
     })
 }
 

@@ -3,6 +3,7 @@
 mod admin;
 mod draft;
 mod error;
+mod keys;
 mod live;
 mod params;
 mod read;
@@ -67,6 +68,7 @@ fn routes(timeout: Duration) -> OpenApiRouter<AppState> {
         .routes(routes!(read::rounds))
         .routes(routes!(read::round))
         .routes(routes!(read::submissions, submit::submit))
+        .routes(routes!(keys::round_key))
         .routes(routes!(read::workers))
         .routes(routes!(read::worker))
         .routes(routes!(read::proof))

@@ -5,7 +5,7 @@ use utoipa::IntoParams;
 
 /// A task id as the database can hold it (a BIGINT): a larger one names no task, and is refused as malformed rather
 /// than failing the lookup.
-fn task_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+pub(super) fn task_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
     let id = u64::deserialize(deserializer)?;
     if i64::try_from(id).is_err() {
         return Err(D::Error::custom(format!("task id {id} is beyond any task's")));

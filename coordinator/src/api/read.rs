@@ -42,7 +42,25 @@ pub(super) async fn info(State(state): State<AppState>) -> ApiJson<Info> {
 async fn task_view(state: &AppState, task: Task, fault: Option<TaskFault>) -> Result<TaskView, ApiError> {
     let workers = state.db.list_workers(task.task_id).await?;
     let active = workers.iter().filter(|w| w.status == Membership::Active).count();
-    wire::task(task, active as u64, workers.len() as u64, fault)
+    let access = access(state, &task).await?;
+    wire::task(task, active as u64, workers.len() as u64, fault, access)
+}
+
+/// A confidential task's access policy as this coordinator reads it (once; then from memory), with what the
+/// accountant makes of its privacy settings over all its rounds. A policy that cannot be read is shown by its CID
+/// alone: the task's own page says so, and the engine's fault says why.
+async fn access(state: &AppState, task: &Task) -> Result<Option<tessera_api::TaskAccess>, ApiError> {
+    let Some(cid) = crate::sealing::policy_cid(&task.config) else { return Ok(None) };
+    let policy_cid = wire::parse("access policy CID", &cid)?;
+    let read = tokio::time::timeout(state.config.fetch_timeout, state.sealer.for_task(state.content.as_ref(), task));
+    let policy = match read.await {
+        Ok(Ok(sealing)) => sealing.map(|s| s.policy),
+        Ok(Err(_)) | Err(_) => None,
+    };
+    let epsilon = policy.as_ref().and_then(|p| p.privacy).map(|privacy| {
+        tessera_scoring::privacy::epsilon(privacy.noise_multiplier, u64::from(task.num_rounds), privacy.delta).epsilon
+    });
+    Ok(Some(tessera_api::TaskAccess { policy_cid, policy, epsilon }))
 }
 
 /// Every task this coordinator knows, oldest first.

@@ -1,7 +1,7 @@
 //! `POST /api/v1/tasks/{task}/rounds/{round}/submissions`: a worker's EIP-712 signed update.
 
 use super::{ApiError, ApiJson, ApiPath, params::RoundPath};
-use crate::{AppState, LiveEvent, limits::Limits, now_ms};
+use crate::{AppState, LiveEvent, limits::Limits, now_ms, sealing::TaskSealing};
 use alloy::primitives::{Address, B256, U256};
 use axum::{Extension, extract::State, http::StatusCode};
 use std::{sync::Arc, time::Instant};
@@ -85,16 +85,10 @@ async fn accept(
         }
         return Err(ApiError::Replay(format!("worker {} already submitted in round {round}", signed.worker_hex)));
     }
-    let bytes = check_update(
-        state,
-        limits,
-        &task.model_architecture_id,
-        signed.cid,
-        round,
-        &open.global_model_cid,
-        request.num_samples,
-    )
-    .await?;
+    let sealing = state.sealer.for_task(state.content.as_ref(), &task).await.map_err(ApiError::Internal)?;
+    let expected = Expected { round, global_cid: &open.global_model_cid, num_samples: request.num_samples };
+    let bytes =
+        check_update(state, limits, &task.model_architecture_id, signed.cid, &expected, sealing.as_ref()).await?;
     keep(state, task_id, round, signed.cid, bytes).await?;
     let response = receipt(state, signed, received_at_ms, open.deadline_ms).await?;
     Ok((StatusCode::CREATED, ApiJson(response)))
@@ -234,17 +228,25 @@ async fn keep(state: &AppState, task_id: u64, round: u32, cid: Cid, bytes: bytes
     })
 }
 
+/// What a submitted update must say of itself.
+struct Expected<'a> {
+    round: u32,
+    global_cid: &'a str,
+    num_samples: u64,
+}
+
 /// Fetches the update within the time limit and checks it is an update of the task's model for
 /// this round, trained from the round's global checkpoint, with the sample count the worker signed; its bytes.
+/// In a confidential task the update must be sealed for the coordinator and every auditor, and is opened first.
 async fn check_update(
     state: &AppState,
     limits: &Limits,
     architecture_hex: &str,
     cid: Cid,
-    round: u32,
-    global_cid: &str,
-    num_samples: u64,
+    expected: &Expected<'_>,
+    sealing: Option<&TaskSealing>,
 ) -> Result<bytes::Bytes, ApiError> {
+    let Expected { round, global_cid, num_samples } = *expected;
     let lookup = state.config.model_lookup().map_err(ApiError::Internal)?;
     let architecture = crate::content::architecture_of(state.content.as_ref(), architecture_hex, lookup)
         .await
@@ -253,7 +255,8 @@ async fn check_update(
     // The line for fetch turns is bounded too: past it, a burst is told to come back instead of piling up.
     let _place = limits.fetch_place().map_err(|retry| ApiError::too_many("the update fetch queue is full", retry))?;
     let _turn = state.fetches.acquire().await.map_err(|e| ApiError::Internal(e.into()))?;
-    let fetch = state.content.get(&cid, decode.max_bytes as u64);
+    let overhead = if sealing.is_some() { crate::content::SEALING_OVERHEAD } else { 0 };
+    let fetch = state.content.get(&cid, decode.max_bytes as u64 + overhead);
     let bytes = match tokio::time::timeout(state.config.fetch_timeout, fetch).await {
         Ok(Ok(bytes)) => bytes,
         Ok(Err(tessera_storage::Error::TooLarge { limit, .. })) => {
@@ -268,7 +271,13 @@ async fn check_update(
             return Err(ApiError::UpdateUnavailable { cid: cid.to_string(), reason });
         }
     };
-    crate::manifest::decode_update(architecture, &bytes, round, global_cid, num_samples)
+    let plaintext = match sealing {
+        Some(sealing) => std::borrow::Cow::Owned(
+            sealing.open_update(round, &cid.to_string(), &bytes).map_err(|e| malformed(cid, format!("{e:#}")))?,
+        ),
+        None => std::borrow::Cow::Borrowed(&bytes[..]),
+    };
+    crate::manifest::decode_update(architecture, &plaintext, round, global_cid, num_samples)
         .map_err(|e| malformed(cid, e.to_string()))?;
     Ok(bytes)
 }

@@ -24,6 +24,7 @@ pub(super) fn task(
     active_workers: u64,
     joined_workers: u64,
     fault: Option<db::TaskFault>,
+    access: Option<api::TaskAccess>,
 ) -> Result<api::TaskView, ApiError> {
     Ok(api::TaskView {
         task_id: task.task_id,
@@ -49,6 +50,7 @@ pub(super) fn task(
             first_failed_at_ms: fault.first_failed_at_ms,
             retry_at_ms: fault.retry_at_ms,
         }),
+        access,
     })
 }
 

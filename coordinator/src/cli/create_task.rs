@@ -11,7 +11,9 @@ use eyre::{WrapErr, eyre};
 use std::str::FromStr;
 use tessera_chain::{MarketplaceClient, connect_with};
 use tessera_net::TlsRoots;
-use tessera_storage::{ContentStore, DagBuilder, IpfsStore};
+use tessera_scoring::privacy::{PrivacySpec, noise_for_epsilon};
+use tessera_seal::{ACCESS_FORMAT, AccessPolicy, ReaderId, ReaderKey};
+use tessera_storage::{Cid, ContentStore, DagBuilder, IpfsStore};
 use tessera_train::{ArchitectureId, InputSpec, MAX_SCRIPT_PARAMETERS, ScriptId, ScriptLimits, register_script};
 
 /// Options of `create-task`.
@@ -63,6 +65,32 @@ pub struct CreateTaskArgs {
     #[arg(long, default_value_t = crate::task_draft::bounds::MAX_SLASH_BPS,
         value_parser = clap::value_parser!(u16).range(1..=10_000))]
     pub max_slash_bps: u16,
+    /// Make the task confidential: workers seal their updates for the coordinator (and the auditors), each
+    /// round's checkpoint is sealed for the task's parties, and the final model is the requester's. The access
+    /// policy is published and named on chain.
+    #[arg(long)]
+    pub confidential: bool,
+    /// The coordinator's secp256k1 public key, 0x-hex (default: that of this coordinator's key). Its address
+    /// must be the task's coordinator.
+    #[arg(long, requires = "confidential")]
+    pub coordinator_public_key: Option<ReaderId>,
+    /// An auditor's secp256k1 public key, 0x-hex: it reads every update and checkpoint, so it can verify every
+    /// round. Repeat for several.
+    #[arg(long = "auditor", requires = "confidential")]
+    pub auditors: Vec<ReaderId>,
+    /// Publish the task's content keys when it ends, after which anyone can read and verify it.
+    #[arg(long, requires = "confidential")]
+    pub publish_keys: bool,
+    /// Central differential privacy at this epsilon for the whole task: each update clipped to `--dp-clip`,
+    /// Gaussian noise on each round's aggregate, calibrated by a Rényi-DP accountant over `--rounds` rounds.
+    #[arg(long, requires = "confidential")]
+    pub dp_epsilon: Option<f64>,
+    /// The L2 bound each update is clipped to under `--dp-epsilon`.
+    #[arg(long, default_value_t = 1.0)]
+    pub dp_clip: f64,
+    /// The delta of `--dp-epsilon`.
+    #[arg(long, default_value_t = 1e-5)]
+    pub dp_delta: f64,
 }
 
 /// Publishes the initial model, approves the pool and creates the task; prints its id as JSON.
@@ -86,6 +114,10 @@ pub(super) async fn execute(config: Config, args: &CreateTaskArgs) -> eyre::Resu
         Some(path) => publish_script(&content, path, config.model_input()?).await?,
         None => args.architecture.parse().map_err(|_| eyre!("unknown architecture {:?}", args.architecture))?,
     };
+    let access_policy = match args.confidential {
+        true => Some(publish_policy(&content, &config, args, &requester, coordinator).await?),
+        false => None,
+    };
     let unit = U256::from(10u64).pow(U256::from(args.decimals));
     let draft = TaskDraft {
         reward_token: args.token,
@@ -99,6 +131,7 @@ pub(super) async fn execute(config: Config, args: &CreateTaskArgs) -> eyre::Resu
         seed: args.seed,
         slash_to_requester: args.slash_to_requester,
         max_slash_bps: args.max_slash_bps,
+        access_policy,
     };
     let max_window = crate::task_draft::bounds::MAX_SUBMISSION_WINDOW_SECS;
     eyre::ensure!(draft.stake_required > U256::ZERO, "--stake must be more than zero: a free seat can be squatted");
@@ -127,9 +160,49 @@ pub(super) async fn execute(config: Config, args: &CreateTaskArgs) -> eyre::Resu
             "tx_hash": format!("{tx:#x}"),
             "coordinator": format!("{coordinator:#x}"),
             "architecture": arch.name(),
+            "access_policy": access_policy.map(|cid| cid.to_string()),
         })
     );
     Ok(())
+}
+
+/// Builds, checks and publishes the task's access policy; its CID.
+async fn publish_policy(
+    content: &IpfsStore,
+    config: &Config,
+    args: &CreateTaskArgs,
+    requester: &PrivateKeySigner,
+    coordinator: Address,
+) -> eyre::Result<Cid> {
+    let coordinator_key = match args.coordinator_public_key {
+        Some(key) => key,
+        None => {
+            let key = coordinator_key(config).wrap_err("give --coordinator-public-key, or")?;
+            ReaderKey::from_str(&key)?.reader()
+        }
+    };
+    let privacy = args
+        .dp_epsilon
+        .map(|epsilon| {
+            eyre::ensure!(epsilon > 0.0 && epsilon.is_finite(), "--dp-epsilon must be positive");
+            let noise_multiplier = noise_for_epsilon(epsilon, u64::from(args.rounds), args.dp_delta);
+            Ok(PrivacySpec { clip: args.dp_clip, noise_multiplier, delta: args.dp_delta })
+        })
+        .transpose()?;
+    let policy = AccessPolicy {
+        format: ACCESS_FORMAT.into(),
+        coordinator: coordinator_key,
+        requester: ReaderKey::from_bytes(requester.to_bytes().as_slice())?.reader(),
+        auditors: args.auditors.clone(),
+        publish_keys: args.publish_keys,
+        privacy,
+    };
+    policy.check(coordinator.0.0, requester.address().0.0)?;
+    let cid = content
+        .put(bytes::Bytes::from(serde_json::to_vec_pretty(&policy)?))
+        .await
+        .wrap_err("publishing the access policy")?;
+    Ok(cid)
 }
 
 /// Checks the module at `path` against `input` before anything is published, then publishes it; the

@@ -49,7 +49,7 @@ pub enum Command {
     ///   TESSERA_REQUESTER_PRIVATE_KEY=0x… tessera-coordinator create-task --token 0x… --reward 1000 --stake 10
     ///   tessera-coordinator create-task --token 0x… --reward 500 --rounds 10 --window-secs 120 --coordinator 0x…
     #[command(verbatim_doc_comment)]
-    CreateTask(CreateTaskArgs),
+    CreateTask(Box<CreateTaskArgs>),
     /// Recompute rounds from IPFS and compare them with the chain: scores, aggregate and rewards root.
     ///
     /// Examples:

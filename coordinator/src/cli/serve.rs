@@ -4,6 +4,7 @@ use super::{Parts, parts, validator};
 use crate::{
     AppState, Config, Live, api,
     engine::{Engine, EngineSettings},
+    sealing::Sealer,
     server::ServerLimits,
     spool::Spool,
     writer::ChainWriter,
@@ -48,9 +49,11 @@ pub(super) async fn execute(config: Config) -> eyre::Result<()> {
     let spool = Spool::open(&config.spool_dir)
         .await
         .wrap_err_with(|| format!("opening the update spool {}", config.spool_dir.display()))?;
+    let sealer = Arc::new(Sealer::new(signer.to_bytes().as_slice(), chain_id, client.address())?);
     let engine = Engine::new(db.clone(), content.clone(), client.clone(), writer, settings, live.clone())
         .with_validator(validator(&config)?)
-        .with_spool(spool.clone());
+        .with_spool(spool.clone())
+        .with_sealer(sealer.clone());
 
     let state = AppState {
         db,
@@ -62,6 +65,7 @@ pub(super) async fn execute(config: Config) -> eyre::Result<()> {
         live,
         spool,
         fetches: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_fetches.max(1))),
+        sealer,
     };
     let listener =
         tokio::net::TcpListener::bind(config.listen).await.wrap_err_with(|| format!("binding {}", config.listen))?;

@@ -6,12 +6,16 @@ use super::{Engine, elapsed_ms};
 use crate::{
     content::{fetch_checkpoint, fetch_updates, load_manifest},
     fault,
-    manifest::{self, ComputeInput, FetchedUpdates, MANIFEST_FORMAT, Manifest, RewardRecord, SubmissionRecord},
+    manifest::{
+        self, ComputeInput, FetchedUpdates, MANIFEST_FORMAT, Manifest, PrivacyRecord, RewardRecord, SubmissionRecord,
+    },
+    sealing::{ManifestSealing, TaskSealing, sha256_hex},
 };
 use alloy::primitives::{Address, U256};
 use bytes::Bytes;
 use std::{collections::BTreeMap, sync::atomic::Ordering, time::Instant};
 use tessera_db::{Amount, Membership, NewScore, Reputation, RoundMetrics, RoundPatch, RoundPhase, Task};
+use tessera_scoring::privacy::PrivacySpec;
 use tessera_scoring::{Failure, Reason, ScorerState};
 use tessera_storage::Cid;
 use tessera_train::ArchitectureId;
@@ -29,6 +33,8 @@ struct Gathered {
     reward: u128,
     state_before: ScorerState,
     previous_rewards: Vec<RewardRecord>,
+    sealing: Option<TaskSealing>,
+    privacy: Option<(PrivacySpec, [u8; 32])>,
 }
 
 /// What a round published.
@@ -60,6 +66,24 @@ impl Engine {
 
     /// Scores and aggregates round `r`, publishes the checkpoint and the manifest, stores the scores, and moves
     /// the round to publishing.
+    /// The global model of round `r`: the task's initial model in round 1 (the requester's, as published), then
+    /// the checkpoint the last round produced, which a confidential task sealed.
+    pub(super) async fn fetch_global(
+        &self,
+        sealing: Option<&TaskSealing>,
+        arch: ArchitectureId,
+        r: u32,
+        cid: &str,
+    ) -> eyre::Result<Vec<f32>> {
+        match sealing.filter(|_| r > 1) {
+            Some(s) => {
+                let key = s.checkpoint_key(r - 1, cid, &[])?;
+                fetch_checkpoint(self.content.as_ref(), arch, cid, Some((s, r - 1, &key))).await
+            }
+            None => fetch_checkpoint(self.content.as_ref(), arch, cid, None).await,
+        }
+    }
+
     #[tracing::instrument(level = "debug", target = "engine::aggregate", skip_all, fields(task = task.task_id, round = r))]
     pub(super) async fn aggregate(&self, task: &Task, r: u32) -> eyre::Result<()> {
         let started = Instant::now();
@@ -94,7 +118,8 @@ impl Engine {
         let previous = self.previous_manifest(id, r).await?;
         let (state_before, previous_rewards) =
             previous.map_or_else(|| (ScorerState::default(), Vec::new()), |m| (m.scorer_state_after, m.rewards));
-        let global = fetch_checkpoint(self.content.as_ref(), arch, &round.global_model_cid).await?;
+        let sealing = self.sealing(task).await?;
+        let global = self.fetch_global(sealing.as_ref(), arch, r, &round.global_model_cid).await?;
 
         let mut records: Vec<SubmissionRecord> = self
             .db
@@ -109,6 +134,7 @@ impl Engine {
                 received_at_ms: s.received_at_ms,
                 signature: s.signature,
                 receipt_signature: s.receipt_signature,
+                plaintext_sha256: None,
             })
             .collect();
         records.sort_by_key(|s| s.sequence);
@@ -124,8 +150,18 @@ impl Engine {
             r,
             &round.global_model_cid,
             &records,
+            sealing.as_ref(),
         )
         .await?;
+        // The manifest commits to each opened update's plaintext too.
+        let hashes: BTreeMap<&str, &String> = updates
+            .records
+            .iter()
+            .filter_map(|r| r.plaintext_sha256.as_ref().map(|hash| (r.worker.as_str(), hash)))
+            .collect();
+        for record in &mut records {
+            record.plaintext_sha256 = hashes.get(record.worker.as_str()).map(|hash| (*hash).clone());
+        }
         let fetch_ms = elapsed_ms(fetch_started);
         let mut roster: Vec<String> = self
             .db
@@ -137,6 +173,10 @@ impl Engine {
             .collect();
         roster.sort();
         let reward = manifest::round_reward(task.reward_pool.0, task.num_rounds, r);
+        let privacy = sealing.as_ref().and_then(|s| s.policy.privacy).map(|spec| {
+            let marketplace = format!("{:#x}", self.chain.address());
+            (spec, manifest::noise_seed(self.chain_id, &marketplace, id, r, &round.global_model_cid))
+        });
         let gathered = Gathered {
             arch,
             global_cid: round.global_model_cid,
@@ -148,6 +188,8 @@ impl Engine {
             reward,
             state_before,
             previous_rewards,
+            privacy,
+            sealing,
         };
         Ok((gathered, fetch_ms))
     }
@@ -171,6 +213,7 @@ impl Engine {
                 strategy: &strategy,
                 scoring: &scoring,
                 state_before: &gathered.state_before,
+                privacy: gathered.privacy,
             };
             let mut guard = match validator.as_deref().map(crate::validation::ValidatorPool::take).transpose() {
                 Ok(guard) => guard,
@@ -205,7 +248,20 @@ impl Engine {
         computation: manifest::RoundComputation,
     ) -> eyre::Result<Published> {
         let id = task.task_id;
-        let new_model_cid = self.content.put(Bytes::from(computation.checkpoint)).await?;
+        let (checkpoint, sealing) = match &gathered.sealing {
+            Some(s) => {
+                let key = s.checkpoint_key(r, "", &[])?;
+                let record = ManifestSealing {
+                    access_policy: s.policy_cid.clone(),
+                    new_model_sha256: sha256_hex(&computation.checkpoint),
+                    new_model_keys: s.checkpoint_wraps(r, &key),
+                };
+                (s.seal_checkpoint(r, &key, &computation.checkpoint), Some(record))
+            }
+            None => (computation.checkpoint, None),
+        };
+        let privacy = gathered.privacy.map(|(spec, seed)| privacy_record(spec, seed, r, computation.averaged));
+        let new_model_cid = self.content.put(Bytes::from(checkpoint)).await?;
         let stakes = self.stakes(id, r, &computation.result).await?;
         let cap = manifest::slash_cap(task.stake_required.get(), &task.config);
         let slashes = manifest::slashes_in_tokens(&computation.result, &stakes, cap);
@@ -234,6 +290,8 @@ impl Engine {
             rewards,
             rewards_root: format!("{:#x}", tree.root()),
             cumulative_rewards_total: tree.total().to_string(),
+            sealing,
+            privacy,
         };
         let text = serde_json::to_vec_pretty(&manifest)?;
         // JSON has no NaN: a non-finite number would be written as null and the manifest could never be read back
@@ -321,6 +379,20 @@ fn reason_name(reason: Reason) -> &'static str {
 }
 
 /// The score rows of a round, from its manifest.
+/// What the accountant makes of a private round `round` of a task: this round alone, and the rounds so far.
+fn privacy_record(spec: PrivacySpec, seed: [u8; 32], round: u32, averaged: u64) -> PrivacyRecord {
+    use tessera_scoring::privacy::epsilon;
+    let task = epsilon(spec.noise_multiplier, u64::from(round), spec.delta);
+    PrivacyRecord {
+        spec,
+        noise_seed: format!("{:#x}", alloy::primitives::B256::from(seed)),
+        averaged,
+        epsilon_round: epsilon(spec.noise_multiplier, 1, spec.delta).epsilon,
+        epsilon_task: task.epsilon,
+        order: task.order,
+    }
+}
+
 fn scores(manifest: &Manifest) -> eyre::Result<Vec<NewScore>> {
     let slashed: BTreeMap<&str, (&str, Reason)> =
         manifest.slashes.iter().map(|s| (s.worker.as_str(), (s.amount.as_str(), s.reason))).collect();

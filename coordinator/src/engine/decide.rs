@@ -29,6 +29,8 @@ pub struct View {
     pub submissions: u64,
     /// Whether the current round's deadline has passed.
     pub deadline_passed: bool,
+    /// Whether the task is over, its policy publishes its content keys, and they are not queued yet.
+    pub keys_due: bool,
 }
 
 /// The one thing to do next.
@@ -50,6 +52,8 @@ pub enum Step {
     MarkFinalized(u32),
     /// Every round is finalized: end the task.
     EndTask,
+    /// The task is over: publish its content keys, as its access policy says.
+    PublishKeys,
     /// A transaction failed and the chain does not show its effect: an operator must look.
     Stuck(String),
 }
@@ -65,7 +69,7 @@ pub fn decide(view: &View) -> Step {
         // transaction that finalizes its last round, so an ended task may still have that round to record.
         None | Some(RoundPhase::Finalized) => {
             if view.status == TaskStatus::Ended {
-                return Step::Wait("the task is over");
+                return if view.keys_due { Step::PublishKeys } else { Step::Wait("the task is over") };
             }
             if round >= view.num_rounds && view.phase.is_some() {
                 return Step::EndTask;
@@ -118,6 +122,7 @@ mod tests {
             min_workers: 3,
             submissions: 0,
             deadline_passed: false,
+            keys_due: false,
         }
     }
 
@@ -176,6 +181,8 @@ mod tests {
         let last = View { current_round: 2, ..at(RoundPhase::Finalized, None) };
         assert_eq!(decide(&last), Step::EndTask);
         assert_eq!(decide(&View { status: TaskStatus::Ended, ..last }), Step::Wait("the task is over"));
+        // A confidential task that publishes its keys does so once it is over, and only then.
+        assert_eq!(decide(&View { status: TaskStatus::Ended, keys_due: true, ..last }), Step::PublishKeys);
         // The indexer may see the chain end the task before the engine records the last finalize.
         let ended_early = View { status: TaskStatus::Ended, ..at(RoundPhase::Finalizing, Some(TxState::Mined)) };
         assert_eq!(decide(&ended_early), Step::MarkFinalized(1));

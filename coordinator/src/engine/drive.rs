@@ -222,16 +222,20 @@ impl Engine {
         Ok(true)
     }
 
-    /// Whether nothing is left to do for `task`: cancelled, or ended with its last round recorded as finalized.
+    /// Whether nothing is left to do for `task`: cancelled, or ended with its last round recorded as finalized (and,
+    /// for a confidential task that publishes its keys, those queued).
     async fn is_over(&self, task: &tessera_db::Task) -> eyre::Result<bool> {
         Ok(match task.status {
             TaskStatus::Cancelled => true,
             TaskStatus::Ended if task.current_round == 0 => true,
-            TaskStatus::Ended => self
-                .db
-                .get_round(task.task_id, task.current_round)
-                .await?
-                .is_none_or(|round| round.phase == RoundPhase::Finalized),
+            TaskStatus::Ended => {
+                let recorded = self
+                    .db
+                    .get_round(task.task_id, task.current_round)
+                    .await?
+                    .is_none_or(|round| round.phase == RoundPhase::Finalized);
+                recorded && !self.keys_due(task).await?
+            }
             TaskStatus::Open | TaskStatus::Running => false,
         })
     }

@@ -18,6 +18,7 @@ use crate::{
     content::{ModelLookup, cid_text, cid_word, load_manifest},
     fault,
     manifest::{self, StrategySpec},
+    sealing::{Sealer, TaskSealing},
     spool::Spool,
     validation::{Validator, ValidatorPool},
     writer::{Call, ChainWriter},
@@ -34,6 +35,7 @@ use std::{
 use tessera_chain::{IMarketplace, Marketplace, MarketplaceClient};
 use tessera_db::{Membership, NewRound, RoundPatch, RoundPhase, Store, Task, TaskFault, TaskStatus};
 use tessera_scoring::ScoringConfig;
+use tessera_seal::{KeyRelease, ReleasedKey};
 use tessera_storage::ContentStore;
 use tessera_train::ArchitectureId;
 
@@ -96,6 +98,8 @@ pub struct Engine {
     settings: EngineSettings,
     live: Live,
     chain_id: u64,
+    /// The coordinator's keys for confidential tasks.
+    sealer: Option<Arc<Sealer>>,
 }
 
 impl Engine {
@@ -121,7 +125,25 @@ impl Engine {
             settings,
             live,
             chain_id,
+            sealer: None,
         }
+    }
+
+    /// Opens and seals the artefacts of confidential tasks with `sealer`'s keys.
+    pub fn with_sealer(mut self, sealer: Arc<Sealer>) -> Self {
+        self.sealer = Some(sealer);
+        self
+    }
+
+    /// The sealing of a confidential task, `None` for a public one.
+    async fn sealing(&self, task: &Task) -> eyre::Result<Option<TaskSealing>> {
+        if crate::sealing::policy_cid(&task.config).is_none() {
+            return Ok(None);
+        }
+        let sealer = self.sealer.as_ref().ok_or_else(|| {
+            eyre::eyre!("task {} is confidential, and this engine holds no coordinator key to open it", task.task_id)
+        })?;
+        sealer.for_task(self.content.as_ref(), task).await
     }
 
     /// The task's model (see [`crate::content::architecture_of`]).
@@ -238,6 +260,47 @@ impl Engine {
             min_workers: self.settings.min_workers,
             submissions,
             deadline_passed: round.as_ref().is_some_and(|r| crate::now_ms() > r.deadline_ms),
+            keys_due: self.keys_due(task).await?,
+        })
+    }
+
+    /// Whether the task is over and its policy asks for its content keys to be published, and they are not queued
+    /// yet.
+    pub(super) async fn keys_due(&self, task: &Task) -> eyre::Result<bool> {
+        if task.status != TaskStatus::Ended || crate::sealing::policy_cid(&task.config).is_none() {
+            return Ok(false);
+        }
+        let publishes = self.sealing(task).await?.is_some_and(|s| s.policy.publish_keys);
+        Ok(publishes && self.db.get_tx_by_key(&keys_key(task.task_id)).await?.is_none())
+    }
+
+    /// Every content key of a task: each finalized round's checkpoint's, and each update's its manifest lists.
+    async fn key_release(&self, task: &Task, sealing: &TaskSealing) -> eyre::Result<KeyRelease> {
+        let id = task.task_id;
+        let mut keys = Vec::new();
+        for r in 1..=task.current_round {
+            let Some(round) = self.db.get_round(id, r).await? else { continue };
+            let (Some(model), Some(manifest_cid)) = (round.new_model_cid, round.manifest_cid) else { continue };
+            keys.push(ReleasedKey { key: sealing.checkpoint_key(r, &model, &[])?, cid: model });
+            let manifest = load_manifest(self.content.as_ref(), &manifest_cid).await?;
+            let arch = self.architecture(task).await?;
+            let max_bytes = tessera_train::DecodeLimits::expecting(arch, tessera_train::FileKind::Update).max_bytes
+                as u64
+                + crate::content::SEALING_OVERHEAD;
+            for submission in &manifest.submissions {
+                // An update that never opened was a failure of its round: there is no key of it to give.
+                let Ok(bytes) = self.content.get(&submission.update_cid.parse()?, max_bytes).await else { continue };
+                if let Ok(key) = sealing.update_key(r, &submission.update_cid, &bytes) {
+                    keys.push(ReleasedKey { cid: submission.update_cid.clone(), key });
+                }
+            }
+        }
+        Ok(KeyRelease {
+            format: tessera_seal::KEYS_FORMAT.into(),
+            chain_id: self.chain_id,
+            marketplace: format!("{:#x}", self.chain.address()),
+            task_id: id,
+            keys,
         })
     }
 
@@ -265,7 +328,7 @@ impl Engine {
                 let arch = self.architecture(task).await?;
                 let global = self.global_cid(task, r).await?;
                 if r == 1 {
-                    crate::content::fetch_checkpoint(self.content.as_ref(), arch, &global)
+                    crate::content::fetch_checkpoint(self.content.as_ref(), arch, &global, None)
                         .await
                         .wrap_err_with(|| format!("the initial model {global} is no checkpoint of {arch}"))?;
                 }
@@ -318,6 +381,21 @@ impl Engine {
                     tracing::warn!(task = id, round = r, %error, "could not empty the spool of a finalized round");
                 }
                 Ok(true)
+            }
+            Step::PublishKeys => {
+                let sealing = self.sealing(task).await?.ok_or_else(|| eyre::eyre!("task {id} is not confidential"))?;
+                let release = self.key_release(task, &sealing).await?;
+                let cid = self.content.put(bytes::Bytes::from(serde_json::to_vec_pretty(&release)?)).await?;
+                let call = Marketplace::publishContentKeysCall {
+                    taskId: U256::from(id),
+                    keysCid: cid_word(&cid.to_string())?,
+                };
+                let call = Call { to: self.chain.address(), data: call.abi_encode().into() };
+                let round = task.current_round;
+                self.db.enqueue(&call.into_outbox(keys_key(id), "publish_content_keys", id, round)?).await?;
+                self.nudges.queued();
+                tracing::info!(task = id, %cid, keys = release.keys.len(), "the task's content keys are published");
+                Ok(false)
             }
             Step::EndTask => {
                 if task.status == TaskStatus::Ended {
@@ -416,6 +494,10 @@ fn start_key(task_id: u64, round: u32) -> String {
 
 fn finalize_key(task_id: u64, round: u32) -> String {
     format!("finalize:{task_id}:{round}")
+}
+
+fn keys_key(task_id: u64) -> String {
+    format!("keys:{task_id}")
 }
 
 fn seconds_to_ms(seconds: u64) -> i64 {

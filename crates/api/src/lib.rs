@@ -15,10 +15,11 @@ mod workers;
 pub use amount::Amount;
 pub use error::{ErrorBody, ErrorDetail, responses};
 pub use rounds::{
-    Reason, RoundClosed, RoundDetail, RoundMetrics, RoundPhase, RoundSummary, RoundTx, RoundView, ScoreView, TxState,
+    Reason, RoundClosed, RoundDetail, RoundKey, RoundMetrics, RoundPhase, RoundSummary, RoundTx, RoundView, ScoreView,
+    TxState,
 };
 pub use submissions::{Receipt, SubmissionListing, SubmissionRequest};
-pub use tasks::{DraftRequest, DraftResponse, Health, Info, TaskFault, TaskStatus, TaskView, UnsignedCall};
+pub use tasks::{DraftRequest, DraftResponse, Health, Info, TaskAccess, TaskFault, TaskStatus, TaskView, UnsignedCall};
 pub use workers::{ClaimProof, Membership, WorkerSummary};
 
 #[cfg(test)]

@@ -242,3 +242,20 @@ pub struct RoundClosed {
     /// `aggregating`.
     pub phase: RoundPhase,
 }
+
+/// The key of a confidential round's global model, wrapped for one reader: what a worker of the round needs to
+/// open the checkpoint it trains from (`GET /api/v1/tasks/{task}/rounds/{round}/keys/{reader}`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RoundKey {
+    /// The task.
+    pub task_id: u64,
+    /// The round whose global model this opens.
+    pub round: u32,
+    /// The sealed global model.
+    #[schema(value_type = String)]
+    pub global_model_cid: Cid,
+    /// The checkpoint's content key, wrapped (ECIES on secp256k1) for the reader's public key: `to` (the reader,
+    /// compressed, 0x-hex), `ephemeral` and `sealed`.
+    #[schema(value_type = Object)]
+    pub wrapped_key: tessera_seal::WrappedKey,
+}

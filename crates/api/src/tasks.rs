@@ -89,6 +89,23 @@ pub struct TaskView {
     /// Why the coordinator cannot take the task further, while it cannot; its other tasks go on.
     #[serde(default)]
     pub fault: Option<TaskFault>,
+    /// A confidential task's access policy (who may read its updates, checkpoints and final model); absent for a
+    /// public task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<TaskAccess>,
+}
+
+/// A confidential task's access policy, as the chain names it and the coordinator read it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TaskAccess {
+    /// The policy's CID (`tessera-access-v1`).
+    #[schema(value_type = String)]
+    pub policy_cid: Cid,
+    /// The policy (readers' keys, key publication, differential privacy), when the coordinator could read it.
+    #[schema(value_type = Object)]
+    pub policy: Option<tessera_seal::AccessPolicy>,
+    /// Under differential privacy, the accountant's epsilon for all the task's rounds at the policy's delta.
+    pub epsilon: Option<f64>,
 }
 
 /// A task the coordinator failed to advance: the latest error, and when it tries again.

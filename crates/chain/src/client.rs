@@ -212,6 +212,16 @@ impl MarketplaceClient {
         Ok(self.contract.getTask(task_id).call().await?)
     }
 
+    /// The rest of a task's state: its slash bound, how it ends, its access policy and published content keys.
+    pub async fn task_terms(&self, task_id: U256) -> Result<IMarketplace::TaskTerms> {
+        Ok(self.contract.getTaskTerms(task_id).call().await?)
+    }
+
+    /// Publishes the CID digest of a confidential task's content keys after it ended (requester or coordinator).
+    pub async fn publish_content_keys(&self, task_id: U256, cid: B256) -> Result<TxHash> {
+        Ok(send(self.contract.publishContentKeys(task_id, cid)).await?.transaction_hash)
+    }
+
     /// A round's stored state.
     pub async fn round(&self, task_id: U256, round: u32) -> Result<IMarketplace::Round> {
         Ok(self.contract.getRound(task_id, round).call().await?)

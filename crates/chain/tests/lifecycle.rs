@@ -59,6 +59,7 @@ async fn three_workers_two_rounds_a_slash_and_claims() {
         allowlistRoot: B256::ZERO,
         slashToRequester: false,
         maxSlashBps: 10_000,
+        accessPolicy: alloy::primitives::B256::ZERO,
     };
     let (task, _) = requester.client.create_task(config).await.unwrap();
     assert_eq!(task, U256::from(1));

@@ -66,6 +66,16 @@ pub struct Args {
     /// all, one to four seconds apart; the demo starts each again, and the rounds carry on and are finalized once.
     #[arg(long, value_name = "KILLS", num_args = 0..=1, default_missing_value = "20")]
     pub chaos: Option<u32>,
+    /// A confidential task: workers seal their updates for the coordinator and an auditor, each round's checkpoint
+    /// is sealed for the round's workers, the requester and the auditor, and the keys are published at the end.
+    #[arg(long)]
+    pub confidential: bool,
+    /// With `--confidential`: central differential privacy at this epsilon for the whole task (delta 1e-5).
+    #[arg(long, requires = "confidential")]
+    pub dp_epsilon: Option<f64>,
+    /// With `--dp-epsilon`: the L2 bound each update is clipped to.
+    #[arg(long, default_value_t = 1.0)]
+    pub dp_clip: f64,
     /// Give up if the task has not ended after this many seconds.
     #[arg(long, default_value_t = 1800)]
     pub timeout_secs: u64,
@@ -88,6 +98,11 @@ pub async fn run(args: Args) -> eyre::Result<()> {
         architecture: args.model.parse().unwrap_or(ArchitectureId::Lenet5MnistV1),
         model: args.model.parse::<ArchitectureId>().is_err().then(|| PathBuf::from(&args.model)),
         chaos: args.chaos.map(|kills| crate::Chaos::kills(kills, rand_seed())),
+        confidential: args.confidential.then_some(crate::Confidentiality {
+            publish_keys: true,
+            dp_epsilon: args.dp_epsilon,
+            dp_clip: args.dp_clip,
+        }),
         ..base
     };
     let started = std::time::Instant::now();

@@ -12,7 +12,7 @@ mod scenario;
 mod supervise;
 
 pub use report::{Report, RoundRow, WorkerRow};
-pub use scenario::{Partition, Role, Scenario, WorkerSpec};
+pub use scenario::{Confidentiality, Partition, Role, Scenario, WorkerSpec};
 pub use supervise::{Chaos, Kill};
 pub use tessera_adversary::Attack;
 
@@ -31,8 +31,11 @@ use std::{
     process::Command,
     time::{Duration, Instant},
 };
+use tessera_api::RoundView;
 use tessera_chain::{Deployment, roles};
 use tessera_harness::{DevAccount, LocalStack, Process, TestCa, TlsProxy, TokenGate, Toolchain, mnist_dir};
+use tessera_seal::ReaderKey;
+use tessera_storage::ContentStore;
 use tessera_train::ArchitectureId;
 
 /// Token base units per whole token (18 decimals).
@@ -148,6 +151,8 @@ pub struct Demo {
     quiet: bool,
     /// The largest resident set seen of each process, by name, in bytes.
     peak_rss: std::collections::BTreeMap<String, u64>,
+    /// The auditor a confidential task names: a key of the demo's own.
+    pub auditor: Option<ReaderKey>,
 }
 
 impl Demo {
@@ -209,6 +214,16 @@ impl Demo {
         } else {
             create.args(["create-task", "--architecture", scenario.architecture.name()]);
         }
+        let auditor = scenario.confidential.map(|_| ReaderKey::random());
+        if let (Some(confidential), Some(auditor)) = (&scenario.confidential, &auditor) {
+            create.args(["--confidential", "--auditor", &auditor.reader().to_string()]);
+            if confidential.publish_keys {
+                create.arg("--publish-keys");
+            }
+            if let Some(epsilon) = confidential.dp_epsilon {
+                create.args(["--dp-epsilon", &epsilon.to_string(), "--dp-clip", &confidential.dp_clip.to_string()]);
+            }
+        }
         let output = create
             .args(["--token", &format!("{token:#x}")])
             .args(["--reward", &scenario.reward_tokens.to_string(), "--stake", &scenario.stake_tokens.to_string()])
@@ -230,6 +245,12 @@ impl Demo {
             created["architecture"],
             created["initial_model_cid"]
         ));
+        if let Some(policy) = created["access_policy"].as_str() {
+            say(&format!(
+                "  confidential: access policy {policy}; updates sealed for the coordinator and an auditor, checkpoints \
+                 for each round's workers, the requester and the auditor; keys published when the task ends"
+            ));
+        }
 
         let mut serve = Command::new(&binaries.coordinator);
         serve.arg("serve").envs(demo_env.iter().cloned()).env("RUST_LOG", "info");
@@ -253,9 +274,52 @@ impl Demo {
             deployer: chain.admin,
             quiet,
             peak_rss: std::collections::BTreeMap::new(),
+            auditor,
         };
         demo.start_workers()?;
         Ok(demo)
+    }
+
+    /// The requester's key, which opens a confidential task's checkpoints (the final model among them).
+    pub fn requester_key(&self) -> eyre::Result<ReaderKey> {
+        Ok(self.stack.anvil.accounts()[roles::REQUESTER].private_key.parse::<ReaderKey>()?)
+    }
+
+    /// Worker `index`'s key.
+    pub fn worker_key(&self, index: usize) -> eyre::Result<ReaderKey> {
+        Ok(self.worker_account(index).private_key.parse::<ReaderKey>()?)
+    }
+
+    /// The checkpoint round `round` produced, as the requester reads it: opened with the key its manifest wraps
+    /// for the requester when the task is confidential.
+    pub async fn read_model(
+        &self,
+        content: &dyn ContentStore,
+        round: &RoundView,
+        max_bytes: u64,
+    ) -> eyre::Result<Vec<u8>> {
+        let cid = round.new_model_cid.as_ref().ok_or_else(|| eyre!("round {} has no aggregate", round.round))?;
+        let bytes = content.get(cid, max_bytes + (1 << 20)).await?;
+        if !tessera_seal::is_sealed(&bytes) {
+            return Ok(bytes.to_vec());
+        }
+        let manifest_cid = round.manifest_cid.as_ref().ok_or_else(|| eyre!("round {} has no manifest", round.round))?;
+        let manifest: Value = serde_json::from_slice(&content.get(manifest_cid, 64 << 20).await?)?;
+        let wraps: Vec<tessera_seal::WrappedKey> =
+            serde_json::from_value(manifest["sealing"]["new_model_keys"].clone())?;
+        let requester = self.requester_key()?;
+        let wrapped = wraps
+            .iter()
+            .find(|w| w.to == requester.reader())
+            .ok_or_else(|| eyre!("round {}'s manifest wraps no key for the requester", round.round))?;
+        let context = tessera_seal::Context::checkpoint(
+            self.stack.anvil.chain_id(),
+            &format!("{:#x}", self.marketplace),
+            self.task,
+            round.round,
+        );
+        let key = tessera_seal::unwrap(wrapped, &requester, &context)?;
+        Ok(tessera_seal::open(&bytes, &key, &context)?)
     }
 
     fn worker_account(&self, index: usize) -> &DevAccount {

@@ -8,7 +8,7 @@ use tessera_api::{RoundSummary, SubmissionListing, WorkerSummary};
 use tessera_chain::{MarketplaceClient, connect};
 use tessera_harness::mnist_dir;
 use tessera_scoring::Evidence;
-use tessera_storage::{ClientConfig, ContentStore, DagBuilder, IpfsStore};
+use tessera_storage::{ClientConfig, DagBuilder, IpfsStore};
 use tessera_train::{
     ArchitectureId, Dataset, DecodeLimits, Device, FileKind, MAX_SCRIPT_PARAMETERS, Model, ScriptId, ScriptLimits,
     Split, WeightsFile, evaluate, register_script,
@@ -114,7 +114,7 @@ pub(crate) async fn gather(demo: &Demo) -> eyre::Result<Report> {
         let started_at_ms = round.started_at_ms.max(previous_finalized_at_ms);
         let model_cid = round.new_model_cid.ok_or_else(|| eyre::eyre!("round {} has no aggregate", round.round))?;
         let limits = DecodeLimits::expecting(arch, FileKind::Checkpoint);
-        let bytes = content.get(&model_cid, limits.max_bytes as u64).await?;
+        let bytes = demo.read_model(&content, &round, limits.max_bytes as u64).await?;
         let params = WeightsFile::decode(&bytes, &limits)?.parameters;
         let model = Model::new(arch, &params, Device::Cpu)?;
         let number = u64::from(round.round);

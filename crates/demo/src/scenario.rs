@@ -96,6 +96,25 @@ pub struct Scenario {
     pub model: Option<std::path::PathBuf>,
     /// Kills of the coordinator and the workers at random moments while the rounds run; each is started again.
     pub chaos: Option<crate::Chaos>,
+    /// A confidential task: sealed updates and checkpoints, an auditor, and optionally differential privacy.
+    pub confidential: Option<Confidentiality>,
+}
+
+/// How the demo's confidential task is set up: the demo names an auditor (a key of its own) and the requester.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Confidentiality {
+    /// Publish the content keys when the task ends.
+    pub publish_keys: bool,
+    /// Central differential privacy at this epsilon for the whole task (delta 1e-5).
+    pub dp_epsilon: Option<f64>,
+    /// The L2 bound each update is clipped to under differential privacy.
+    pub dp_clip: f64,
+}
+
+impl Default for Confidentiality {
+    fn default() -> Self {
+        Self { publish_keys: true, dp_epsilon: None, dp_clip: 1.0 }
+    }
 }
 
 impl Scenario {
@@ -156,6 +175,7 @@ impl Scenario {
             architecture: tessera_train::ArchitectureId::Lenet5MnistV1,
             model: None,
             chaos: None,
+            confidential: None,
         }
     }
 

@@ -106,6 +106,7 @@ fn manifest_seed() -> Manifest {
             received_at_ms: 1_700_000_000_000,
             signature: format!("0x{}", "ab".repeat(65)),
             receipt_signature: Some(format!("0x{}", "cd".repeat(65))),
+            plaintext_sha256: None,
         }],
         failures: vec![tessera_scoring::Failure {
             worker: tessera_scoring::WorkerId::new("0xbb"),
@@ -132,6 +133,8 @@ fn manifest_seed() -> Manifest {
         rewards: vec![RewardRecord { worker, cumulative: "1500".into() }],
         rewards_root: format!("{:#x}", B256::repeat_byte(7)),
         cumulative_rewards_total: "1500".into(),
+        sealing: None,
+        privacy: None,
     }
 }
 
@@ -242,6 +245,10 @@ impl ApiBodies {
                 live: tessera_coordinator::Live::new(),
                 spool: tessera_coordinator::spool::Spool::open(dir.path().join("spool")).await.expect("a spool"),
                 fetches: Arc::new(tokio::sync::Semaphore::new(4)),
+                sealer: Arc::new(
+                    tessera_coordinator::sealing::Sealer::new(&[0x43; 32], 31337, Address::repeat_byte(9))
+                        .expect("a key"),
+                ),
             };
             (tessera_coordinator::api::app(state), update)
         });

@@ -21,6 +21,8 @@
 //!
 //!   It returns a serialisable [`RoundResult`]: scores, exact integer reward shares ([`split_reward`]),
 //!   flags with evidence, and slashes.
+//! - [`privacy`] makes a round's aggregate differentially private, DP-FedAvg style: [`privacy::private_mean`] clips,
+//!   averages and adds seeded Gaussian noise, and [`privacy::epsilon`] accounts for the rounds.
 //!
 //! # Memory
 //!
@@ -48,6 +50,7 @@
 mod error;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod mock;
+pub mod privacy;
 mod result;
 mod rewards;
 mod scoring;

@@ -12,7 +12,8 @@ use tessera_scoring::StrategyKind;
                   tessera-sim --adversaries sign-flip,copycat --json rounds.jsonl\n  \
                   tessera-sim --adversaries boost:100,overclaim:1000,partial-work:0.1\n  \
                   tessera-sim --adversaries little-is-enough:0.52,little-is-enough:0.52,little-is-enough:0.52\n  \
-                  tessera-sim --adversaries honest --data-weights 1,1,1,2,2,2,4,4,4,4\n\n\
+                  tessera-sim --adversaries honest --data-weights 1,1,1,2,2,2,4,4,4,4\n  \
+                  tessera-sim --adversaries honest --strategy fedavg --clip-multiple 0 --dp-epsilon 8 --dp-clip 1\n\n\
                   Attacks (name or name:parameter): free-rider, sign-flip, noise:STD, label-flip, copycat, \
                   copy-scaled:FACTOR, copy-noisy:NOISE, copy-sparse:KEEP, copy-mix:PEERS, replay-global, replay-own, \
                   overclaim:FACTOR, partial-work:FRACTION, boost:FACTOR, sybil, little-is-enough:Z, intermittent:EVERY.\n\
@@ -94,7 +95,19 @@ pub struct Args {
     /// The MNIST IDX folder (default: the cache that `make setup` fills).
     #[arg(long, env = "TESSERA_MNIST_DIR")]
     pub mnist_dir: Option<PathBuf>,
-    /// Write each round's result (the manifest record) as one JSON line to this file.
+    /// Central differential privacy (DP-FedAvg): the global model steps by the unweighted mean of the updates
+    /// the scorer included, each clipped to `--dp-clip`, plus Gaussian noise whose multiplier meets this epsilon
+    /// over all `--rounds` at `--dp-delta` (RDP accounting). Off without it.
+    #[arg(long)]
+    pub dp_epsilon: Option<f64>,
+    /// The L2 bound each update is clipped to under `--dp-epsilon`.
+    #[arg(long, default_value_t = 1.0)]
+    pub dp_clip: f64,
+    /// The delta of the `--dp-epsilon` guarantee.
+    #[arg(long, default_value_t = 1e-5)]
+    pub dp_delta: f64,
+    /// Write each round's result (the manifest record) as one JSON line to this file (with `--dp-epsilon`, a
+    /// `privacy` field holds the round's guarantee).
     #[arg(long)]
     pub json: Option<PathBuf>,
 }

@@ -6,6 +6,7 @@
 
 mod args;
 mod evaluator;
+mod privacy;
 mod report;
 mod workers;
 
@@ -59,6 +60,7 @@ pub fn run(args: &Args) -> Result<()> {
     let ids: Vec<WorkerId> = (0..args.workers).map(|i| WorkerId::new(format!("w{i:02}"))).collect();
     let mut team = workers::Team::new(arch, &roles, &shards, args)?;
 
+    let privacy = privacy::Privacy::from_args(args)?;
     let mut strategy = strategy(args)?;
     let mut scorer = Scorer::new(ScoringConfig::default())?;
     let mut global = arch.init_parameters(args.seed).into_values();
@@ -69,6 +71,9 @@ pub fn run(args: &Args) -> Result<()> {
     let mut totals = report::Totals::new(&ids);
 
     report::header(args, &roles, &shards, &strategy.name());
+    if let Some(privacy) = &privacy {
+        privacy.print_header(args.rounds);
+    }
     let loop_started = Instant::now();
     let mut times = report::Times::default();
     let initial = tester.metrics(&global)?;
@@ -112,17 +117,29 @@ pub fn run(args: &Args) -> Result<()> {
         } else {
             outcome.aggregate
         };
-        if let Some(aggregate) = &step {
-            global = apply(&global, &aggregate.delta);
+        let included = step.as_ref().map_or(0, |a| a.included.len());
+        let step = match (&privacy, step) {
+            (Some(privacy), Some(aggregate)) => {
+                Some(privacy.step(round, &submissions, &updates, &aggregate.included)?)
+            }
+            (_, step) => step.map(|a| a.delta),
+        };
+        if let Some(delta) = &step {
+            global = apply(&global, delta);
         }
-        previous_change = step.map(|a| a.delta);
+        previous_change = step;
         let testing_started = Instant::now();
         let test_metrics = tester.metrics(&global)?;
         times.add(trained, scored, testing_started.elapsed());
         report::round(&outcome.result, &roles, &ids, test_metrics, trained, scored);
+        let guarantee = privacy.as_ref().map(|p| p.report(round, included));
         totals.add(&outcome.result);
         if let Some(file) = json.as_mut() {
-            writeln!(file, "{}", serde_json::to_string(&outcome.result)?)?;
+            let mut record = serde_json::to_value(&outcome.result)?;
+            if let (Some(guarantee), Some(fields)) = (guarantee, record.as_object_mut()) {
+                fields.insert("privacy".into(), guarantee);
+            }
+            writeln!(file, "{record}")?;
         }
     }
     let looped = loop_started.elapsed();
@@ -131,6 +148,9 @@ pub fn run(args: &Args) -> Result<()> {
     totals.print_detection(&roles);
     totals.print_fairness(&roles, &samples);
     times.print(looped, validator.usage());
+    if let Some(privacy) = &privacy {
+        privacy.print_summary(args.rounds);
+    }
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 use super::{
-    ClaimProof, ErrorBody, Info, Receipt, RoundView, SubmissionListing, SubmissionRequest, TaskView, WorkerSummary,
+    ClaimProof, ErrorBody, Info, Receipt, RoundKey, RoundView, SubmissionListing, SubmissionRequest, TaskView,
+    WorkerSummary,
 };
 use crate::{Error, Result};
 use alloy::primitives::Address;
@@ -86,6 +87,11 @@ impl CoordinatorClient {
     /// A round, or `None` when the coordinator does not know it (yet).
     pub async fn round(&self, task: u64, round: u32) -> Result<Option<RoundView>> {
         optional(self.get(format!("/api/v1/tasks/{task}/rounds/{round}")).await)
+    }
+
+    /// The key of a confidential round's global model, wrapped for `reader` (this worker's public key).
+    pub async fn round_key(&self, task: u64, round: u32, reader: &tessera_seal::ReaderId) -> Result<RoundKey> {
+        self.get(format!("/api/v1/tasks/{task}/rounds/{round}/keys/{reader}")).await
     }
 
     /// The submissions accepted in a round so far, in receipt order.

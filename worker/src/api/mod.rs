@@ -5,7 +5,7 @@ mod wakeups;
 
 pub use client::CoordinatorClient;
 pub use tessera_api::{
-    ClaimProof, ErrorBody, Info, Reason, Receipt, RoundPhase, RoundView, ScoreView, SubmissionListing,
+    ClaimProof, ErrorBody, Info, Reason, Receipt, RoundKey, RoundPhase, RoundView, ScoreView, SubmissionListing,
     SubmissionRequest, TaskStatus, TaskView, WorkerSummary,
 };
 pub use wakeups::Wakeups;

@@ -54,6 +54,8 @@ struct Report {
     worker: Address,
     chain: Part<OnChain>,
     coordinator: Part<Option<AtCoordinator>>,
+    /// Who may read the task's artefacts, as the coordinator reports the policy the chain names.
+    artefacts: Part<String>,
     local: Part<Local>,
 }
 
@@ -124,11 +126,13 @@ pub(super) async fn execute(context: &Context, args: &StatusArgs) -> Result<()> 
     let api = context.api()?;
     let coordinator = api.worker(args.task, worker).await.map(|found| found.map(AtCoordinator::from));
     let local = local(args, worker);
+    let artefacts = api.task(args.task).await.map(|task| artefacts(task.access.as_ref()));
     let report = Report {
         task_id: args.task,
         worker,
         chain: chain.into(),
         coordinator: coordinator.into(),
+        artefacts: artefacts.into(),
         local: local.into(),
     };
     if args.json {
@@ -212,6 +216,17 @@ fn decimal<S: serde::Serializer>(value: &U256, serializer: S) -> std::result::Re
 }
 
 /// The report as text.
+/// Who may read the task's artefacts, in words.
+fn artefacts(access: Option<&tessera_api::TaskAccess>) -> String {
+    match access {
+        None => "public: updates and checkpoints are on IPFS unencrypted".into(),
+        Some(access) => match &access.policy {
+            Some(policy) => format!("sealed (policy {}): {}", access.policy_cid, policy.describe()),
+            None => format!("sealed (policy {}, which the coordinator could not read)", access.policy_cid),
+        },
+    }
+}
+
 fn render(report: &Report) -> String {
     let mut out = format!("Worker {:#x} in task {}\n", report.worker, report.task_id);
     let amount = |value: U256| match &report.chain {
@@ -263,6 +278,14 @@ fn render(report: &Report) -> String {
         Part::Found(None) => out.push_str("  coordinator  no record of this worker\n"),
         Part::Failed { error } => {
             let _ = writeln!(out, "  coordinator  unavailable: {error}");
+        }
+    }
+    match &report.artefacts {
+        Part::Found(text) => {
+            let _ = writeln!(out, "  artefacts    {text}");
+        }
+        Part::Failed { error } => {
+            let _ = writeln!(out, "  artefacts    unknown: {error}");
         }
     }
     match &report.local {
@@ -326,6 +349,7 @@ mod tests {
                     flags: vec![Reason::FreeRider, Reason::Copy],
                 }],
             })),
+            artefacts: Ok(artefacts(None)).into(),
             local: Err(Error::Invalid("disk on fire".into())).into(),
         };
         let text = render(&report);
@@ -333,6 +357,7 @@ mod tests {
         assert!(text.contains("reputation 0.2500, rewards 1 TST"), "{text}");
         assert!(text.contains("slashed 1 TST (free_rider) [free_rider, copy]"), "{text}");
         assert!(text.contains("local        unreadable: disk on fire"), "{text}");
+        assert!(text.contains("artefacts    public: updates and checkpoints are on IPFS unencrypted"), "{text}");
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["local"]["error"], "disk on fire");
         assert_eq!(json["chain"]["worker_status"], "active");

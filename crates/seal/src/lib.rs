@@ -1,0 +1,50 @@
+//! Confidential artefacts. Every sealed artefact (a worker's update, a round's checkpoint) is encrypted once with
+//! a content key of its own (ChaCha20-Poly1305), and that key is wrapped for each reader with ECIES on secp256k1
+//! ([`wrap`]), so adding a reader adds a wrapped key and never re-encrypts the artefact. Readers are named by
+//! their secp256k1 public keys: the same keys the parties hold their Ethereum accounts with, so a reader's key
+//! is checked against the address the chain names ([`ReaderId::address`]).
+//!
+//! Everything is deterministic given the content key, so a holder of the key can recompute a sealed artefact
+//! bit for bit (and its CID), and check that every wrapped key in it opens to the same key for its reader
+//! ([`WrappedKey::is_honest`]). The nonce is synthetic (derived from the key, the context and the plaintext), so a
+//! key that ever sealed two different plaintexts would still never repeat a nonce.
+
+mod error;
+mod key;
+mod policy;
+mod sealed;
+mod wrap;
+
+pub use error::{Error, Result};
+pub use key::{ContentKey, KeyDerivation, ReaderId, ReaderKey};
+pub use policy::{ACCESS_FORMAT, AccessPolicy, KEYS_FORMAT, KeyRelease, ReleasedKey};
+pub use sealed::{Sealed, is_sealed, open, plaintext_sha256, seal};
+pub use wrap::{WrappedKey, unwrap, wrap};
+
+/// What an artefact is and where it belongs: bound into every key wrap and every seal, so a sealed artefact or
+/// a wrapped key cannot be passed off as another task's, round's or kind's.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Context(String);
+
+impl Context {
+    /// A worker's update for `round` of `task` on the marketplace `marketplace` (0x-hex) of chain `chain_id`.
+    pub fn update(chain_id: u64, marketplace: &str, task: u64, round: u32) -> Self {
+        Self(format!("tessera update {chain_id}:{} task {task} round {round}", marketplace.to_ascii_lowercase()))
+    }
+
+    /// The checkpoint `round` produced (the global model of round `round + 1`).
+    pub fn checkpoint(chain_id: u64, marketplace: &str, task: u64, round: u32) -> Self {
+        Self(format!("tessera checkpoint {chain_id}:{} task {task} round {round}", marketplace.to_ascii_lowercase()))
+    }
+
+    /// The context's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl std::fmt::Display for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
