@@ -115,14 +115,17 @@ pub struct Manifest {
     pub privacy: Option<PrivacyRecord>,
 }
 
-/// What a differentially private round records: its settings, its public noise seed, and what the accountant
-/// makes of the task so far.
+/// What a differentially private round records: its settings, a commitment to its noise seed and the seed
+/// wrapped for the auditors, and what the accountant makes of the task so far. The seed is secret: anyone who
+/// held it could subtract the noise from the model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PrivacyRecord {
     /// Clip, noise multiplier and delta.
     pub spec: PrivacySpec,
-    /// The noise's seed, 0x-hex: [`noise_seed`] of public values, so anyone recomputes the same noise.
-    pub noise_seed: String,
+    /// Keccak-256 of the noise's seed, 0x-hex ([`noise_commitment`]).
+    pub noise_commitment: String,
+    /// The seed wrapped for each auditor, who can then recompute the noise.
+    pub noise_seed_keys: Vec<tessera_seal::WrappedKey>,
     /// Updates averaged (each clipped).
     pub averaged: u64,
     /// The epsilon of this round alone, at `spec.delta`.
@@ -133,14 +136,9 @@ pub struct PrivacyRecord {
     pub order: f64,
 }
 
-/// The seed of a round's noise: a hash of where the round is and what it trained from, all public, so `verify`
-/// draws the same noise and nobody can pick it.
-pub fn noise_seed(chain_id: u64, marketplace: &str, task_id: u64, round: u32, global_cid: &str) -> [u8; 32] {
-    let text = format!(
-        "tessera dp noise {chain_id}:{} task {task_id} round {round} from {global_cid}",
-        marketplace.to_ascii_lowercase()
-    );
-    alloy::primitives::keccak256(text.as_bytes()).0
+/// The commitment a manifest records to a noise seed.
+pub fn noise_commitment(seed: &[u8; 32]) -> String {
+    format!("{:#x}", alloy::primitives::keccak256(seed))
 }
 
 /// What a round computes from its inputs.
@@ -190,7 +188,7 @@ pub struct ComputeInput<'a> {
     pub scoring: &'a ScoringConfig,
     /// The state carried from the last round.
     pub state_before: &'a ScorerState,
-    /// Differential privacy, and the noise's seed ([`noise_seed`]).
+    /// Differential privacy, and the noise's (secret) seed.
     pub privacy: Option<(PrivacySpec, [u8; 32])>,
 }
 
@@ -238,7 +236,8 @@ pub fn compute(
                 .map(|(i, _)| i)
                 .collect();
             averaged = included.len() as u64;
-            Some(private_mean(&input.updates.updates, &included, spec, *seed)?)
+            // Nothing kept, nothing averaged: the model stays (and no noise is drawn).
+            (!included.is_empty()).then(|| private_mean(&input.updates.updates, &included, spec, *seed)).transpose()?
         }
         (Some(aggregate), None) => Some(aggregate.delta.clone()),
         (None, _) => None,
@@ -396,8 +395,7 @@ mod tests {
         let mut records = Vec::new();
         for w in 0..3u64 {
             // Different directions, norms near 2: each is clipped to 1.
-            let delta: Vec<f32> =
-                (0..n).map(|i| (((i as u64 * (w + 3) + w * 7) % 13) as f32 - 6.0) * 1.5e-3).collect();
+            let delta: Vec<f32> = (0..n).map(|i| (((i as u64 * (w + 3) + w * 7) % 13) as f32 - 6.0) * 1.5e-3).collect();
             updates.push(&delta).unwrap();
             records.push(SubmissionRecord {
                 worker: format!("0x{w:040x}"),
@@ -433,13 +431,12 @@ mod tests {
     }
 
     #[test]
-    fn a_private_round_recomputes_bit_for_bit_from_its_public_seed() {
+    fn a_private_round_recomputes_bit_for_bit_from_its_seed() {
         let spec = PrivacySpec { clip: 1.0, noise_multiplier: 1.0, delta: 1e-5 };
-        let seed = noise_seed(31337, "0xAB", 1, 1, "initial");
-        assert_eq!(seed, noise_seed(31337, "0xab", 1, 1, "initial"), "addresses in any case");
+        let seed = [7u8; 32];
         let private = private_round(Some((spec, seed)));
         assert_eq!(private, private_round(Some((spec, seed))), "the same seed, the same bits");
-        let other = private_round(Some((spec, noise_seed(31337, "0xab", 1, 2, "initial"))));
+        let other = private_round(Some((spec, [8u8; 32])));
         assert_ne!(private, other, "another round draws other noise");
         // The step is the clipped mean (norm at most 1) plus noise of std 1 * 1 / 3 per coordinate.
         let plain = private_round(None);

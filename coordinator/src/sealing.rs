@@ -70,6 +70,11 @@ impl TaskPlace {
         Context::update(self.chain_id, &self.marketplace_hex(), self.task_id, round)
     }
 
+    /// The context of round `round`'s noise seed.
+    pub fn noise_context(&self, round: u32) -> Context {
+        Context::noise(self.chain_id, &self.marketplace_hex(), self.task_id, round)
+    }
+
     /// The context of the checkpoint `round` produced.
     pub fn checkpoint_context(&self, round: u32) -> Context {
         Context::checkpoint(self.chain_id, &self.marketplace_hex(), self.task_id, round)
@@ -139,6 +144,35 @@ impl TaskSealing {
             }
             Keys::Released(release) => Ok(released(release, cid)?.clone()),
         }
+    }
+
+    /// The seed of round `round`'s differential-privacy noise; `wraps` are its manifest's (for the auditors only:
+    /// whoever holds the seed can take the noise back out of the model).
+    pub fn noise_seed(&self, round: u32, wraps: &[WrappedKey]) -> eyre::Result<ContentKey> {
+        let context = self.place.noise_context(round);
+        match &self.keys {
+            Keys::Coordinator(keys) => Ok(keys.derivation.key(&context)),
+            Keys::Reader(reader) => {
+                let me = reader.reader();
+                let wrapped = wraps.iter().find(|w| w.to == me).ok_or_else(|| {
+                    eyre::eyre!(
+                        "round {round}'s noise seed is wrapped for the task's auditors only, and {me} is none: this \
+                         key cannot reproduce the round's differential privacy"
+                    )
+                })?;
+                Ok(tessera_seal::unwrap(wrapped, reader, &context)?)
+            }
+            Keys::Released(release) => release
+                .noise_seed(round)
+                .cloned()
+                .ok_or_else(|| eyre::eyre!("the task's published keys hold no noise seed of round {round}")),
+        }
+    }
+
+    /// Round `round`'s noise seed wrapped for each auditor (not the requester, who reads the model).
+    pub fn noise_wraps(&self, round: u32, seed: &ContentKey) -> Vec<WrappedKey> {
+        let context = self.place.noise_context(round);
+        self.policy.auditors.iter().map(|auditor| wrap(seed, auditor, &context)).collect()
     }
 
     /// Seals the checkpoint `round` produced with `key`.

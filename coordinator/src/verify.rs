@@ -180,7 +180,7 @@ async fn verify_round(check: RoundCheck<'_>, report: &mut Report) -> eyre::Resul
             differ.join(", ")
         });
     }
-    let privacy = privacy_input(chain, chain_id, manifest, sealing, report);
+    let privacy = privacy_input(manifest, sealing, report)?;
     let input = ComputeInput {
         architecture: arch,
         round: manifest.round,
@@ -203,27 +203,29 @@ async fn verify_round(check: RoundCheck<'_>, report: &mut Report) -> eyre::Resul
     check_outputs(manifest, &computed, &published, &previous_rewards, on_chain, report)
 }
 
-/// The privacy settings the round must have run with (the task's policy's), and its noise seed recomputed from
-/// public values; a manifest that says otherwise is a mismatch.
+/// The privacy settings the round must have run with (the task's policy's), and its noise seed, opened with this
+/// verifier's keys and checked against the manifest's commitment; a manifest that says otherwise is a mismatch.
 fn privacy_input(
-    chain: &MarketplaceClient,
-    chain_id: u64,
     manifest: &Manifest,
     sealing: Option<&TaskSealing>,
     report: &mut Report,
-) -> Option<(tessera_scoring::privacy::PrivacySpec, [u8; 32])> {
-    let spec = sealing.and_then(|s| s.policy.privacy)?;
-    let marketplace = format!("{:#x}", chain.address());
-    let seed =
-        manifest::noise_seed(chain_id, &marketplace, manifest.task_id, manifest.round, &manifest.global_model_cid);
-    let recorded = manifest.privacy.as_ref();
+) -> eyre::Result<Option<(tessera_scoring::privacy::PrivacySpec, [u8; 32])>> {
+    let Some((sealing, spec)) = sealing.and_then(|s| s.policy.privacy.map(|spec| (s, spec))) else { return Ok(None) };
+    let r = manifest.round;
+    let Some(recorded) = manifest.privacy.as_ref() else {
+        report.check(r, "differential privacy ran with the task's settings", false, || {
+            "the manifest records none".into()
+        });
+        return Ok(None);
+    };
+    let seed = sealing.noise_seed(r, &recorded.noise_seed_keys)?.to_bytes();
     report.check(
-        manifest.round,
-        "differential privacy ran with the task's settings and public noise",
-        recorded.is_some_and(|p| p.spec == spec && p.noise_seed == format!("{:#x}", B256::from(seed))),
-        || format!("the manifest records {recorded:?}"),
+        r,
+        "differential privacy ran with the task's settings and the committed noise seed",
+        recorded.spec == spec && recorded.noise_commitment == manifest::noise_commitment(&seed),
+        || format!("the manifest records {:?} and commitment {}", recorded.spec, recorded.noise_commitment),
     );
-    Some((spec, seed))
+    Ok(Some((spec, seed)))
 }
 
 /// The recomputed checkpoint sealed as the coordinator must have sealed it, after checking its plaintext hash and

@@ -173,10 +173,10 @@ impl Engine {
             .collect();
         roster.sort();
         let reward = manifest::round_reward(task.reward_pool.0, task.num_rounds, r);
-        let privacy = sealing.as_ref().and_then(|s| s.policy.privacy).map(|spec| {
-            let marketplace = format!("{:#x}", self.chain.address());
-            (spec, manifest::noise_seed(self.chain_id, &marketplace, id, r, &round.global_model_cid))
-        });
+        let privacy = match sealing.as_ref().and_then(|s| s.policy.privacy.map(|spec| (s, spec))) {
+            Some((s, spec)) => Some((spec, s.noise_seed(r, &[])?.to_bytes())),
+            None => None,
+        };
         let gathered = Gathered {
             arch,
             global_cid: round.global_model_cid,
@@ -260,7 +260,13 @@ impl Engine {
             }
             None => (computation.checkpoint, None),
         };
-        let privacy = gathered.privacy.map(|(spec, seed)| privacy_record(spec, seed, r, computation.averaged));
+        let privacy = match (&gathered.sealing, gathered.privacy) {
+            (Some(s), Some((spec, seed))) => {
+                let wraps = s.noise_wraps(r, &tessera_seal::ContentKey::from_bytes(seed));
+                Some(privacy_record(spec, &seed, wraps, r, computation.averaged))
+            }
+            _ => None,
+        };
         let new_model_cid = self.content.put(Bytes::from(checkpoint)).await?;
         let stakes = self.stakes(id, r, &computation.result).await?;
         let cap = manifest::slash_cap(task.stake_required.get(), &task.config);
@@ -380,12 +386,19 @@ fn reason_name(reason: Reason) -> &'static str {
 
 /// The score rows of a round, from its manifest.
 /// What the accountant makes of a private round `round` of a task: this round alone, and the rounds so far.
-fn privacy_record(spec: PrivacySpec, seed: [u8; 32], round: u32, averaged: u64) -> PrivacyRecord {
+fn privacy_record(
+    spec: PrivacySpec,
+    seed: &[u8; 32],
+    noise_seed_keys: Vec<tessera_seal::WrappedKey>,
+    round: u32,
+    averaged: u64,
+) -> PrivacyRecord {
     use tessera_scoring::privacy::epsilon;
     let task = epsilon(spec.noise_multiplier, u64::from(round), spec.delta);
     PrivacyRecord {
         spec,
-        noise_seed: format!("{:#x}", alloy::primitives::B256::from(seed)),
+        noise_commitment: manifest::noise_commitment(seed),
+        noise_seed_keys,
         averaged,
         epsilon_round: epsilon(spec.noise_multiplier, 1, spec.delta).epsilon,
         epsilon_task: task.epsilon,

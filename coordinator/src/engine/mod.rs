@@ -35,7 +35,7 @@ use std::{
 use tessera_chain::{IMarketplace, Marketplace, MarketplaceClient};
 use tessera_db::{Membership, NewRound, RoundPatch, RoundPhase, Store, Task, TaskFault, TaskStatus};
 use tessera_scoring::ScoringConfig;
-use tessera_seal::{KeyRelease, ReleasedKey};
+use tessera_seal::{KeyRelease, ReleasedKey, ReleasedSeed};
 use tessera_storage::ContentStore;
 use tessera_train::ArchitectureId;
 
@@ -277,11 +277,14 @@ impl Engine {
     /// Every content key of a task: each finalized round's checkpoint's, and each update's its manifest lists.
     async fn key_release(&self, task: &Task, sealing: &TaskSealing) -> eyre::Result<KeyRelease> {
         let id = task.task_id;
-        let mut keys = Vec::new();
+        let (mut keys, mut noise_seeds) = (Vec::new(), Vec::new());
         for r in 1..=task.current_round {
             let Some(round) = self.db.get_round(id, r).await? else { continue };
             let (Some(model), Some(manifest_cid)) = (round.new_model_cid, round.manifest_cid) else { continue };
             keys.push(ReleasedKey { key: sealing.checkpoint_key(r, &model, &[])?, cid: model });
+            if sealing.policy.privacy.is_some() {
+                noise_seeds.push(ReleasedSeed { round: r, seed: sealing.noise_seed(r, &[])? });
+            }
             let manifest = load_manifest(self.content.as_ref(), &manifest_cid).await?;
             let arch = self.architecture(task).await?;
             let max_bytes = tessera_train::DecodeLimits::expecting(arch, tessera_train::FileKind::Update).max_bytes
@@ -301,6 +304,7 @@ impl Engine {
             marketplace: format!("{:#x}", self.chain.address()),
             task_id: id,
             keys,
+            noise_seeds,
         })
     }
 

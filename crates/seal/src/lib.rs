@@ -17,7 +17,7 @@ mod wrap;
 
 pub use error::{Error, Result};
 pub use key::{ContentKey, KeyDerivation, ReaderId, ReaderKey};
-pub use policy::{ACCESS_FORMAT, AccessPolicy, KEYS_FORMAT, KeyRelease, ReleasedKey};
+pub use policy::{ACCESS_FORMAT, AccessPolicy, KEYS_FORMAT, KeyRelease, ReleasedKey, ReleasedSeed};
 pub use sealed::{Sealed, is_sealed, open, plaintext_sha256, seal};
 pub use wrap::{WrappedKey, unwrap, wrap};
 
@@ -35,6 +35,12 @@ impl Context {
     /// The checkpoint `round` produced (the global model of round `round + 1`).
     pub fn checkpoint(chain_id: u64, marketplace: &str, task: u64, round: u32) -> Self {
         Self(format!("tessera checkpoint {chain_id}:{} task {task} round {round}", marketplace.to_ascii_lowercase()))
+    }
+
+    /// The seed of the differential-privacy noise added to round `round`'s step: secret (anyone who knows it
+    /// could subtract the noise from the model), so it is derived like a key and wrapped for the auditors only.
+    pub fn noise(chain_id: u64, marketplace: &str, task: u64, round: u32) -> Self {
+        Self(format!("tessera dp noise {chain_id}:{} task {task} round {round}", marketplace.to_ascii_lowercase()))
     }
 
     /// The context's bytes.

@@ -108,6 +108,18 @@ pub struct KeyRelease {
     pub task_id: u64,
     /// Every checkpoint's and update's key, by CID.
     pub keys: Vec<ReleasedKey>,
+    /// Under differential privacy, each round's noise seed: with the updates public, the noise hides nothing more.
+    #[serde(default)]
+    pub noise_seeds: Vec<ReleasedSeed>,
+}
+
+/// One round's noise seed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReleasedSeed {
+    /// The round.
+    pub round: u32,
+    /// Its seed.
+    pub seed: ContentKey,
 }
 
 /// One artefact's key.
@@ -120,6 +132,11 @@ pub struct ReleasedKey {
 }
 
 impl KeyRelease {
+    /// The noise seed of round `round`.
+    pub fn noise_seed(&self, round: u32) -> Option<&ContentKey> {
+        self.noise_seeds.iter().find(|s| s.round == round).map(|s| &s.seed)
+    }
+
     /// The key of the artefact `cid`.
     pub fn key(&self, cid: &str) -> Option<&ContentKey> {
         self.keys.iter().find(|k| k.cid == cid).map(|k| &k.key)
