@@ -26,7 +26,17 @@ async fn a_confidential_task_is_read_by_its_parties_only_and_verifies_with_a_key
         ..Scenario::equal(ROUNDS, 3, 300, &[Attack::FreeRider])
     };
     let mut demo = Demo::start(binaries, scenario.clone(), true).await.unwrap();
+    // While the last round runs: a worker asks for its global model's key, and an outsider and an earlier round
+    // are refused (keys are served for a running task's latest round only).
+    let watcher = tokio::spawn(worker_reads_the_last_global_model(
+        demo.url.clone(),
+        demo.task,
+        demo.worker_key(0).unwrap(),
+        demo.stack.ipfs.api_url().to_owned(),
+        (demo.stack.anvil.chain_id(), format!("{:#x}", demo.marketplace)),
+    ));
     demo.run_to_end(Duration::from_secs(900)).await.unwrap();
+    watcher.await.unwrap();
     // The requester reads every round's model: the report opens each with the requester's key and evaluates it.
     let report = demo.report().await.unwrap();
     println!("{report}");
@@ -54,9 +64,11 @@ async fn a_confidential_task_is_read_by_its_parties_only_and_verifies_with_a_key
         let model = round.new_model_cid.unwrap();
         let bytes = content.get(&model, 64 << 20).await.unwrap();
         assert!(is_sealed(&bytes) && WeightsFile::decode(&bytes, &checkpoint).is_err(), "round {}", round.round);
-        let manifest: serde_json::Value =
-            serde_json::from_slice(&content.get(round.manifest_cid.as_ref().unwrap(), 64 << 20).await.unwrap())
-                .unwrap();
+        // The manifest too (it holds the scorer's sketches of every update): sealed, and not for the outsider.
+        let sealed_manifest = content.get(round.manifest_cid.as_ref().unwrap(), 64 << 20).await.unwrap();
+        let manifest_context = Context::manifest(chain_id, &marketplace, demo.task, round.round);
+        assert!(Sealed::parse(&sealed_manifest).unwrap().key_for(&outsider, &manifest_context).is_err());
+        let manifest = demo.read_manifest(&content, round).await.unwrap();
         let wraps: Vec<WrappedKey> = serde_json::from_value(manifest["sealing"]["new_model_keys"].clone()).unwrap();
         let context = Context::checkpoint(chain_id, &marketplace, demo.task, round.round);
         assert!(wraps.iter().all(|w| tessera_seal::unwrap(w, &outsider, &context).is_err()));
@@ -69,7 +81,8 @@ async fn a_confidential_task_is_read_by_its_parties_only_and_verifies_with_a_key
             let cid = submission.update_cid.unwrap();
             let bytes = content.get(&cid, 64 << 20).await.unwrap();
             assert!(is_sealed(&bytes) && WeightsFile::decode(&bytes, &update).is_err());
-            let context = Context::update(chain_id, &marketplace, demo.task, round.round);
+            let worker = format!("{:#x}", submission.worker);
+            let context = Context::update(chain_id, &marketplace, demo.task, round.round, &worker);
             let sealed = Sealed::parse(&bytes).unwrap();
             assert!(sealed.key_for(&outsider, &context).is_err(), "an update opens for an outsider");
             // The auditor's key opens it: the coordinator refuses updates that do not wrap it.
@@ -79,23 +92,8 @@ async fn a_confidential_task_is_read_by_its_parties_only_and_verifies_with_a_key
         }
     }
     let last_round = ROUNDS;
-    let key_path =
-        |round: u32, reader: &ReaderKey| format!("/api/v1/tasks/{}/rounds/{round}/keys/{}", demo.task, reader.reader());
-    assert_eq!(get(key_path(last_round, &outsider)).await.status(), 403, "an outsider is no worker");
-
-    // A joined worker reads the global model of the round it takes part in, and is refused an earlier round's.
-    let worker = demo.worker_key(0).unwrap();
-    let answer = get(key_path(last_round, &worker)).await;
-    assert_eq!(answer.status(), 200);
-    let answer: RoundKey = answer.json().await.unwrap();
-    let global = &rounds[last_round as usize - 1].round.global_model_cid;
-    assert_eq!(&answer.global_model_cid, global);
-    let context = Context::checkpoint(chain_id, &marketplace, demo.task, last_round - 1);
-    let key = tessera_seal::unwrap(&answer.wrapped_key, &worker, &context).unwrap();
-    let bytes = content.get(global, 64 << 20).await.unwrap();
-    WeightsFile::decode(&tessera_seal::open(&bytes, &key, &context).unwrap(), &checkpoint).unwrap();
-    assert!(tessera_seal::unwrap(&answer.wrapped_key, &outsider, &context).is_err(), "the wrap is the worker's");
-    assert_eq!(get(key_path(last_round - 1, &worker)).await.status(), 409, "an earlier round's key");
+    let path = format!("/api/v1/tasks/{}/rounds/{last_round}/keys/{}", demo.task, outsider.reader());
+    assert_eq!(get(path).await.status(), 409, "no key once the task is over");
 
     // The auditor's key verifies every round.
     let auditor = demo.auditor.as_ref().unwrap();
@@ -118,4 +116,37 @@ async fn a_confidential_task_is_read_by_its_parties_only_and_verifies_with_a_key
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     common::assert_verified(&demo, ROUNDS);
+}
+
+/// Waits for the task's last round, then reads its global model as worker `worker` does (the key the coordinator
+/// wraps for it); checks that an outsider's key and an earlier round get nothing.
+async fn worker_reads_the_last_global_model(
+    url: String,
+    task: u64,
+    worker: ReaderKey,
+    ipfs: String,
+    (chain_id, marketplace): (u64, String),
+) {
+    let http = reqwest::Client::new();
+    let key_path =
+        |round: u32, reader: &ReaderKey| format!("{url}/api/v1/tasks/{task}/rounds/{round}/keys/{}", reader.reader());
+    let started = Instant::now();
+    let answer = loop {
+        assert!(started.elapsed() < Duration::from_secs(900), "the last round never opened");
+        let answer = http.get(key_path(ROUNDS, &worker)).send().await.unwrap();
+        if answer.status() == 200 {
+            break answer.json::<RoundKey>().await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let outsider = ReaderKey::random();
+    assert_eq!(http.get(key_path(ROUNDS, &outsider)).send().await.unwrap().status(), 403, "an outsider is no worker");
+    assert_eq!(http.get(key_path(ROUNDS - 1, &worker)).send().await.unwrap().status(), 409, "an earlier round's key");
+    let context = Context::checkpoint(chain_id, &marketplace, task, ROUNDS - 1);
+    let key = tessera_seal::unwrap(&answer.wrapped_key, &worker, &context).unwrap();
+    assert!(tessera_seal::unwrap(&answer.wrapped_key, &outsider, &context).is_err(), "the wrap is the worker's");
+    let content = IpfsStore::new(&ipfs, Default::default()).unwrap();
+    let bytes = content.get(&answer.global_model_cid, 64 << 20).await.unwrap();
+    let limits = DecodeLimits::expecting(ArchitectureId::Lenet5MnistV1, FileKind::Checkpoint);
+    WeightsFile::decode(&tessera_seal::open(&bytes, &key, &context).unwrap(), &limits).unwrap();
 }

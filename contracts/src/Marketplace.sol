@@ -298,9 +298,9 @@ contract Marketplace is IMarketplace, AccessControl, Pausable, ReentrancyGuardTr
     /// @inheritdoc IMarketplace
     function publishContentKeys(uint256 taskId, bytes32 keysCid) external {
         TaskRecord storage t = _existingTask(taskId);
-        if (msg.sender != t.requester && msg.sender != t.coordinator) {
-            revert MarketplaceNotRequesterOrCoordinator(taskId, msg.sender);
-        }
+        // Only the coordinator, which holds every content key: were the requester allowed, a bogus release
+        // (first call wins) would leave the task unverifiable without its keys.
+        if (msg.sender != t.coordinator) revert MarketplaceNotCoordinator(taskId, msg.sender);
         TaskStatus status = t.status;
         if (status != TaskStatus.Ended) revert MarketplaceTaskNotEnded(taskId, status);
         if (keysCid == bytes32(0)) revert MarketplaceZeroCid();

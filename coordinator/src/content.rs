@@ -124,9 +124,25 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Reads and parses a manifest.
-pub async fn load_manifest(content: &dyn ContentStore, cid: &str) -> eyre::Result<Manifest> {
+/// Reads and parses round `round`'s manifest, opening it with `sealing` when the task is confidential (whose
+/// manifests must be sealed).
+pub async fn load_manifest(
+    content: &dyn ContentStore,
+    cid: &str,
+    sealing: Option<(&TaskSealing, u32)>,
+) -> eyre::Result<Manifest> {
     let bytes = content.get(&cid.parse()?, MAX_MANIFEST_BYTES).await?;
+    let bytes = match sealing {
+        Some((sealing, round)) => {
+            eyre::ensure!(
+                tessera_seal::is_sealed(&bytes),
+                "task {}'s manifest {cid} is not sealed",
+                sealing.place.task_id
+            );
+            bytes::Bytes::from(sealing.open_manifest(round, cid, &bytes)?)
+        }
+        None => bytes,
+    };
     let manifest: Manifest = serde_json::from_slice(&bytes)?;
     eyre::ensure!(manifest.format == MANIFEST_FORMAT, "manifest {cid} is {:?}, not {MANIFEST_FORMAT}", manifest.format);
     Ok(manifest)
@@ -185,7 +201,7 @@ pub async fn fetch_updates(
             };
             let (plaintext, hash) = match sealing {
                 Some(sealing) => {
-                    let plaintext = sealing.open_update(round, &record.update_cid, &bytes)?;
+                    let plaintext = sealing.open_update(round, &record.worker, &record.update_cid, &bytes)?;
                     let hash = crate::sealing::sha256_hex(&plaintext);
                     (std::borrow::Cow::Owned(plaintext), Some(hash))
                 }

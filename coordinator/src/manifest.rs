@@ -136,6 +136,18 @@ pub struct PrivacyRecord {
     pub order: f64,
 }
 
+/// The seed of a round's noise: its base seed (secret, committed in the manifest) bound to the updates averaged
+/// (each worker with its plaintext's hash), so a round aggregated again from other updates after a crash never
+/// draws the same noise (the difference of two such models would show the difference of their means).
+pub fn round_noise_seed(base: &[u8; 32], records: &[SubmissionRecord]) -> [u8; 32] {
+    let mut input = base.to_vec();
+    for record in records {
+        input.extend_from_slice(record.worker.as_bytes());
+        input.extend_from_slice(record.plaintext_sha256.as_deref().unwrap_or_default().as_bytes());
+    }
+    alloy::primitives::keccak256(&input).0
+}
+
 /// The commitment a manifest records to a noise seed.
 pub fn noise_commitment(seed: &[u8; 32]) -> String {
     format!("{:#x}", alloy::primitives::keccak256(seed))

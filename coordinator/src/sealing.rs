@@ -66,8 +66,13 @@ impl TaskPlace {
     }
 
     /// The context of an update of `round`.
-    pub fn update_context(&self, round: u32) -> Context {
-        Context::update(self.chain_id, &self.marketplace_hex(), self.task_id, round)
+    pub fn update_context(&self, round: u32, worker: &str) -> Context {
+        Context::update(self.chain_id, &self.marketplace_hex(), self.task_id, round, worker)
+    }
+
+    /// The context of round `round`'s manifest.
+    pub fn manifest_context(&self, round: u32) -> Context {
+        Context::manifest(self.chain_id, &self.marketplace_hex(), self.task_id, round)
     }
 
     /// The context of round `round`'s noise seed.
@@ -97,32 +102,28 @@ pub struct TaskSealing {
 impl TaskSealing {
     /// Opens an update of `round` (stored at `cid`), after checking that every reader the policy names for
     /// updates was given its true key: a worker cannot seal an update the auditors could not check.
-    pub fn open_update(&self, round: u32, cid: &str, bytes: &[u8]) -> eyre::Result<Vec<u8>> {
+    pub fn open_update(&self, round: u32, worker: &str, cid: &str, bytes: &[u8]) -> eyre::Result<Vec<u8>> {
         eyre::ensure!(
             is_sealed(bytes),
             "task {} is confidential: its updates must be sealed (tessera-sealed-v1) for its coordinator and auditors",
             self.place.task_id
         );
         let sealed = Sealed::parse(bytes)?;
-        let context = self.place.update_context(round);
+        let context = self.place.update_context(round, worker);
         let key = match &self.keys {
             Keys::Coordinator(keys) => sealed.key_for(&keys.me, &context)?,
             Keys::Reader(reader) => sealed.key_for(reader, &context)?,
             Keys::Released(release) => released(release, cid)?.clone(),
         };
-        for reader in self.policy.update_readers() {
-            eyre::ensure!(
-                sealed.wraps().iter().any(|w| w.to == reader && w.is_honest(&key, &context)),
-                "the update does not give {reader} (a reader the task's policy names) its key"
-            );
-        }
+        check_wraps(sealed.wraps(), &self.policy.update_readers(), &key, &context)
+            .map_err(|why| eyre::eyre!("the update {why}"))?;
         Ok(sealed.open(&key, &context)?)
     }
 
     /// The content key of an update (the coordinator's, for the key release).
-    pub fn update_key(&self, round: u32, cid: &str, bytes: &[u8]) -> eyre::Result<ContentKey> {
+    pub fn update_key(&self, round: u32, worker: &str, cid: &str, bytes: &[u8]) -> eyre::Result<ContentKey> {
         let sealed = Sealed::parse(bytes)?;
-        let context = self.place.update_context(round);
+        let context = self.place.update_context(round, worker);
         Ok(match &self.keys {
             Keys::Coordinator(keys) => sealed.key_for(&keys.me, &context)?,
             Keys::Reader(reader) => sealed.key_for(reader, &context)?,
@@ -175,6 +176,40 @@ impl TaskSealing {
         self.policy.auditors.iter().map(|auditor| wrap(seed, auditor, &context)).collect()
     }
 
+    /// Seals round `round`'s manifest for the requester and the auditors (and the coordinator, who derives its
+    /// key).
+    pub fn seal_manifest(&self, round: u32, text: &[u8]) -> eyre::Result<Vec<u8>> {
+        let key = self.manifest_key(round, "", None)?;
+        Ok(seal(&key, &self.place.manifest_context(round), text, &self.policy.checkpoint_readers()))
+    }
+
+    /// The key of round `round`'s manifest, stored at `cid` (sealed as `sealed`, whose header wraps it).
+    fn manifest_key(&self, round: u32, cid: &str, sealed: Option<&Sealed<'_>>) -> eyre::Result<ContentKey> {
+        let context = self.place.manifest_context(round);
+        match (&self.keys, sealed) {
+            (Keys::Coordinator(keys), _) => Ok(keys.derivation.key(&context)),
+            (Keys::Reader(reader), Some(sealed)) => Ok(sealed.key_for(reader, &context)?),
+            (Keys::Reader(_), None) => eyre::bail!("round {round}'s manifest key is in its sealed header"),
+            (Keys::Released(release), _) => Ok(released(release, cid)?.clone()),
+        }
+    }
+
+    /// Opens round `round`'s sealed manifest stored at `cid`, after checking that its key is wrapped for exactly
+    /// the requester and the auditors.
+    pub fn open_manifest(&self, round: u32, cid: &str, bytes: &[u8]) -> eyre::Result<Vec<u8>> {
+        let sealed = Sealed::parse(bytes)?;
+        let context = self.place.manifest_context(round);
+        let key = self.manifest_key(round, cid, Some(&sealed))?;
+        check_wraps(sealed.wraps(), &self.policy.checkpoint_readers(), &key, &context)
+            .map_err(|why| eyre::eyre!("round {round}'s manifest {why}"))?;
+        Ok(sealed.open(&key, &context)?)
+    }
+
+    /// The key of round `round`'s manifest as the key release lists it.
+    pub fn manifest_release_key(&self, round: u32) -> eyre::Result<ContentKey> {
+        self.manifest_key(round, "", None)
+    }
+
     /// Seals the checkpoint `round` produced with `key`.
     pub fn seal_checkpoint(&self, round: u32, key: &ContentKey, plaintext: &[u8]) -> Vec<u8> {
         seal(key, &self.place.checkpoint_context(round), plaintext, &[])
@@ -195,6 +230,28 @@ impl TaskSealing {
     pub fn wrap_checkpoint_key(&self, round: u32, key: &ContentKey, reader: &ReaderId) -> WrappedKey {
         wrap(key, reader, &self.place.checkpoint_context(round))
     }
+}
+
+/// Checks that `wraps` give exactly `readers` (each once) the true `key`: no reader the policy names is left out or
+/// given a decoy, and nobody else is given the key. Says what is wrong otherwise.
+pub fn check_wraps(
+    wraps: &[WrappedKey],
+    readers: &[ReaderId],
+    key: &ContentKey,
+    context: &Context,
+) -> Result<(), String> {
+    for reader in readers {
+        if !wraps.iter().any(|w| w.to == *reader && w.is_honest(key, context)) {
+            return Err(format!("does not give {reader} (a reader the task's policy names) its key"));
+        }
+    }
+    if let Some(stranger) = wraps.iter().find(|w| !readers.contains(&w.to)) {
+        return Err(format!("gives the key to {}, whom the task's policy does not name", stranger.to));
+    }
+    if wraps.len() != readers.len() {
+        return Err("names a reader twice".into());
+    }
+    Ok(())
 }
 
 fn released<'a>(release: &'a KeyRelease, cid: &str) -> eyre::Result<&'a ContentKey> {

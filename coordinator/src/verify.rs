@@ -64,7 +64,8 @@ pub async fn verify_task(
         if on_chain.finalizedAt.to::<u64>() == 0 {
             break;
         }
-        let manifest = load_manifest(content, &cid_text(on_chain.manifestCid)?).await?;
+        let manifest =
+            load_manifest(content, &cid_text(on_chain.manifestCid)?, sealing.as_ref().map(|s| (s, r))).await?;
         if only.is_none_or(|round| round == r) {
             let check = RoundCheck {
                 chain,
@@ -118,6 +119,13 @@ async fn task_sealing(
     let policy = load_policy(content, &policy_cid, task.coordinator, task.requester).await?;
     let place = TaskPlace { chain_id, marketplace: chain.address(), task_id };
     let keys = match reader {
+        // The requester's key opens the models but not the updates: recomputing a round takes an auditor's.
+        Some(reader) if !policy.auditors.contains(&reader.reader()) => eyre::bail!(
+            "{} is not one of task {task_id}'s auditors (its access policy {policy_cid} names {}): only an auditor's key \
+             opens the updates a round is recomputed from",
+            reader.reader(),
+            policy.auditors.len()
+        ),
         Some(reader) => Keys::Reader(reader),
         None if !terms.contentKeysCid.is_zero() => {
             let release = load_release(content, &cid_text(terms.contentKeysCid)?, &place).await?;
@@ -180,7 +188,7 @@ async fn verify_round(check: RoundCheck<'_>, report: &mut Report) -> eyre::Resul
             differ.join(", ")
         });
     }
-    let privacy = privacy_input(manifest, sealing, report)?;
+    let privacy = privacy_input(manifest, sealing, &updates.records, report)?;
     let input = ComputeInput {
         architecture: arch,
         round: manifest.round,
@@ -208,6 +216,7 @@ async fn verify_round(check: RoundCheck<'_>, report: &mut Report) -> eyre::Resul
 fn privacy_input(
     manifest: &Manifest,
     sealing: Option<&TaskSealing>,
+    averaged: &[manifest::SubmissionRecord],
     report: &mut Report,
 ) -> eyre::Result<Option<(tessera_scoring::privacy::PrivacySpec, [u8; 32])>> {
     let Some((sealing, spec)) = sealing.and_then(|s| s.policy.privacy.map(|spec| (s, spec))) else { return Ok(None) };
@@ -218,14 +227,29 @@ fn privacy_input(
         });
         return Ok(None);
     };
-    let seed = sealing.noise_seed(r, &recorded.noise_seed_keys)?.to_bytes();
+    let base = sealing.noise_seed(r, &recorded.noise_seed_keys)?;
     report.check(
         r,
         "differential privacy ran with the task's settings and the committed noise seed",
-        recorded.spec == spec && recorded.noise_commitment == manifest::noise_commitment(&seed),
+        recorded.spec == spec && recorded.noise_commitment == manifest::noise_commitment(&base.to_bytes()),
         || format!("the manifest records {:?} and commitment {}", recorded.spec, recorded.noise_commitment),
     );
-    Ok(Some((spec, seed)))
+    let context = sealing.place.noise_context(r);
+    let wraps = crate::sealing::check_wraps(&recorded.noise_seed_keys, &sealing.policy.auditors, &base, &context);
+    report.check(r, "the noise seed is wrapped for exactly the auditors", wraps.is_ok(), || {
+        format!("its wraps {}", wraps.clone().unwrap_err())
+    });
+    let accountant = tessera_scoring::privacy::epsilon(spec.noise_multiplier, u64::from(r), spec.delta);
+    let single = tessera_scoring::privacy::epsilon(spec.noise_multiplier, 1, spec.delta);
+    report.check(
+        r,
+        "the accountant's epsilon recomputes",
+        recorded.epsilon_task == accountant.epsilon
+            && recorded.order == accountant.order
+            && recorded.epsilon_round == single.epsilon,
+        || format!("recorded {} (order {}), recomputed {}", recorded.epsilon_task, recorded.order, accountant.epsilon),
+    );
+    Ok(Some((spec, manifest::round_noise_seed(&base.to_bytes(), averaged))))
 }
 
 /// The recomputed checkpoint sealed as the coordinator must have sealed it, after checking its plaintext hash and
@@ -249,18 +273,14 @@ fn sealed_checkpoint(
     );
     let key = sealing.checkpoint_key(r, &manifest.new_model_cid, &recorded.new_model_keys)?;
     let context = sealing.place.checkpoint_context(r);
-    let wrapped_for: Vec<_> =
-        recorded.new_model_keys.iter().filter(|w| w.is_honest(&key, &context)).map(|w| w.to).collect();
-    let missing: Vec<String> = sealing
-        .policy
-        .checkpoint_readers()
-        .iter()
-        .filter(|reader| !wrapped_for.contains(reader))
-        .map(ToString::to_string)
-        .collect();
-    report.check(r, "the requester and every auditor get the checkpoint's key", missing.is_empty(), || {
-        missing.join(", ")
-    });
+    let readers = sealing.policy.checkpoint_readers();
+    let wraps = crate::sealing::check_wraps(&recorded.new_model_keys, &readers, &key, &context);
+    report.check(
+        r,
+        "the checkpoint's key is wrapped for exactly the requester and the auditors",
+        wraps.is_ok(),
+        || format!("its wraps {}", wraps.clone().unwrap_err()),
+    );
     Ok(sealing.seal_checkpoint(r, &key, &computed.checkpoint))
 }
 

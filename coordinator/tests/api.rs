@@ -746,7 +746,9 @@ async fn a_confidential_task_takes_only_updates_sealed_for_the_coordinator_and_e
     let parties = Parties { requester: PrivateKeySigner::random(), auditor: ReaderKey::random() };
     let h = harness_with(Duration::from_secs(60), Some(&parties)).await;
     let coordinator = reader(&h.state.signer).reader();
-    let context = Context::update(31337, &format!("{:#x}", Address::repeat_byte(9)), TASK, ROUND);
+    let marketplace = format!("{:#x}", Address::repeat_byte(9));
+    let worker = format!("{:#x}", h.worker.address());
+    let context = Context::update(31337, &marketplace, TASK, ROUND, &worker);
     let plain = update_bytes(ROUND.into(), SAMPLES);
     let submit = async |bytes: Vec<u8>| {
         let cid = h.content.put(Bytes::from(bytes)).await.unwrap();
@@ -768,7 +770,7 @@ async fn a_confidential_task_takes_only_updates_sealed_for_the_coordinator_and_e
         submit(seal(&ContentKey::random(), &context, &plain, &[outsider, parties.auditor.reader()])).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     // Sealed for another round: the context is bound into the seal.
-    let other = Context::update(31337, &format!("{:#x}", Address::repeat_byte(9)), TASK, ROUND + 1);
+    let other = Context::update(31337, &marketplace, TASK, ROUND + 1, &worker);
     let readers = [coordinator, parties.auditor.reader()];
     let (status, _, _) = submit(seal(&ContentKey::random(), &other, &plain, &readers)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);

@@ -64,7 +64,8 @@ async fn crash_and_recover(point: &str) {
     if hold_blocks {
         assert_eq!(finalizes[0].attempts, 1, "the pending transaction was sent again: {txs:?}");
     }
-    let manifest = load_manifest(stack.content.as_ref(), finalized["manifest_cid"].as_str().unwrap()).await.unwrap();
+    let manifest =
+        load_manifest(stack.content.as_ref(), finalized["manifest_cid"].as_str().unwrap(), None).await.unwrap();
     assert_eq!(manifest.submissions.len(), 2, "a submission was lost");
     db.close().await;
 

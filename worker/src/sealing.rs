@@ -84,7 +84,8 @@ impl WorkerSealing {
 
     /// Seals this worker's update of `round` for the coordinator and the auditors.
     pub fn seal_update(&self, round: u32, plaintext: &[u8]) -> Vec<u8> {
-        let context = Context::update(self.chain_id, &self.marketplace, self.task_id, round);
+        let context =
+            Context::update(self.chain_id, &self.marketplace, self.task_id, round, &self.me.reader().address_hex());
         let key = self.derivation.key(&context);
         seal(&key, &context, plaintext, &self.policy.update_readers())
     }

@@ -171,8 +171,8 @@ interface IMarketplace {
     /// @param endedAt Block timestamp at which the task became Ended (0 before); claims close `CLAIM_PERIOD` later.
     /// @param unclaimedSwept Whether the requester already swept the rewards left unclaimed after the claim period.
     /// @param accessPolicy See TaskConfig.
-    /// @param contentKeysCid CID digest of the task's published content keys (bytes32(0) until published): with
-    /// them anyone can decrypt and verify every round.
+    /// @param contentKeysCid CID digest of the task's content keys as published by its coordinator (bytes32(0)
+    /// until published): with them anyone can decrypt and verify every round.
     struct TaskTerms {
         uint16 maxSlashBps;
         bool endRequested;
@@ -596,7 +596,7 @@ interface IMarketplace {
     /// @notice Emitted when the content keys of an ended confidential task are published.
     /// @param taskId The task.
     /// @param keysCid CIDv0 sha2-256 digest of the published content keys.
-    /// @param publisher The requester or coordinator that published them.
+    /// @param publisher The task's coordinator, which published them.
     event ContentKeysPublished(uint256 indexed taskId, bytes32 keysCid, address indexed publisher);
 
     // ---------------------------------------------------------------------------------------------------------
@@ -639,8 +639,9 @@ interface IMarketplace {
 
     /// @notice Records the CID of the task's content keys after the task ended, so that anyone can decrypt and
     /// verify every round. Once per task, and only for a confidential task (`accessPolicy` != 0). Only the
-    /// requester or the coordinator. The contract does not check the keys against the access policy (whether
-    /// they are to be published, and their verification, are off-chain).
+    /// coordinator, the party that holds every content key (the requester may not: the first publication is
+    /// final, so a bogus one would leave the task unverifiable). The contract does not check the keys against
+    /// the access policy (whether they are to be published, and their verification, are off-chain).
     /// @param taskId The task.
     /// @param keysCid CIDv0 sha2-256 digest of the content keys (!= 0).
     function publishContentKeys(uint256 taskId, bytes32 keysCid) external;

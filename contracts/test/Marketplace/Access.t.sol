@@ -58,14 +58,13 @@ contract MarketplaceAccessTest is MarketplaceTestBase {
         assertEq(terms.accessPolicy, ACCESS_POLICY);
     }
 
-    function test_publishContentKeys_byRequester() public {
+    function test_publishContentKeys_revertsIfRequester() public {
         uint256 taskId = _confidentialTask();
         _finishTask(taskId, bytes32(0), 0);
-        vm.expectEmit(address(market));
-        emit IMarketplace.ContentKeysPublished(taskId, KEYS_CID, requester);
+        vm.expectRevert(abi.encodeWithSelector(IMarketplace.MarketplaceNotCoordinator.selector, taskId, requester));
         vm.prank(requester);
         market.publishContentKeys(taskId, KEYS_CID);
-        assertEq(market.getTaskTerms(taskId).contentKeysCid, KEYS_CID);
+        assertEq(market.getTaskTerms(taskId).contentKeysCid, bytes32(0));
     }
 
     function test_publishContentKeys_afterEndTask() public {
@@ -82,17 +81,15 @@ contract MarketplaceAccessTest is MarketplaceTestBase {
         uint256 taskId = _confidentialTask();
         _finishTask(taskId, bytes32(0), 0);
         _pause();
-        vm.prank(requester);
+        vm.prank(coordinator);
         market.publishContentKeys(taskId, KEYS_CID);
         assertEq(market.getTaskTerms(taskId).contentKeysCid, KEYS_CID);
     }
 
-    function test_publishContentKeys_revertsIfNotRequesterOrCoordinator() public {
+    function test_publishContentKeys_revertsIfStranger() public {
         uint256 taskId = _confidentialTask();
         _finishTask(taskId, bytes32(0), 0);
-        vm.expectRevert(
-            abi.encodeWithSelector(IMarketplace.MarketplaceNotRequesterOrCoordinator.selector, taskId, stranger)
-        );
+        vm.expectRevert(abi.encodeWithSelector(IMarketplace.MarketplaceNotCoordinator.selector, taskId, stranger));
         vm.prank(stranger);
         market.publishContentKeys(taskId, KEYS_CID);
     }
@@ -114,7 +111,7 @@ contract MarketplaceAccessTest is MarketplaceTestBase {
                 IMarketplace.MarketplaceTaskNotEnded.selector, taskId, IMarketplace.TaskStatus.Running
             )
         );
-        vm.prank(requester);
+        vm.prank(coordinator);
         market.publishContentKeys(taskId, KEYS_CID);
     }
 
@@ -127,7 +124,7 @@ contract MarketplaceAccessTest is MarketplaceTestBase {
                 IMarketplace.MarketplaceTaskNotEnded.selector, taskId, IMarketplace.TaskStatus.Cancelled
             )
         );
-        vm.prank(requester);
+        vm.prank(coordinator);
         market.publishContentKeys(taskId, KEYS_CID);
     }
 
@@ -145,7 +142,7 @@ contract MarketplaceAccessTest is MarketplaceTestBase {
         vm.prank(coordinator);
         market.publishContentKeys(taskId, KEYS_CID);
         vm.expectRevert(abi.encodeWithSelector(IMarketplace.MarketplaceContentKeysAlreadyPublished.selector, taskId));
-        vm.prank(requester);
+        vm.prank(coordinator);
         market.publishContentKeys(taskId, keccak256("other"));
         assertEq(market.getTaskTerms(taskId).contentKeysCid, KEYS_CID);
     }
@@ -154,7 +151,7 @@ contract MarketplaceAccessTest is MarketplaceTestBase {
         uint256 taskId = _createTask();
         _finishTask(taskId, bytes32(0), 0);
         vm.expectRevert(abi.encodeWithSelector(IMarketplace.MarketplaceTaskNotConfidential.selector, taskId));
-        vm.prank(requester);
+        vm.prank(coordinator);
         market.publishContentKeys(taskId, KEYS_CID);
     }
 

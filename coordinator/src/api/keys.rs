@@ -53,10 +53,10 @@ pub(super) async fn round_key(
             "round {round} of task {task_id} trains from the requester's initial model, which is not sealed"
         )));
     }
-    if round != task.current_round {
+    if task.status != tessera_db::TaskStatus::Running || round != task.current_round {
         return Err(ApiError::WrongRound(format!(
-            "task {task_id} is in round {}: keys are given for its latest round only",
-            task.current_round
+            "task {task_id} is {:?} in round {}: keys are given for a running task's latest round only",
+            task.status, task.current_round
         )));
     }
     let worker = Address::from(reader.address());

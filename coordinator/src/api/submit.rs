@@ -86,7 +86,12 @@ async fn accept(
         return Err(ApiError::Replay(format!("worker {} already submitted in round {round}", signed.worker_hex)));
     }
     let sealing = state.sealer.for_task(state.content.as_ref(), &task).await.map_err(ApiError::Internal)?;
-    let expected = Expected { round, global_cid: &open.global_model_cid, num_samples: request.num_samples };
+    let expected = Expected {
+        worker: &signed.worker_hex,
+        round,
+        global_cid: &open.global_model_cid,
+        num_samples: request.num_samples,
+    };
     let bytes =
         check_update(state, limits, &task.model_architecture_id, signed.cid, &expected, sealing.as_ref()).await?;
     keep(state, task_id, round, signed.cid, bytes).await?;
@@ -230,6 +235,7 @@ async fn keep(state: &AppState, task_id: u64, round: u32, cid: Cid, bytes: bytes
 
 /// What a submitted update must say of itself.
 struct Expected<'a> {
+    worker: &'a str,
     round: u32,
     global_cid: &'a str,
     num_samples: u64,
@@ -246,7 +252,7 @@ async fn check_update(
     expected: &Expected<'_>,
     sealing: Option<&TaskSealing>,
 ) -> Result<bytes::Bytes, ApiError> {
-    let Expected { round, global_cid, num_samples } = *expected;
+    let Expected { round, global_cid, num_samples, .. } = *expected;
     let lookup = state.config.model_lookup().map_err(ApiError::Internal)?;
     let architecture = crate::content::architecture_of(state.content.as_ref(), architecture_hex, lookup)
         .await
@@ -273,7 +279,9 @@ async fn check_update(
     };
     let plaintext = match sealing {
         Some(sealing) => std::borrow::Cow::Owned(
-            sealing.open_update(round, &cid.to_string(), &bytes).map_err(|e| malformed(cid, format!("{e:#}")))?,
+            sealing
+                .open_update(round, expected.worker, &cid.to_string(), &bytes)
+                .map_err(|e| malformed(cid, format!("{e:#}")))?,
         ),
         None => std::borrow::Cow::Borrowed(&bytes[..]),
     };

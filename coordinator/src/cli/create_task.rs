@@ -198,6 +198,12 @@ async fn publish_policy(
         privacy,
     };
     policy.check(coordinator.0.0, requester.address().0.0)?;
+    // The noise seeds go to the auditors only (anyone else holding one could take the noise back out): without an
+    // auditor or a key release, nobody could ever check a private round.
+    eyre::ensure!(
+        policy.privacy.is_none() || !policy.auditors.is_empty() || policy.publish_keys,
+        "--dp-epsilon needs an --auditor or --publish-keys: otherwise nobody can ever verify a private round"
+    );
     let cid = content
         .put(bytes::Bytes::from(serde_json::to_vec_pretty(&policy)?))
         .await

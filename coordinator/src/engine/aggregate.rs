@@ -53,7 +53,12 @@ struct Timings {
 }
 
 impl Engine {
-    async fn previous_manifest(&self, task_id: u64, round: u32) -> eyre::Result<Option<Manifest>> {
+    async fn previous_manifest(
+        &self,
+        task_id: u64,
+        round: u32,
+        sealing: Option<&TaskSealing>,
+    ) -> eyre::Result<Option<Manifest>> {
         if round <= 1 {
             return Ok(None);
         }
@@ -61,7 +66,7 @@ impl Engine {
         let cid = previous
             .and_then(|r| r.manifest_cid)
             .ok_or_else(|| eyre::eyre!("round {} of task {task_id} has no manifest", round - 1))?;
-        Ok(Some(load_manifest(self.content.as_ref(), &cid).await?))
+        Ok(Some(load_manifest(self.content.as_ref(), &cid, sealing.map(|s| (s, round - 1))).await?))
     }
 
     /// Scores and aggregates round `r`, publishes the checkpoint and the manifest, stores the scores, and moves
@@ -115,10 +120,10 @@ impl Engine {
         let id = task.task_id;
         let arch = self.architecture(task).await?;
         let round = self.db.get_round(id, r).await?.ok_or_else(|| eyre::eyre!("round {r} of task {id} is gone"))?;
-        let previous = self.previous_manifest(id, r).await?;
+        let sealing = self.sealing(task).await?;
+        let previous = self.previous_manifest(id, r, sealing.as_ref()).await?;
         let (state_before, previous_rewards) =
             previous.map_or_else(|| (ScorerState::default(), Vec::new()), |m| (m.scorer_state_after, m.rewards));
-        let sealing = self.sealing(task).await?;
         let global = self.fetch_global(sealing.as_ref(), arch, r, &round.global_model_cid).await?;
 
         let mut records: Vec<SubmissionRecord> = self
@@ -174,7 +179,9 @@ impl Engine {
         roster.sort();
         let reward = manifest::round_reward(task.reward_pool.0, task.num_rounds, r);
         let privacy = match sealing.as_ref().and_then(|s| s.policy.privacy.map(|spec| (s, spec))) {
-            Some((s, spec)) => Some((spec, s.noise_seed(r, &[])?.to_bytes())),
+            Some((s, spec)) => {
+                Some((spec, manifest::round_noise_seed(&s.noise_seed(r, &[])?.to_bytes(), &updates.records)))
+            }
             None => None,
         };
         let gathered = Gathered {
@@ -261,9 +268,11 @@ impl Engine {
             None => (computation.checkpoint, None),
         };
         let privacy = match (&gathered.sealing, gathered.privacy) {
-            (Some(s), Some((spec, seed))) => {
-                let wraps = s.noise_wraps(r, &tessera_seal::ContentKey::from_bytes(seed));
-                Some(privacy_record(spec, &seed, wraps, r, computation.averaged))
+            (Some(s), Some((spec, _))) => {
+                // The record commits to the round's base seed; the noise's seed binds it to the round's updates.
+                let base = s.noise_seed(r, &[])?;
+                let wraps = s.noise_wraps(r, &base);
+                Some(privacy_record(spec, &base.to_bytes(), wraps, r, computation.averaged))
             }
             _ => None,
         };
@@ -304,6 +313,10 @@ impl Engine {
         // (by `verify`, or by the next round). Refuse it here, where the task can still be retried.
         serde_json::from_slice::<Manifest>(&text)
             .map_err(|e| eyre::eyre!("round {r}'s manifest would not read back: {e}"))?;
+        let text = match &gathered.sealing {
+            Some(s) => s.seal_manifest(r, &text)?,
+            None => text,
+        };
         let manifest_cid = self.content.put(Bytes::from(text)).await?;
         Ok(Published { new_model_cid, manifest_cid, manifest })
     }

@@ -282,20 +282,22 @@ impl Engine {
             let Some(round) = self.db.get_round(id, r).await? else { continue };
             let (Some(model), Some(manifest_cid)) = (round.new_model_cid, round.manifest_cid) else { continue };
             keys.push(ReleasedKey { key: sealing.checkpoint_key(r, &model, &[])?, cid: model });
+            keys.push(ReleasedKey { key: sealing.manifest_release_key(r)?, cid: manifest_cid.clone() });
             if sealing.policy.privacy.is_some() {
                 noise_seeds.push(ReleasedSeed { round: r, seed: sealing.noise_seed(r, &[])? });
             }
-            let manifest = load_manifest(self.content.as_ref(), &manifest_cid).await?;
+            let manifest = load_manifest(self.content.as_ref(), &manifest_cid, Some((sealing, r))).await?;
             let arch = self.architecture(task).await?;
             let max_bytes = tessera_train::DecodeLimits::expecting(arch, tessera_train::FileKind::Update).max_bytes
                 as u64
                 + crate::content::SEALING_OVERHEAD;
-            for submission in &manifest.submissions {
-                // An update that never opened was a failure of its round: there is no key of it to give.
-                let Ok(bytes) = self.content.get(&submission.update_cid.parse()?, max_bytes).await else { continue };
-                if let Ok(key) = sealing.update_key(r, &submission.update_cid, &bytes) {
-                    keys.push(ReleasedKey { cid: submission.update_cid.clone(), key });
-                }
+            let failed: std::collections::HashSet<&str> = manifest.failures.iter().map(|f| f.worker.as_str()).collect();
+            for submission in manifest.submissions.iter().filter(|s| !failed.contains(s.worker.as_str())) {
+                // Every update the round used must be in the release (a fetch that fails is retried next pass); one
+                // that never opened was a failure of its round, and there is no key of it to give.
+                let bytes = self.content.get(&submission.update_cid.parse()?, max_bytes).await?;
+                let key = sealing.update_key(r, &submission.worker, &submission.update_cid, &bytes)?;
+                keys.push(ReleasedKey { cid: submission.update_cid.clone(), key });
             }
         }
         Ok(KeyRelease {
@@ -447,7 +449,8 @@ impl Engine {
         else {
             eyre::bail!("round {r} of task {id} is publishing without its results");
         };
-        let manifest = load_manifest(self.content.as_ref(), manifest_cid).await?;
+        let sealing = self.sealing(task).await?;
+        let manifest = load_manifest(self.content.as_ref(), manifest_cid, sealing.as_ref().map(|s| (s, r))).await?;
         let mut slashes = manifest
             .slashes
             .iter()

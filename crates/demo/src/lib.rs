@@ -290,6 +290,25 @@ impl Demo {
         Ok(self.worker_account(index).private_key.parse::<ReaderKey>()?)
     }
 
+    /// Round `round`'s manifest as the requester reads it: opened with the key its sealed header wraps for the
+    /// requester when the task is confidential.
+    pub async fn read_manifest(&self, content: &dyn ContentStore, round: &RoundView) -> eyre::Result<Value> {
+        let cid = round.manifest_cid.as_ref().ok_or_else(|| eyre!("round {} has no manifest", round.round))?;
+        let bytes = content.get(cid, 64 << 20).await?;
+        if !tessera_seal::is_sealed(&bytes) {
+            return Ok(serde_json::from_slice(&bytes)?);
+        }
+        let context = tessera_seal::Context::manifest(
+            self.stack.anvil.chain_id(),
+            &format!("{:#x}", self.marketplace),
+            self.task,
+            round.round,
+        );
+        let sealed = tessera_seal::Sealed::parse(&bytes)?;
+        let key = sealed.key_for(&self.requester_key()?, &context)?;
+        Ok(serde_json::from_slice(&sealed.open(&key, &context)?)?)
+    }
+
     /// The checkpoint round `round` produced, as the requester reads it: opened with the key its manifest wraps
     /// for the requester when the task is confidential.
     pub async fn read_model(
@@ -303,8 +322,7 @@ impl Demo {
         if !tessera_seal::is_sealed(&bytes) {
             return Ok(bytes.to_vec());
         }
-        let manifest_cid = round.manifest_cid.as_ref().ok_or_else(|| eyre!("round {} has no manifest", round.round))?;
-        let manifest: Value = serde_json::from_slice(&content.get(manifest_cid, 64 << 20).await?)?;
+        let manifest = self.read_manifest(content, round).await?;
         let wraps: Vec<tessera_seal::WrappedKey> =
             serde_json::from_value(manifest["sealing"]["new_model_keys"].clone())?;
         let requester = self.requester_key()?;

@@ -18,7 +18,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let node = IpfsNode::start(&Toolchain::discover()?)?;
     let store = IpfsStore::new(node.api_url(), ClientConfig::default())?;
     let readers = [ReaderKey::random().reader(), ReaderKey::random().reader()];
-    let context = Context::update(1, "0x5fbdb2315678afecb367f032d93f642f64180aa3", 1, 1);
+    let context = Context::update(1, "0x5fbdb2315678afecb367f032d93f642f64180aa3", 1, 1, "0xaa");
 
     println!(
         "| size | seal (MB/s) | open (MB/s) | plain put (MB/s) | sealed put (MB/s) | sealed / plain | plain get (MB/s) \

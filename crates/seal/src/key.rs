@@ -205,6 +205,6 @@ mod tests {
         assert_eq!(a.key(&round1), a.key(&Context::checkpoint(1, "0xab", 1, 1)), "addresses in any case");
         assert_ne!(a.key(&round1), a.key(&round2));
         assert_ne!(a.key(&round1), b.key(&round1));
-        assert_ne!(a.key(&Context::update(1, "0xab", 1, 1)), a.key(&round1));
+        assert_ne!(a.key(&Context::update(1, "0xab", 1, 1, "0xcd")), a.key(&round1));
     }
 }

@@ -27,9 +27,14 @@ pub use wrap::{WrappedKey, unwrap, wrap};
 pub struct Context(String);
 
 impl Context {
-    /// A worker's update for `round` of `task` on the marketplace `marketplace` (0x-hex) of chain `chain_id`.
-    pub fn update(chain_id: u64, marketplace: &str, task: u64, round: u32) -> Self {
-        Self(format!("tessera update {chain_id}:{} task {task} round {round}", marketplace.to_ascii_lowercase()))
+    /// Worker `worker`'s (0x-hex) update for `round` of `task` on the marketplace `marketplace` (0x-hex) of chain
+    /// `chain_id`: another worker's sealed update does not open as one's own.
+    pub fn update(chain_id: u64, marketplace: &str, task: u64, round: u32, worker: &str) -> Self {
+        Self(format!(
+            "tessera update {chain_id}:{} task {task} round {round} worker {}",
+            marketplace.to_ascii_lowercase(),
+            worker.to_ascii_lowercase()
+        ))
     }
 
     /// The checkpoint `round` produced (the global model of round `round + 1`).
@@ -41,6 +46,12 @@ impl Context {
     /// could subtract the noise from the model), so it is derived like a key and wrapped for the auditors only.
     pub fn noise(chain_id: u64, marketplace: &str, task: u64, round: u32) -> Self {
         Self(format!("tessera dp noise {chain_id}:{} task {task} round {round}", marketplace.to_ascii_lowercase()))
+    }
+
+    /// Round `round`'s manifest: in a confidential task it holds the scorer's evidence (sketches of every update,
+    /// the aggregate's metrics before any noise), so it is sealed for the requester and the auditors too.
+    pub fn manifest(chain_id: u64, marketplace: &str, task: u64, round: u32) -> Self {
+        Self(format!("tessera manifest {chain_id}:{} task {task} round {round}", marketplace.to_ascii_lowercase()))
     }
 
     /// The context's bytes.

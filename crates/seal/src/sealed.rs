@@ -42,6 +42,12 @@ impl<'a> Sealed<'a> {
             return Err(malformed("header length past the end"));
         }
         let header: Header = serde_json::from_slice(&rest[..length]).map_err(|e| malformed(&e.to_string()))?;
+        // One wrap per reader: a reader given a decoy wrap before its true one would open the decoy.
+        let mut readers: Vec<[u8; 33]> = header.wraps.iter().map(|w| w.to.to_compressed()).collect();
+        readers.sort_unstable();
+        if readers.windows(2).any(|pair| pair[0] == pair[1]) {
+            return Err(malformed("a reader is named twice"));
+        }
         let aad = &bytes[..MAGIC.len() + 4 + length];
         Ok(Self { header, aad, ciphertext: &rest[length..] })
     }
@@ -139,7 +145,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn context(round: u32) -> Context {
-        Context::update(31337, "0x5fbdb2315678afecb367f032d93f642f64180aa3", 1, round)
+        Context::update(31337, "0x5fbdb2315678afecb367f032d93f642f64180aa3", 1, round, "0xaa")
     }
 
     #[test]
@@ -184,6 +190,13 @@ mod tests {
         forged.extend_from_slice(&header);
         forged.extend_from_slice(parsed.ciphertext);
         assert!(matches!(open(&forged, &key, &context(1)), Err(Error::Tampered(_))));
+    }
+
+    #[test]
+    fn a_reader_named_twice_is_refused() {
+        let reader = ReaderKey::random().reader();
+        let sealed = seal(&ContentKey::random(), &context(1), b"x", &[reader, reader]);
+        assert!(matches!(Sealed::parse(&sealed), Err(Error::Malformed(_))));
     }
 
     proptest! {
