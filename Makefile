@@ -72,7 +72,7 @@ bench-confidential: setup
 	benches/confidential/run.sh
 
 ## Test accuracy under central differential privacy at epsilon 1, 3 and 8 (delta 1e-5) against no noise, with the
-## accountant's output (tessera-sim, release build; about 20 minutes). Writes benches/privacy/results.md.
+## accountant's output (tessera-sim, release build; about 20 minutes). Writes benches/privacy/results.md and docs/privacy.svg.
 bench-privacy: setup
 	benches/privacy/run.sh
 

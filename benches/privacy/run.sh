@@ -63,3 +63,4 @@ total=$(($(date +%s) - started))
   echo "Whole bench: $total s on $(nproc) CPU cores ($(date -u +%Y-%m-%d)); a run's wall time follows whatever else"
   echo "the machine runs (libtorch's threads slow down many times when the cores are shared), not its epsilon."
 } | tee benches/privacy/results.md
+python3 benches/privacy/plot.py "$logs" docs/privacy.svg
