@@ -6,10 +6,8 @@
 
 mod common;
 
-use alloy::primitives::{Address, U256};
 use std::time::{Duration, Instant};
 use tessera_api::{RoundKey, RoundSummary, SubmissionListing};
-use tessera_chain::MarketplaceClient;
 use tessera_demo::{Attack, Binaries, Confidentiality, Demo, Scenario};
 use tessera_seal::{Context, ReaderKey, Sealed, WrappedKey, is_sealed};
 use tessera_storage::{ContentStore, IpfsStore};
@@ -109,12 +107,7 @@ async fn a_confidential_task_is_read_by_its_parties_only_and_verifies_with_a_key
     assert!(text.contains("updates open to the plaintexts the manifest commits to: ok"), "{text}");
 
     // The task publishes its keys once it ends; then anyone verifies, with no key.
-    let chain = MarketplaceClient::new(demo.provider().clone(), demo.marketplace, Address::ZERO);
-    let started = Instant::now();
-    while chain.task_terms(U256::from(demo.task)).await.unwrap().contentKeysCid.is_zero() {
-        assert!(started.elapsed() < Duration::from_secs(120), "the keys were not published");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    common::wait_for_published_keys(&demo).await;
     common::assert_verified(&demo, ROUNDS);
 }
 

@@ -6,10 +6,8 @@
 
 mod common;
 
-use alloy::primitives::{Address, U256};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tessera_api::RoundSummary;
-use tessera_chain::MarketplaceClient;
 use tessera_demo::{Binaries, Confidentiality, Demo, Scenario};
 use tessera_storage::IpfsStore;
 
@@ -63,11 +61,6 @@ async fn private_rounds_verify_with_the_auditors_seed_not_the_requesters_key() {
     let error = String::from_utf8_lossy(&requester.stderr);
     assert!(!requester.status.success() && error.contains("is not one of task"), "{error}");
 
-    let chain = MarketplaceClient::new(demo.provider().clone(), demo.marketplace, Address::ZERO);
-    let started = Instant::now();
-    while chain.task_terms(U256::from(demo.task)).await.unwrap().contentKeysCid.is_zero() {
-        assert!(started.elapsed() < Duration::from_secs(120), "the keys were not published");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    common::wait_for_published_keys(&demo).await;
     common::assert_verified(&demo, ROUNDS);
 }

@@ -25,6 +25,18 @@ pub(crate) fn assert_verified(demo: &tessera_demo::Demo, rounds: u32) {
     assert!(text.contains(&format!("{rounds} round(s) verified")), "{text}");
 }
 
+/// Waits (at most two minutes) for a confidential task to publish its content keys on chain.
+#[allow(dead_code, reason = "only the confidential tasks' tests publish keys")]
+pub(crate) async fn wait_for_published_keys(demo: &tessera_demo::Demo) {
+    use alloy::primitives::{Address, U256};
+    let chain = tessera_chain::MarketplaceClient::new(demo.provider().clone(), demo.marketplace, Address::ZERO);
+    let started = std::time::Instant::now();
+    while chain.task_terms(U256::from(demo.task)).await.unwrap().contentKeysCid.is_zero() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(120), "the keys were not published");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
 /// Writes the checkpoint `cid` from the demo's IPFS node to `path`.
 #[allow(dead_code, reason = "not every test binary reads checkpoints")]
 pub(crate) async fn save_checkpoint(demo: &tessera_demo::Demo, cid: &str, path: &std::path::Path) {
