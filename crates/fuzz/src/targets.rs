@@ -35,7 +35,80 @@ pub fn all() -> Vec<Box<dyn Target>> {
         Box::new(ApiBodies::new()),
         Box::new(CidParser),
         Box::new(Eip712Decoder::new()),
+        Box::new(SealedArtefacts::new()),
     ]
+}
+
+/// What a worker or a requester hands a confidential task's coordinator: sealed updates (`Sealed::parse`, the key
+/// opened with the coordinator's, the wraps checked, the ciphertext opened) and access policies. Never a panic; a
+/// sealed input that opens is the original plaintext (nothing altered opens); a policy that passes its check names
+/// the task's accounts.
+pub struct SealedArtefacts {
+    coordinator: tessera_seal::ReaderKey,
+    requester: tessera_seal::ReaderKey,
+    context: tessera_seal::Context,
+    plaintext: Vec<u8>,
+    sealed: Vec<u8>,
+    policy: Vec<u8>,
+}
+
+impl SealedArtefacts {
+    /// A sealed update for the coordinator and an auditor, and a policy naming them, as seeds.
+    pub fn new() -> Self {
+        use tessera_seal::{ACCESS_FORMAT, AccessPolicy, ContentKey, Context, ReaderKey, seal};
+        let coordinator = ReaderKey::from_bytes(&[0x43; 32]).expect("a key");
+        let requester = ReaderKey::from_bytes(&[0x44; 32]).expect("a key");
+        let auditor = ReaderKey::from_bytes(&[0x45; 32]).expect("a key");
+        let context = Context::update(31337, "0x0909090909090909090909090909090909090909", 1, 1, "0xaa");
+        let plaintext: Vec<u8> = (0..512u32).map(|i| (i * 7) as u8).collect();
+        let readers = [coordinator.reader(), auditor.reader()];
+        let sealed = seal(&ContentKey::from_bytes([7; 32]), &context, &plaintext, &readers);
+        let policy = AccessPolicy {
+            format: ACCESS_FORMAT.into(),
+            coordinator: coordinator.reader(),
+            requester: requester.reader(),
+            auditors: vec![auditor.reader()],
+            publish_keys: true,
+            privacy: Some(tessera_scoring::privacy::PrivacySpec { clip: 1.0, noise_multiplier: 1.1, delta: 1e-5 }),
+        };
+        let policy = serde_json::to_vec(&policy).expect("a policy serialises");
+        Self { coordinator, requester, context, plaintext, sealed, policy }
+    }
+}
+
+impl Default for SealedArtefacts {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Target for SealedArtefacts {
+    fn name(&self) -> &'static str {
+        "sealed artefacts and access policies"
+    }
+
+    fn seeds(&self) -> Vec<Vec<u8>> {
+        vec![self.sealed.clone(), self.policy.clone()]
+    }
+
+    fn run(&mut self, input: &[u8]) {
+        if let Ok(sealed) = tessera_seal::Sealed::parse(input)
+            && let Ok(key) = sealed.key_for(&self.coordinator, &self.context)
+        {
+            for wrap in sealed.wraps() {
+                let _ = wrap.is_honest(&key, &self.context);
+            }
+            if let Ok(opened) = sealed.open(&key, &self.context) {
+                assert_eq!(opened, self.plaintext, "an altered sealed artefact opened");
+            }
+        }
+        if let Ok(policy) = serde_json::from_slice::<tessera_seal::AccessPolicy>(input)
+            && policy.check(self.coordinator.reader().address(), self.requester.reader().address()).is_ok()
+        {
+            assert_eq!(policy.coordinator, self.coordinator.reader());
+            assert_eq!(policy.requester, self.requester.reader());
+        }
+    }
 }
 
 const ARCH: ArchitectureId = ArchitectureId::Lenet5MnistV1;
