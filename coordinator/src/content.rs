@@ -148,9 +148,6 @@ pub async fn load_manifest(
     Ok(manifest)
 }
 
-/// What sealing adds to an artefact at most: the header with its wrapped keys, the tag.
-pub const SEALING_OVERHEAD: u64 = 1 << 20;
-
 /// How to open a sealed checkpoint: the task's sealing, the round that produced it, and its key.
 pub type CheckpointKey<'a> = (&'a TaskSealing, u32, &'a ContentKey);
 
@@ -162,7 +159,7 @@ pub async fn fetch_checkpoint(
     key: Option<CheckpointKey<'_>>,
 ) -> eyre::Result<Vec<f32>> {
     let limits = DecodeLimits::expecting(arch, FileKind::Checkpoint);
-    let bytes = content.get(&cid.parse()?, limits.max_bytes as u64 + SEALING_OVERHEAD).await?;
+    let bytes = content.get(&cid.parse()?, limits.max_bytes as u64 + tessera_seal::MAX_OVERHEAD).await?;
     let plaintext = match key {
         Some((sealing, round, key)) => sealing.open_checkpoint(round, key, &bytes)?,
         None => bytes.to_vec(),
@@ -185,7 +182,7 @@ pub async fn fetch_updates(
     records: &[SubmissionRecord],
     sealing: Option<&TaskSealing>,
 ) -> eyre::Result<(FetchedUpdates, Vec<Failure>)> {
-    let max_bytes = DecodeLimits::expecting(arch, FileKind::Update).max_bytes as u64 + SEALING_OVERHEAD;
+    let max_bytes = DecodeLimits::expecting(arch, FileKind::Update).max_bytes as u64 + tessera_seal::MAX_OVERHEAD;
     let mut fetched = FetchedUpdates { records: Vec::new(), updates: UpdateFiles::new_in(scratch)? };
     let mut failures = Vec::new();
     for record in records {
@@ -202,7 +199,7 @@ pub async fn fetch_updates(
             let (plaintext, hash) = match sealing {
                 Some(sealing) => {
                     let plaintext = sealing.open_update(round, &record.worker, &record.update_cid, &bytes)?;
-                    let hash = crate::sealing::sha256_hex(&plaintext);
+                    let hash = tessera_seal::plaintext_sha256(&plaintext);
                     (std::borrow::Cow::Owned(plaintext), Some(hash))
                 }
                 None => (std::borrow::Cow::Borrowed(&bytes[..]), None),

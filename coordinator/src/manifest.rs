@@ -136,6 +136,30 @@ pub struct PrivacyRecord {
     pub order: f64,
 }
 
+impl PrivacyRecord {
+    /// The record of private round `round`: its settings, the commitment to its base `seed` and the seed's wraps,
+    /// the updates averaged, and what the accountant makes of this round alone and of the rounds so far.
+    pub fn new(
+        spec: PrivacySpec,
+        seed: &[u8; 32],
+        noise_seed_keys: Vec<tessera_seal::WrappedKey>,
+        round: u32,
+        averaged: u64,
+    ) -> Self {
+        use tessera_scoring::privacy::epsilon;
+        let task = epsilon(spec.noise_multiplier, u64::from(round), spec.delta);
+        Self {
+            spec,
+            noise_commitment: noise_commitment(seed),
+            noise_seed_keys,
+            averaged,
+            epsilon_round: epsilon(spec.noise_multiplier, 1, spec.delta).epsilon,
+            epsilon_task: task.epsilon,
+            order: task.order,
+        }
+    }
+}
+
 /// The seed of a round's noise: its base seed (secret, committed in the manifest) bound to the updates averaged
 /// (each worker with its plaintext's hash), so a round aggregated again from other updates after a crash never
 /// draws the same noise (the difference of two such models would show the difference of their means).

@@ -10,8 +10,8 @@ use std::{
     sync::{Arc, Mutex},
 };
 use tessera_seal::{
-    AccessPolicy, ContentKey, Context, KeyDerivation, KeyRelease, ReaderId, ReaderKey, Sealed, WrappedKey, is_sealed,
-    plaintext_sha256, seal, wrap,
+    AccessPolicy, ContentKey, Context, Error as SealError, KeyDerivation, KeyRelease, ReaderId, ReaderKey, Sealed,
+    WrappedKey, is_sealed, seal, unwrap_own, wrap,
 };
 use tessera_storage::{Cid, ContentStore};
 
@@ -41,11 +41,6 @@ impl CoordinatorKeys {
     /// The keys of the coordinator account whose private key is `secret`.
     pub fn new(secret: &[u8]) -> eyre::Result<Self> {
         Ok(Self { me: ReaderKey::from_bytes(secret)?, derivation: KeyDerivation::new(secret) })
-    }
-
-    /// The coordinator as a reader.
-    pub fn reader(&self) -> ReaderId {
-        self.me.reader()
     }
 }
 
@@ -110,11 +105,7 @@ impl TaskSealing {
         );
         let sealed = Sealed::parse(bytes)?;
         let context = self.place.update_context(round, worker);
-        let key = match &self.keys {
-            Keys::Coordinator(keys) => sealed.key_for(&keys.me, &context)?,
-            Keys::Reader(reader) => sealed.key_for(reader, &context)?,
-            Keys::Released(release) => released(release, cid)?.clone(),
-        };
+        let key = self.key_in(&sealed, &context, cid)?;
         check_wraps(sealed.wraps(), &self.policy.update_readers(), &key, &context)
             .map_err(|why| eyre::eyre!("the update {why}"))?;
         Ok(sealed.open(&key, &context)?)
@@ -122,11 +113,14 @@ impl TaskSealing {
 
     /// The content key of an update (the coordinator's, for the key release).
     pub fn update_key(&self, round: u32, worker: &str, cid: &str, bytes: &[u8]) -> eyre::Result<ContentKey> {
-        let sealed = Sealed::parse(bytes)?;
-        let context = self.place.update_context(round, worker);
+        self.key_in(&Sealed::parse(bytes)?, &self.place.update_context(round, worker), cid)
+    }
+
+    /// The key of an artefact whose sealed header wraps it for its readers (an update), stored at `cid`.
+    fn key_in(&self, sealed: &Sealed<'_>, context: &Context, cid: &str) -> eyre::Result<ContentKey> {
         Ok(match &self.keys {
-            Keys::Coordinator(keys) => sealed.key_for(&keys.me, &context)?,
-            Keys::Reader(reader) => sealed.key_for(reader, &context)?,
+            Keys::Coordinator(keys) => sealed.key_for(&keys.me, context)?,
+            Keys::Reader(reader) => sealed.key_for(reader, context)?,
             Keys::Released(release) => released(release, cid)?.clone(),
         })
     }
@@ -136,13 +130,12 @@ impl TaskSealing {
         let context = self.place.checkpoint_context(round);
         match &self.keys {
             Keys::Coordinator(keys) => Ok(keys.derivation.key(&context)),
-            Keys::Reader(reader) => {
-                let me = reader.reader();
-                let wrapped = wraps.iter().find(|w| w.to == me).ok_or_else(|| {
-                    eyre::eyre!("round {round}'s manifest wraps the checkpoint's key for others than {me}")
-                })?;
-                Ok(tessera_seal::unwrap(wrapped, reader, &context)?)
-            }
+            Keys::Reader(reader) => unwrap_own(wraps, reader, &context).map_err(|e| match e {
+                SealError::NotForReader { reader, .. } => {
+                    eyre::eyre!("round {round}'s manifest wraps the checkpoint's key for others than {reader}")
+                }
+                other => other.into(),
+            }),
             Keys::Released(release) => Ok(released(release, cid)?.clone()),
         }
     }
@@ -153,16 +146,13 @@ impl TaskSealing {
         let context = self.place.noise_context(round);
         match &self.keys {
             Keys::Coordinator(keys) => Ok(keys.derivation.key(&context)),
-            Keys::Reader(reader) => {
-                let me = reader.reader();
-                let wrapped = wraps.iter().find(|w| w.to == me).ok_or_else(|| {
-                    eyre::eyre!(
-                        "round {round}'s noise seed is wrapped for the task's auditors only, and {me} is none: this \
-                         key cannot reproduce the round's differential privacy"
-                    )
-                })?;
-                Ok(tessera_seal::unwrap(wrapped, reader, &context)?)
-            }
+            Keys::Reader(reader) => unwrap_own(wraps, reader, &context).map_err(|e| match e {
+                SealError::NotForReader { reader, .. } => eyre::eyre!(
+                    "round {round}'s noise seed is wrapped for the task's auditors only, and {reader} is none: this \
+                     key cannot reproduce the round's differential privacy"
+                ),
+                other => other.into(),
+            }),
             Keys::Released(release) => release
                 .noise_seed(round)
                 .cloned()
@@ -270,11 +260,6 @@ pub struct ManifestSealing {
     pub new_model_keys: Vec<WrappedKey>,
 }
 
-/// The SHA-256 a manifest records of a plaintext.
-pub fn sha256_hex(plaintext: &[u8]) -> String {
-    plaintext_sha256(plaintext)
-}
-
 /// Reads an access policy and checks it against the task's coordinator and requester.
 pub async fn load_policy(
     content: &dyn ContentStore,
@@ -318,11 +303,6 @@ impl Sealer {
     /// The coordinator account with private key `secret`, on `marketplace` of chain `chain_id`.
     pub fn new(secret: &[u8], chain_id: u64, marketplace: Address) -> eyre::Result<Self> {
         Ok(Self { keys: Arc::new(CoordinatorKeys::new(secret)?), chain_id, marketplace, policies: Mutex::default() })
-    }
-
-    /// The coordinator as a reader.
-    pub fn reader(&self) -> ReaderId {
-        self.keys.reader()
     }
 
     /// The sealing of `task`, `None` for a public task.

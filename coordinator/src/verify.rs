@@ -201,9 +201,29 @@ async fn verify_round(check: RoundCheck<'_>, report: &mut Report) -> eyre::Resul
         strategy: &manifest.strategy,
         scoring: &manifest.scoring,
         state_before: &state_before,
-        privacy,
+        privacy: privacy.as_ref().map(|noise| (noise.spec, noise.seed)),
     };
     let computed = manifest::compute(&input, validator.map(|v| v as &mut dyn tessera_scoring::Evaluator))?;
+    if let (Some(recorded), Some(Noise { spec, base, .. })) = (&manifest.privacy, privacy) {
+        let expected =
+            manifest::PrivacyRecord::new(spec, &base, recorded.noise_seed_keys.clone(), round, computed.averaged);
+        report.check(
+            round,
+            "the privacy record recomputes (updates averaged, the accountant's epsilon)",
+            *recorded == expected,
+            || {
+                format!(
+                    "recorded {} averaged, epsilon {} (order {}); recomputed {}, {} (order {})",
+                    recorded.averaged,
+                    recorded.epsilon_task,
+                    recorded.order,
+                    expected.averaged,
+                    expected.epsilon_task,
+                    expected.order
+                )
+            },
+        );
+    }
     let published = match sealing {
         Some(s) => sealed_checkpoint(s, manifest, &computed, report)?,
         None => computed.checkpoint.clone(),
@@ -211,14 +231,23 @@ async fn verify_round(check: RoundCheck<'_>, report: &mut Report) -> eyre::Resul
     check_outputs(manifest, &computed, &published, &previous_rewards, on_chain, report)
 }
 
-/// The privacy settings the round must have run with (the task's policy's), and its noise seed, opened with this
-/// verifier's keys and checked against the manifest's commitment; a manifest that says otherwise is a mismatch.
+/// A private round's noise as the verifier opened it: the settings, the base seed the manifest commits to, and the
+/// seed bound to the round's updates that the noise is drawn from.
+struct Noise {
+    spec: tessera_scoring::privacy::PrivacySpec,
+    base: [u8; 32],
+    seed: [u8; 32],
+}
+
+/// The privacy settings the round must have run with (the task's policy's), its base noise seed, opened with this
+/// verifier's keys and checked against the manifest's commitment, and the noise's seed bound to the updates
+/// `averaged`; a manifest that says otherwise is a mismatch.
 fn privacy_input(
     manifest: &Manifest,
     sealing: Option<&TaskSealing>,
     averaged: &[manifest::SubmissionRecord],
     report: &mut Report,
-) -> eyre::Result<Option<(tessera_scoring::privacy::PrivacySpec, [u8; 32])>> {
+) -> eyre::Result<Option<Noise>> {
     let Some((sealing, spec)) = sealing.and_then(|s| s.policy.privacy.map(|spec| (s, spec))) else { return Ok(None) };
     let r = manifest.round;
     let Some(recorded) = manifest.privacy.as_ref() else {
@@ -239,17 +268,8 @@ fn privacy_input(
     report.check(r, "the noise seed is wrapped for exactly the auditors", wraps.is_ok(), || {
         format!("its wraps {}", wraps.clone().unwrap_err())
     });
-    let accountant = tessera_scoring::privacy::epsilon(spec.noise_multiplier, u64::from(r), spec.delta);
-    let single = tessera_scoring::privacy::epsilon(spec.noise_multiplier, 1, spec.delta);
-    report.check(
-        r,
-        "the accountant's epsilon recomputes",
-        recorded.epsilon_task == accountant.epsilon
-            && recorded.order == accountant.order
-            && recorded.epsilon_round == single.epsilon,
-        || format!("recorded {} (order {}), recomputed {}", recorded.epsilon_task, recorded.order, accountant.epsilon),
-    );
-    Ok(Some((spec, manifest::round_noise_seed(&base.to_bytes(), averaged))))
+    let base = base.to_bytes();
+    Ok(Some(Noise { spec, base, seed: manifest::round_noise_seed(&base, averaged) }))
 }
 
 /// The recomputed checkpoint sealed as the coordinator must have sealed it, after checking its plaintext hash and
@@ -268,7 +288,7 @@ fn sealed_checkpoint(
     report.check(
         r,
         "the checkpoint's plaintext recomputes to the manifest's hash",
-        crate::sealing::sha256_hex(&computed.checkpoint) == recorded.new_model_sha256,
+        tessera_seal::plaintext_sha256(&computed.checkpoint) == recorded.new_model_sha256,
         || recorded.new_model_sha256.clone(),
     );
     let key = sealing.checkpoint_key(r, &manifest.new_model_cid, &recorded.new_model_keys)?;

@@ -71,9 +71,6 @@ pub struct RunSummary {
     pub finished: Option<TaskStatus>,
 }
 
-/// What sealing adds to an artefact at most (the header with its wrapped keys, the tag).
-const SEALING_OVERHEAD: u64 = 1 << 20;
-
 /// A worker on one task.
 #[derive(Debug)]
 pub struct Worker {
@@ -435,7 +432,7 @@ impl Worker {
     /// Round `round`'s global model: opened with the key the coordinator wraps for this worker when sealed.
     async fn fetch_global(&self, task: &TaskView, round: u32, cid: &Cid, arch: ArchitectureId) -> Result<Parameters> {
         let limits = DecodeLimits::expecting(arch, FileKind::Checkpoint);
-        let bytes = self.store.get(cid, limits.max_bytes as u64 + SEALING_OVERHEAD).await?;
+        let bytes = self.store.get(cid, limits.max_bytes as u64 + tessera_seal::MAX_OVERHEAD).await?;
         if !tessera_seal::is_sealed(&bytes) {
             return Ok(WeightsFile::decode(&bytes, &limits)?.parameters);
         }
@@ -449,7 +446,7 @@ impl Worker {
     /// A public artefact, or `None` when it is sealed (for others than this worker).
     async fn fetch_public(&self, cid: &Cid, arch: ArchitectureId, kind: FileKind) -> Result<Option<Parameters>> {
         let limits = DecodeLimits::expecting(arch, kind);
-        let bytes = self.store.get(cid, limits.max_bytes as u64 + SEALING_OVERHEAD).await?;
+        let bytes = self.store.get(cid, limits.max_bytes as u64 + tessera_seal::MAX_OVERHEAD).await?;
         if tessera_seal::is_sealed(&bytes) {
             return Ok(None);
         }

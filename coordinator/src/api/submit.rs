@@ -261,7 +261,7 @@ async fn check_update(
     // The line for fetch turns is bounded too: past it, a burst is told to come back instead of piling up.
     let _place = limits.fetch_place().map_err(|retry| ApiError::too_many("the update fetch queue is full", retry))?;
     let _turn = state.fetches.acquire().await.map_err(|e| ApiError::Internal(e.into()))?;
-    let overhead = if sealing.is_some() { crate::content::SEALING_OVERHEAD } else { 0 };
+    let overhead = if sealing.is_some() { tessera_seal::MAX_OVERHEAD } else { 0 };
     let fetch = state.content.get(&cid, decode.max_bytes as u64 + overhead);
     let bytes = match tokio::time::timeout(state.config.fetch_timeout, fetch).await {
         Ok(Ok(bytes)) => bytes,

@@ -9,7 +9,7 @@ use crate::{
     manifest::{
         self, ComputeInput, FetchedUpdates, MANIFEST_FORMAT, Manifest, PrivacyRecord, RewardRecord, SubmissionRecord,
     },
-    sealing::{ManifestSealing, TaskSealing, sha256_hex},
+    sealing::{ManifestSealing, TaskSealing},
 };
 use alloy::primitives::{Address, U256};
 use bytes::Bytes;
@@ -260,7 +260,7 @@ impl Engine {
                 let key = s.checkpoint_key(r, "", &[])?;
                 let record = ManifestSealing {
                     access_policy: s.policy_cid.clone(),
-                    new_model_sha256: sha256_hex(&computation.checkpoint),
+                    new_model_sha256: tessera_seal::plaintext_sha256(&computation.checkpoint),
                     new_model_keys: s.checkpoint_wraps(r, &key),
                 };
                 (s.seal_checkpoint(r, &key, &computation.checkpoint), Some(record))
@@ -272,7 +272,7 @@ impl Engine {
                 // The record commits to the round's base seed; the noise's seed binds it to the round's updates.
                 let base = s.noise_seed(r, &[])?;
                 let wraps = s.noise_wraps(r, &base);
-                Some(privacy_record(spec, &base.to_bytes(), wraps, r, computation.averaged))
+                Some(PrivacyRecord::new(spec, &base.to_bytes(), wraps, r, computation.averaged))
             }
             _ => None,
         };
@@ -398,27 +398,6 @@ fn reason_name(reason: Reason) -> &'static str {
 }
 
 /// The score rows of a round, from its manifest.
-/// What the accountant makes of a private round `round` of a task: this round alone, and the rounds so far.
-fn privacy_record(
-    spec: PrivacySpec,
-    seed: &[u8; 32],
-    noise_seed_keys: Vec<tessera_seal::WrappedKey>,
-    round: u32,
-    averaged: u64,
-) -> PrivacyRecord {
-    use tessera_scoring::privacy::epsilon;
-    let task = epsilon(spec.noise_multiplier, u64::from(round), spec.delta);
-    PrivacyRecord {
-        spec,
-        noise_commitment: manifest::noise_commitment(seed),
-        noise_seed_keys,
-        averaged,
-        epsilon_round: epsilon(spec.noise_multiplier, 1, spec.delta).epsilon,
-        epsilon_task: task.epsilon,
-        order: task.order,
-    }
-}
-
 fn scores(manifest: &Manifest) -> eyre::Result<Vec<NewScore>> {
     let slashed: BTreeMap<&str, (&str, Reason)> =
         manifest.slashes.iter().map(|s| (s.worker.as_str(), (s.amount.as_str(), s.reason))).collect();

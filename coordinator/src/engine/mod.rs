@@ -290,7 +290,7 @@ impl Engine {
             let arch = self.architecture(task).await?;
             let max_bytes = tessera_train::DecodeLimits::expecting(arch, tessera_train::FileKind::Update).max_bytes
                 as u64
-                + crate::content::SEALING_OVERHEAD;
+                + tessera_seal::MAX_OVERHEAD;
             let failed: std::collections::HashSet<&str> = manifest.failures.iter().map(|f| f.worker.as_str()).collect();
             for submission in manifest.submissions.iter().filter(|s| !failed.contains(s.worker.as_str())) {
                 // Every update the round used must be in the release (a fetch that fails is retried next pass); one

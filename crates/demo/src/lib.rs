@@ -318,7 +318,7 @@ impl Demo {
         max_bytes: u64,
     ) -> eyre::Result<Vec<u8>> {
         let cid = round.new_model_cid.as_ref().ok_or_else(|| eyre!("round {} has no aggregate", round.round))?;
-        let bytes = content.get(cid, max_bytes + (1 << 20)).await?;
+        let bytes = content.get(cid, max_bytes + tessera_seal::MAX_OVERHEAD).await?;
         if !tessera_seal::is_sealed(&bytes) {
             return Ok(bytes.to_vec());
         }

@@ -53,7 +53,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             assert_eq!(store.get(&plain_cid, len as u64).await?.len(), len);
             times[4].push(started.elapsed());
             let started = Instant::now();
-            let fetched = store.get(&sealed_cid, len as u64 + (1 << 20)).await?;
+            let fetched = store.get(&sealed_cid, len as u64 + tessera_seal::MAX_OVERHEAD).await?;
             assert_eq!(open(&fetched, &key, &context)?.len(), len);
             times[5].push(started.elapsed());
         }

@@ -18,8 +18,8 @@ mod wrap;
 pub use error::{Error, Result};
 pub use key::{ContentKey, KeyDerivation, ReaderId, ReaderKey};
 pub use policy::{ACCESS_FORMAT, AccessPolicy, KEYS_FORMAT, KeyRelease, ReleasedKey, ReleasedSeed};
-pub use sealed::{Sealed, is_sealed, open, plaintext_sha256, seal};
-pub use wrap::{WrappedKey, unwrap, wrap};
+pub use sealed::{MAX_OVERHEAD, Sealed, is_sealed, open, plaintext_sha256, seal};
+pub use wrap::{WrappedKey, unwrap, unwrap_own, wrap};
 
 /// What an artefact is and where it belongs: bound into every key wrap and every seal, so a sealed artefact or
 /// a wrapped key cannot be passed off as another task's, round's or kind's.

@@ -2,7 +2,7 @@
 //! content key wrapped for each reader named at sealing) and the ChaCha20-Poly1305 ciphertext. The header is the
 //! associated data, so nobody can swap a wrap or relabel the context without the ciphertext failing to open.
 
-use crate::{ContentKey, Context, Error, ReaderId, ReaderKey, Result, WrappedKey, unwrap, wrap};
+use crate::{ContentKey, Context, Error, ReaderId, ReaderKey, Result, WrappedKey, unwrap_own, wrap};
 use chacha20poly1305::{
     ChaCha20Poly1305, KeyInit,
     aead::{Aead, Payload},
@@ -14,6 +14,10 @@ const MAGIC: &[u8; 8] = b"TSEALv1\0";
 
 /// The largest header read: thousands of wraps fit.
 const MAX_HEADER_BYTES: usize = 4 << 20;
+
+/// What sealing adds to an artefact, at most, as readers bound their fetches: the header with a wrapped key for each
+/// of a few thousand readers, and the tag.
+pub const MAX_OVERHEAD: u64 = 1 << 20;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Header {
@@ -64,12 +68,7 @@ impl<'a> Sealed<'a> {
 
     /// The content key, opened with `reader`'s wrap.
     pub fn key_for(&self, reader: &ReaderKey, context: &Context) -> Result<ContentKey> {
-        let me = reader.reader();
-        let wrapped = self.header.wraps.iter().find(|w| w.to == me).ok_or_else(|| Error::NotForReader {
-            to: self.header.wraps.iter().map(|w| w.to.to_string()).collect::<Vec<_>>().join(", "),
-            reader: me.to_string(),
-        })?;
-        unwrap(wrapped, reader, context)
+        unwrap_own(&self.header.wraps, reader, context)
     }
 
     /// The plaintext, if `key` opens it in `context`.

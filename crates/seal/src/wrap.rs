@@ -34,6 +34,16 @@ impl WrappedKey {
     }
 }
 
+/// Opens the key `wraps` give `reader` in `context`: [`Error::NotForReader`] when none is for it.
+pub fn unwrap_own(wraps: &[WrappedKey], reader: &ReaderKey, context: &Context) -> Result<ContentKey> {
+    let me = reader.reader();
+    let wrapped = wraps.iter().find(|w| w.to == me).ok_or_else(|| Error::NotForReader {
+        to: wraps.iter().map(|w| w.to.to_string()).collect::<Vec<_>>().join(", "),
+        reader: me.to_string(),
+    })?;
+    unwrap(wrapped, reader, context)
+}
+
 /// Wraps `key` for `to` in `context`.
 pub fn wrap(key: &ContentKey, to: &ReaderId, context: &Context) -> WrappedKey {
     let ephemeral = ephemeral_secret(key, to, context);
