@@ -268,10 +268,8 @@ pub async fn load_policy(
     requester: Address,
 ) -> eyre::Result<AccessPolicy> {
     let bytes = content.get(&cid.parse::<Cid>()?, MAX_DOCUMENT_BYTES).await?;
-    let policy: AccessPolicy =
-        serde_json::from_slice(&bytes).map_err(|e| eyre::eyre!("the access policy {cid} does not parse: {e}"))?;
-    policy.check(coordinator.0.0, requester.0.0)?;
-    Ok(policy)
+    AccessPolicy::read(&bytes, coordinator.0.0, requester.0.0)
+        .map_err(|e| eyre::eyre!("the task's access policy {cid}: {e}"))
 }
 
 /// Reads a key release and checks it is the task's.

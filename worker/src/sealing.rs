@@ -60,10 +60,7 @@ impl WorkerSealing {
             },
         };
         let bytes = store.get(&cid, MAX_POLICY_BYTES).await?;
-        let policy: AccessPolicy = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::Task(format!("the task's access policy {cid} does not parse: {e}")))?;
-        policy
-            .check(task.coordinator.0.0, task.requester.0.0)
+        let policy = AccessPolicy::read(&bytes, task.coordinator.0.0, task.requester.0.0)
             .map_err(|e| Error::Task(format!("the task's access policy {cid}: {e}")))?;
         let me = ReaderKey::from_bytes(secret).map_err(|e| Error::Key(e.to_string()))?;
         Ok(Some(Self {

@@ -102,9 +102,8 @@ impl Target for SealedArtefacts {
                 assert_eq!(opened, self.plaintext, "an altered sealed artefact opened");
             }
         }
-        if let Ok(policy) = serde_json::from_slice::<tessera_seal::AccessPolicy>(input)
-            && policy.check(self.coordinator.reader().address(), self.requester.reader().address()).is_ok()
-        {
+        let (coordinator, requester) = (self.coordinator.reader().address(), self.requester.reader().address());
+        if let Ok(policy) = tessera_seal::AccessPolicy::read(input, coordinator, requester) {
             assert_eq!(policy.coordinator, self.coordinator.reader());
             assert_eq!(policy.requester, self.requester.reader());
         }

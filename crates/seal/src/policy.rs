@@ -36,6 +36,14 @@ pub struct AccessPolicy {
 }
 
 impl AccessPolicy {
+    /// Parses a policy document and [`Self::check`]s it against the task's coordinator and requester.
+    pub fn read(bytes: &[u8], coordinator: [u8; 20], requester: [u8; 20]) -> Result<Self> {
+        let policy: Self = serde_json::from_slice(bytes)
+            .map_err(|e| Error::Invalid { what: "access policy", reason: format!("it does not parse: {e}") })?;
+        policy.check(coordinator, requester)?;
+        Ok(policy)
+    }
+
     /// Checks the format, that the coordinator's and requester's keys are those of the task's accounts, and the
     /// privacy settings.
     pub fn check(&self, coordinator: [u8; 20], requester: [u8; 20]) -> Result<()> {
